@@ -1,0 +1,123 @@
+"""The Backend protocol and the registry that picks one by name.
+
+Like mlflow's tracking-store registry chosen by URI scheme: a backend is a
+factory registered under a name; the CLI and the app only ever see the
+protocol. Tests can register a fake under a new name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+
+from .errors import BackendUnavailable
+from .models import (
+    CatalogModel,
+    ComputeTarget,
+    Endpoint,
+    EndpointKeys,
+    FitReport,
+    Job,
+    LogChunk,
+    MetricPoint,
+    RegisteredModel,
+)
+from .spec import FineTuneSpec, ResolvedSpec
+
+ProgressCallback = Callable[[str, float | None], None]  # (message, fraction done or None)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    model: str  # NAME or NAME:VERSION
+    train_file: str
+    test_file: str | None = None
+    spec: dict[str, Any] | None = None  # user's spec mapping (file and --set merged)
+    spec_source: str | None = None
+    compute: str | None = None
+    experiment: str | None = None
+    display_name: str | None = None
+    force: bool = False  # submit even when the compute check says it will not fit
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    # catalog
+    def list_models(self, query: str | None = None) -> list[CatalogModel]: ...
+    def get_model(self, ref: str) -> CatalogModel: ...
+
+    # compute
+    def list_compute(self) -> list[ComputeTarget]: ...
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport: ...
+
+    # jobs
+    def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec: ...
+    def submit_job(self, request: JobRequest) -> Job: ...
+    def list_jobs(self) -> list[Job]: ...
+    def get_job(self, name: str) -> Job: ...
+    def cancel_job(self, name: str) -> Job: ...
+    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk: ...
+    def job_metrics(self, name: str) -> list[MetricPoint]: ...
+
+    # registry
+    def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel: ...
+    def list_registered(self, name: str | None = None) -> list[RegisteredModel]: ...
+
+    # endpoints
+    def list_endpoints(self) -> list[Endpoint]: ...
+    def get_endpoint(self, name: str) -> Endpoint: ...
+    def endpoint_keys(self, name: str) -> EndpointKeys: ...
+    def delete_endpoint(self, name: str) -> None: ...
+
+
+def follow_log(backend: Backend, name: str, offset: int = 0, poll: float = 0.25) -> Iterator[str]:
+    """Yield a job's log text from ``offset`` until the job ends and the log is read to the end."""
+    import time
+
+    while True:
+        chunk = backend.read_log(name, offset)
+        if chunk.text:
+            yield chunk.text
+        offset = chunk.next_offset
+        if chunk.complete:
+            return
+        if not chunk.text:
+            time.sleep(poll)
+
+
+_REGISTRY: dict[str, str | Callable[..., Backend]] = {
+    "local": "finetui.core.local.backend:LocalBackend",
+    "azure": "finetui.core.azure.backend:AzureBackend",
+}
+
+
+def register_backend(name: str, factory: str | Callable[..., Backend]) -> None:
+    """Add or replace a backend: a factory, or "module:attr" imported on first use."""
+    _REGISTRY[name] = factory
+
+
+def backend_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_backend(name: str = "local", **options: Any) -> Backend:
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise BackendUnavailable(
+            f"unknown backend {name!r}; choose one of: {', '.join(backend_names())}"
+        ) from None
+    if isinstance(factory, str):
+        module_name, _, attr = factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise BackendUnavailable(
+                f"backend {name!r} needs a package that is not installed ({exc.name})",
+                hint="pip install 'finetui[local]'" if name == "local" else None,
+            ) from None
+        factory = getattr(module, attr)
+    return factory(**options)

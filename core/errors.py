@@ -1,0 +1,80 @@
+"""The project's typed errors.
+
+Every error a user can see is one of these, with a message that says what is
+wrong, where (file, line, field) and what to do about it. The CLI maps
+``exit_code`` straight to the process exit status: 2 for bad input or usage,
+1 for an operation that failed.
+"""
+
+from __future__ import annotations
+
+
+class FinetuiError(Exception):
+    """Base of every error finetui raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class InvalidInput(FinetuiError):
+    """The user gave us something we cannot use: a bad file, key, value or name."""
+
+    exit_code = 2
+
+
+class SpecError(InvalidInput):
+    """A FineTuneSpec key is unknown, of the wrong type or out of range."""
+
+    def __init__(self, key: str, message: str, *, source: str | None = None) -> None:
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {message}")
+        self.key = key
+
+
+class DataError(InvalidInput):
+    """A dataset file failed validation; ``report`` holds every problem found."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class NotFound(FinetuiError):
+    """A named model, job, endpoint or file does not exist."""
+
+
+class Conflict(FinetuiError):
+    """The operation clashes with the current state (a name in use, a job still running)."""
+
+
+class DoesNotFit(FinetuiError):
+    """The compute check says the job cannot run on the chosen compute."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class NetworkUnavailable(FinetuiError):
+    """A remote service (a model hub, a dataset hub, Azure) could not be reached."""
+
+
+class BackendUnavailable(FinetuiError):
+    """The chosen backend is unknown, or its optional dependencies are not installed."""
+
+
+class OperationFailed(FinetuiError):
+    """A long operation (training, a deployment, a server start) ended badly."""
+
+
+class AuthError(FinetuiError):
+    """Credentials were missing, wrong or lacked a permission."""

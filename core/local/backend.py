@@ -1,0 +1,125 @@
+"""The local backend: everything on this machine, state in one workspace directory.
+
+A thin facade: each area (catalog, compute, jobs, registry, endpoints) is its
+own service object built on first use, so opening the backend to list jobs
+does not load the training or serving stacks.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..backend import JobRequest
+from ..models import (
+    CatalogModel,
+    ComputeTarget,
+    Endpoint,
+    EndpointKeys,
+    FitReport,
+    Job,
+    LogChunk,
+    MetricPoint,
+    RegisteredModel,
+)
+from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
+from ..workspace import WorkspacePaths, resolve_workspace
+from .store import Store
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, workspace: str | Path | None = None) -> None:
+        self.paths = WorkspacePaths(resolve_workspace(workspace)).ensure()
+        self.store = Store(self.paths.db)
+
+    # -- services, built on first use --------------------------------------
+    @cached_property
+    def catalog(self):
+        from .catalog import LocalCatalog
+
+        return LocalCatalog(self.paths, self.store)
+
+    @cached_property
+    def jobs(self):
+        from .jobs import JobManager
+
+        return JobManager(self.paths, self.store, self.catalog)
+
+    @cached_property
+    def registry(self):
+        from .registry import LocalRegistry
+
+        return LocalRegistry(self.paths, self.store)
+
+    @cached_property
+    def endpoints(self):
+        from .endpoints import EndpointManager
+
+        return EndpointManager(self.paths, self.store, self.registry)
+
+    # -- catalog -------------------------------------------------------------
+    def list_models(self, query: str | None = None) -> list[CatalogModel]:
+        return self.catalog.list(query)
+
+    def get_model(self, ref: str) -> CatalogModel:
+        return self.catalog.get(ref)
+
+    # -- compute -------------------------------------------------------------
+    def list_compute(self) -> list[ComputeTarget]:
+        from .hardware import detect_targets
+
+        return detect_targets()
+
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport:
+        from ..compute_fit import check_fit, pick_target
+
+        entry = self.catalog.get(model)
+        if spec is None:
+            spec = self.resolve_spec(model).spec
+        return check_fit(entry, spec, pick_target(self.list_compute(), target))
+
+    # -- jobs ----------------------------------------------------------------
+    def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec:
+        entry = self.catalog.get(model)
+        return resolve_spec(entry.model_specific_defaults, user, user_source=source)
+
+    def submit_job(self, request: JobRequest) -> Job:
+        return self.jobs.submit(request, self)
+
+    def list_jobs(self) -> list[Job]:
+        return self.jobs.list()
+
+    def get_job(self, name: str) -> Job:
+        return self.jobs.get(name)
+
+    def cancel_job(self, name: str) -> Job:
+        return self.jobs.cancel(name)
+
+    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        return self.jobs.read_log(name, offset, max_bytes)
+
+    def job_metrics(self, name: str) -> list[MetricPoint]:
+        return self.jobs.metrics(name)
+
+    # -- registry --------------------------------------------------------------
+    def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
+        return self.registry.register(self.jobs.get(job), name, version=version, description=description)
+
+    def list_registered(self, name: str | None = None) -> list[RegisteredModel]:
+        return self.registry.list(name)
+
+    # -- endpoints ---------------------------------------------------------------
+    def list_endpoints(self) -> list[Endpoint]:
+        return self.endpoints.list()
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        return self.endpoints.get(name)
+
+    def endpoint_keys(self, name: str) -> EndpointKeys:
+        return self.endpoints.keys(name)
+
+    def delete_endpoint(self, name: str) -> None:
+        self.endpoints.delete(name)

@@ -1,0 +1,194 @@
+"""SQLite records of the local workspace (WAL mode, safe for several processes).
+
+The app, the CLI, job runners and endpoint servers all open the same file.
+Each kind of record is a table keyed by name with its fields as JSON, so a new
+field needs no migration; the columns we filter on are real columns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT NOT NULL, version TEXT NOT NULL, created_at REAL NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS registered (
+    name TEXT NOT NULL, version INTEGER NOT NULL, created_at REAL NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY, status TEXT NOT NULL, created_at REAL NOT NULL, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    name TEXT PRIMARY KEY, state TEXT NOT NULL, created_at REAL NOT NULL, record TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.transaction() as db:
+            db.executescript(_SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- generic helpers -------------------------------------------------
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        rows = self._conn().execute(sql, args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # -- jobs ------------------------------------------------------------
+    def put_job(self, record: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO jobs(name, status, created_at, record) VALUES (?, ?, ?, ?)",
+                (record["name"], record["status"], record["created_at"], json.dumps(record)),
+            )
+
+    def get_job(self, name: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT record FROM jobs WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        return self.query("SELECT record FROM jobs ORDER BY created_at DESC")
+
+    def update_job(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Read-modify-write one job inside a single write transaction."""
+        with self.transaction() as db:
+            row = db.execute("SELECT record FROM jobs WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise KeyError(name)
+            record = json.loads(row[0])
+            record.update(changes)
+            db.execute(
+                "UPDATE jobs SET status = ?, record = ? WHERE name = ?",
+                (record["status"], json.dumps(record), name),
+            )
+        return record
+
+    def update_job_if(self, name: str, allowed_from: tuple[str, ...], **changes: Any) -> dict[str, Any] | None:
+        """Like update_job, but only while the job's status is one of ``allowed_from``."""
+        with self.transaction() as db:
+            row = db.execute("SELECT record FROM jobs WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise KeyError(name)
+            record = json.loads(row[0])
+            if record["status"] not in allowed_from:
+                return None
+            record.update(changes)
+            db.execute(
+                "UPDATE jobs SET status = ?, record = ? WHERE name = ?",
+                (record["status"], json.dumps(record), name),
+            )
+        return record
+
+    # -- catalog models ----------------------------------------------------
+    def put_model(self, record: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO models(name, version, created_at, record) VALUES (?, ?, ?, ?)",
+                (record["name"], str(record["version"]), record.get("created_at", time.time()), json.dumps(record)),
+            )
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self.query("SELECT record FROM models ORDER BY name, version")
+
+    def delete_model(self, name: str, version: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM models WHERE name = ? AND version = ?", (name, version))
+
+    # -- registered models -------------------------------------------------
+    def add_registered(self, record: dict[str, Any], version: int | None = None) -> dict[str, Any]:
+        """Insert the next version (1, 2, ...) of a registered model; versions are never replaced."""
+        with self.transaction() as db:
+            if version is None:
+                row = db.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM registered WHERE name = ?", (record["name"],)
+                ).fetchone()
+                version = int(row[0]) + 1
+            elif db.execute(
+                "SELECT 1 FROM registered WHERE name = ? AND version = ?", (record["name"], version)
+            ).fetchone():
+                raise FileExistsError(f"{record['name']}:{version}")
+            record = dict(record, version=str(version))
+            db.execute(
+                "INSERT INTO registered(name, version, created_at, record) VALUES (?, ?, ?, ?)",
+                (record["name"], version, record["created_at"], json.dumps(record)),
+            )
+        return record
+
+    def list_registered(self, name: str | None = None) -> list[dict[str, Any]]:
+        if name:
+            return self.query("SELECT record FROM registered WHERE name = ? ORDER BY version", (name,))
+        return self.query("SELECT record FROM registered ORDER BY name, version")
+
+    # -- endpoints -----------------------------------------------------------
+    def put_endpoint(self, record: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO endpoints(name, state, created_at, record) VALUES (?, ?, ?, ?)",
+                (record["name"], record["state"], record["created_at"], json.dumps(record)),
+            )
+
+    def get_endpoint(self, name: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT record FROM endpoints WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        return self.query("SELECT record FROM endpoints ORDER BY created_at")
+
+    def update_endpoint(self, name: str, **changes: Any) -> dict[str, Any]:
+        with self.transaction() as db:
+            row = db.execute("SELECT record FROM endpoints WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise KeyError(name)
+            record = json.loads(row[0])
+            record.update(changes)
+            db.execute(
+                "UPDATE endpoints SET state = ?, record = ? WHERE name = ?",
+                (record["state"], json.dumps(record), name),
+            )
+        return record
+
+    def delete_endpoint(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM endpoints WHERE name = ?", (name,))

@@ -1,0 +1,277 @@
+"""The domain model: typed records that every backend takes and returns.
+
+Plain dataclasses with no behaviour beyond small derived properties, so the
+TUI, the CLI's ``--json`` output and the tests all see the same shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class JobStatus(str, enum.Enum):
+    """Azure ML's job status values, used by every backend."""
+
+    NOT_STARTED = "NotStarted"
+    QUEUED = "Queued"
+    PREPARING = "Preparing"
+    RUNNING = "Running"
+    FINALIZING = "Finalizing"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class Verdict(str, enum.Enum):
+    OK = "ok"
+    TIGHT = "tight"
+    DOES_NOT_FIT = "does-not-fit"
+
+
+class EndpointState(str, enum.Enum):
+    """Provisioning states as Azure reports them, plus Unhealthy for a dead server."""
+
+    CREATING = "Creating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    STOPPED = "Stopped"
+    UNHEALTHY = "Unhealthy"
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    name: str
+    version: str
+    source: str  # "demo", "workspace", "local-path", "hf-cache", "registry", "azureml"
+    id: str
+    path: str | None = None
+    architecture: str | None = None
+    parameter_count: int | None = None
+    context_length: int | None = None
+    size_bytes: int | None = None
+    dtype: str | None = None
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    model_specific_defaults: dict[str, Any] = field(default_factory=dict)
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    name: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class ComputeTarget:
+    name: str
+    kind: str  # "cpu", "cuda", "aml-cluster"
+    cpu_cores: int | None = None
+    memory_bytes: int | None = None
+    gpus: tuple[GpuInfo, ...] = ()
+    vm_size: str | None = None
+    gpus_per_node: int | None = None
+    max_nodes: int | None = None
+    provisioning_state: str | None = None
+
+    @property
+    def accelerator_memory_bytes(self) -> int | None:
+        """Memory of one device that holds a model replica: the smallest GPU, else RAM."""
+        if self.gpus:
+            return min(g.memory_bytes for g in self.gpus)
+        return self.memory_bytes
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights_bytes: int
+    trainable_parameters: int
+    gradients_bytes: int
+    optimizer_bytes: int
+    activations_bytes: int
+    overhead_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return (
+            self.weights_bytes
+            + self.gradients_bytes
+            + self.optimizer_bytes
+            + self.activations_bytes
+            + self.overhead_bytes
+        )
+
+
+@dataclass(frozen=True)
+class FitReport:
+    model: str
+    target: str
+    verdict: Verdict
+    estimate: MemoryEstimate
+    available_bytes: int | None
+    reasons: tuple[str, ...] = ()
+    suggestion: str | None = None
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict is not Verdict.DOES_NOT_FIT
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    line: int  # 1-based; 0 for a whole-file problem
+    reason: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        if self.field:
+            where += f", field {self.field}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    count: int
+    min: int
+    max: int
+    mean: float
+    p50: int
+    p95: int
+    max_seq_length: int | None = None
+    over_max: int = 0
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    path: str
+    rows: int
+    valid_rows: int
+    issues: tuple[ValidationIssue, ...] = ()
+    issues_truncated: int = 0
+    token_stats: TokenStats | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues and self.valid_rows > 0
+
+
+@dataclass(frozen=True)
+class JobStep:
+    name: str
+    status: JobStatus
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    display_name: str
+    status: JobStatus
+    backend: str
+    model: str
+    train_file: str
+    test_file: str | None
+    spec: dict[str, Any]
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: str | None = None
+    experiment: str | None = None
+    output_path: str | None = None
+    pid: int | None = None
+    steps: tuple[JobStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    name: str
+    value: float
+    step: int
+    epoch: float | None = None
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Bytes of a log from ``offset`` up to ``next_offset``; ``complete`` once the job has ended and all is read."""
+
+    text: str
+    offset: int
+    next_offset: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str
+    version: str
+    path: str
+    job: str | None
+    base_model: str | None
+    created_at: float
+    description: str = ""
+    format: str = "mlflow"
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    model: str
+    state: EndpointState
+    scoring_uri: str | None = None
+    openapi_uri: str | None = None
+    base_url: str | None = None
+    auth_mode: str = "key"
+    created_at: float | None = None
+    started_at: float | None = None
+    last_request_at: float | None = None
+    request_timeout_ms: int = 90000
+    idle_timeout_s: float | None = None
+    error: str | None = None
+    pid: int | None = None
+    backend: str = "local"
+
+
+@dataclass(frozen=True)
+class EndpointKeys:
+    primary: str
+    secondary: str
+
+    def __repr__(self) -> str:  # keys must never reach a log or a traceback
+        return "EndpointKeys(primary='***', secondary='***')"
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn records (and lists/dicts of them) into JSON-ready values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        for extra in ("ref", "total_bytes", "ok", "fits"):
+            if hasattr(type(obj), extra) and isinstance(getattr(type(obj), extra), property):
+                out[extra] = to_jsonable(getattr(obj, extra))
+        return out
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj

@@ -1,0 +1,349 @@
+"""FineTuneSpec: the fine-tuning parameters of the tutorial, typed and checked.
+
+Precedence, lowest first: the tutorial's defaults, then the model's
+``model_specific_defaults`` tag (as the tutorial does with
+``finetune_parameters.update(...)``), then the user's spec file, then
+``--set KEY=VALUE``. Every key the model changed is reported, so the user sees
+what was overridden and whether they overrode it back.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import InvalidInput, SpecError
+
+SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+    low_open: bool = False  # ``low`` itself is not allowed
+    sentinel: Any = None  # a value allowed outside the range (the tutorial's -1)
+
+
+_RULES: dict[str, _Rule] = {
+    # training parameters
+    "num_train_epochs": _Rule(float, 0, 1000, low_open=True),
+    "max_steps": _Rule(int, 1, 10_000_000, sentinel=-1),
+    "per_device_train_batch_size": _Rule(int, 1, 4096),
+    "per_device_eval_batch_size": _Rule(int, 1, 4096),
+    "learning_rate": _Rule(float, 0, 1, low_open=True),
+    "lr_scheduler_type": _Rule(str, choices=SCHEDULERS),
+    "warmup_ratio": _Rule(float, 0, 1),
+    "weight_decay": _Rule(float, 0, 1),
+    "gradient_accumulation_steps": _Rule(int, 1, 4096),
+    "max_seq_length": _Rule(int, 8, 1_048_576, sentinel=-1),
+    "save_total_limit": _Rule(int, 1, 10_000, sentinel=-1),
+    "logging_steps": _Rule(int, 1, 1_000_000),
+    "seed": _Rule(int, 0, 2**32 - 1),
+    "num_nodes_finetune": _Rule(int, 1, 1024),
+    # optimization parameters
+    "apply_lora": _Rule(bool),
+    "apply_deepspeed": _Rule(bool),
+    "deepspeed_stage": _Rule(int, choices=(1, 2, 3)),
+    "lora_r": _Rule(int, 1, 4096),
+    "lora_alpha": _Rule(int, 1, 65536),
+    "lora_dropout": _Rule(float, 0, 1),
+    "lora_target_modules": _Rule(list),
+    "lora_modules_to_save": _Rule(list),
+}
+
+TRAINING_KEYS = tuple(k for k in _RULES if not k.startswith(("apply_", "deepspeed", "lora_")))
+OPTIMIZATION_KEYS = tuple(k for k in _RULES if k not in TRAINING_KEYS)
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """The tutorial's ``training_parameters`` and ``optimization_parameters`` in one record."""
+
+    num_train_epochs: float = 3
+    max_steps: int = -1
+    per_device_train_batch_size: int = 1
+    per_device_eval_batch_size: int = 1
+    learning_rate: float = 5e-6
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    gradient_accumulation_steps: int = 1
+    max_seq_length: int = -1
+    save_total_limit: int = -1
+    logging_steps: int = 1
+    seed: int = 42
+    num_nodes_finetune: int = 1
+    apply_lora: bool = True
+    apply_deepspeed: bool = True
+    deepspeed_stage: int = 2
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_target_modules: tuple[str, ...] | None = None
+    lora_modules_to_save: tuple[str, ...] | None = None
+
+    # -- construction -------------------------------------------------
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> "FineTuneSpec":
+        """Build a spec from user input; unknown keys and bad values raise SpecError naming the key."""
+        return cls().replace(data, source=source)
+
+    def replace(self, data: Mapping[str, Any], *, source: str | None = None) -> "FineTuneSpec":
+        if not isinstance(data, Mapping):
+            raise InvalidInput(f"{source or 'spec'}: expected a mapping of parameter names to values, got {type(data).__name__}")
+        values = {k: coerce(k, v, source=source) for k, v in data.items()}
+        return dataclasses.replace(self, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for k in ("lora_target_modules", "lora_modules_to_save"):
+            if out[k] is not None:
+                out[k] = list(out[k])
+        return out
+
+    # -- derived values ------------------------------------------------
+    def total_batch_size(self, gpus_per_node: int = 1) -> int:
+        return (
+            self.per_device_train_batch_size
+            * self.gradient_accumulation_steps
+            * max(1, int(gpus_per_node))
+            * self.num_nodes_finetune
+        )
+
+    def display_name(self, model_name: str, gpus_per_node: int = 1) -> str:
+        """The tutorial's ``get_pipeline_display_name``, kept to the letter."""
+        ds = f"ds{self.deepspeed_stage}" if self.apply_deepspeed else "nods"
+        lora = "lora" if self.apply_lora else "nolora"
+        return (
+            f"{model_name}-ultrachat-bs{self.total_batch_size(gpus_per_node)}-{self.lr_scheduler_type}"
+            f"-{ds}-{lora}-save_limit{self.save_total_limit}-seqlen{self.max_seq_length}"
+        )
+
+    def pipeline_parameters(self) -> dict[str, Any]:
+        """Parameters in the form the ``chat_completion_pipeline`` component takes them."""
+        out: dict[str, Any] = {}
+        for key, value in self.to_dict().items():
+            if value is None or key in ("lora_target_modules", "lora_modules_to_save", "seed", "logging_steps"):
+                continue
+            if key == "max_steps" and value == -1:
+                continue
+            if key in ("max_seq_length", "save_total_limit") and value == -1:
+                continue
+            out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+        return out
+
+    # -- files -----------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "FineTuneSpec":
+        return cls.from_mapping(read_mapping(path), source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        data = self.to_dict()
+        if path.suffix.lower() == ".json":
+            text = json.dumps(data, indent=2) + "\n"
+        else:
+            import yaml
+
+            text = yaml.safe_dump(data, sort_keys=False)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON file holding one mapping, with errors that name the file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f"line {mark.line + 1}: " if mark is not None else ""
+            raise InvalidInput(f"{path}: {line}invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: expected a mapping of parameter names to values, got {type(data).__name__}")
+    return data
+
+
+def coerce(key: str, value: Any, *, source: str | None = None) -> Any:
+    """Check one parameter and return it in its proper type.
+
+    Strings are accepted where Azure tags and ``--set`` give strings: "true"/"false"
+    for booleans, numerals for numbers, comma lists for module names.
+    """
+    rule = _RULES.get(key)
+    if rule is None:
+        close = _close_keys(key)
+        hint = f"; did you mean {close}?" if close else f"; known keys: {', '.join(sorted(_RULES))}"
+        raise SpecError(key, f"unknown parameter{hint}", source=source)
+    kind = rule.kind
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise SpecError(key, f"expected true or false, got {value!r}", source=source)
+    if kind is list:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise SpecError(key, f"expected a list of module names, got {value!r}", source=source)
+        return tuple(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise SpecError(key, f"expected text, got {value!r}", source=source)
+        if rule.choices and value not in rule.choices:
+            raise SpecError(key, f"{value!r} is not one of {', '.join(rule.choices)}", source=source)
+        return value
+    number = _number(key, value, kind, source)
+    if rule.sentinel is not None and number == rule.sentinel:
+        return number
+    if rule.choices and number not in rule.choices:
+        raise SpecError(key, f"{number} is not one of {', '.join(map(str, rule.choices))}", source=source)
+    if rule.low is not None and (number < rule.low or (rule.low_open and number == rule.low)):
+        bound = f"greater than {rule.low:g}" if rule.low_open else f"at least {rule.low:g}"
+        extra = f" (or {rule.sentinel} for the default)" if rule.sentinel is not None else ""
+        raise SpecError(key, f"{number} is out of range: must be {bound}{extra}", source=source)
+    if rule.high is not None and number > rule.high:
+        raise SpecError(key, f"{number} is out of range: must be at most {rule.high:g}", source=source)
+    return number
+
+
+def _number(key: str, value: Any, kind: type, source: str | None) -> int | float:
+    if isinstance(value, bool):
+        raise SpecError(key, f"expected a number, got {value!r}", source=source)
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise SpecError(key, f"expected a number, got {value!r}", source=source) from None
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise SpecError(key, f"expected a whole number, got {value!r}", source=source)
+        return value
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise SpecError(key, f"expected a number, got {value!r}", source=source)
+    return value
+
+
+def _close_keys(key: str) -> str:
+    import difflib
+
+    return ", ".join(difflib.get_close_matches(key, list(_RULES), n=2, cutoff=0.6))
+
+
+def parse_set_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs; values are read as YAML scalars so 3, 5e-5 and true work."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInput(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else raw
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+def parse_model_defaults(raw: str | Mapping[str, Any] | None) -> tuple[dict[str, Any], str | None]:
+    """Parse a ``model_specific_defaults`` tag as a Python literal, safely.
+
+    Returns the mapping and, when the tag is malformed, a message saying so
+    (the caller reports it; a bad tag must not stop the user).
+    """
+    if raw is None or raw == "":
+        return {}, None
+    if isinstance(raw, Mapping):
+        return dict(raw), None
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError) as exc:
+        return {}, f"model_specific_defaults tag is not a Python literal ({exc.__class__.__name__}); ignored"
+    if not isinstance(value, dict):
+        return {}, f"model_specific_defaults tag is a {type(value).__name__}, not a mapping; ignored"
+    return value, None
+
+
+@dataclass(frozen=True)
+class Override:
+    key: str
+    default: Any
+    model_value: Any
+    final: Any
+    by: str  # "model" when the model's default won, "user" when the user set it back
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    spec: FineTuneSpec
+    overrides: tuple[Override, ...] = ()
+    passthrough: dict[str, Any] = field(default_factory=dict)  # model defaults finetui does not model
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_spec(
+    model_defaults: Mapping[str, Any] | str | None = None,
+    user: Mapping[str, Any] | None = None,
+    *,
+    user_source: str | None = None,
+) -> ResolvedSpec:
+    """Apply the precedence rule and say which keys the model overrode."""
+    defaults_map, warning = parse_model_defaults(model_defaults)
+    base = FineTuneSpec()
+    model_known = {k: v for k, v in defaults_map.items() if k in _RULES}
+    passthrough = {k: v for k, v in defaults_map.items() if k not in _RULES}
+    warnings = [warning] if warning else []
+    try:
+        with_model = base.replace(model_known, source="model_specific_defaults")
+    except SpecError as exc:
+        warnings.append(f"{exc}; model defaults ignored")
+        with_model = base
+    final = with_model.replace(user or {}, source=user_source)
+    overrides = []
+    for key in model_known:
+        default, model_value = getattr(base, key), getattr(with_model, key)
+        if default == model_value:
+            continue
+        final_value = getattr(final, key)
+        overrides.append(Override(key, default, model_value, final_value, "model" if final_value == model_value else "user"))
+    return ResolvedSpec(final, tuple(overrides), passthrough, tuple(warnings))

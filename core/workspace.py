@@ -1,0 +1,72 @@
+"""Where a local workspace lives and how its directory is laid out.
+
+One directory holds everything: ``finetui.db`` (SQLite, WAL) for records and
+plain files for logs, metrics and artifacts, so a workspace can be copied,
+inspected with ordinary tools, or shared by the app, the CLI and the detached
+job and endpoint processes at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VAR = "FINETUI_WORKSPACE"
+
+
+def default_workspace() -> Path:
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "finetui" / "workspace"
+
+
+def resolve_workspace(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Command line first, then FINETUI_WORKSPACE, then the user's data directory."""
+    chosen = explicit or os.environ.get(ENV_VAR) or default_workspace()
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class WorkspacePaths:
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "finetui.db"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def jobs(self) -> Path:
+        return self.root / "jobs"
+
+    @property
+    def endpoints(self) -> Path:
+        return self.root / "endpoints"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def job_dir(self, name: str) -> Path:
+        return self.jobs / name
+
+    def endpoint_dir(self, name: str) -> Path:
+        return self.endpoints / name
+
+    def ensure(self) -> "WorkspacePaths":
+        for d in (self.root, self.models, self.registry, self.jobs, self.endpoints, self.data):
+            d.mkdir(parents=True, exist_ok=True)
+        return self

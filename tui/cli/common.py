@@ -1,0 +1,114 @@
+"""What every CLI command shares: the context object, --json output, error mapping.
+
+Exit codes: 0 success, 2 bad usage or bad input, 1 an operation that failed.
+Errors are one line on stderr naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from finetui.core.errors import FinetuiError
+from finetui.core.models import to_jsonable
+
+
+@dataclass
+class CliContext:
+    workspace: str | None
+    backend_name: str
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    _backend: Any = None
+
+    @property
+    def workspace_path(self) -> Path:
+        from finetui.core.workspace import resolve_workspace
+
+        return resolve_workspace(self.workspace)
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from finetui.core.backend import get_backend
+
+            options = dict(self.backend_options)
+            if self.backend_name == "local":
+                options.setdefault("workspace", self.workspace_path)
+            self._backend = get_backend(self.backend_name, **options)
+        return self._backend
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(fn)
+
+
+def emit(value: Any, as_json: bool, human: Callable[[Any], None] | str | None = None) -> None:
+    """Print ``value`` as JSON, or through ``human`` for people."""
+    if as_json:
+        click.echo(json.dumps(to_jsonable(value), indent=2, default=str))
+    elif callable(human):
+        human(value)
+    elif human is not None:
+        click.echo(human)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn the project's typed errors into a one-line message and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FinetuiError as exc:
+            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    """A plain aligned table; no colour so it survives pipes, SSH and NO_COLOR."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    click.echo(line.rstrip())
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def human_count(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.1f}{suffix}"
+    return str(n)

@@ -1,0 +1,96 @@
+"""The ``finetui`` command: the headless twin of every action in the app.
+
+Nouns: model, compute, data, job, endpoint, chat, demo, azure. With no
+subcommand it opens the app on the workspace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import click
+
+from .common import CliContext
+
+# Each noun lives in its own module, imported only when that command runs, so
+# `finetui --help` and the app's start stay fast.
+_COMMANDS = {
+    "model": ("finetui.tui.cli.model_cmd", "model"),
+    "compute": ("finetui.tui.cli.compute_cmd", "compute"),
+    "data": ("finetui.tui.cli.data_cmd", "data"),
+    "job": ("finetui.tui.cli.job_cmd", "job"),
+    "demo": ("finetui.tui.cli.demo_cmd", "demo"),
+    "endpoint": ("finetui.tui.cli.endpoint_cmd", "endpoint"),
+    "chat": ("finetui.tui.cli.chat_cmd", "chat"),
+    "azure": ("finetui.tui.cli.azure_cmd", "azure"),
+}
+
+_HELP = {
+    "model": "Browse the catalog, add local models, register fine-tuned ones.",
+    "compute": "List compute and check whether a model and spec fit.",
+    "data": "Fetch, validate and show chat datasets (JSONL).",
+    "job": "Submit, follow, cancel fine-tuning jobs; read their logs and metrics.",
+    "demo": "Build the offline demo: a tiny model and sample chat data.",
+    "endpoint": "Deploy registered models to endpoints, invoke them, delete them.",
+    "chat": "Chat with an endpoint in the terminal (streaming).",
+    "azure": "Azure ML sign-in and workspace information.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None  # not built yet
+            raise
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--workspace",
+    envvar="FINETUI_WORKSPACE",
+    type=click.Path(file_okay=False),
+    help="Local workspace directory (env FINETUI_WORKSPACE; default: your data directory).",
+)
+@click.option(
+    "--backend",
+    envvar="FINETUI_BACKEND",
+    default="local",
+    show_default=True,
+    help="Where operations run: local (this machine) or azure (Azure ML).",
+)
+@click.version_option(package_name="finetui")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None, backend: str) -> None:
+    """finetui: fine-tune a chat model, deploy it and chat with it, from the terminal."""
+    ctx.obj = CliContext(workspace=workspace, backend_name=backend)
+    if ctx.invoked_subcommand is None:
+        from finetui.tui.launch import launch
+
+        launch(ctx.obj)
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cli(prog_name="finetui")
+
+
+if __name__ == "__main__":
+    main()
