@@ -37,8 +37,10 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        # executescript commits on its own, so the schema goes in outside a transaction;
+        # every statement in it is idempotent.
+        self._conn().executescript(_SCHEMA)
         with self.transaction() as db:
-            db.executescript(_SCHEMA)
             db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )

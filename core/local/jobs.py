@@ -1,0 +1,249 @@
+"""Local fine-tuning jobs: submit, watch, cancel.
+
+``submit`` checks everything that can be checked before a process starts
+(spec, data, memory fit), records the job, and starts the runner
+(``core/local/runner.py``) detached. Status is the record in SQLite, written
+by the runner; reading a job also reconciles it with reality, so a runner
+that died by a signal or a crash is reported as Failed, never Running forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from ..backend import JobRequest
+from ..errors import Conflict, DataError, DoesNotFit, InvalidInput, NotFound
+from ..models import Job, JobStatus, LogChunk, MetricPoint
+from ..spec import FineTuneSpec, resolve_spec
+from ..workspace import WorkspacePaths
+from . import procs
+from .store import Store
+
+ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
+LOG_RELPATH = Path("user_logs") / "std_log.txt"
+# A job recorded but whose runner never reported in is dead after this long.
+STARTUP_GRACE_S = 120.0
+
+
+class JobManager:
+    def __init__(self, paths: WorkspacePaths, store: Store, catalog: Any) -> None:
+        self.paths = paths
+        self.store = store
+        self.catalog = catalog
+
+    # -- submit ------------------------------------------------------------------
+    def submit(self, request: JobRequest, backend: Any = None) -> Job:
+        model = self.catalog.get(request.model)
+        if not model.path:
+            raise InvalidInput(f"model {model.ref} has no local files; local jobs need a local model")
+        resolved = resolve_spec(model.model_specific_defaults, request.spec, user_source=request.spec_source)
+        spec = resolved.spec
+        train_file = _existing_file(request.train_file, "--train")
+        test_file = _existing_file(request.test_file, "--test") if request.test_file else None
+        for path in filter(None, (train_file, test_file)):
+            _require_valid_data(path)
+        self._check_fit(model, spec, request)
+
+        name = _new_job_name(model.name)
+        job_dir = self.paths.job_dir(name)
+        (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
+        spec.save(job_dir / "spec.yaml")
+        now = time.time()
+        record = {
+            "name": name,
+            "display_name": request.display_name or spec.display_name(model.name),
+            "status": JobStatus.NOT_STARTED.value,
+            "backend": "local",
+            "model": model.ref,
+            "model_path": model.path,
+            "train_file": str(train_file),
+            "test_file": str(test_file) if test_file else None,
+            "spec": spec.to_dict(),
+            "overrides": [o.__dict__ for o in resolved.overrides],
+            "created_at": now,
+            "started_at": None,
+            "ended_at": None,
+            "error": None,
+            "pid": None,
+            "pid_start_time": None,
+            "output_path": None,
+            "experiment": request.experiment or f"chat_completion_{model.name}",
+            "job_dir": str(job_dir),
+        }
+        self.store.put_job(record)
+        argv = procs.python_module_argv(
+            "finetui.core.local.runner", "--workspace", str(self.paths.root), "--job", name
+        )
+        try:
+            pid, started = procs.spawn_detached(argv, log_path=job_dir / LOG_RELPATH, cwd=job_dir)
+        except OSError as exc:
+            self.store.update_job(name, status=JobStatus.FAILED.value, error=f"could not start the runner: {exc}", ended_at=time.time())
+            raise
+        # The runner may already have moved the job on; only a fresh record becomes Queued.
+        self.store.update_job(name, pid=pid, pid_start_time=started)
+        self.store.update_job_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
+        return self.get(name)
+
+    def _check_fit(self, model: Any, spec: FineTuneSpec, request: JobRequest) -> None:
+        from ..compute_fit import check_fit, pick_target
+        from .hardware import detect_targets
+
+        report = check_fit(model, spec, pick_target(detect_targets(), request.compute))
+        if not report.fits and not request.force:
+            hint = f"; {report.suggestion}" if report.suggestion else ""
+            raise DoesNotFit(
+                f"{model.ref} with this spec needs about {report.estimate.total_bytes / 2**30:.1f} GiB on "
+                f"{report.target}, which is more than it has{hint} (or pass --force)",
+                report,
+            )
+
+    # -- read ------------------------------------------------------------------------
+    def get(self, name: str) -> Job:
+        record = self.store.get_job(name)
+        if record is None:
+            raise NotFound(f"no job named {name!r} in {self.paths.root}; `finetui job list` shows the jobs")
+        return _to_job(self._reconcile(record))
+
+    def list(self) -> list[Job]:
+        return [_to_job(self._reconcile(r)) for r in self.store.list_jobs()]
+
+    def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark a job Failed when its runner is gone but the record says it is active."""
+        if record["status"] not in ACTIVE:
+            return record
+        pid = record.get("pid")
+        if pid:
+            if procs.is_alive(pid, record.get("pid_start_time")):
+                return record
+            reason = f"the runner process (pid {pid}) ended without finishing: killed by a signal or crashed"
+        elif time.time() - record["created_at"] > STARTUP_GRACE_S:
+            reason = "the runner process never started"
+        else:
+            return record
+        last = procs.tail_lines(Path(record["job_dir"]) / LOG_RELPATH, 1)
+        if last:
+            reason += f"; last log line: {last[-1][:300]}"
+        updated = self.store.update_job_if(
+            record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
+        )
+        return updated or self.store.get_job(record["name"]) or record
+
+    # -- cancel ----------------------------------------------------------------------
+    def cancel(self, name: str) -> Job:
+        job = self.get(name)
+        if job.status.terminal:
+            raise Conflict(f"job {name} has already ended ({job.status.value}); nothing to cancel")
+        record = self.store.get_job(name) or {}
+        updated = self.store.update_job_if(
+            name, ACTIVE, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
+        )
+        if updated is None:  # it ended between our read and our write
+            return self.get(name)
+        procs.terminate(record.get("pid"), record.get("pid_start_time"), grace=15.0)
+        return self.get(name)
+
+    # -- logs and metrics ------------------------------------------------------------
+    def log_path(self, name: str) -> Path:
+        return self.paths.job_dir(self.get(name).name) / LOG_RELPATH
+
+    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        """Whole lines from ``offset``; ``complete`` once the job has ended and the log is read."""
+        job = self.get(name)
+        path = self.paths.job_dir(name) / LOG_RELPATH
+        if offset < 0:
+            raise InvalidInput(f"log offset must be 0 or more, got {offset}")
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                f.seek(offset)
+                data = f.read(max(0, min(max_bytes, size - offset)))
+        except FileNotFoundError:
+            data, size = b"", 0
+        ended = job.status.terminal
+        if data and not data.endswith(b"\n") and not (ended and offset + len(data) >= size):
+            cut = data.rfind(b"\n")
+            data = data[: cut + 1] if cut >= 0 else b""
+        next_offset = offset + len(data)
+        return LogChunk(
+            text=data.decode("utf-8", "replace"),
+            offset=offset,
+            next_offset=next_offset,
+            complete=ended and next_offset >= size,
+        )
+
+    def metrics(self, name: str) -> list[MetricPoint]:
+        self.get(name)
+        path = self.paths.job_dir(name) / "metrics.jsonl"
+        points: list[MetricPoint] = []
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return points
+        for line in lines:
+            try:
+                d = json.loads(line)
+                points.append(
+                    MetricPoint(
+                        name=str(d["name"]),
+                        value=float(d["value"]),
+                        step=int(d.get("step", 0)),
+                        epoch=d.get("epoch"),
+                        timestamp=d.get("timestamp"),
+                    )
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a line still being written
+        return points
+
+
+def _existing_file(path: str | None, option: str) -> Path:
+    if not path:
+        raise InvalidInput(f"{option}: a JSONL file is required")
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InvalidInput(f"{option} {path}: file not found")
+    return p.resolve()
+
+
+def _require_valid_data(path: Path) -> None:
+    from ..data.validate import validate_file
+
+    report = validate_file(path, max_issues=20)
+    if report.ok:
+        return
+    if report.issues:
+        first = report.issues[0]
+        more = len(report.issues) - 1 + report.issues_truncated
+        tail = f" (and {more} more problem{'s' if more != 1 else ''}; run `finetui data validate {path}`)" if more else ""
+        raise DataError(f"{path}:{first.line}: {first.reason}{tail}", report)
+    raise DataError(f"{path}: no valid rows", report)
+
+
+def _new_job_name(model_name: str) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in model_name.lower()).strip("-")[:24].strip("-")
+    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _to_job(r: dict[str, Any]) -> Job:
+    return Job(
+        name=r["name"],
+        display_name=r["display_name"],
+        status=JobStatus(r["status"]),
+        backend=r.get("backend", "local"),
+        model=r["model"],
+        train_file=r["train_file"],
+        test_file=r.get("test_file"),
+        spec=r["spec"],
+        created_at=r["created_at"],
+        started_at=r.get("started_at"),
+        ended_at=r.get("ended_at"),
+        error=r.get("error"),
+        experiment=r.get("experiment"),
+        output_path=r.get("output_path"),
+        pid=r.get("pid"),
+    )

@@ -1,0 +1,119 @@
+"""The tutorial's flow up to a registered model, through the real CLI, offline.
+
+demo -> job submit -> job logs --follow -> job metrics -> model register -> model show,
+each a separate ``finetui`` process, as a user at a terminal would run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import finetui, finetui_json
+
+pytestmark = pytest.mark.slow
+
+SHORT = ("--set", "max_steps=12", "--set", "num_train_epochs=1", "--set", "logging_steps=1")
+
+
+def _wait_status(ws: Path, name: str, wanted: set[str], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = finetui_json(ws, "job", "show", name)
+        if job["status"] in wanted:
+            return job
+        assert time.monotonic() < deadline, f"job {name} still {job['status']}"
+        time.sleep(0.5)
+
+
+def test_demo_to_registered_model(demo_ws):
+    ws, demo = demo_ws
+    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"], *SHORT).stdout.strip()
+    assert name and "\n" not in name
+
+    # The submitting process has exited; the job goes on by itself.
+    followed = finetui(ws, "job", "logs", name, "--follow", timeout=240)
+    assert "step" in followed.stdout
+    assert followed.returncode == 0, followed.stderr
+
+    job = finetui_json(ws, "job", "show", name)
+    assert job["status"] == "Completed", job
+    assert Path(job["output_path"], "MLmodel").is_file()
+
+    points = finetui_json(ws, "job", "metrics", name)
+    losses = [p["value"] for p in points if p["name"] == "loss"]
+    assert len(losses) >= 4
+    head, tail = losses[:3], losses[-3:]
+    assert sum(tail) / len(tail) < sum(head) / len(head), losses
+    assert any(p["name"] == "eval_loss" for p in points)
+
+    # Logs can be read again from any offset: the second half is a suffix of the whole.
+    whole = finetui(ws, "job", "logs", name).stdout
+    half = len(whole.encode()) // 2
+    cut = whole.encode()[:half].rfind(b"\n") + 1
+    again = finetui(ws, "job", "logs", name, "--offset", str(cut)).stdout
+    assert whole.endswith(again) and again
+
+    reg = finetui_json(ws, "model", "register", "--job", name, "--name", "demo-ft")
+    assert reg["version"] == "1"
+    reg2 = finetui_json(ws, "model", "register", "--job", name, "--name", "demo-ft")
+    assert reg2["version"] == "2"
+
+    shown = finetui_json(ws, "model", "show", "demo-ft:1")
+    assert shown["lineage"]["job"] == name
+    assert shown["lineage"]["base_model"].startswith(demo["model"])
+    assert shown["lineage"]["train_file"].endswith("train_sft.jsonl")
+    listed = finetui_json(ws, "model", "list")
+    assert {"demo-ft"} <= {m["name"] for m in listed}
+
+
+def test_submit_refuses_invalid_data_before_starting(demo_ws, tmp_path):
+    ws, demo = demo_ws
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"oops": 1}\n', encoding="utf-8")
+    before = finetui_json(ws, "job", "list")
+    proc = finetui(ws, "job", "submit", "--model", demo["model"], "--train", str(bad), check=False)
+    assert proc.returncode == 2
+    assert "bad.jsonl:1" in proc.stderr and proc.stderr.count("\n") == 1
+    assert finetui_json(ws, "job", "list") == before
+
+
+def test_bad_spec_key_is_named(demo_ws):
+    ws, demo = demo_ws
+    proc = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "learning_rat=0.1", check=False)
+    assert proc.returncode == 2
+    assert "learning_rat" in proc.stderr and "learning_rate" in proc.stderr
+
+
+def test_sigkill_runner_marks_job_failed(demo_ws):
+    ws, demo = demo_ws
+    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "max_steps=100000", "--set", "num_train_epochs=1000").stdout.strip()
+    job = _wait_status(ws, name, {"Running"})
+    os.kill(job["pid"], signal.SIGKILL)
+    job = _wait_status(ws, name, {"Failed"}, timeout=30)
+    assert "killed" in job["error"] or "crashed" in job["error"]
+
+
+def test_cancel_ends_the_process_tree(demo_ws):
+    ws, demo = demo_ws
+    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "max_steps=100000", "--set", "num_train_epochs=1000").stdout.strip()
+    job = _wait_status(ws, name, {"Running"})
+    pid = job["pid"]
+    canceled = finetui_json(ws, "job", "cancel", name)
+    assert canceled["status"] == "Canceled"
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+    # Still Canceled after the runner is gone: nothing overwrote it.
+    assert finetui_json(ws, "job", "show", name)["status"] == "Canceled"
+    again = finetui(ws, "job", "cancel", name, check=False)
+    assert again.returncode == 1 and "already ended" in again.stderr
+    log = finetui(ws, "job", "logs", name).stdout
+    assert log  # the log survives cancellation
+    assert json.loads(json.dumps(canceled))["error"] == "canceled by the user"

@@ -1,0 +1,176 @@
+"""``finetui job``: submit, list, show, logs, metrics, cancel."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from finetui.core.backend import JobRequest, follow_log
+from finetui.core.models import Job
+from finetui.core.spec import parse_set_options, read_mapping
+
+from .common import emit, handle_errors, json_option, pass_ctx, table
+
+
+@click.group("job")
+def job() -> None:
+    """Fine-tuning jobs."""
+
+
+@job.command("submit")
+@click.option("--model", "model", required=True, help="Base model, NAME or NAME:VERSION.")
+@click.option("--train", "train_file", required=True, help="Training data (JSONL, `messages` per row).")
+@click.option("--test", "test_file", help="Evaluation data (JSONL).")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec as YAML or JSON.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one spec key (repeatable).")
+@click.option("--compute", help="Compute target (see `finetui compute list`).")
+@click.option("--experiment", help="Experiment name.")
+@click.option("--display-name", help="Display name (default: the tutorial's naming rule).")
+@click.option("--force", is_flag=True, help="Submit even if the compute check says it will not fit.")
+@json_option
+@pass_ctx
+@handle_errors
+def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, as_json) -> None:
+    """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
+    user = read_mapping(spec_file) if spec_file else {}
+    user.update(parse_set_options(sets))
+    source = spec_file or ("--set" if sets else None)
+    backend = ctx.backend
+    resolved = backend.resolve_spec(model, user, source)
+    if not as_json:
+        for w in resolved.warnings:
+            click.echo(f"warning: {w}", err=True)
+        for o in resolved.overrides:
+            how = "model default kept" if o.by == "model" else "you set it back"
+            click.echo(f"note: {o.key}: {o.default!r} -> {o.model_value!r} by the model's defaults ({how}; now {o.final!r})", err=True)
+    request = JobRequest(
+        model=model,
+        train_file=train_file,
+        test_file=test_file,
+        spec=user,
+        spec_source=source,
+        compute=compute,
+        experiment=experiment,
+        display_name=display_name,
+        force=force,
+    )
+    result = backend.submit_job(request)
+    emit(result, as_json, result.name)
+
+
+def _duration(job: Job) -> str:
+    if not job.started_at:
+        return "-"
+    end = job.ended_at or time.time()
+    secs = int(end - job.started_at)
+    return f"{secs // 3600}h{secs % 3600 // 60:02d}m" if secs >= 3600 else f"{secs // 60}m{secs % 60:02d}s"
+
+
+@job.command("list")
+@json_option
+@pass_ctx
+@handle_errors
+def list_jobs(ctx, as_json) -> None:
+    """Jobs in the workspace, newest first."""
+    jobs = ctx.backend.list_jobs()
+
+    def human(items: list[Job]) -> None:
+        if not items:
+            click.echo("no jobs yet: `finetui job submit --help`")
+            return
+        table(
+            [[j.name, j.status.value, j.model, _duration(j), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
+            ["NAME", "STATUS", "MODEL", "DURATION", "CREATED"],
+        )
+
+    emit(jobs, as_json, human)
+
+
+@job.command("show")
+@click.argument("name")
+@json_option
+@pass_ctx
+@handle_errors
+def show(ctx, name, as_json) -> None:
+    """One job: status, spec, output, error."""
+    j = ctx.backend.get_job(name)
+
+    def human(j: Job) -> None:
+        click.echo(f"name:          {j.name}")
+        click.echo(f"display name:  {j.display_name}")
+        click.echo(f"status:        {j.status.value}")
+        click.echo(f"model:         {j.model}")
+        click.echo(f"train / test:  {j.train_file} / {j.test_file or '-'}")
+        click.echo(f"duration:      {_duration(j)}")
+        if j.output_path:
+            click.echo(f"output:        {j.output_path}")
+        if j.error:
+            click.echo(f"error:         {j.error}")
+        for step in j.steps:
+            click.echo(f"step:          {step.name} {step.status.value}")
+        click.echo("spec:")
+        for k, v in j.spec.items():
+            click.echo(f"  {k}: {v}")
+
+    emit(j, as_json, human)
+
+
+@job.command("logs")
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")
+@pass_ctx
+@handle_errors
+def logs(ctx, name, follow, offset) -> None:
+    """Print a job's log (from any offset; --follow to the end of the job)."""
+    backend = ctx.backend
+    if follow:
+        for text in follow_log(backend, name, offset):
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        job = backend.get_job(name)
+        click.echo(f"job {name} {job.status.value}" + (f": {job.error}" if job.error else ""), err=True)
+        if job.status.value != "Completed":
+            sys.exit(1)
+        return
+    while True:
+        chunk = backend.read_log(name, offset)
+        sys.stdout.write(chunk.text)
+        if chunk.next_offset == offset or chunk.complete:
+            break
+        offset = chunk.next_offset
+
+
+@job.command("metrics")
+@click.argument("name")
+@click.option("--metric", "only", multiple=True, help="Only these metric names.")
+@json_option
+@pass_ctx
+@handle_errors
+def metrics(ctx, name, only, as_json) -> None:
+    """Training and evaluation metrics (loss, eval_loss, learning_rate, tokens/s)."""
+    points = [p for p in ctx.backend.job_metrics(name) if not only or p.name in only]
+
+    def human(items) -> None:
+        if not items:
+            click.echo("no metrics yet")
+            return
+        table(
+            [[p.name, str(p.step), f"{p.epoch:.2f}" if p.epoch is not None else "-", f"{p.value:.6g}"] for p in items],
+            ["METRIC", "STEP", "EPOCH", "VALUE"],
+        )
+
+    emit(points, as_json, human)
+
+
+@job.command("cancel")
+@click.argument("name")
+@json_option
+@pass_ctx
+@handle_errors
+def cancel(ctx, name, as_json) -> None:
+    """Cancel a running job (its checkpoints are kept)."""
+    j = ctx.backend.cancel_job(name)
+    emit(j, as_json, f"{j.name} {j.status.value}")
