@@ -265,7 +265,7 @@ def _number(key: str, value: Any, kind: type, source: str | None) -> int | float
 def _close_keys(key: str) -> str:
     import difflib
 
-    return ", ".join(difflib.get_close_matches(key, list(_RULES), n=2, cutoff=0.6))
+    return ", ".join(difflib.get_close_matches(str(key), list(_RULES), n=2, cutoff=0.6))
 
 
 def parse_set_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -1,0 +1,388 @@
+"""The local model catalog: what this workspace can fine-tune or serve.
+
+Three sources, merged at read time: models the workspace knows (the demo
+model and folders added by path, in SQLite), fine-tuned models in the local
+registry, and the Hugging Face cache on this machine. Folders are referenced
+in place, never copied; inspecting one reads config.json and the safetensors
+headers only, never the weights.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import struct
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import AuthError, InvalidInput, NetworkUnavailable, NotFound
+from ..models import CatalogModel
+from ..workspace import WorkspacePaths
+from .store import Store
+
+_FIELDS = set(CatalogModel.__dataclass_fields__)
+_MAX_HEADER = 100 * 1024 * 1024  # a safetensors header larger than this is not one
+
+
+# -- folder inspection ------------------------------------------------------------
+def safetensors_parameters(path: str | Path) -> int:
+    """Parameters in one .safetensors file, from its JSON header alone."""
+    with open(path, "rb") as fh:
+        raw = fh.read(8)
+        if len(raw) != 8:
+            raise ValueError("file shorter than a safetensors header")
+        (length,) = struct.unpack("<Q", raw)
+        if length > _MAX_HEADER:
+            raise ValueError("header length out of range")
+        header = json.loads(fh.read(length))
+    total = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        n = 1
+        for dim in info["shape"]:
+            n *= int(dim)
+        total += n
+    return total
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            return [folder / s for s in shards]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return sorted(folder.glob("*.safetensors"))
+
+
+def _size_on_disk(folder: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder, followlinks=False):
+        for f in files:
+            try:
+                total += os.stat(os.path.join(dirpath, f)).st_size  # follows HF cache symlinks to blobs
+            except OSError:
+                pass
+    return total
+
+
+def inspect(path: str | Path) -> dict[str, Any]:
+    """CatalogModel fields read from a Hugging Face (or MLflow transformers) folder."""
+    from ..compute_fit import model_dims, params_from_dims
+    from .artifacts import resolve_hf_dirs
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise InvalidInput(f"{root}: not a folder; give a Hugging Face model folder with config.json")
+    try:
+        model_dir = resolve_hf_dirs(root)[0]
+    except NotFound:
+        raise InvalidInput(f"{root}: folder does not exist") from None
+    config_file = model_dir / "config.json"
+    if not config_file.is_file():
+        raise InvalidInput(f"{root}: no config.json in {model_dir}; a model folder needs one")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{config_file}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise InvalidInput(f"{config_file}: expected a JSON object")
+    dims = model_dims(config_file)
+
+    params: int | None = None
+    counted = "safetensors"
+    files = _weight_files(model_dir)
+    if files:
+        try:
+            params = sum(safetensors_parameters(f) for f in files)
+        except (OSError, ValueError, KeyError, TypeError):
+            params = None
+    if params is None:
+        counted = "config"
+        try:
+            params = params_from_dims(dims)
+        except (KeyError, TypeError):
+            counted = "unknown"
+
+    architectures = config.get("architectures") or []
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    dtype = config.get("torch_dtype") or config.get("dtype") or text.get("torch_dtype") or text.get("dtype")
+    tags = {"task": "chat-completion", "parameter_count_from": counted}
+    if dims.get("model_type"):
+        tags["model_type"] = str(dims["model_type"])
+    return {
+        "path": str(root.resolve()),
+        "architecture": architectures[0] if architectures else dims.get("model_type"),
+        "parameter_count": params,
+        "context_length": dims.get("max_position_embeddings"),
+        "size_bytes": _size_on_disk(root),
+        "dtype": str(dtype) if dtype else None,
+        "tags": tags,
+    }
+
+
+# -- the Hugging Face cache ----------------------------------------------------------
+def hf_cache_dir() -> Path:
+    """Read at call time: huggingface_hub fixes its constant when first imported."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "huggingface" / "hub"
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _probe(endpoint: str, timeout: float = 3.0) -> str | None:
+    """None when the hub's host accepts a TCP connection, else why not (DNS too is bounded)."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (80 if url.scheme == "http" else 443)
+    result: list[str | None] = ["timed out"]
+
+    def attempt() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result[0] = None
+        except OSError as exc:
+            result[0] = exc.strerror or exc.__class__.__name__
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout + 0.5)
+    return result[0]
+
+
+def _reporting_tqdm(say: Callable[[str, float | None], None]) -> type:
+    """A tqdm that prints nothing (the app owns the screen) and reports to ``say`` instead."""
+    import io
+
+    from tqdm import tqdm
+
+    class Reporting(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.pop("name", None)
+            kwargs.update(file=io.StringIO(), disable=False)
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            shown = super().update(n)
+            if self.total and self.desc:
+                say(self.desc, min(1.0, self.n / self.total))
+            return shown
+
+    return Reporting
+
+
+# -- the catalog --------------------------------------------------------------------------
+class LocalCatalog:
+    def __init__(self, paths: WorkspacePaths, store: Store) -> None:
+        self.paths = paths
+        self.store = store
+
+    def list(self, query: str | None = None) -> list[CatalogModel]:
+        known = sorted(
+            (self._from_record(r) for r in self.store.list_models()),
+            key=lambda m: (m.name, int(m.version) if m.version.isdigit() else 0, m.version),
+        )
+        models = known + self._registered()
+        seen = {m.path for m in known if m.path}
+        models += [m for m in self._hf_cache() if m.path not in seen]
+        if query:
+            q = query.lower()
+            models = [
+                m
+                for m in models
+                if q in m.name.lower()
+                or q in (m.architecture or "").lower()
+                or any(q in f"{k}={v}".lower() for k, v in m.tags.items())
+            ]
+        return models
+
+    def get(self, ref: str) -> CatalogModel:
+        name, _, version = ref.rpartition(":") if ":" in ref else (ref, "", "")
+        models = [self._from_record(r) for r in self.store.list_models()] + self._registered()
+        if not any(m.name == name or m.id == ref for m in models):
+            models += self._hf_cache()  # scanned only when the workspace does not know the name
+        for m in models:
+            if ref == m.id:
+                return m
+        same = [m for m in models if m.name == name]
+        if not same:
+            close = difflib.get_close_matches(name, sorted({m.name for m in models}), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise NotFound(f"no model named {name!r} in the catalog{hint} (`finetui model list` shows them)")
+        if version:
+            for m in same:
+                if m.version == version:
+                    return m
+            raise NotFound(f"{name} has no version {version}; versions: {', '.join(m.version for m in same)}")
+        registered = [m for m in same if m.source == "registry" and m.version.isdigit()]
+        if registered:
+            return max(registered, key=lambda m: int(m.version))
+        numbered = [m for m in same if m.version.isdigit()]
+        return max(numbered, key=lambda m: int(m.version)) if numbered else same[-1]
+
+    def add_path(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        *,
+        source: str = "local-path",
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        model_specific_defaults: dict[str, Any] | None = None,
+    ) -> CatalogModel:
+        """Register a local Hugging Face folder in place; the same name again makes a new version."""
+        fields = inspect(path)
+        name = name or Path(fields["path"]).name
+        if not name or ":" in name or name.strip() != name:
+            raise InvalidInput(f"model name {name!r}: must be non-empty, without ':' or surrounding spaces")
+        versions = [int(r["version"]) for r in self.store.list_models() if r["name"] == name and str(r["version"]).isdigit()]
+        version = str(max(versions, default=0) + 1)
+        record = {
+            **fields,
+            "name": name,
+            "version": version,
+            "source": source,
+            "id": f"local://models/{name}/versions/{version}",
+            "description": description or f"{fields['architecture'] or 'model'} from {fields['path']}",
+            "tags": {**fields["tags"], **(tags or {})},
+            "model_specific_defaults": dict(model_specific_defaults or {}),
+            "lineage": {},
+            "created_at": time.time(),
+        }
+        self.store.put_model(record)
+        return self._from_record(record)
+
+    def pull(self, repo_id: str, progress: Callable[[str, float | None], None] | None = None) -> CatalogModel:
+        """Download a model from the Hugging Face Hub into its cache, then add it to the catalog."""
+        if not repo_id or repo_id.count("/") > 1 or any(c.isspace() for c in repo_id):
+            raise InvalidInput(f"{repo_id!r}: expected a Hugging Face repo id like org/name")
+        import huggingface_hub
+        from huggingface_hub import errors as hf_errors
+
+        cache = hf_cache_dir()
+        say = progress or (lambda _msg, _frac: None)
+        try:  # already cached: no network needed
+            folder = huggingface_hub.snapshot_download(repo_id, cache_dir=cache, local_files_only=True)
+            return self._add_pulled(folder, repo_id)
+        except (hf_errors.LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+            pass
+        if _offline():
+            raise NetworkUnavailable(
+                f"cannot pull {repo_id}: HF_HUB_OFFLINE is set and the model is not in the cache at {cache}"
+            )
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        why = _probe(endpoint)
+        if why:
+            raise NetworkUnavailable(f"cannot pull {repo_id}: {endpoint} is unreachable ({why})")
+        say(f"downloading {repo_id}", None)
+        try:
+            folder = huggingface_hub.snapshot_download(repo_id, cache_dir=cache, tqdm_class=_reporting_tqdm(say))
+        except hf_errors.GatedRepoError:
+            raise AuthError(f"{repo_id} is gated: accept its terms on the Hub and log in (HF_TOKEN)") from None
+        except hf_errors.RepositoryNotFoundError:
+            raise NotFound(f"no model {repo_id!r} on the Hugging Face Hub (or it is private; set HF_TOKEN)") from None
+        except (hf_errors.HfHubHTTPError, OSError) as exc:
+            raise NetworkUnavailable(f"cannot pull {repo_id}: {str(exc).splitlines()[0]}") from None
+        say(f"downloaded {repo_id}", 1.0)
+        return self._add_pulled(folder, repo_id)
+
+    def _add_pulled(self, folder: str, repo_id: str) -> CatalogModel:
+        """Pulling what is already in the catalog returns that entry rather than a new version."""
+        where = str(Path(folder).resolve())
+        for r in self.store.list_models():
+            if r["name"] == repo_id and r.get("path") == where:
+                return self._from_record(r)
+        return self.add_path(folder, name=repo_id, source="hf-cache")
+
+    def inspect(self, path: str | Path) -> dict[str, Any]:
+        return inspect(path)
+
+    # -- sources ----------------------------------------------------------------------
+    @staticmethod
+    def _from_record(record: dict[str, Any]) -> CatalogModel:
+        values = {k: v for k, v in record.items() if k in _FIELDS}
+        values["version"] = str(values.get("version", "1"))
+        values.setdefault("source", "workspace")
+        values.setdefault("id", f"local://models/{values['name']}/versions/{values['version']}")
+        return CatalogModel(**values)
+
+    def _registered(self) -> list[CatalogModel]:
+        base_defaults = {f"{r['name']}:{r['version']}": r.get("model_specific_defaults") or {} for r in self.store.list_models()}
+        out = []
+        for r in self.store.list_registered():
+            if not r.get("path"):
+                continue  # being copied in by `model register`
+            try:
+                fields = inspect(r["path"])
+            except (InvalidInput, NotFound, OSError):
+                fields = {"path": r["path"], "tags": {}}
+            tags = {k: str(v) for k, v in fields.get("tags", {}).items()}
+            tags.update({"format": r.get("format", "mlflow"), "job": str(r.get("job") or ""), "base_model": str(r.get("base_model") or "")})
+            out.append(
+                CatalogModel(
+                    name=r["name"],
+                    version=str(r["version"]),
+                    source="registry",
+                    id=f"local://registry/{r['name']}/versions/{r['version']}",
+                    path=r["path"],
+                    architecture=fields.get("architecture"),
+                    parameter_count=fields.get("parameter_count"),
+                    context_length=fields.get("context_length"),
+                    size_bytes=fields.get("size_bytes"),
+                    dtype=fields.get("dtype"),
+                    description=r.get("description", ""),
+                    tags=tags,
+                    # a fine-tuned model trains again best with its base model's defaults
+                    model_specific_defaults=dict(base_defaults.get(str(r.get("base_model")), {})),
+                    lineage=dict(r.get("lineage") or {}),
+                )
+            )
+        return out
+
+    def _hf_cache(self) -> list[CatalogModel]:
+        cache = hf_cache_dir()
+        if not cache.is_dir():
+            return []
+        try:
+            from huggingface_hub import scan_cache_dir
+
+            info = scan_cache_dir(cache)
+        except Exception:  # a damaged cache must not break listing the catalog
+            return []
+        out = []
+        for repo in sorted(info.repos, key=lambda r: r.repo_id):
+            if repo.repo_type != "model" or not repo.revisions:
+                continue
+            revision = next((r for r in repo.revisions if "main" in r.refs), None)
+            revision = revision or max(repo.revisions, key=lambda r: r.last_modified)
+            if not any(f.file_name == "config.json" for f in revision.files):
+                continue
+            try:
+                fields = inspect(revision.snapshot_path)
+            except (InvalidInput, NotFound, OSError):
+                continue
+            out.append(
+                CatalogModel(
+                    name=repo.repo_id,
+                    version=revision.commit_hash[:8],
+                    source="hf-cache",
+                    id=f"hf://{repo.repo_id}@{revision.commit_hash}",
+                    description=f"{repo.repo_id} from the Hugging Face cache",
+                    **{k: v for k, v in fields.items() if k in _FIELDS},
+                )
+            )
+        return out
