@@ -1,0 +1,373 @@
+"""Local online endpoints: a registered model behind key auth on this machine.
+
+Each endpoint is a detached server process (``finetui.core.local.serve``)
+in its own session, so closing the app or the terminal leaves it serving.
+Its record (SQLite) holds host, port, pid and pid start time; its folder
+holds ``server.log``, ``keys.json`` (0600) and ``state.json`` (the server's
+last request time, written every few seconds). The state a caller sees is
+the record checked against reality: a server whose process is gone, or that
+does not answer /health, shows as Unhealthy with the last lines of its log.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import re
+import secrets
+import shutil
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import Conflict, InvalidInput, NotFound, OperationFailed
+from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
+from ..workspace import WorkspacePaths
+from . import procs
+from .serve.auth import read_keys, write_keys
+from .store import Store
+
+# Azure ML's rule for online endpoint names, so a name that works here works there.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+READY_TIMEOUT_S = 120.0
+_LIVE = (EndpointState.SUCCEEDED.value, EndpointState.CREATING.value, EndpointState.UPDATING.value)
+_FIELDS = set(Endpoint.__dataclass_fields__)
+
+
+def update_endpoint_if(store: Store, name: str, allowed_from: tuple[str, ...], **changes: Any) -> dict[str, Any] | None:
+    """Change an endpoint record only while its state is one of ``allowed_from`` (one transaction)."""
+    with store.transaction() as db:
+        row = db.execute("SELECT record FROM endpoints WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        record = json.loads(row[0])
+        if record["state"] not in allowed_from:
+            return None
+        record.update(changes)
+        db.execute("UPDATE endpoints SET state = ?, record = ? WHERE name = ?", (record["state"], json.dumps(record), name))
+    return record
+
+
+def host_warning(host: str) -> str | None:
+    """A warning when ``host`` exposes the endpoint beyond this machine."""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        if host == "localhost":
+            return None
+    return f"host {host} is not loopback: anyone who can reach this machine and has a key can use the endpoint"
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _url_host(host: str) -> str:
+    h = _connect_host(host)
+    return f"[{h}]" if ":" in h else h
+
+
+def free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((_connect_host(host), port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _http_get(host: str, port: int, path: str, timeout: float = 1.0) -> int | None:
+    conn = http.client.HTTPConnection(_connect_host(host), port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+class EndpointManager:
+    def __init__(self, paths: WorkspacePaths, store: Store, registry: Any, catalog: Any = None) -> None:
+        self.paths = paths
+        self.store = store
+        self.registry = registry
+        self._catalog = catalog
+
+    # -- create --------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        model_ref: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        request_timeout_ms: int = 90000,
+        idle_timeout_s: float | None = None,
+        wait: bool = True,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> Endpoint:
+        if not _NAME.match(name or ""):
+            raise InvalidInput(
+                f"endpoint name {name!r}: use 3-32 letters, digits or hyphens, starting with a letter and not ending with a hyphen"
+            )
+        if not 1 <= int(request_timeout_ms) <= 3_600_000:
+            raise InvalidInput(f"request timeout {request_timeout_ms} ms is out of range; use 1..3600000")
+        if idle_timeout_s is not None and idle_timeout_s <= 0:
+            raise InvalidInput(f"idle timeout {idle_timeout_s} s: must be positive")
+        if port is not None and not 1 <= port <= 65535:
+            raise InvalidInput(f"port {port} is out of range; use 1..65535")
+        ref, model_path = self._resolve_model(model_ref)
+        if port is None:
+            port = free_port(host)
+        elif port_open(host, port):
+            raise Conflict(f"port {port} on {host} is in use; pick another --port or leave it out")
+        base = f"http://{_url_host(host)}:{port}"
+        record: dict[str, Any] = {
+            "name": name, "model": ref, "state": EndpointState.CREATING.value,
+            "scoring_uri": f"{base}/score", "openapi_uri": f"{base}/openapi.json", "base_url": f"{base}/v1",
+            "auth_mode": "key", "created_at": time.time(), "started_at": None, "last_request_at": None,
+            "request_timeout_ms": int(request_timeout_ms), "idle_timeout_s": idle_timeout_s, "error": None,
+            "pid": None, "backend": "local", "host": host, "port": port, "model_path": model_path,
+            "log_path": str(self.paths.endpoint_dir(name) / "server.log"), "pid_start_time": None,
+            "warning": host_warning(host),
+        }
+        with self.store.transaction() as db:  # check and insert together: two creates of one name cannot both win
+            row = db.execute("SELECT state FROM endpoints WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                raise Conflict(f"endpoint {name} already exists ({row[0]}); pick another name or `finetui endpoint delete {name}`")
+            db.execute(
+                "INSERT INTO endpoints(name, state, created_at, record) VALUES (?, ?, ?, ?)",
+                (name, record["state"], record["created_at"], json.dumps(record)),
+            )
+        folder = self.paths.endpoint_dir(name)
+        try:
+            if folder.exists():  # left over from an endpoint of the same name
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            write_keys(folder / "keys.json", secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+            self._spawn(name)
+        except BaseException:
+            self.store.delete_endpoint(name)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return self.wait_ready(name, ready_timeout_s) if wait else self.get(name)
+
+    def _resolve_model(self, ref: str) -> tuple[str, str]:
+        """Registry first (fine-tuned models), then the catalog (base models such as the demo base)."""
+        from .artifacts import resolve_hf_dirs
+
+        try:
+            m = self.registry.get(ref)
+            found = (m.ref, m.path)
+        except NotFound as registry_miss:
+            try:
+                c = self._catalog_service().get(ref)
+            except NotFound:
+                raise NotFound(f"{registry_miss.message}; nor is {ref!r} in the catalog (`finetui model list`)") from None
+            if not c.path:
+                raise InvalidInput(f"model {c.ref} has no local files ({c.source}); only local models can be served here")
+            found = (c.ref, c.path)
+        resolve_hf_dirs(found[1])  # a folder we cannot serve fails here, not in the server
+        return found
+
+    def _catalog_service(self):
+        if self._catalog is None:
+            from .catalog import LocalCatalog
+
+            self._catalog = LocalCatalog(self.paths, self.store)
+        return self._catalog
+
+    def _spawn(self, name: str) -> None:
+        argv = procs.python_module_argv(
+            "finetui.core.local.serve", "--workspace", str(self.paths.root), "--endpoint", name
+        )
+        folder = self.paths.endpoint_dir(name)
+        (folder / "state.json").unlink(missing_ok=True)
+        pid, started = procs.spawn_detached(
+            argv, log_path=folder / "server.log", cwd=folder,
+            env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                 "TRANSFORMERS_VERBOSITY": "error"},
+        )
+        self.store.update_endpoint(name, pid=pid, pid_start_time=started, started_at=time.time(), last_request_at=None)
+
+    def wait_ready(self, name: str, timeout_s: float = READY_TIMEOUT_S) -> Endpoint:
+        """Block until the server answers /ready; on death or timeout record Failed and raise."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            rec = self._record(name)
+            if rec["state"] == EndpointState.FAILED.value:
+                self._stop_process(rec)  # the server is on its way out; make sure it is gone
+                raise OperationFailed(f"endpoint {name} failed: {rec.get('error')}", hint=f"`finetui endpoint logs {name}`")
+            if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
+                self._fail(rec, "the server exited while starting: " + self._tail(name))
+            if _http_get(rec["host"], rec["port"], "/ready") == 200:
+                update_endpoint_if(self.store, name, ("Creating", "Updating"), state="Succeeded", error=None)
+                return self.get(name)
+            if time.monotonic() > deadline:
+                procs.terminate(rec.get("pid"), rec.get("pid_start_time"), grace=5)
+                self._fail(rec, f"the model was not ready within {timeout_s:.0f} s: " + self._tail(name))
+            time.sleep(0.1)
+
+    def _fail(self, rec: dict[str, Any], reason: str) -> None:
+        self.store.update_endpoint(rec["name"], state=EndpointState.FAILED.value, error=reason)
+        raise OperationFailed(f"endpoint {rec['name']} failed: {reason}", hint=f"`finetui endpoint logs {rec['name']}`")
+
+    def _tail(self, name: str, n: int = 3) -> str:
+        lines = procs.tail_lines(self.paths.endpoint_dir(name) / "server.log", n)
+        return " | ".join(line.strip() for line in lines) or "(server.log is empty)"
+
+    # -- reading -------------------------------------------------------------------
+    def _record(self, name: str) -> dict[str, Any]:
+        rec = self.store.get_endpoint(name)
+        if rec is None:
+            raise NotFound(f"no endpoint named {name!r}; `finetui endpoint list` shows them")
+        return rec
+
+    def list(self) -> list[Endpoint]:
+        return [self._view(r) for r in self.store.list_endpoints()]
+
+    def get(self, name: str) -> Endpoint:
+        return self._view(self._record(name))
+
+    def _view(self, rec: dict[str, Any]) -> Endpoint:
+        rec = dict(rec)
+        if rec["state"] in _LIVE:
+            if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
+                rec["state"] = EndpointState.UNHEALTHY.value
+                rec["error"] = f"the server process ({rec.get('pid')}) is not running: {self._tail(rec['name'])}"
+            elif rec["state"] == EndpointState.SUCCEEDED.value and _http_get(rec["host"], rec["port"], "/health") != 200:
+                rec["state"] = EndpointState.UNHEALTHY.value
+                rec["error"] = f"the server does not answer {rec['base_url'].rsplit('/', 1)[0]}/health"
+        try:
+            state = json.loads((self.paths.endpoint_dir(rec["name"]) / "state.json").read_text(encoding="utf-8"))
+            rec["last_request_at"] = state.get("last_request_at") or rec.get("last_request_at")
+        except (OSError, ValueError):
+            pass
+        fields = {k: v for k, v in rec.items() if k in _FIELDS}
+        fields["state"] = EndpointState(rec["state"])
+        return Endpoint(**fields)
+
+    def info(self, name: str) -> dict[str, Any]:
+        """The endpoint plus local details (host, port, model folder, log path) for `endpoint show`."""
+        rec = self._record(name)
+        ep = self._view(rec)
+        return {"endpoint": ep, "host": rec["host"], "port": rec["port"], "model_path": rec["model_path"],
+                "log_path": rec["log_path"], "swagger_uri": rec["base_url"].rsplit("/", 1)[0] + "/swagger",
+                "warning": rec.get("warning")}
+
+    def keys(self, name: str) -> EndpointKeys:
+        self._record(name)
+        try:
+            primary, secondary = read_keys(self.paths.endpoint_dir(name) / "keys.json")
+        except (OSError, ValueError, KeyError):
+            raise NotFound(f"the keys of endpoint {name} are missing; `finetui endpoint regenerate-keys {name}` makes new ones") from None
+        return EndpointKeys(primary=primary, secondary=secondary)
+
+    def regenerate_keys(self, name: str, which: str) -> EndpointKeys:
+        """Replace one key; the running server accepts the new one (and refuses the old) at once."""
+        if which not in ("primary", "secondary"):
+            raise InvalidInput(f"key {which!r}: choose primary or secondary")
+        self._record(name)
+        path = self.paths.endpoint_dir(name) / "keys.json"
+        try:
+            primary, secondary = read_keys(path)
+        except (OSError, ValueError, KeyError):
+            primary, secondary = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        if which == "primary":
+            primary = secrets.token_urlsafe(32)
+        else:
+            secondary = secrets.token_urlsafe(32)
+        write_keys(path, primary, secondary)
+        return EndpointKeys(primary=primary, secondary=secondary)
+
+    def logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        rec = self._record(name)
+        path = Path(rec["log_path"])
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(0, 2)
+                size = fh.tell()
+                offset = min(max(offset, 0), size)
+                fh.seek(offset)
+                data = fh.read(max_bytes)
+        except FileNotFoundError:
+            size, data = 0, b""
+        # never cut a UTF-8 character in two: leave its first bytes for the next read
+        cut = len(data)
+        if offset + cut < size:
+            while cut > 0 and (data[cut - 1] & 0xC0) == 0x80:
+                cut -= 1
+            if cut > 0 and data[cut - 1] >= 0xC0:
+                cut -= 1
+        text = data[:cut].decode("utf-8", "replace")
+        nxt = offset + cut
+        done = nxt >= size and not procs.is_alive(rec.get("pid"), rec.get("pid_start_time"))
+        return LogChunk(text=text, offset=offset, next_offset=nxt, complete=done)
+
+    # -- using -------------------------------------------------------------------
+    def invoke(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to the endpoint's /score with the primary key, as Azure's ``invoke`` does."""
+        import httpx
+
+        from ..chat import raise_for_response
+
+        ep = self.get(name)
+        if ep.state is not EndpointState.SUCCEEDED:
+            raise OperationFailed(f"endpoint {name} is {ep.state.value}" + (f": {ep.error}" if ep.error else ""),
+                                  hint=f"`finetui endpoint restart {name}`")
+        key = self.keys(name).primary
+        try:
+            resp = httpx.post(ep.scoring_uri, json=body, headers={"Authorization": f"Bearer {key}"},
+                              timeout=ep.request_timeout_ms / 1000 + 10)
+        except httpx.HTTPError as exc:
+            raise OperationFailed(f"could not reach {ep.scoring_uri}: {type(exc).__name__}") from None
+        raise_for_response(resp, ep.scoring_uri, name)
+        return resp.json()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def restart(self, name: str, *, wait: bool = True, ready_timeout_s: float = READY_TIMEOUT_S) -> Endpoint:
+        rec = self._record(name)
+        if rec["state"] == EndpointState.DELETING.value:
+            raise Conflict(f"endpoint {name} is being deleted")
+        self.store.update_endpoint(name, state=EndpointState.UPDATING.value, error=None)
+        self._stop_process(rec)
+        if port_open(rec["host"], rec["port"]):  # someone else took the port meanwhile
+            port = free_port(rec["host"])
+            base = f"http://{_url_host(rec['host'])}:{port}"
+            self.store.update_endpoint(name, port=port, scoring_uri=f"{base}/score",
+                                       openapi_uri=f"{base}/openapi.json", base_url=f"{base}/v1")
+        with open(rec["log_path"], "a", encoding="utf-8") as fh:
+            fh.write(f"--- restart at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+        self._spawn(name)
+        return self.wait_ready(name, ready_timeout_s) if wait else self.get(name)
+
+    def _stop_process(self, rec: dict[str, Any]) -> None:
+        procs.terminate(rec.get("pid"), rec.get("pid_start_time"), grace=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and port_open(rec["host"], rec["port"], timeout=0.2):
+            if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
+                break  # the port belongs to someone else now
+            time.sleep(0.05)
+
+    def delete(self, name: str) -> None:
+        """Stop the server, close its port, remove its keys and record. Safe to run again after an interruption."""
+        rec = self.store.get_endpoint(name)
+        folder = self.paths.endpoint_dir(name)
+        if rec is None:
+            shutil.rmtree(folder, ignore_errors=True)  # what an interrupted delete left
+            raise NotFound(f"no endpoint named {name!r}; nothing to delete (`finetui endpoint list` shows them)")
+        self.store.update_endpoint(name, state=EndpointState.DELETING.value)
+        self._stop_process(rec)
+        (folder / "keys.json").unlink(missing_ok=True)
+        self.store.delete_endpoint(name)
+        shutil.rmtree(folder, ignore_errors=True)

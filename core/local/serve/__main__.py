@@ -1,0 +1,140 @@
+"""The endpoint server process: ``python -m finetui.core.local.serve --workspace WS --endpoint NAME``.
+
+Started detached by the endpoint manager, it reads its settings from the
+endpoint's record, opens the socket first (so /health answers at once),
+loads the model in a thread (/ready says 503 until then), and records
+Succeeded or Failed itself, so an endpoint created without waiting still
+reaches a final state. It writes ``state.json`` (last request time) every
+few seconds rather than touching SQLite per request, and stops itself,
+recording Stopped, after ``idle_timeout_s`` without requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("finetui.serve")
+STATE_EVERY_S = 2.0
+
+
+def write_state(path: Path, state: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m finetui.core.local.serve")
+    parser.add_argument("--workspace", required=True)
+    parser.add_argument("--endpoint", required=True)
+    args = parser.parse_args(argv)
+    # a hang-up of the terminal that started us must not stop the endpoint
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("transformers", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from ...workspace import WorkspacePaths, resolve_workspace
+    from ..store import Store
+
+    paths = WorkspacePaths(resolve_workspace(args.workspace))
+    store = Store(paths.db)
+    record = store.get_endpoint(args.endpoint)
+    if record is None:
+        log.error("no endpoint named %s in %s", args.endpoint, paths.root)
+        return 2
+    return asyncio.run(serve(paths, store, record))
+
+
+async def serve(paths, store, record: dict) -> int:
+    import uvicorn
+
+    from ..endpoints import update_endpoint_if
+    from .app import Activity, build_app
+    from .auth import KeyRing
+    from .engine import Engine
+    from .prom import Metrics
+
+    name = record["name"]
+    folder = paths.endpoint_dir(name)
+    metrics, activity = Metrics(), Activity()
+    engine = Engine(record["model_path"], metrics=metrics)
+    app = build_app(
+        engine, KeyRing(folder / "keys.json"), name=name, model=record["model"],
+        request_timeout_ms=int(record.get("request_timeout_ms") or 90000), metrics=metrics, activity=activity,
+    )
+    config = uvicorn.Config(
+        app, host=record["host"], port=int(record["port"]), log_level="warning", access_log=False,
+        timeout_graceful_shutdown=3, lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    outcome = {"code": 0}
+
+    async def load() -> None:
+        while not server.started and not server.should_exit:
+            await asyncio.sleep(0.01)
+        log.info("listening on http://%s:%s; loading %s", record["host"], record["port"], record["model_path"])
+        t0 = time.monotonic()
+        try:
+            await asyncio.to_thread(engine.load)
+        except Exception:
+            update_endpoint_if(store, name, ("Creating", "Updating", "Succeeded"), state="Failed",
+                               error=f"model failed to load: {engine.error}")
+            outcome["code"] = 1
+            server.should_exit = True
+            return
+        log.info("model loaded in %.1f s; ready", time.monotonic() - t0)
+        update_endpoint_if(store, name, ("Creating", "Updating"), state="Succeeded", error=None)
+
+    async def keep_state() -> None:
+        written = None
+        while True:
+            snapshot = (activity.last_request_at, engine.state)
+            if snapshot != written:
+                write_state(folder / "state.json", {
+                    "pid": os.getpid(), "started_at": activity.started_at,
+                    "last_request_at": activity.last_request_at, "engine": engine.state,
+                })
+                written = snapshot
+            await asyncio.sleep(STATE_EVERY_S)
+
+    async def stop_when_idle(limit: float) -> None:
+        while not server.should_exit:
+            await asyncio.sleep(min(1.0, max(limit / 4, 0.1)))
+            idle = time.time() - activity.idle_since
+            if activity.in_flight == 0 and idle >= limit:
+                log.info("no requests for %.0f s (idle timeout); stopping", idle)
+                update_endpoint_if(store, name, ("Succeeded", "Creating", "Updating"), state="Stopped",
+                                   error=f"stopped after {limit:g} s without requests (idle timeout)",
+                                   stopped_at=time.time())
+                server.should_exit = True
+
+    tasks = [asyncio.create_task(load()), asyncio.create_task(keep_state())]
+    if record.get("idle_timeout_s"):
+        tasks.append(asyncio.create_task(stop_when_idle(float(record["idle_timeout_s"]))))
+    try:
+        await server.serve()
+    finally:
+        for t in tasks:
+            t.cancel()
+        engine.close()
+        write_state(folder / "state.json", {
+            "pid": os.getpid(), "started_at": activity.started_at,
+            "last_request_at": activity.last_request_at, "engine": "stopped",
+        })
+    if not server.started and outcome["code"] == 0:
+        outcome["code"] = 1  # the socket could not be opened (uvicorn logged why)
+    log.info("server stopped")
+    return outcome["code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Fixtures for the app's tests: a real local workspace, and a fixed backend for snapshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_fixtures import FixedBackend, make_local_workspace
+
+
+@pytest.fixture
+def local_ws(tmp_path, monkeypatch):
+    """A LocalBackend over a tmp workspace holding a tiny model, a dataset and a finished job."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no models from this machine's HF cache
+    return make_local_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def fixed_backend(tmp_path):
+    return FixedBackend(tmp_path / "fixed")

@@ -1,0 +1,171 @@
+"""Workspaces and a fixed backend for the app's tests.
+
+``make_local_workspace`` builds real records through the local backend (the
+catalog's add_path, the store), so Pilot tests exercise the real core.
+``FixedBackend`` is a backend registered under its own name with constant
+records: snapshots must not depend on this machine's RAM or the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from finetui.core.errors import NotFound
+from finetui.core.models import (
+    CatalogModel,
+    ComputeTarget,
+    Endpoint,
+    EndpointKeys,
+    EndpointState,
+    FitReport,
+    Job,
+    JobStatus,
+    LogChunk,
+    MemoryEstimate,
+    MetricPoint,
+    Verdict,
+)
+from finetui.core.spec import resolve_spec
+
+T0 = 1_760_000_000.0
+DEFAULTS = {"learning_rate": 0.0001, "apply_deepspeed": False, "num_train_epochs": 1}
+
+
+def chat_rows(n: int, seed: int = 0) -> list[dict]:
+    rows = []
+    for i in range(n):
+        q = f"Question {i}: how do I fine-tune model {seed}-{i} on a small chat dataset?"
+        a = f"Answer {i}: use **LoRA** with a low rank, check memory first, then train for one epoch."
+        rows.append({"prompt": q, "prompt_id": f"{seed:04d}{i:06d}",
+                     "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def log_lines(n: int) -> list[str]:
+    return [f"step {i + 1}/{n} loss={2.0 - i * 0.01:.3f} lr=0.0001" for i in range(n)]
+
+
+def metric_points(n: int) -> list[dict]:
+    out = [{"name": "loss", "value": round(2.0 - i * 0.03, 3), "step": i + 1} for i in range(n)]
+    out += [{"name": "eval_loss", "value": round(2.1 - i * 0.025, 3), "step": i + 1} for i in range(0, n, 5)]
+    return out
+
+
+def make_local_workspace(root: Path):
+    from finetui.core.local.backend import LocalBackend
+    from model_folders import make_tiny_model
+
+    backend = LocalBackend(root)
+    folder = make_tiny_model(root.parent / "src" / "tiny-chat")
+    backend.catalog.add_path(folder, "tiny-chat", description="a tiny test model", model_specific_defaults=DEFAULTS)
+    write_jsonl(backend.paths.data / "train.jsonl", chat_rows(120))
+    write_jsonl(backend.paths.data / "test.jsonl", chat_rows(20, seed=1))
+    add_finished_job(backend, "tiny-chat-20250101-000000-abcd")
+    return backend
+
+
+def add_finished_job(backend, name: str, lines: int = 300) -> Path:
+    job_dir = backend.paths.job_dir(name)
+    log = job_dir / "user_logs" / "std_log.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("\n".join(log_lines(lines)) + "\n", encoding="utf-8")
+    (job_dir / "metrics.jsonl").write_text("".join(json.dumps(p) + "\n" for p in metric_points(40)))
+    spec = resolve_spec(DEFAULTS).spec.to_dict()
+    backend.store.put_job({
+        "name": name, "display_name": "tiny-chat-ultrachat", "status": "Completed", "backend": "local",
+        "model": "tiny-chat:1", "model_path": None, "train_file": str(backend.paths.data / "train.jsonl"),
+        "test_file": None, "spec": spec, "overrides": [], "created_at": T0, "started_at": T0 + 5,
+        "ended_at": T0 + 125, "error": None, "pid": None, "pid_start_time": None, "output_path": None,
+        "experiment": "chat_completion_tiny-chat", "job_dir": str(job_dir),
+    })
+    return log
+
+
+class FixedBackend:
+    """Constant records for snapshot tests (a backend registered by name, as tests may)."""
+
+    name = "fixed"
+
+    def __init__(self, root: Path) -> None:
+        data = root / "data"
+        write_jsonl(data / "train.jsonl", chat_rows(60))
+        self.paths = SimpleNamespace(root="/workspace/demo", data=data)
+        self.model = CatalogModel(
+            name="tiny-chat", version="1", source="demo", id="local://models/tiny-chat/versions/1",
+            architecture="LlamaForCausalLM", parameter_count=1_100_000, context_length=2048, size_bytes=4_400_000,
+            dtype="float32", description="the offline demo model", tags={"task": "chat-completion"},
+            model_specific_defaults=DEFAULTS)
+        self.job = Job(name="tiny-chat-20250101-000000-abcd", display_name="tiny-chat-ultrachat",
+                       status=JobStatus.COMPLETED, backend="fixed", model="tiny-chat:1", train_file=str(data / "train.jsonl"),
+                       test_file=None, spec=resolve_spec(DEFAULTS).spec.to_dict(), created_at=T0, started_at=T0 + 5,
+                       ended_at=T0 + 125)
+        self.endpoint = Endpoint(name="tiny-chat-ep", model="tiny-chat-ft:1", state=EndpointState.SUCCEEDED,
+                                 scoring_uri="http://127.0.0.1:8123/score", base_url="http://127.0.0.1:8123",
+                                 created_at=T0, started_at=T0 + 10, last_request_at=T0 + 50, idle_timeout_s=3600)
+        self._log = ("\n".join(log_lines(200)) + "\n").encode()
+
+    def list_models(self, query=None):
+        return [self.model] if not query or query.lower() in self.model.name else []
+
+    def get_model(self, ref):
+        if ref.split(":")[0] != self.model.name:
+            raise NotFound(f"no model {ref}")
+        return self.model
+
+    def list_compute(self):
+        return [ComputeTarget(name="cpu", kind="cpu", cpu_cores=8, memory_bytes=16 << 30)]
+
+    def check_compute(self, model, spec=None, target=None):
+        est = MemoryEstimate(4_400_000, 20_000, 80_000, 160_000, 50_000_000, 300_000_000)
+        return FitReport(model=model, target="cpu", verdict=Verdict.OK, estimate=est, available_bytes=16 << 30,
+                         reasons=("weights, LoRA state and activations fit in 16 GiB of RAM",),
+                         suggestion=None)
+
+    def resolve_spec(self, model, user=None, source=None):
+        return resolve_spec(DEFAULTS, user, user_source=source)
+
+    def list_jobs(self):
+        return [self.job]
+
+    def get_job(self, name):
+        return self.job
+
+    def read_log(self, name, offset=0, max_bytes=1 << 20):
+        data = self._log[offset:offset + max_bytes]
+        return LogChunk(data.decode(), offset, offset + len(data), offset + len(data) >= len(self._log))
+
+    def job_metrics(self, name):
+        return [MetricPoint(p["name"], p["value"], p["step"]) for p in metric_points(40)]
+
+    def list_registered(self, name=None):
+        return []
+
+    def list_endpoints(self):
+        return [self.endpoint]
+
+    def get_endpoint(self, name):
+        return self.endpoint
+
+    def endpoint_keys(self, name):
+        return EndpointKeys("pk-secret-primary-0123456789", "sk-secret-secondary-9876543210")
+
+    def delete_endpoint(self, name):
+        raise NotFound(name)
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0, step: float = 0.02) -> None:
+    """Poll ``condition`` while the app runs; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(step)

@@ -1,0 +1,260 @@
+"""The finetui app: five panes over the core Backend, keyboard first.
+
+Start-up paints before anything slow happens: the backend is built in a worker
+thread, then each pane loads its own data in its own workers. Nothing here
+imports torch, transformers, datasets, mlflow or azure.ai.ml.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.lazy import Lazy
+from textual.message import Message
+from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
+
+from .commands import ActionsProvider
+from .format import duration, first_line
+from .panes.compute import ComputePane
+from .panes.data import DataPane
+from .panes.endpoints import EndpointsPane
+from .panes.jobs import JobsPane
+from .panes.models import ModelsPane
+
+PANES = (("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), ("data", "Data", DataPane),
+         ("jobs", "Jobs", JobsPane), ("endpoints", "Endpoints", EndpointsPane))
+
+HELP = """[b]finetui[/b] — fine-tune a chat model, deploy it, chat with it.
+
+[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · q quit
+[b]Models[/b]     / filter · c check compute · t fine-tune (launch form)
+[b]Compute[/b]    r re-check the fit for the selected model and spec
+[b]Data[/b]       Enter open a row as a chat · End last row · v validate
+[b]Jobs[/b]       n new job · x cancel · r register · / search log · f filter log · End follow
+[b]Endpoints[/b]  c create · d delete (type the name) · v reveal keys · Enter chat
+[b]Chat[/b]       Enter send · Ctrl+Y copy as curl (OSC 52) · Ctrl+R raw request/response
+
+Jobs and endpoints run as detached processes: quitting the app stops neither."""
+
+
+class BackendReady(Message):
+    def __init__(self, backend: Any) -> None:
+        super().__init__()
+        self.backend = backend
+
+
+class BackendFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class DemoProgress(Message):
+    def __init__(self, text: str, fraction: float | None, done: bool = False) -> None:
+        super().__init__()
+        self.text, self.fraction, self.done = text, fraction, done
+
+
+class FinetuiApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
+    TITLE = "finetui"
+    AUTO_FOCUS = "#model-table"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    BINDINGS = [
+        *(Binding(str(i + 1), f"show('{pid}')", label) for i, (pid, label, _) in enumerate(PANES)),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "leave_input", "Leave field", show=False),
+    ]
+
+    def __init__(
+        self,
+        backend_factory: Callable[[], Any] | None = None,
+        *,
+        workspace: str | None = None,
+        build_demo: bool = False,
+        poll_interval: float | None = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.backend_factory = backend_factory
+        self.workspace = workspace
+        self.backend: Any = None
+        self.backend_error: str | None = None
+        self.want_demo = build_demo
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.selected_model: str | None = None
+        self.started = time.perf_counter()
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="panes"):
+            for i, (pid, label, cls) in enumerate(PANES):
+                with TabPane(f"{i + 1} {label}", id=pid):
+                    # hidden panes mount just after the first frame: it comes ~0.2 s sooner
+                    yield cls(id=f"{pid}-pane") if i == 0 else Lazy(cls(id=f"{pid}-pane"))
+        yield Static("starting…", id="status")
+        yield ProgressBar(id="demo-progress", show_eta=False, classes="hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._first_frame)
+        if self.backend_factory is not None:
+            self._build_backend()
+        else:
+            self.post_message(BackendFailed("no backend configured"))
+        if self.poll_interval:
+            self.set_interval(self.poll_interval, self._poll)
+
+    def _first_frame(self) -> None:
+        self.log.info(f"first frame in {(time.perf_counter() - self.started) * 1000:.0f} ms")
+
+    # -- backend -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="backend")
+    def _build_backend(self) -> None:
+        try:
+            backend = self.backend_factory()
+        except Exception as exc:
+            self.post_message(BackendFailed(first_line(exc)))
+            return
+        self.post_message(BackendReady(backend))
+        if self.want_demo and getattr(backend, "name", "") == "local":
+            self._maybe_build_demo(backend)
+
+    def _maybe_build_demo(self, backend: Any) -> None:
+        """First run: an empty local workspace gets the offline demo (progress shown in the app)."""
+        try:
+            if backend.store.list_models():  # this workspace's own models (not the HF cache's)
+                return
+            from finetui.core.local.demo import build_demo
+        except Exception as exc:
+            self.post_message(DemoProgress(f"demo not built: {first_line(exc)}", None, done=True))
+            return
+
+        def progress(text: str, fraction: float | None) -> None:
+            self.post_message(DemoProgress(text, fraction))
+
+        try:
+            build_demo(backend.paths, backend.store, progress)
+        except Exception as exc:
+            self.post_message(DemoProgress(f"demo build failed: {first_line(exc)}", None, done=True))
+            return
+        self.post_message(DemoProgress("demo workspace ready", 1.0, done=True))
+
+    @on(BackendReady)
+    def _backend_ready(self, event: BackendReady) -> None:
+        self.backend = event.backend
+        where = getattr(getattr(event.backend, "paths", None), "root", None) or self.workspace or ""
+        self.set_status(f"{getattr(event.backend, 'name', 'backend')} · {where}")
+        for pane in self.panes():
+            pane.backend_ready()
+
+    @on(BackendFailed)
+    def _backend_failed(self, event: BackendFailed) -> None:
+        self.backend_error = event.error
+        self.set_status(f"not available: {event.error}")
+        for pane in self.panes():
+            pane.show_unavailable(event.error)
+
+    @on(DemoProgress)
+    def _demo_progress(self, event: DemoProgress) -> None:
+        bar = self.query_one("#demo-progress", ProgressBar)
+        bar.set_class(event.done, "hidden")
+        if event.fraction is not None:
+            bar.update(total=1.0, progress=event.fraction)
+        self.set_status(event.text)
+        if event.done:
+            self.notify(event.text, timeout=4)
+            for pane in self.panes():
+                pane.reload()
+
+    # -- panes ------------------------------------------------------------------------------
+    def panes(self) -> list[Any]:
+        """The mounted panes (hidden ones mount just after the first frame)."""
+        return [p for pid, _, _ in PANES for p in self.query(f"#{pid}-pane") if p.is_mounted]
+
+    def pane(self, pid: str) -> Any:
+        return self.query_one(f"#{pid}-pane")
+
+    def current_spec(self) -> dict[str, Any]:
+        """The user's changes in the launch form, for compute checks and validation."""
+        jobs = [p for p in self.panes() if p.id == "jobs-pane"]
+        return jobs[0].current_spec() if jobs else {}
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    @property
+    def mounted(self) -> bool:
+        return len(self.panes()) == len(PANES)
+
+    def action_show(self, pid: str) -> None:
+        self.query_one(TabbedContent).active = pid
+        for pane in self.panes():
+            if pane.id == f"{pid}-pane":
+                pane.focus_main()
+
+    @on(TabbedContent.TabActivated, "#panes")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pid = event.pane.id or ""
+        if pid and self.backend is not None:
+            for pane in self.panes():
+                if pane.id == f"{pid}-pane":
+                    pane.on_shown()
+
+    def action_pane(self, pid: str, action: str) -> None:
+        """Palette entry point: show a pane, then run one of its actions."""
+        self.action_show(pid)
+        self.call_after_refresh(self.pane(pid).run_action, action)
+
+    def use_model(self, ref: str, then: str | None = None) -> None:
+        self.selected_model = ref
+        for pane in self.panes():
+            pane.model_selected(ref)
+        if then:
+            self.action_show(then)
+
+    def _poll(self) -> None:
+        if self.backend is None:
+            return
+        active = self.query_one(TabbedContent).active
+        if active in ("jobs", "endpoints"):
+            for pane in self.panes():
+                if pane.id == f"{active}-pane":
+                    pane.poll()
+
+    def action_leave_input(self) -> None:
+        from textual.widgets import Input
+
+        if isinstance(self.focused, Input):
+            pid = self.query_one(TabbedContent).active
+            self.pane(pid).focus_main()
+
+    def action_help(self) -> None:
+        from .screens import HelpScreen
+
+        self.push_screen(HelpScreen(HELP))
+
+    # -- quitting: detached jobs and endpoints keep running -----------------------------------
+    async def action_quit(self) -> None:
+        endpoints = [p for p in self.panes() if p.id == "endpoints-pane"]
+        up = endpoints[0].running_endpoints() if endpoints else []
+        if not up:
+            self.exit()
+            return
+        from .screens import ConfirmScreen
+
+        now = self.clock()
+        lines = "\n".join(f"  {e.name}  up {duration(now - (e.started_at or e.created_at or now))}" for e in up)
+        question = f"These endpoints keep running after you quit (delete them in pane 5):\n{lines}\n\nQuit anyway?"
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), done)

@@ -1,0 +1,255 @@
+"""``finetui endpoint``: create, list, show, keys, regenerate-keys, logs, invoke, restart, delete.
+
+Keys are printed by `endpoint keys` only; every other command leaves them out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+
+import click
+
+from finetui.core.errors import BackendUnavailable, InvalidInput
+from finetui.core.models import Endpoint
+
+from .common import emit, handle_errors, json_option, pass_ctx, table
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | None) -> float | None:
+    """``30m``, ``90s``, ``2h``, ``45`` (seconds) -> seconds; ``0``/``off``/``none`` -> no limit."""
+    if text is None or text.strip().lower() in ("", "0", "off", "none"):
+        return None
+    m = _DURATION.match(text.lower())
+    if not m:
+        raise InvalidInput(f"--idle-timeout {text!r}: use a number with s, m, h or d, e.g. 30m")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(max(seconds, 0))
+    if s >= 86400:
+        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def _uptime(ep: Endpoint) -> float | None:
+    return time.time() - ep.started_at if ep.started_at and ep.state.value == "Succeeded" else None
+
+
+def _idle(ep: Endpoint) -> float | None:
+    if ep.state.value != "Succeeded":
+        return None
+    since = ep.last_request_at or ep.started_at
+    return time.time() - since if since else None
+
+
+def _manager(ctx):
+    manager = getattr(ctx.backend, "endpoints", None)
+    if manager is None:
+        raise BackendUnavailable(f"the {ctx.backend_name} backend does not manage endpoints from this command")
+    return manager
+
+
+def _summary(ep: Endpoint) -> None:
+    click.echo(f"endpoint {ep.name}: {ep.state.value}")
+    if ep.error:
+        click.echo(f"  error:        {ep.error}")
+    click.echo(f"  model:        {ep.model}")
+    click.echo(f"  scoring uri:  {ep.scoring_uri or '-'}")
+    click.echo(f"  base url:     {ep.base_url or '-'}  (OpenAI-compatible)")
+    click.echo(f"  keys:         `finetui endpoint keys {ep.name}`")
+
+
+@click.group("endpoint")
+def endpoint() -> None:
+    """Online endpoints: a registered model served with key auth."""
+
+
+@endpoint.command("create")
+@click.argument("name")
+@click.option("--model", "model", required=True, help="Registered model NAME[:VERSION] (or a catalog model).")
+@click.option("--request-timeout-ms", default=90000, show_default=True, type=click.IntRange(1, 3_600_000))
+@click.option("--idle-timeout", help="Stop after this long without requests, e.g. 30m (default: never).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: a free one).")
+@click.option("--no-wait", is_flag=True, help="Return once the server is started, before the model is loaded.")
+@json_option
+@pass_ctx
+@handle_errors
+def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wait, as_json) -> None:
+    """Deploy MODEL to a new local endpoint NAME and wait until it answers."""
+    from finetui.core.local.endpoints import host_warning
+
+    idle = parse_duration(idle_timeout)
+    warning = host_warning(host)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    if not as_json:
+        click.echo(f"creating endpoint {name} for {model} ...", err=True)
+    ep = _manager(ctx).create(name, model, host=host, port=port, request_timeout_ms=request_timeout_ms,
+                              idle_timeout_s=idle, wait=not no_wait)
+    emit(ep, as_json, _summary)
+
+
+@endpoint.command("list")
+@json_option
+@pass_ctx
+@handle_errors
+def list_endpoints(ctx, as_json) -> None:
+    """Endpoints in the workspace with state, URL, uptime and idle time."""
+    eps = ctx.backend.list_endpoints()
+    if as_json:
+        click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep), "idle_s": _idle(ep)} for ep in eps], indent=2))
+        return
+    if not eps:
+        click.echo("no endpoints yet: `finetui endpoint create NAME --model MODEL`")
+        return
+    table(
+        [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
+          human_duration(_uptime(ep)), human_duration(_idle(ep))] for ep in eps],
+        ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE"],
+    )
+
+
+def _jsonable(value):
+    from finetui.core.models import to_jsonable
+
+    return to_jsonable(value)
+
+
+@endpoint.command("show")
+@click.argument("name")
+@json_option
+@pass_ctx
+@handle_errors
+def show(ctx, name, as_json) -> None:
+    """One endpoint: state, model, URLs, timeouts, process, error."""
+    manager = getattr(ctx.backend, "endpoints", None)
+    info = manager.info(name) if manager is not None and hasattr(manager, "info") else {"endpoint": ctx.backend.get_endpoint(name)}
+    ep: Endpoint = info["endpoint"]
+    if as_json:
+        extra = {k: v for k, v in info.items() if k != "endpoint"}
+        click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep), "idle_s": _idle(ep)}, indent=2))
+        return
+    _summary(ep)
+    click.echo(f"  openapi:      {ep.openapi_uri or '-'}")
+    if info.get("swagger_uri"):
+        click.echo(f"  swagger:      {info['swagger_uri']}")
+    click.echo(f"  auth:         {ep.auth_mode} (Authorization: Bearer <key>)")
+    click.echo(f"  timeout:      {ep.request_timeout_ms} ms per request")
+    click.echo(f"  idle timeout: {human_duration(ep.idle_timeout_s) if ep.idle_timeout_s else 'none'}")
+    click.echo(f"  uptime:       {human_duration(_uptime(ep))}   idle: {human_duration(_idle(ep))}")
+    if ep.pid:
+        click.echo(f"  process:      {ep.pid}")
+    for key in ("model_path", "log_path"):
+        if info.get(key):
+            click.echo(f"  {key.replace('_', ' ') + ':':<13} {info[key]}")
+
+
+@endpoint.command("keys")
+@click.argument("name")
+@json_option
+@pass_ctx
+@handle_errors
+def keys(ctx, name, as_json) -> None:
+    """Print the endpoint's primary and secondary keys (the one command that shows them)."""
+    k = ctx.backend.endpoint_keys(name)
+    if as_json:
+        click.echo(json.dumps({"primary": k.primary, "secondary": k.secondary}, indent=2))
+    else:
+        click.echo(f"primary:   {k.primary}")
+        click.echo(f"secondary: {k.secondary}")
+
+
+@endpoint.command("regenerate-keys")
+@click.argument("name")
+@click.option("--key", "which", required=True, type=click.Choice(["primary", "secondary"]))
+@json_option
+@pass_ctx
+@handle_errors
+def regenerate_keys(ctx, name, which, as_json) -> None:
+    """Replace one key; the old one stops working at once, the server keeps running."""
+    _manager(ctx).regenerate_keys(name, which)
+    emit({"name": name, "regenerated": which}, as_json,
+         f"regenerated the {which} key of {name}; `finetui endpoint keys {name}` shows it")
+
+
+@endpoint.command("logs")
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the server runs.")
+@click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")
+@pass_ctx
+@handle_errors
+def logs(ctx, name, follow, offset) -> None:
+    """Print the endpoint server's log."""
+    manager = _manager(ctx)
+    while True:
+        chunk = manager.logs(name, offset)
+        if chunk.text:
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+        offset = chunk.next_offset
+        if chunk.complete or (not follow and not chunk.text):
+            return
+        if not chunk.text:
+            time.sleep(0.25)
+
+
+@endpoint.command("invoke")
+@click.argument("name")
+@click.option("--request-file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSON body for /score, e.g. the tutorial's sample_score.json.")
+@json_option
+@pass_ctx
+@handle_errors
+def invoke(ctx, name, request_file, as_json) -> None:
+    """Send a request file to the endpoint's /score with its key and print the response."""
+    try:
+        with open(request_file, encoding="utf-8") as fh:
+            body = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{request_file}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{request_file}: not UTF-8 text") from None
+    response = _manager(ctx).invoke(name, body)
+    if as_json:
+        click.echo(json.dumps(response, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"raw response: \n {json.dumps(response, ensure_ascii=False)}")
+
+
+@endpoint.command("restart")
+@click.argument("name")
+@json_option
+@pass_ctx
+@handle_errors
+def restart(ctx, name, as_json) -> None:
+    """Stop the endpoint's server (if running) and start it again with the same keys."""
+    ep = _manager(ctx).restart(name)
+    emit(ep, as_json, _summary)
+
+
+@endpoint.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_ctx
+@handle_errors
+def delete(ctx, name, yes, as_json) -> None:
+    """Stop the endpoint's server and remove the endpoint and its keys."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"deleting {name} needs confirmation: pass --yes")
+        click.confirm(f"delete endpoint {name}?", abort=True)
+    ctx.backend.delete_endpoint(name)
+    emit({"name": name, "deleted": True}, as_json, f"deleted endpoint {name}")

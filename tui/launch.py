@@ -1,0 +1,20 @@
+"""``finetui`` with no subcommand: open the app on the workspace.
+
+A first run on an empty local workspace builds the offline demo inside the
+app, with its progress shown, so the panes have something real to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def launch(ctx: Any) -> None:
+    from .app import FinetuiApp
+
+    app = FinetuiApp(
+        backend_factory=lambda: ctx.backend,
+        workspace=str(ctx.workspace_path) if ctx.backend_name == "local" else None,
+        build_demo=ctx.backend_name == "local",
+    )
+    app.run()

@@ -1,0 +1,1 @@
+"""The app's five panes: models, compute, data, jobs, endpoints."""

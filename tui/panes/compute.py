@@ -1,0 +1,107 @@
+"""Compute pane: the targets, and whether the selected model and spec fit on one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from ..format import human_bytes
+from .base import Pane
+
+VERDICT_TEXT = {"ok": "FITS", "tight": "TIGHT", "does-not-fit": "DOES NOT FIT"}
+VERDICT_COLOR = {"ok": "green", "tight": "yellow", "does-not-fit": "red"}
+
+
+def fit_text(report: Any) -> Text:
+    verdict = getattr(report.verdict, "value", str(report.verdict))
+    est = report.estimate
+    out = Text()
+    out.append(f" {VERDICT_TEXT.get(verdict, verdict.upper())} ", style=f"bold reverse {VERDICT_COLOR.get(verdict, '')}")
+    out.append(f"  {report.model} on {report.target}\n\n")
+    avail = human_bytes(report.available_bytes) if report.available_bytes else "unknown"
+    out.append(f"needs about {human_bytes(est.total_bytes)} of {avail}\n")
+    parts = (("weights", est.weights_bytes), ("gradients", est.gradients_bytes), ("optimizer", est.optimizer_bytes),
+             ("activations", est.activations_bytes), ("overhead", est.overhead_bytes))
+    out.append("  " + " · ".join(f"{k} {human_bytes(v)}" for k, v in parts) + "\n")
+    out.append(f"  trainable parameters: {est.trainable_parameters:,}\n")
+    if report.reasons:
+        out.append("\nwhy:\n", style="bold")
+        for reason in report.reasons:
+            out.append(f"  • {reason}\n")
+    if report.suggestion:
+        out.append("\nsuggestion: ", style="bold")
+        out.append(report.suggestion)
+    return out
+
+
+class ComputePane(Pane):
+    ACTIONS = [("recheck", "re-check the fit", "r")]
+    BINDINGS = [Binding("r", "recheck", "Re-check")]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.target: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="unavailable")
+        table = DataTable(id="compute-table", cursor_type="row")
+        table.add_columns("Target", "Kind", "CPU", "Memory", "Accelerators")
+        yield table
+        with VerticalScroll(id="fit-box"):
+            yield Static("pick a model in pane 1, then press c", id="fit-report")
+
+    def reload(self) -> None:
+        self.backend_call("targets", "list_compute")
+        self.action_recheck()
+
+    def loaded_targets(self, targets: list[Any] | None, error: str | None) -> None:
+        table = self.query_one("#compute-table", DataTable)
+        table.clear()
+        if error:
+            self.query_one("#fit-report", Static).update(f"not available: {error}")
+            return
+        for t in targets or []:
+            gpus = ", ".join(f"{g.name} {human_bytes(g.memory_bytes)}" for g in t.gpus) or (t.vm_size or "-")
+            table.add_row(t.name, t.kind, str(t.cpu_cores or "-"), human_bytes(t.memory_bytes), gpus, key=t.name)
+
+    def focus_main(self) -> None:
+        self.query_one("#compute-table", DataTable).focus()
+
+    def model_selected(self, ref: str) -> None:
+        if self.backend is not None:
+            self.action_recheck()
+
+    @on(DataTable.RowSelected, "#compute-table")
+    def _target_chosen(self, event: DataTable.RowSelected) -> None:
+        self.target = event.row_key.value if event.row_key else None
+        self.action_recheck()
+
+    def action_recheck(self) -> None:
+        model = self.app.selected_model
+        if not model or self.backend is None:
+            return
+        self.query_one("#fit-report", Static).update(f"checking {model}…")
+        spec = self.app.current_spec()
+        self.call("fit", self._check, model, spec, self.target)
+
+    def _check(self, model: str, user_spec: dict | None, target: str | None) -> Any:
+        backend = self.backend
+        spec = backend.resolve_spec(model, user_spec or None).spec
+        return backend.check_compute(model, spec, target)
+
+    def loaded_fit(self, report: Any, error: str | None) -> None:
+        box = self.query_one("#fit-box")
+        for cls in ("verdict-ok", "verdict-tight", "verdict-does-not-fit"):
+            box.remove_class(cls)
+        out = self.query_one("#fit-report", Static)
+        if error:
+            out.update(f"not available: {error}")
+            return
+        box.add_class(f"verdict-{getattr(report.verdict, 'value', report.verdict)}")
+        out.update(fit_text(report))

@@ -1,0 +1,211 @@
+"""Endpoints pane: state, uptime and idle time; create, delete by name, keys, chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from ..format import duration, mask
+from ..widgets.chat import ChatConsole
+from .base import Pane
+
+UP = "Succeeded"
+
+
+def make_client(backend: Any, endpoint: Any) -> Any:
+    """A ChatClient for ``endpoint`` (blocking: reads the keys; run it off the UI thread)."""
+    from finetui.core.chat import ChatClient
+
+    keys = backend.endpoint_keys(endpoint.name)
+    # the OpenAI-style route streams token by token; /score answers in one piece
+    return ChatClient(endpoint.base_url or endpoint.scoring_uri, keys.primary, endpoint=endpoint.name)
+
+
+def endpoint_details(e: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
+    out = Text()
+    up = now - e.started_at if e.started_at and e.state.value == UP else None
+    idle = now - e.last_request_at if e.last_request_at else None
+    rows = [("Endpoint", e.name), ("State", e.state.value), ("Model", e.model), ("Uptime", duration(up)),
+            ("Idle", duration(idle) if idle is not None else "no requests yet"),
+            ("Idle timeout", duration(e.idle_timeout_s) if e.idle_timeout_s else "-"),
+            ("Scoring URI", e.scoring_uri or "-"), ("Auth", e.auth_mode)]
+    if e.error:
+        rows.append(("Error", e.error))
+    for key, value in rows:
+        out.append(f"{key:<13}", style="bold")
+        out.append(f"{value}\n")
+    out.append("\nKeys         ", style="bold")
+    if keys is None:
+        out.append("v loads and reveals them\n")
+    elif revealed:
+        out.append(f"primary   {keys.primary}\n             secondary {keys.secondary}\n")
+    else:
+        out.append(f"primary   {mask(keys.primary)}\n             secondary {mask(keys.secondary)}  (v reveals)\n")
+    return out
+
+
+class EndpointsPane(Pane):
+    ACTIONS = [("create", "create an endpoint", "c"), ("delete", "delete the endpoint (type its name)", "d"),
+               ("reveal", "reveal or hide the keys", "v"), ("chat", "chat with the endpoint", "i"),
+               ("refresh", "reload endpoints", "")]
+    BINDINGS = [
+        Binding("c", "create", "Create"),
+        Binding("d", "delete", "Delete"),
+        Binding("v", "reveal", "Keys"),
+        Binding("i", "chat", "Chat"),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.endpoints: list[Any] = []
+        self.endpoint: Any = None
+        self.keys: Any = None
+        self.revealed = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="unavailable")
+        with Horizontal():
+            with Vertical(classes="side"):
+                table = DataTable(id="endpoint-table", cursor_type="row")
+                table.add_columns("Endpoint", "State", "Up")
+                yield table
+            with TabbedContent(id="endpoint-tabs"):
+                with TabPane("Details", id="endpoint-details-tab"):
+                    with VerticalScroll():
+                        yield Static("no endpoints: c creates one from a registered model", id="endpoint-details")
+                with TabPane("Chat", id="endpoint-chat-tab"):
+                    yield ChatConsole(id="chat")
+
+    def reload(self) -> None:
+        self.backend_call("endpoints", "list_endpoints")
+
+    def poll(self) -> None:
+        self.reload()
+
+    def running_endpoints(self) -> list[Any]:
+        return [e for e in self.endpoints if e.state.value == UP]
+
+    def loaded_endpoints(self, endpoints: list[Any] | None, error: str | None) -> None:
+        if error:
+            self.query_one("#endpoint-details", Static).update(f"not available: {error}")
+            return
+        self.endpoints = endpoints or []
+        now = self.app.clock()
+        table = self.query_one("#endpoint-table", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        for e in self.endpoints:
+            up = duration(now - e.started_at) if e.started_at and e.state.value == UP else "-"
+            table.add_row(e.name, e.state.value, up, key=e.name)
+        if self.endpoints:
+            table.move_cursor(row=min(cursor, len(self.endpoints) - 1), animate=False)
+        if self.endpoint is not None:
+            fresh = next((e for e in self.endpoints if e.name == self.endpoint.name), None)
+            self._show(fresh)
+
+    def focus_main(self) -> None:
+        self.query_one("#endpoint-table", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#endpoint-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        name = event.row_key.value if event.row_key else None
+        self._show(next((e for e in self.endpoints if e.name == name), None))
+
+    def _show(self, endpoint: Any) -> None:
+        if endpoint is None or self.endpoint is None or endpoint.name != self.endpoint.name:
+            self.keys, self.revealed = None, False
+        self.endpoint = endpoint
+        details = self.query_one("#endpoint-details", Static)
+        chat = self.query_one(ChatConsole)
+        if endpoint is None:
+            details.update("no endpoint selected")
+            chat.set_endpoint(None, None)
+            return
+        details.update(endpoint_details(endpoint, self.app.clock(), self.keys, self.revealed))
+        if endpoint.state.value == UP:
+            backend = self.backend
+            chat.set_endpoint(endpoint.base_url or endpoint.scoring_uri, lambda: make_client(backend, endpoint))
+        else:
+            chat.set_endpoint(None, None)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_chat(self) -> None:
+        self.query_one("#endpoint-tabs", TabbedContent).active = "endpoint-chat-tab"
+        self.query_one("#chat-input").focus()
+
+    def action_reveal(self) -> None:
+        if self.endpoint is None:
+            return
+        if self.keys is None:
+            self.backend_call("keys", "endpoint_keys", self.endpoint.name)
+            return
+        self.revealed = not self.revealed
+        self._show(self.endpoint)
+
+    def loaded_keys(self, keys: Any, error: str | None) -> None:
+        if error:
+            self.app.notify(error, severity="error")
+            return
+        self.keys, self.revealed = keys, True
+        self._show(self.endpoint)
+
+    def action_create(self) -> None:
+        self.backend_call("registered", "list_registered")
+
+    def loaded_registered(self, models: list[Any] | None, error: str | None) -> None:
+        from ..screens import PromptScreen
+
+        default = models[-1].ref if models else ""
+
+        def got_model(ref: str | None) -> None:
+            if not ref:
+                return
+            name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24] + "-ep"
+            self.app.push_screen(PromptScreen("Endpoint name:", value=name), lambda n: n and self._create(n, ref))
+
+        hint = "" if models else " (none registered yet: finish a job, then r in pane 4)"
+        self.app.push_screen(PromptScreen(f"Deploy which registered model (NAME:VERSION)?{hint}", value=default), got_model)
+
+    def _create(self, name: str, ref: str) -> None:
+        manager = getattr(self.backend, "endpoints", None)
+        create = getattr(manager, "create", None) or getattr(self.backend, "create_endpoint", None)
+        if create is None:
+            self.app.notify("not available: this backend cannot create endpoints yet", severity="error")
+            return
+        self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
+        self.call("created", create, name, ref)
+
+    def loaded_created(self, endpoint: Any, error: str | None) -> None:
+        if error:
+            self.app.notify(error, severity="error", title="endpoint not created")
+        else:
+            self.app.notify(f"endpoint {endpoint.name}: {endpoint.state.value}", title="endpoints")
+        self.reload()
+
+    def action_delete(self) -> None:
+        if self.endpoint is None:
+            return
+        from ..screens import PromptScreen
+
+        name = self.endpoint.name
+
+        def answer(value: str | None) -> None:
+            if value == name:
+                self.app.notify(f"deleting {name}…", title="endpoints")
+                self.backend_call("deleted", "delete_endpoint", name)
+
+        self.app.push_screen(PromptScreen(f"Type {name} to delete the endpoint:", must_equal=name), answer)
+
+    def loaded_deleted(self, _: Any, error: str | None) -> None:
+        self.app.notify(error or "endpoint deleted", severity="error" if error else "information")
+        self.endpoint = None
+        self.reload()

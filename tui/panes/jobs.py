@@ -1,0 +1,264 @@
+"""Jobs pane: jobs and their status, the launch form, the live log, loss plots."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from ..format import duration
+from ..widgets.log_view import LogPanel, LogView
+from ..widgets.plot import LossPlot
+from ..widgets.spec_form import SpecForm
+from .base import Pane
+
+STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
+
+
+def job_details(job: Any, now: float) -> Text:
+    out = Text()
+    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    for key, value in (("Job", job.name), ("Display name", job.display_name), ("Status", job.status.value),
+                       ("Model", job.model), ("Train", job.train_file), ("Test", job.test_file or "-"),
+                       ("Ran", duration(ran)), ("Output", job.output_path or "-"), ("Error", job.error or "-")):
+        out.append(f"{key:<13}", style="bold")
+        out.append(f"{value}\n")
+    out.append("\nspec\n", style="bold")
+    for key, value in sorted(job.spec.items()):
+        out.append(f"  {key} = {value}\n")
+    return out
+
+
+class JobsPane(Pane):
+    ACTIONS = [("new", "launch a fine-tuning job", "n"), ("cancel", "cancel the selected job", "x"),
+               ("register", "register the job's model", "r"), ("show_log", "show the job's log", "l"),
+               ("show_metrics", "plot loss and eval loss", "m"), ("refresh", "reload the job list", "")]
+    BINDINGS = [
+        Binding("n", "new", "New job"),
+        Binding("x", "cancel", "Cancel job"),
+        Binding("r", "register", "Register"),
+        Binding("l", "show_log", "Log"),
+        Binding("m", "show_metrics", "Metrics"),
+        Binding("ctrl+s", "submit", "Launch", show=False),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.jobs: list[Any] = []
+        self.job: Any = None  # the selected Job
+        self._log_for: str | None = None
+        self._mirror_dir: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="unavailable")
+        with Horizontal():
+            with Vertical(classes="side"):
+                table = DataTable(id="job-table", cursor_type="row")
+                table.add_columns("", "Job")
+                yield table
+            with TabbedContent(id="job-tabs"):
+                with TabPane("Log", id="log-tab"):
+                    yield LogPanel(id="job-log")
+                with TabPane("Metrics", id="metrics-tab"):
+                    yield LossPlot(id="job-plot")
+                with TabPane("Details", id="details-tab"):
+                    with VerticalScroll():
+                        yield Static("no job selected", id="job-details")
+                with TabPane("Launch", id="launch-tab"):
+                    yield SpecForm(id="spec-form")
+
+    # -- list --------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self.backend_call("jobs", "list_jobs")
+
+    def poll(self) -> None:
+        self.reload()
+        if self.job is not None and not self.job.status.terminal:
+            self.backend_call("metrics", "job_metrics", self.job.name)
+
+    def loaded_jobs(self, jobs: list[Any] | None, error: str | None) -> None:
+        if error:
+            self.query_one("#job-details", Static).update(f"not available: {error}")
+            return
+        table = self.query_one("#job-table", DataTable)
+        selected = self.job.name if self.job else None
+        self.jobs = jobs or []
+        if [(r.name, r.status) for r in self.jobs] != getattr(self, "_shown", None):
+            self._shown = [(r.name, r.status) for r in self.jobs]
+            table.clear()
+            for job in self.jobs:
+                table.add_row(STATUS_MARK.get(job.status.value, "…"), job.name, key=job.name)
+            if selected in {j.name for j in self.jobs}:
+                table.move_cursor(row=[j.name for j in self.jobs].index(selected), animate=False)
+        if self.job is not None:
+            fresh = next((j for j in self.jobs if j.name == self.job.name), None)
+            if fresh is not None:
+                self._show_job(fresh)
+
+    def focus_main(self) -> None:
+        self.query_one("#job-table", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#job-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        name = event.row_key.value if event.row_key else None
+        job = next((j for j in self.jobs if j.name == name), None)
+        if job is not None:
+            self._show_job(job)
+
+    def select_job(self, name: str) -> None:
+        job = next((j for j in self.jobs if j.name == name), None)
+        if job is not None:
+            self._show_job(job)
+
+    def _show_job(self, job: Any) -> None:
+        self.job = job
+        self.query_one("#job-details", Static).update(job_details(job, self.app.clock()))
+        if self._log_for != job.name:
+            self._log_for = job.name
+            self.call("log_path", self._log_path, job.name)
+            self.backend_call("metrics", "job_metrics", job.name)
+
+    # -- log: the local file when there is one, else a mirror fed by read_log -------------------
+    def _log_path(self, name: str) -> Path | None:
+        jobs = getattr(self.backend, "jobs", None)
+        if jobs is not None and hasattr(jobs, "log_path"):
+            return Path(jobs.log_path(name))
+        return None
+
+    def loaded_log_path(self, path: Path | None, error: str | None) -> None:
+        view = self.query_one(LogView)
+        name = self._log_for
+        if path is None:
+            if self._mirror_dir is None:
+                self._mirror_dir = Path(tempfile.mkdtemp(prefix="finetui-logs-"))
+            path = self._mirror_dir / f"{name}.log"
+            path.touch()
+            self._mirror(name, path)
+        view.load(path, follow=True)  # waits for a log that does not exist yet
+
+    @work(thread=True, exclusive=True, group="log-mirror", exit_on_error=False)
+    def _mirror(self, name: str, path: Path) -> None:
+        worker, offset = get_current_worker(), 0
+        with open(path, "ab") as out:
+            while not worker.is_cancelled:
+                chunk = self.backend.read_log(name, offset)
+                if chunk.text:
+                    out.write(chunk.text.encode("utf-8"))
+                    out.flush()
+                offset = chunk.next_offset
+                if chunk.complete:
+                    return
+                if not chunk.text:
+                    time.sleep(1.0)
+
+    def loaded_metrics(self, points: list[Any] | None, error: str | None) -> None:
+        if not error:
+            self.query_one(LossPlot).set_points(points or [])
+
+    # -- actions -------------------------------------------------------------------------------------
+    def action_show_log(self) -> None:
+        self.query_one("#job-tabs", TabbedContent).active = "log-tab"
+        self.query_one(LogView).focus()
+
+    def action_show_metrics(self) -> None:
+        self.query_one("#job-tabs", TabbedContent).active = "metrics-tab"
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_new(self) -> None:
+        self.show_launch()
+
+    def show_launch(self) -> None:
+        self.query_one("#job-tabs", TabbedContent).active = "launch-tab"
+        form = self.query_one(SpecForm)
+        model = self.app.selected_model
+        files = self.app.pane("data").files
+        train = next((p for p in files if "train" in p.name), files[0] if files else None)
+        test = next((p for p in files if "test" in p.name and p != train), None)
+        form.set_request(model=model, train_file=train, test_file=test)
+        if model:
+            self.backend_call("resolved", "resolve_spec", model)
+        self.call_after_refresh(lambda: form.query_one("#req-model").focus())
+
+    def loaded_resolved(self, resolved: Any, error: str | None) -> None:
+        if error:
+            self.query_one("#form-error", Static).update(f"not available: {error}")
+        else:
+            self.query_one(SpecForm).set_resolved(resolved)
+
+    def current_spec(self) -> dict[str, Any]:
+        try:
+            return self.query_one(SpecForm).spec_changes()
+        except Exception:
+            return {}
+
+    def action_submit(self) -> None:
+        self.query_one(SpecForm).submit()
+
+    @on(SpecForm.Submitted)
+    def _submit(self, event: SpecForm.Submitted) -> None:
+        from finetui.core.backend import JobRequest
+
+        request = JobRequest(spec=event.spec or None, spec_source="launch form", **event.request)
+        self.query_one("#form-error", Static).update("submitting…")
+        self.backend_call("submit", "submit_job", request)
+
+    def loaded_submit(self, job: Any, error: str | None) -> None:
+        self.query_one("#form-error", Static).update(error or "")
+        if error:
+            self.app.notify(error, severity="error", title="job not submitted")
+            return
+        self.app.notify(f"job {job.name} submitted", title="fine-tuning")
+        self.jobs.insert(0, job)
+        self._show_job(job)
+        self.reload()
+        self.action_show_log()
+
+    def action_cancel(self) -> None:
+        if self.job is None or self.job.status.terminal:
+            self.app.notify("select a running job to cancel", severity="warning")
+            return
+        from ..screens import ConfirmScreen
+
+        name = self.job.name
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.backend_call("cancel", "cancel_job", name)
+
+        self.app.push_screen(ConfirmScreen(f"Cancel job {name}? Its progress is lost.", yes="Cancel job", no="Keep"), answer)
+
+    def loaded_cancel(self, job: Any, error: str | None) -> None:
+        self.app.notify(error or f"job {job.name}: {job.status.value}", severity="error" if error else "information")
+        self.reload()
+
+    def action_register(self) -> None:
+        if self.job is None or self.job.status.value != "Completed":
+            self.app.notify("select a completed job to register its model", severity="warning")
+            return
+        from ..screens import PromptScreen
+
+        name, default = self.job.name, self.job.model.split(":")[0] + "-ft"
+
+        def answer(value: str | None) -> None:
+            if value:
+                self.backend_call("register", "register_model", name, value)
+
+        self.app.push_screen(PromptScreen(f"Register the model of {name} as:", value=default), answer)
+
+    def loaded_register(self, model: Any, error: str | None) -> None:
+        if error:
+            self.app.notify(error, severity="error", title="not registered")
+        else:
+            self.app.notify(f"registered {model.ref}; deploy it in pane 5", title="registry")
+            self.app.pane("endpoints").reload()

@@ -1,0 +1,125 @@
+"""Models pane: the catalog with a filter, a model's details, and what to do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Static
+
+from ..format import human_bytes, human_count
+from .base import Pane
+
+
+def model_details(m: Any) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    rows = [
+        ("Model", m.ref),
+        ("Source", m.source),
+        ("Architecture", m.architecture or "-"),
+        ("Parameters", human_count(m.parameter_count)),
+        ("Context", f"{m.context_length:,} tokens" if m.context_length else "-"),
+        ("Size", human_bytes(m.size_bytes)),
+        ("Dtype", m.dtype or "-"),
+    ]
+    for key, value in rows:
+        grid.add_row(key, str(value))
+    if m.description:
+        grid.add_row("About", m.description)
+    if m.tags:
+        grid.add_row("Tags", Text(", ".join(f"{k}={v}" for k, v in sorted(m.tags.items()) if k != "model_specific_defaults")))
+    if m.model_specific_defaults:
+        defaults = ", ".join(f"{k}={v}" for k, v in m.model_specific_defaults.items())
+        grid.add_row("Model defaults", Text(defaults, style="italic"))
+    grid.add_row("", "")
+    grid.add_row("Next", "c check compute · t fine-tune")
+    return grid
+
+
+class ModelsPane(Pane):
+    ACTIONS = [("filter", "filter the catalog", "/"), ("check", "check compute for the model", "c"),
+               ("finetune", "fine-tune the model", "t"), ("refresh", "reload the catalog", "")]
+    BINDINGS = [
+        Binding("slash", "filter", "Filter"),
+        Binding("c", "check", "Check compute"),
+        Binding("t", "finetune", "Fine-tune"),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.models: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="unavailable")
+        with Horizontal():
+            with Vertical(classes="side"):
+                yield Input(placeholder="filter models (/)", id="model-filter", compact=True)
+                table = DataTable(id="model-table", cursor_type="row", zebra_stripes=True)
+                table.add_columns("Model", "Params", "Source")
+                yield table
+            with VerticalScroll(classes="details"):
+                yield Static("loading the catalog…", id="model-details")
+
+    def reload(self) -> None:
+        query = self.query_one("#model-filter", Input).value.strip() or None
+        self.backend_call("models", "list_models", query)
+
+    def loaded_models(self, models: list[Any] | None, error: str | None) -> None:
+        details = self.query_one("#model-details", Static)
+        if error:
+            details.update(f"not available: {error}")
+            return
+        self.models = models or []
+        table = self.query_one("#model-table", DataTable)
+        table.clear()
+        for m in self.models:
+            table.add_row(m.ref, human_count(m.parameter_count), m.source, key=m.ref)
+        if not self.models:
+            details.update("no models match" if self.query_one("#model-filter", Input).value else "the catalog is empty: run `finetui demo`, or add a model with `finetui model add`")
+        elif self.app.selected_model is None:
+            self.app.use_model(self.models[0].ref)
+
+    def focus_main(self) -> None:
+        self.query_one("#model-table", DataTable).focus()
+
+    @on(Input.Changed, "#model-filter")
+    def _filter_changed(self) -> None:
+        self.reload()
+
+    @on(Input.Submitted, "#model-filter")
+    def _filter_done(self) -> None:
+        self.focus_main()
+
+    @on(DataTable.RowHighlighted, "#model-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        ref = event.row_key.value if event.row_key else None
+        model = next((m for m in self.models if m.ref == ref), None)
+        if model is not None:
+            self.query_one("#model-details", Static).update(model_details(model))
+            self.app.use_model(model.ref)
+
+    @on(DataTable.RowSelected, "#model-table")
+    def _selected(self) -> None:
+        self.action_check()
+
+    def action_filter(self) -> None:
+        self.query_one("#model-filter", Input).focus()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def action_check(self) -> None:
+        if self.app.selected_model:
+            self.app.use_model(self.app.selected_model, then="compute")
+
+    def action_finetune(self) -> None:
+        if self.app.selected_model:
+            self.app.use_model(self.app.selected_model, then="jobs")
+            self.app.pane("jobs").show_launch()

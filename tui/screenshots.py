@@ -1,0 +1,96 @@
+"""Screenshots of every pane, from the real app on a demo workspace.
+
+    python -m finetui.tui.screenshots [--workspace DIR] [--out screenshots]
+
+Without --workspace (or FINETUI_WORKSPACE) the offline demo is built in a temp
+dir first. Writes ``<out>/<pane>.svg`` and, where ``rsvg-convert`` is
+installed (Debian: librsvg2-bin), ``<out>/<pane>.png``. Keys stay masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SIZE = (120, 40)
+SETTLE_S = 1.5
+
+
+def demo_workspace(root: Path) -> Path:
+    from finetui.core.local.backend import LocalBackend
+    from finetui.core.local.demo import build_demo
+
+    backend = LocalBackend(root)
+    build_demo(backend.paths, backend.store, lambda text, fraction: print(f"demo: {text}", file=sys.stderr))
+    return root
+
+
+async def capture(workspace: Path, out: Path) -> list[Path]:
+    from finetui.core.local.backend import LocalBackend
+
+    from .app import PANES, FinetuiApp
+
+    app = FinetuiApp(lambda: LocalBackend(workspace), workspace=str(workspace), poll_interval=None)
+    written: list[Path] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(SETTLE_S)
+        for i, (pid, _, _) in enumerate(PANES):
+            await pilot.press(str(i + 1))
+            await pilot.pause(SETTLE_S)
+            if pid == "data":
+                await pilot.press("end")
+                await pilot.pause(0.3)
+            path = out / f"{pid}.svg"
+            app.save_screenshot(path.name, str(out))
+            written.append(path)
+    return written
+
+
+def to_png(svgs: list[Path]) -> list[Path]:
+    tool = shutil.which("rsvg-convert")
+    if tool is None:
+        print("rsvg-convert not found (apt-get install librsvg2-bin): SVG only", file=sys.stderr)
+        return []
+    pngs = []
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        subprocess.run([tool, str(svg), "-o", str(png)], check=True)
+        pngs.append(png)
+    return pngs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m finetui.tui.screenshots")
+    parser.add_argument("--workspace", default=os.environ.get("FINETUI_WORKSPACE"))
+    parser.add_argument("--out", default="screenshots")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        if args.workspace:
+            workspace = Path(args.workspace).expanduser().resolve()
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix="finetui-shots-"))
+            try:
+                workspace = demo_workspace(tmp / "workspace")
+            except ImportError as exc:
+                print(f"error: the demo builder is not available ({exc.name}); pass --workspace", file=sys.stderr)
+                return 1
+        svgs = asyncio.run(capture(workspace, out))
+        for path in svgs + to_png(svgs):
+            print(path)
+        return 0
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reusable widgets: Line-API log and JSONL views, chat console, plots, spec form."""

@@ -1,0 +1,165 @@
+"""ChatConsole: talk to an endpoint, the answer streamed through MarkdownStream.
+
+Each token goes to ``Markdown.get_stream()`` (which batches appends when they
+come faster than the widget renders), the scroll stays anchored to the
+bottom, and the whole answer is set once at the end. Time to first token and
+tokens/s are shown; the raw request/response and a curl command are one key
+away. The curl command names the key as ``$FINETUI_ENDPOINT_KEY``: secrets
+never reach the screen or the clipboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import time
+from typing import Any, Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, Markdown, Static
+
+
+
+def curl_command(url: str, body: dict[str, Any]) -> str:
+    return (
+        f"curl -sS -X POST {shlex.quote(url)} -H 'Content-Type: application/json' "
+        f'-H "Authorization: Bearer $FINETUI_ENDPOINT_KEY" -d {shlex.quote(json.dumps(body))}'
+    )
+
+
+def piece_text(piece: Any) -> str:
+    """A streamed piece as text, whether the client yields str or a small record."""
+    if isinstance(piece, str):
+        return piece
+    for attr in ("text", "delta", "content"):
+        value = getattr(piece, attr, None)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def stats_text(client: Any, first: float | None, elapsed: float, pieces: int) -> str:
+    """Time to first token and tokens/s: the client's own figures when it keeps them."""
+    stats = getattr(client, "last_stats", None)
+    if stats is not None:
+        try:
+            from finetui.core.chat import stats_line
+
+            return stats_line(stats)
+        except ImportError:
+            pass
+    rate = (pieces - 1) / (elapsed - first) if first is not None and pieces > 1 and elapsed > first else 0.0
+    ttft = f"{first * 1000:.0f} ms" if first is not None else "-"
+    return f"first token {ttft} · {pieces} pieces · {rate:.1f} tok/s"
+
+
+class ChatConsole(Vertical):
+    BINDINGS = [
+        Binding("ctrl+y", "copy_curl", "Copy as curl"),
+        Binding("ctrl+r", "toggle_raw", "Raw"),
+        Binding("ctrl+l", "clear", "Clear", show=False),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.client_factory: Callable[[], Any] | None = None
+        self.url: str | None = None
+        self.messages: list[dict[str, str]] = []
+        self.params: Any = None  # core's ChatParams; None takes the client's defaults
+        self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
+        self.last_response: Any = None
+        self.request_url: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield VerticalScroll(id="chat-messages")
+        yield Static("", id="chat-raw", classes="hidden")
+        yield Static("pick an endpoint that is up", id="chat-stats", classes="status-line")
+        yield Input(placeholder="message (Enter sends)", id="chat-input")
+
+    def set_endpoint(self, url: str | None, client_factory: Callable[[], Any] | None) -> None:
+        if url != self.url:
+            self.action_clear()
+        self.url, self.client_factory = url, client_factory
+        self.query_one("#chat-stats", Static).update(
+            f"chat with {url} · Ctrl+Y copy as curl · Ctrl+R raw" if url else "pick an endpoint that is up"
+        )
+
+    @on(Input.Submitted, "#chat-input")
+    def _send(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text or self.client_factory is None:
+            return
+        event.input.value = ""
+        self.messages.append({"role": "user", "content": text})
+        self._answer()
+
+    @work(exclusive=True, group="chat", exit_on_error=False)
+    async def _answer(self) -> None:
+        box = self.query_one("#chat-messages", VerticalScroll)
+        stats = self.query_one("#chat-stats", Static)
+        await box.mount(Static(self.messages[-1]["content"], classes="chat-user"))
+        answer = Markdown(classes="chat-assistant")
+        await box.mount(answer)
+        box.anchor()
+        parts: list[str] = []
+        start = time.perf_counter()
+        first: float | None = None
+        stream = Markdown.get_stream(answer)
+        client = None
+        try:
+            client = await asyncio.to_thread(self.client_factory)  # reads the keys: off the UI thread
+            async for piece in client.stream(self.messages, self.params):
+                text = piece_text(piece)
+                if not text:
+                    continue
+                if first is None:
+                    first = time.perf_counter() - start
+                parts.append(text)
+                await stream.write(text)
+        except Exception as exc:  # shown in the console, the app keeps running
+            parts.append(f"\n\n**error:** {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        finally:
+            await stream.stop()
+            if client is not None:
+                self.last_request = getattr(client, "last_request", None)
+                self.last_response = getattr(client, "last_response", None)
+                self.request_url = getattr(client, "url", None)
+                if hasattr(client, "aclose"):
+                    await client.aclose()
+        full = "".join(parts)
+        await answer.update(full)  # one final render of the whole answer
+        elapsed = time.perf_counter() - start
+        self.messages.append({"role": "assistant", "content": full})
+        stats.update(f"{stats_text(client, first, elapsed, len(parts))} · Ctrl+Y copy as curl · Ctrl+R raw")
+        self._update_raw()
+
+    def _update_raw(self) -> None:
+        raw = self.query_one("#chat-raw", Static)
+        if self.last_request is not None:
+            raw.update(f"request  {json.dumps(self.last_request)[:2000]}\nresponse {json.dumps(self.last_response)[:2000]}")
+        else:
+            raw.update("no request yet")
+
+    def action_toggle_raw(self) -> None:
+        self._update_raw()
+        self.query_one("#chat-raw").toggle_class("hidden")
+
+    def action_copy_curl(self) -> None:
+        if not self.url:
+            self.app.notify("no endpoint selected", severity="warning")
+            return
+        if self.last_request:
+            url, body = self.last_request.get("url", self.url), self.last_request.get("json", {})
+        else:
+            url, body = self.url, {"messages": [{"role": "user", "content": "Hello"}]}
+        self.app.copy_to_clipboard(curl_command(url, body))
+        self.app.notify("curl command copied (set FINETUI_ENDPOINT_KEY to the endpoint key)", title="clipboard")
+
+    def action_clear(self) -> None:
+        self.messages.clear()
+        self.last_request, self.last_response = None, None
+        self.query_one("#chat-messages", VerticalScroll).remove_children()

@@ -1,0 +1,120 @@
+"""The launch form: every FineTuneSpec field with its default, model overrides marked.
+
+Values are checked with core's ``coerce`` as they are typed, so a bad value is
+named on its own row before anything is submitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Static
+
+from finetui.core.errors import SpecError
+from finetui.core.spec import FineTuneSpec, coerce
+
+REQUEST_FIELDS = (("model", "model"), ("train_file", "train file (JSONL)"), ("test_file", "test file (optional)"),
+                  ("compute", "compute target (optional)"), ("display_name", "display name (optional)"))
+LIST_KEYS = ("lora_target_modules", "lora_modules_to_save")
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class SpecForm(VerticalScroll):
+    class Submitted(Message):
+        def __init__(self, request: dict[str, Any], spec: dict[str, Any]) -> None:
+            super().__init__()
+            self.request, self.spec = request, spec
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.base: dict[str, Any] = FineTuneSpec().to_dict()
+        self.overrides: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("Launch a fine-tuning job · ★ = the model's own default · Ctrl+S submits", classes="muted")
+        for key, label in REQUEST_FIELDS:
+            with Horizontal(classes="form-row"):
+                yield Label(label, classes="form-label")
+                yield Input(id=f"req-{key}", compact=True)
+        for f in dataclasses.fields(FineTuneSpec):
+            with Horizontal(classes="form-row"):
+                yield Label(f.name, classes="form-label", id=f"label-{f.name}")
+                yield Input(show(self.base[f.name]), id=f"spec-{f.name}", compact=True)
+                yield Label("", classes="form-note", id=f"note-{f.name}")
+        yield Static("", id="form-error", classes="error")
+        yield Button("Launch (Ctrl+S)", id="launch", variant="primary")
+
+    def set_request(self, **values: Any) -> None:
+        for key, value in values.items():
+            if value is not None:
+                self.query_one(f"#req-{key}", Input).value = str(value)
+
+    def set_resolved(self, resolved: Any) -> None:
+        """Fill the spec rows from ``backend.resolve_spec(model)`` and mark what the model changed."""
+        self.base = resolved.spec.to_dict()
+        self.overrides = {o.key: o for o in resolved.overrides}
+        defaults = FineTuneSpec().to_dict()
+        for key, value in self.base.items():
+            self.query_one(f"#spec-{key}", Input).value = show(value)
+            o = self.overrides.get(key)
+            label = self.query_one(f"#label-{key}", Label)
+            label.update(f"★ {key}" if o else key)
+            label.set_class(bool(o), "overridden")
+            note = f"model: {show(o.model_value)} (default {show(o.default)})" if o else f"default {show(defaults[key])}"
+            self.query_one(f"#note-{key}", Label).update(note)
+
+    def spec_changes(self) -> dict[str, Any]:
+        """Fields the user changed from the resolved values (what goes in JobRequest.spec)."""
+        changes: dict[str, Any] = {}
+        for key, value in self.base.items():
+            text = self.query_one(f"#spec-{key}", Input).value.strip()
+            if text != show(value):
+                changes[key] = None if not text and key in LIST_KEYS else coerce(key, text)
+        return changes
+
+    def request_values(self) -> dict[str, Any]:
+        return {key: self.query_one(f"#req-{key}", Input).value.strip() or None for key, _ in REQUEST_FIELDS}
+
+    @on(Input.Changed)
+    def _check_field(self, event: Input.Changed) -> None:
+        key = (event.input.id or "").removeprefix("spec-")
+        if key not in self.base:
+            return
+        try:
+            if event.value.strip() or key not in LIST_KEYS:
+                coerce(key, event.value.strip())
+        except SpecError as exc:
+            event.input.add_class("invalid-value")
+            self.query_one("#form-error", Static).update(str(exc))
+        else:
+            event.input.remove_class("invalid-value")
+            self.query_one("#form-error", Static).update("")
+
+    @on(Button.Pressed, "#launch")
+    def submit(self) -> None:
+        error = self.query_one("#form-error", Static)
+        try:
+            changes = self.spec_changes()
+        except SpecError as exc:
+            error.update(str(exc))
+            return
+        request = self.request_values()
+        if not request["model"] or not request["train_file"]:
+            error.update("model and train file are required")
+            return
+        error.update("")
+        self.post_message(self.Submitted(request, changes))
