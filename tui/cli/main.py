@@ -76,11 +76,35 @@ class LazyGroup(click.Group):
     show_default=True,
     help="Where operations run: local (this machine) or azure (Azure ML).",
 )
+@click.option("--subscription", help="Azure subscription id (azure backend; env FINETUI_AZURE_SUBSCRIPTION).")
+@click.option("--resource-group", help="Azure resource group (azure backend; env FINETUI_AZURE_RESOURCE_GROUP).")
+@click.option("--workspace-name", help="Azure ML workspace (azure backend; env FINETUI_AZURE_WORKSPACE_NAME).")
+@click.option("--azure-config", type=click.Path(), help="config.json as MLClient.from_config reads it (azure backend).")
 @click.version_option(package_name="finetui")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str | None, backend: str) -> None:
+def cli(
+    ctx: click.Context,
+    workspace: str | None,
+    backend: str,
+    subscription: str | None,
+    resource_group: str | None,
+    workspace_name: str | None,
+    azure_config: str | None,
+) -> None:
     """finetui: fine-tune a chat model, deploy it and chat with it, from the terminal."""
-    ctx.obj = CliContext(workspace=workspace, backend_name=backend)
+    options: dict = {}
+    if backend == "azure":
+        from .azure_cmd import azure_options_from_env
+
+        options = azure_options_from_env()
+        given = {
+            "subscription_id": subscription,
+            "resource_group": resource_group,
+            "workspace_name": workspace_name,
+            "config_path": azure_config,
+        }
+        options.update({k: v for k, v in given.items() if v})
+    ctx.obj = CliContext(workspace=workspace, backend_name=backend, backend_options=options)
     if ctx.invoked_subcommand is None:
         from finetui.tui.launch import launch
 

@@ -1,0 +1,230 @@
+"""AzureBackend: the Backend protocol over Azure ML, as the tutorial drives it.
+
+A thin facade like LocalBackend: the workspace is resolved at construction
+(config.json or options, no network), while the credential, the MLClients and
+the SDK itself are built on first use, off whatever thread asked first.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+from ..backend import JobRequest
+from ..models import (
+    CatalogModel,
+    ComputeTarget,
+    Endpoint,
+    EndpointKeys,
+    FitReport,
+    Job,
+    JobStep,
+    LogChunk,
+    MetricPoint,
+    RegisteredModel,
+)
+from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
+from .auth import DeviceCodeCallback
+from .client import OUTPUT_LOGGER, AzureClient, route_sdk_logs
+from .workspace import options_from_env, resolve_workspace
+
+
+def _log_device_code(url: str, code: str, expires_on: Any) -> None:
+    """With no UI callback, the sign-in code still reaches whatever handler the caller routed logs to."""
+    logging.getLogger(OUTPUT_LOGGER).warning("To sign in to Azure, open %s and enter the code %s", url, code)
+
+
+class AzureBackend:
+    name = "azure"
+
+    def __init__(
+        self,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        config_path: str | Path | None = None,
+        credential: Any = None,
+        transport: Any = None,
+        registry_name: str | None = None,
+        device_code_callback: DeviceCodeCallback | None = None,
+        log_handler: logging.Handler | None = None,
+        managed_identity_timeout: float = 3.0,
+        retry_total: int = 4,
+        retry_backoff_factor: float = 0.8,
+        **_ignored: Any,  # options meant for other backends (e.g. workspace) are not ours
+    ) -> None:
+        self.workspace = resolve_workspace(subscription_id, resource_group, workspace_name, config_path)
+        self._credential = credential
+        self._transport = transport
+        self.registry_name = registry_name or options_from_env().get("registry_name") or "azureml"
+        self.device_code_callback = device_code_callback or _log_device_code
+        self._mi_timeout = managed_identity_timeout
+        self._retry = (retry_total, retry_backoff_factor)
+        route_sdk_logs(log_handler)
+
+    # -- services, built on first use -------------------------------------------------
+    @cached_property
+    def credential(self) -> Any:
+        if self._credential is not None:
+            return self._credential
+        from .auth import build_credential
+
+        return build_credential(self.device_code_callback, managed_identity_timeout=self._mi_timeout,
+                                transport=self._transport)
+
+    @cached_property
+    def client(self) -> AzureClient:
+        return AzureClient(self.workspace, self.credential, registry_name=self.registry_name, transport=self._transport,
+                           retry_total=self._retry[0], retry_backoff_factor=self._retry[1])
+
+    @cached_property
+    def catalog(self):
+        from .catalog import AzureCatalog
+
+        return AzureCatalog(self.client)
+
+    @cached_property
+    def compute(self):
+        from .compute import AzureCompute
+
+        return AzureCompute(self.client)
+
+    @cached_property
+    def jobs(self):
+        from .jobs import AzureJobs
+
+        return AzureJobs(self.client, self.catalog, self.compute)
+
+    @cached_property
+    def registry(self):
+        from .registry import AzureRegistry
+
+        return AzureRegistry(self.client)
+
+    @cached_property
+    def endpoints(self):
+        from .endpoints import AzureEndpoints
+
+        return AzureEndpoints(self.client, self.catalog)
+
+    # -- sign-in ---------------------------------------------------------------------------
+    def whoami(self) -> dict[str, Any]:
+        """Which credential worked, the tenant, the user and the workspace."""
+        from .auth import describe_identity
+        from .client import CallContext, map_error, quiet
+
+        try:
+            with quiet():
+                who = describe_identity(self.credential)
+        except Exception as exc:
+            raise map_error(exc, CallContext("a token", "Azure", "get")) from None
+        ws = self.workspace
+        return {**who, "subscription_id": ws.subscription_id, "resource_group": ws.resource_group,
+                "workspace_name": ws.workspace_name, "workspace_source": ws.source, "registry": self.registry_name}
+
+    # -- catalog ---------------------------------------------------------------------------
+    def list_models(self, query: str | None = None) -> list[CatalogModel]:
+        return self.catalog.list(query)
+
+    def get_model(self, ref: str) -> CatalogModel:
+        return self.catalog.get(ref)
+
+    def model_versions(self, name: str) -> list[str]:
+        return self.catalog.versions(name)
+
+    # -- compute ---------------------------------------------------------------------------
+    def list_compute(self) -> list[ComputeTarget]:
+        return self.compute.list()
+
+    def get_compute(self, name: str) -> ComputeTarget:
+        return self.compute.get(name)
+
+    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True) -> ComputeTarget:
+        return self.compute.create(name, size, min_nodes, max_nodes, wait=wait)
+
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport:
+        from ..errors import InvalidInput
+
+        if not target:
+            gpu = sorted(t.name for t in self.compute.list() if t.gpus_per_node)
+            if not gpu:
+                raise InvalidInput(f"no GPU cluster in {self.workspace.describe()}: name one with --target, or create one "
+                                   "(`finetui azure compute-create NAME --size Standard_NC24ads_A100_v4`)")
+            target = gpu[0]
+        entry = self.catalog.get(model)
+        if spec is None:
+            spec = resolve_spec(entry.model_specific_defaults).spec
+        return self.compute.check(entry, spec, target)[0]
+
+    # -- jobs --------------------------------------------------------------------------------
+    def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec:
+        entry = self.catalog.get(model)
+        return resolve_spec(entry.model_specific_defaults, user, user_source=source)
+
+    def submit_job(self, request: JobRequest) -> Job:
+        return self.jobs.submit(request)
+
+    def list_jobs(self) -> list[Job]:
+        return self.jobs.list()
+
+    def get_job(self, name: str) -> Job:
+        return self.jobs.get(name)
+
+    def job_steps(self, name: str) -> tuple[JobStep, ...]:
+        return self.jobs.steps(name)
+
+    def cancel_job(self, name: str) -> Job:
+        return self.jobs.cancel(name)
+
+    def list_log_files(self, name: str, step: str | None = None) -> list[str]:
+        return self.jobs.logs.list_files(name, step)
+
+    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20, step: str | None = None,
+                 file: str | None = None) -> LogChunk:
+        return self.jobs.logs.read(name, offset, max_bytes, step=step, file=file)
+
+    def job_metrics(self, name: str) -> list[MetricPoint]:
+        return self.jobs.metrics(name)
+
+    # -- registry --------------------------------------------------------------------------------
+    def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
+        found = self.jobs.get(job)  # a NotFound here names the job, not a missing output
+        return self.registry.register_job_output(job, name, version, description, base_model=found.model or None)
+
+    def register_local_model(self, path: str | Path, name: str, version: str | None = None, description: str = "",
+                             base_model: str | None = None) -> RegisteredModel:
+        return self.registry.register_local(path, name, version, description, base_model)
+
+    def get_registered(self, ref: str) -> RegisteredModel:
+        return self.registry.get(ref)
+
+    def list_registered(self, name: str | None = None) -> list[RegisteredModel]:
+        return self.registry.list(name)
+
+    # -- endpoints ---------------------------------------------------------------------------------
+    def create_endpoint(self, name: str, model_ref: str, *, instance_type: str = "Standard_NC6s_v3",
+                        instance_count: int = 1, request_timeout_ms: int = 90000, deployment_name: str = "demo",
+                        progress: Callable[[str, float | None], None] | None = None, wait: bool = True) -> Endpoint:
+        return self.endpoints.create(name, model_ref, instance_type=instance_type, instance_count=instance_count,
+                                     request_timeout_ms=request_timeout_ms, deployment_name=deployment_name,
+                                     progress=progress, wait=wait)
+
+    def set_traffic(self, name: str, deployment_name: str = "demo") -> Endpoint:
+        return self.endpoints.set_traffic(name, deployment_name)
+
+    def list_endpoints(self) -> list[Endpoint]:
+        return self.endpoints.list()
+
+    def get_endpoint(self, name: str) -> Endpoint:
+        return self.endpoints.get(name)
+
+    def endpoint_keys(self, name: str) -> EndpointKeys:
+        return self.endpoints.keys(name)
+
+    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.invoke(name, body)
+
+    def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
+        self.endpoints.delete(name, wait=wait)

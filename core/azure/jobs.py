@@ -1,0 +1,278 @@
+"""Fine-tuning jobs: the registry's ``chat_completion_pipeline``, its steps, failures and metrics.
+
+The job carries finetui's own record in its tags (model, data files, spec), so
+``get_job`` and ``list_jobs`` can show what a job was started with. Logs are
+in logs.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from ..backend import JobRequest
+from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
+from ..models import Job, JobStatus, JobStep, MetricPoint
+from ..spec import resolve_spec
+from .client import OUTPUT_LOGGER, AzureClient, quiet
+
+log = logging.getLogger(OUTPUT_LOGGER)
+
+PIPELINE_COMPONENT = "chat_completion_pipeline"
+TAG = "finetui."
+_STATUS = {s.value.lower(): s for s in JobStatus}
+_STATUS.update({"starting": JobStatus.PREPARING, "provisioning": JobStatus.PREPARING, "cancelrequested": JobStatus.CANCELED,
+                "notresponding": JobStatus.RUNNING, "paused": JobStatus.QUEUED, "unknown": JobStatus.QUEUED})
+
+
+def map_status(raw: Any) -> JobStatus:
+    return _STATUS.get(str(getattr(raw, "value", raw) or "").lower(), JobStatus.QUEUED)
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    try:
+        from datetime import datetime
+
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class AzureJobs:
+    def __init__(self, client: AzureClient, catalog: Any, compute: Any) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.compute = compute
+        self._metrics: Any = None
+        from .logs import AzureLogs
+
+        self.logs = AzureLogs(client, self)
+
+    # -- submit --------------------------------------------------------------------------
+    def submit(self, request: JobRequest, *, gpus_per_node: int | None = None) -> Job:
+        with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
+            from azure.ai.ml import Input
+            from azure.ai.ml.dsl import pipeline
+
+        if not request.compute:
+            raise InvalidInput("an Azure ML job needs a compute cluster: pass --compute NAME (see `finetui compute list`)")
+        validate_data(request.train_file, "train")
+        if request.test_file:
+            validate_data(request.test_file, "test")
+        sdk_model = self.catalog.get_sdk_model(request.model)
+        from .catalog import to_catalog_model
+
+        model = to_catalog_model(sdk_model)
+        resolved = resolve_spec(model.model_specific_defaults, request.spec, user_source=request.spec_source)
+        spec = resolved.spec
+        report, target = self.compute.check(model, spec, request.compute)
+        if not report.fits and not request.force:
+            raise DoesNotFit(f"{model.name} on {request.compute}: {report.reasons[0] if report.reasons else 'does not fit'}", report)
+        gpus = gpus_per_node or target.gpus_per_node or 1
+        display_name = request.display_name or spec.display_name(model.name, gpus)
+        experiment = request.experiment or f"chat_completion_{model.name}"
+
+        registry = self.client.registry
+        component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
+                                     self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
+        params = dict(resolved.passthrough)
+        params.update(spec.pipeline_parameters())
+        accepted = set(getattr(component, "inputs", None) or {})
+        if accepted:
+            ignored = sorted(k for k in params if k not in accepted)
+            if ignored:
+                log.warning("%s does not take %s; left out", PIPELINE_COMPONENT, ", ".join(ignored))
+            params = {k: v for k, v in params.items() if k in accepted}
+        cluster = request.compute
+        inputs: dict[str, Any] = {
+            "mlflow_model_path": model.id,
+            "compute_model_import": cluster,
+            "compute_preprocess": cluster,
+            "compute_finetune": cluster,
+            "compute_model_evaluation": cluster,
+            "train_file_path": Input(type="uri_file", path=request.train_file),
+            "number_of_gpu_to_use_finetuning": gpus,
+            **params,
+        }
+        if request.test_file:
+            inputs["test_file_path"] = Input(type="uri_file", path=request.test_file)
+
+        @pipeline(name=display_name)
+        def create_pipeline():
+            chat_completion_pipeline = component(**inputs)  # the variable's name becomes the node's
+            return {"trained_model": chat_completion_pipeline.outputs.mlflow_model_folder}
+
+        def build():
+            job = create_pipeline()
+            job.display_name = display_name
+            job.settings.force_rerun = True
+            job.settings.continue_on_step_failure = False
+            job.tags = {
+                f"{TAG}model": model.ref,
+                f"{TAG}model_id": model.id,
+                f"{TAG}train_file": str(request.train_file),
+                f"{TAG}test_file": str(request.test_file or ""),
+                f"{TAG}spec": json.dumps(spec.to_dict(), sort_keys=True),
+                f"{TAG}gpus_per_node": str(gpus),
+            }
+            return job
+
+        job = self.client.call(build, self.client.reg_ctx(f"component {PIPELINE_COMPONENT}", "use"))
+        ws = self.client.ws
+        created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
+                                   self.client.ws_ctx(f"job {display_name}", "submit"))
+        return self.to_job(created)
+
+    # -- read ---------------------------------------------------------------------------
+    def to_job(self, sdk_job: Any, steps: tuple[JobStep, ...] = (), error: str | None = None) -> Job:
+        tags = dict(getattr(sdk_job, "tags", None) or {})
+        spec: dict[str, Any] = {}
+        try:
+            spec = json.loads(tags.get(f"{TAG}spec", "{}"))
+        except ValueError:
+            pass
+        props = dict(getattr(sdk_job, "properties", None) or {})
+        started = ended = None
+        try:
+            stage = json.loads(props.get("azureml.pipelines.stages", "null") or "null") or {}
+            execution = stage.get("Execution") or {}
+            started, ended = _ts(execution.get("StartTime")), _ts(execution.get("EndTime"))
+        except (ValueError, AttributeError):
+            pass
+        created = _ts(getattr(getattr(sdk_job, "creation_context", None), "created_at", None)) or time.time()
+        status = map_status(getattr(sdk_job, "status", None))
+        return Job(
+            name=str(sdk_job.name),
+            display_name=str(getattr(sdk_job, "display_name", None) or sdk_job.name),
+            status=status,
+            backend="azure",
+            model=tags.get(f"{TAG}model", ""),
+            train_file=tags.get(f"{TAG}train_file", ""),
+            test_file=tags.get(f"{TAG}test_file") or None,
+            spec=spec,
+            created_at=created,
+            started_at=started,
+            ended_at=ended if status.terminal else None,
+            error=error,
+            experiment=getattr(sdk_job, "experiment_name", None),
+            output_path=f"azureml://jobs/{sdk_job.name}/outputs/trained_model",
+            steps=steps,
+        )
+
+    def _get_sdk(self, name: str) -> Any:
+        ws = self.client.ws
+        return self.client.call(lambda: ws.jobs.get(name), self.client.ws_ctx(f"job {name}"))
+
+    def get(self, name: str) -> Job:
+        sdk_job = self._get_sdk(name)
+        status = map_status(sdk_job.status)
+        runs = self._child_runs(name) if str(getattr(sdk_job, "type", "")) == "pipeline" else []
+        steps = tuple(JobStep(str(r.run_id), map_status(r.status), r.display_name or r.name) for r in runs)
+        error = self.failure(name, runs) if status is JobStatus.FAILED else None
+        return self.to_job(sdk_job, steps, error)
+
+    def list(self) -> list[Job]:
+        ws = self.client.ws
+        found = self.client.call(lambda: [j for j in ws.jobs.list() if j is not None], self.client.ws_ctx("jobs"))
+        jobs = [self.to_job(j) for j in found if str(getattr(j, "type", "")) == "pipeline"]
+        return sorted(jobs, key=lambda j: j.created_at, reverse=True)
+
+    def _child_runs(self, name: str) -> list[Any]:
+        """Run-history children (what ``jobs.list(parent_job_name=...)`` reads), kept as Run records:
+        the SDK's Job view of them drops each step's error, which a failed job must show."""
+        ws = self.client.ws
+        runs = ws.jobs._runs_operations
+        scope = self.client.workspace
+        kids = self.client.call(
+            lambda: list(runs._operation.get_child(scope.subscription_id, scope.resource_group, scope.workspace_name, name)),
+            self.client.ws_ctx(f"steps of job {name}"),
+        )
+        kids.sort(key=lambda r: (_ts(r.created_utc) or 0, str(r.run_id)))
+        return kids
+
+    def steps(self, name: str) -> tuple[JobStep, ...]:
+        """Child runs in the order they were created (the order they started)."""
+        return tuple(JobStep(str(r.run_id), map_status(r.status), r.display_name or r.name) for r in self._child_runs(name))
+
+    def cancel(self, name: str) -> Job:
+        ws = self.client.ws
+        ctx = self.client.ws_ctx(f"job {name}", "cancel")
+        poller = self.client.call(lambda: ws.jobs.begin_cancel(name), ctx)
+        self.client.call(poller.result, ctx)
+        return self.get(name)
+
+    # -- failure ------------------------------------------------------------------------------
+    def failure(self, name: str, runs: list[Any], tail_lines: int = 10) -> str:
+        """The failing step, the service's message, and the last lines of that step's log."""
+        failed = next((r for r in runs if map_status(r.status) is JobStatus.FAILED), None)
+        run_id = str(failed.run_id) if failed else name
+        details = None
+        try:
+            details = self.logs.details(run_id)
+        except FinetuiError:  # the message below is still worth showing without the log tail
+            pass
+        message = _run_error(failed) or _run_error(details) or "the job failed; see its logs"
+        where = f"step {failed.display_name or failed.name or run_id} failed" if failed else "job failed"
+        first = f"{where}: {' '.join(message.split())[:300]}"
+        files = (getattr(details, "log_files", None) or {}) if details is not None else {}
+        from .logs import pick_log_file
+
+        chosen = pick_log_file(list(files))
+        if not chosen:
+            return first
+        try:
+            data = self.logs.fetch(files[chosen], 0, 1 << 20, ended=True)
+        except FinetuiError:
+            return first
+        tail = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()][-tail_lines:]
+        return first + ("\n" + "\n".join(tail) if tail else "")
+
+    def metrics(self, name: str) -> list[MetricPoint]:
+        """The fine-tune step's metrics (loss, learning_rate, ...) from the workspace's MLflow server."""
+        from .metrics import AzureMetrics
+
+        sdk_job = self._get_sdk(name)
+        run_id = name
+        if str(getattr(sdk_job, "type", "")) == "pipeline":
+            steps = self.steps(name)
+            finetune = next((s for s in steps if "finetune" in (s.display_name or "").lower()), None)
+            if finetune is None:
+                return []  # not started yet
+            run_id = finetune.name
+        if self._metrics is None:
+            self._metrics = AzureMetrics(self.client)
+        return self._metrics.for_run(run_id)
+
+
+def _run_error(details: Any) -> str | None:
+    err = getattr(details, "error", None)
+    inner = getattr(err, "error", None) if err is not None else None
+    message = getattr(inner, "message", None) or getattr(err, "message", None)
+    if message:
+        return str(message).strip()
+    for warning in getattr(details, "warnings", None) or []:
+        if getattr(warning, "message", None):
+            return str(warning.message).strip()
+    return None
+
+
+def validate_data(path: str, which: str) -> None:
+    """The dataset is checked here first: a bad row should fail in seconds, not after a cluster spins up."""
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise InvalidInput(f"{which} file {path}: not found")
+    try:
+        from ..data.validate import validate_file
+    except ImportError:  # the validator is another area's; without it the service checks the data
+        return
+    report = validate_file(path)
+    if not report.ok:
+        first = report.issues[0] if report.issues else "no valid rows"
+        raise DataError(f"{which} file {path}: {first}", report)

@@ -1,0 +1,122 @@
+"""Job logs from run history, as ``jobs.stream`` reads them, but resumable.
+
+A run's details list its log files with SAS URLs; a file is fetched with an
+HTTP Range from the byte offset already shown, so a dropped connection resumes
+without repeating or losing lines (a server that ignores Range is cut locally).
+With no step named, the steps' logs are read one after another, in the order
+the steps started, as one stream whose offset is
+``step_index * STEP_STRIDE + byte offset in that step's file``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import InvalidInput, NotFound, OperationFailed
+from ..models import JobStatus, LogChunk
+from .client import AzureClient
+from .jobs import map_status
+
+STEP_STRIDE = 1 << 40
+_STD_LOG = re.compile(r"^user_logs/std_log.*\.txt$")
+_FALLBACK_LOGS = ("azureml-logs/70_driver_log.txt", "logs/azureml/executionlogs.txt")
+
+
+def pick_log_file(names: list[str]) -> str | None:
+    """``user_logs/std_log*.txt`` first (rank 0 before the others), then the legacy driver logs."""
+    std = sorted(n for n in names if _STD_LOG.match(n))
+    if std:
+        return std[0]
+    for legacy in _FALLBACK_LOGS:
+        if legacy in names:
+            return legacy
+    return sorted(names)[0] if names else None
+
+
+class AzureLogs:
+    def __init__(self, client: AzureClient, jobs: Any) -> None:
+        self.client = client
+        self.jobs = jobs
+
+    def details(self, run_id: str) -> Any:
+        ws = self.client.ws
+        return self.client.call(lambda: ws.jobs._runs_operations.get_run_details(run_id),
+                                self.client.ws_ctx(f"run {run_id}"))
+
+    def _step_run_ids(self, name: str) -> tuple[list[tuple[str, str]], JobStatus]:
+        sdk_job = self.jobs._get_sdk(name)
+        status = map_status(sdk_job.status)
+        if str(getattr(sdk_job, "type", "")) != "pipeline":
+            return [(str(sdk_job.name), str(sdk_job.display_name or sdk_job.name))], status
+        return [(s.name, s.display_name or s.name) for s in self.jobs.steps(name)], status
+
+    def _resolve_step(self, name: str, step: str) -> str:
+        runs = self._step_run_ids(name)[0]
+        for run_id, label in runs:
+            if step in (run_id, label):
+                return run_id
+        raise NotFound(f"job {name} has no step {step!r}; steps: " + (", ".join(label for _, label in runs) or "none yet"))
+
+    def list_files(self, name: str, step: str | None = None) -> list[str]:
+        run_id = self._resolve_step(name, step) if step else name
+        names = sorted((getattr(self.details(run_id), "log_files", None) or {}).keys())
+        preferred = pick_log_file(names)
+        return ([preferred] if preferred else []) + [n for n in names if n != preferred]
+
+    def fetch(self, url: str, offset: int, max_bytes: int, *, ended: bool) -> bytes:
+        """Bytes of a log file from ``offset``: whole lines only while the run may still write more."""
+        pipeline = self.client.ws.jobs._requests_pipeline
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        response = self.client.call(lambda: pipeline.get(url, headers=headers), self.client.ws_ctx("log file"))
+        if response.status_code in (404, 416):  # not written yet, or nothing past offset
+            return b""
+        if response.status_code >= 400:
+            raise OperationFailed(f"could not read a log file ({response.status_code}); try again")
+        data = response.body()
+        if response.status_code != 206 and offset:
+            data = data[offset:]  # the server ignored Range: cut locally
+        data = data[:max_bytes]
+        if data and not data.endswith(b"\n") and not ended:
+            cut = data.rfind(b"\n")
+            data = data[: cut + 1] if cut >= 0 else b""
+        return data
+
+    def _read_file(self, run_id: str, file: str | None, offset: int, max_bytes: int,
+                   job_ended: bool = False) -> tuple[bytes, bool, str | None]:
+        """New whole lines of one run's log from ``offset``; and whether that run has ended
+        (a step of an ended job counts as ended: a canceled pipeline can leave a child marked Running)."""
+        details = self.details(run_id)
+        ended = job_ended or map_status(getattr(details, "status", None)).terminal
+        files = getattr(details, "log_files", None) or {}
+        chosen = file or pick_log_file(list(files))
+        if chosen is None or chosen not in files:
+            if file and files:
+                raise NotFound(f"run {run_id} has no log file {file}; it has: {', '.join(sorted(files))}")
+            return b"", ended, chosen
+        return self.fetch(files[chosen], offset, max_bytes, ended=ended), ended, chosen
+
+    def read(self, name: str, offset: int = 0, max_bytes: int = 1 << 20, step: str | None = None,
+                 file: str | None = None) -> LogChunk:
+        if offset < 0:
+            raise InvalidInput(f"log offset must be 0 or more, got {offset}")
+        if step is not None or file is not None:
+            run_id = self._resolve_step(name, step) if step else name
+            data, ended, _ = self._read_file(run_id, file, offset, max_bytes)
+            complete = ended and len(data) < max_bytes  # an ended run's file is read whole, partial last line too
+            return LogChunk(data.decode("utf-8", "replace"), offset, offset + len(data), complete)
+        runs, status = self._step_run_ids(name)
+        index, pos = divmod(offset, STEP_STRIDE)
+        start = offset
+        while index < len(runs):
+            run_id, label = runs[index]
+            data, ended, chosen = self._read_file(run_id, None, pos, max_bytes, job_ended=status.terminal)
+            if data:
+                header = f"── step {label}: {chosen} ──\n" if pos == 0 else ""
+                text = header + data.decode("utf-8", "replace")
+                return LogChunk(text, start, index * STEP_STRIDE + pos + len(data), False)
+            if not ended or index + 1 >= len(runs):
+                break
+            index, pos = index + 1, 0  # this step is done and read: go on to the next
+        done = status.terminal and index >= len(runs) - 1
+        return LogChunk("", start, max(index * STEP_STRIDE + pos, start), done)

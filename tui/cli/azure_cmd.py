@@ -1,0 +1,146 @@
+"""``finetui azure``: sign-in, the workspace in use, compute creation, and per-step job logs.
+
+The other nouns (model, compute, job, endpoint) work on Azure with
+``--backend azure``; this group holds what only Azure has. Options for the
+Azure backend come from ``FINETUI_AZURE_*`` variables (see
+``azure_options_from_env``) or config.json, as ``MLClient.from_config`` finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+
+from .common import emit, handle_errors, json_option, pass_ctx, table
+
+
+def echo_device_code(url: str, code: str, expires_on: Any) -> None:
+    """The device-code prompt, on stderr so --json output stays clean."""
+    click.echo(f"To sign in to Azure, open {url} and enter the code {code}", err=True)
+
+
+def _stderr_handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("azure: %(message)s"))
+    return handler
+
+
+def azure_options_from_env() -> dict[str, Any]:
+    """AzureBackend options for a CLI process: FINETUI_AZURE_* plus a device-code prompt and a log handler on stderr.
+
+    FINETUI_AZURE_SUBSCRIPTION, FINETUI_AZURE_RESOURCE_GROUP, FINETUI_AZURE_WORKSPACE_NAME,
+    FINETUI_AZURE_CONFIG (a config.json path or a folder to search), FINETUI_AZURE_REGISTRY.
+    """
+    from finetui.core.azure.workspace import options_from_env
+
+    return {**options_from_env(), "device_code_callback": echo_device_code, "log_handler": _stderr_handler()}
+
+
+def _azure(ctx) -> Any:
+    """The Azure backend whatever --backend says: these commands only make sense on Azure."""
+    if ctx.backend_name == "azure":
+        return ctx.backend
+    from finetui.core.backend import get_backend
+
+    options = {**azure_options_from_env(), **{k: v for k, v in ctx.backend_options.items() if k != "workspace"}}
+    return get_backend("azure", **options)
+
+
+@click.group("azure")
+def azure() -> None:
+    """Azure ML sign-in, workspace, compute clusters and step logs."""
+
+
+@azure.command("whoami")
+@json_option
+@pass_ctx
+@handle_errors
+def whoami(ctx, as_json) -> None:
+    """Which credential signed in, as whom, in which tenant, and the workspace in use."""
+    info = _azure(ctx).whoami()
+
+    def human(d: dict) -> None:
+        click.echo(f"signed in with {d['credential']} as {d.get('user') or '-'} (tenant {d.get('tenant_id') or '-'})")
+        click.echo(f"workspace {d['workspace_name']} in resource group {d['resource_group']}, "
+                   f"subscription {d['subscription_id']} (from {d['workspace_source']})")
+        click.echo(f"registry {d['registry']}")
+
+    emit(info, as_json, human)
+
+
+@azure.command("workspace")
+@json_option
+@pass_ctx
+@handle_errors
+def workspace(ctx, as_json) -> None:
+    """The workspace the Azure backend will use (no sign-in needed)."""
+    ws = _azure(ctx).workspace
+    emit({"subscription_id": ws.subscription_id, "resource_group": ws.resource_group,
+          "workspace_name": ws.workspace_name, "source": ws.source}, as_json, ws.describe() + f" (from {ws.source})")
+
+
+@azure.command("compute-create")
+@click.argument("name")
+@click.option("--size", required=True, help="VM size, e.g. Standard_NC24ads_A100_v4.")
+@click.option("--min-nodes", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--max-nodes", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--no-wait", is_flag=True, help="Return once creation has started.")
+@json_option
+@pass_ctx
+@handle_errors
+def compute_create(ctx, name, size, min_nodes, max_nodes, no_wait, as_json) -> None:
+    """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning)."""
+    target = _azure(ctx).create_compute(name, size, min_nodes, max_nodes, wait=not no_wait)
+    emit(target, as_json, f"{target.name} {target.vm_size} {target.provisioning_state or ''}".strip())
+
+
+@azure.command("steps")
+@click.argument("job")
+@json_option
+@pass_ctx
+@handle_errors
+def steps(ctx, job, as_json) -> None:
+    """A pipeline job's steps with their status."""
+    found = _azure(ctx).job_steps(job)
+    emit(list(found), as_json, lambda items: table([[s.display_name or "-", s.status.value, s.name] for s in items],
+                                                    ["STEP", "STATUS", "RUN"]))
+
+
+@azure.command("log-files")
+@click.argument("job")
+@click.option("--step", help="Step name or run id (default: the job itself).")
+@json_option
+@pass_ctx
+@handle_errors
+def log_files(ctx, job, step, as_json) -> None:
+    """Log files of a job or one of its steps, the one shown by default first."""
+    emit(_azure(ctx).list_log_files(job, step), as_json, lambda names: click.echo("\n".join(names) or "no logs yet"))
+
+
+@azure.command("logs")
+@click.argument("job")
+@click.option("--step", help="Step name or run id (default: every step in turn).")
+@click.option("--file", "file", help="Log file (default: user_logs/std_log*.txt).")
+@click.option("--offset", default=0, type=click.IntRange(min=0), help="Resume from this offset.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@click.option("--poll", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between polls.")
+@pass_ctx
+@handle_errors
+def logs(ctx, job, step, file, offset, follow, poll) -> None:
+    """Print a job's log, only new lines; the last offset goes to stderr so a later call can resume."""
+    backend = _azure(ctx)
+    while True:
+        chunk = backend.read_log(job, offset, step=step, file=file)
+        sys.stdout.write(chunk.text)
+        sys.stdout.flush()
+        offset = chunk.next_offset
+        if chunk.complete or (not follow and not chunk.text):
+            break
+        if not chunk.text:
+            time.sleep(poll)
+    click.echo(f"offset {offset}", err=True)
