@@ -1,0 +1,173 @@
+"""``finetui data``: fetch, validate and show chat datasets (JSONL, ultrachat_200k schema)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from finetui.core.errors import InvalidInput
+
+from .common import emit, handle_errors, json_option, pass_ctx
+
+
+@click.group("data")
+def data() -> None:
+    """Chat datasets: one JSON object per line with a messages list of {role, content}."""
+
+
+# -- validate -------------------------------------------------------------------------------
+@data.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--model", "model_ref", help="Also measure token lengths with this catalog model's tokenizer and chat template.")
+@click.option("--max-seq-length", type=click.IntRange(min=1), help="Count rows longer than this many tokens (default: the model's context length).")
+@click.option("--max-issues", type=click.IntRange(min=1), default=200, show_default=True, help="Report at most this many problems.")
+@json_option
+@pass_ctx
+@handle_errors
+def validate(ctx, file, model_ref, max_seq_length, max_issues, as_json) -> None:
+    """Check FILE row by row; exit 2 when any row is unusable.
+
+    Blank lines are skipped; line numbers are the ones an editor shows.
+    """
+    from finetui.core.data.tokens import load_tokenizer
+    from finetui.core.data.validate import validate_file
+
+    tokenizer = None
+    if model_ref:
+        model = ctx.backend.get_model(model_ref)
+        if not model.path:
+            raise InvalidInput(f"model {model.ref} has no local files to read a tokenizer from; download it or omit --model")
+        tokenizer = load_tokenizer(model.path)
+        if max_seq_length is None:
+            max_seq_length = model.context_length
+    progress = _tty_progress()
+    try:
+        report = validate_file(file, tokenizer=tokenizer, max_seq_length=max_seq_length, max_issues=max_issues, progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    emit(report, as_json, lambda r: _print_report(file, r))
+    if not report.ok:
+        sys.exit(2)
+
+
+class _TtyProgress:
+    """A one-line progress meter on stderr for big files, cleared before the report prints."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, message: str, fraction: float | None) -> None:
+        pct = f" {fraction * 100:3.0f}%" if fraction is not None else ""
+        click.echo(f"\r{message}{pct}\033[K", err=True, nl=False)
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _tty_progress() -> _TtyProgress | None:
+    return _TtyProgress() if sys.stderr.isatty() else None  # only when a person is watching
+
+
+def _print_report(file: str, report) -> None:
+    for issue in report.issues:
+        where = f"{file}:{issue.line}:"
+        click.echo(f"{where} {issue.field}: {issue.reason}" if issue.field else f"{where} {issue.reason}")
+    if report.issues_truncated:
+        click.echo(f"{file}: ... and {report.issues_truncated} more problem(s) not shown (raise --max-issues)")
+    stats = report.token_stats
+    if stats is not None:
+        line = f"tokens per row: min {stats.min}, mean {stats.mean:.0f}, p50 {stats.p50}, p95 {stats.p95}, max {stats.max}"
+        if stats.max_seq_length:
+            line += f"; {stats.over_max} row(s) over max_seq_length {stats.max_seq_length}"
+        click.echo(line)
+    problems = len(report.issues) + report.issues_truncated
+    verdict = "ok" if report.ok else "INVALID"
+    click.echo(f"{file}: {verdict}: {report.valid_rows} of {report.rows} row(s) valid, {problems} problem(s)")
+
+
+# -- show -----------------------------------------------------------------------------------
+@data.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--rows", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many conversations to print.")
+@click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first row (0-based; blank lines are not rows).")
+@json_option
+@pass_ctx
+@handle_errors
+def show(ctx, file, count, start, as_json) -> None:
+    """Print conversations of FILE as chat (role: content), or as JSON."""
+    from finetui.core.data.jsonl import JsonlIndex
+
+    with JsonlIndex(file) as index:
+        # index only as far as the rows asked for: the head of a 1 GB file prints at once
+        while index.line_count < start + count and not index.scan(8 << 20):
+            pass
+        total = index.line_count
+        if start >= total and index.done:
+            raise InvalidInput(f"{file}: --start {start} is past the last row ({total} row(s))")
+        shown = []
+        for i in range(start, min(total, start + count)):
+            entry = {"index": i, "line": index.line_number(i)}
+            try:
+                entry["row"] = index.row(i)
+            except InvalidInput as exc:
+                entry["error"] = str(exc)
+            shown.append(entry)
+    emit(shown, as_json, lambda rows: _print_rows(file, rows))
+
+
+def _print_rows(file: str, rows: list[dict]) -> None:
+    for n, entry in enumerate(rows):
+        if n:
+            click.echo("")
+        click.echo(f"── row {entry['index']} ({file}:{entry['line']}) " + "─" * 20)
+        if "error" in entry:
+            click.echo(f"  ! {entry['error']}")
+            continue
+        row = entry["row"]
+        messages = row.get("messages") if isinstance(row, dict) else None
+        if not isinstance(messages, list):
+            click.echo("  ! no messages list: " + json.dumps(row, ensure_ascii=False)[:200])
+            continue
+        for message in messages:
+            if not isinstance(message, dict):
+                click.echo(f"  ! not a message: {json.dumps(message, ensure_ascii=False)[:200]}")
+                continue
+            role = str(message.get("role", "?"))
+            content = message.get("content")
+            text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+            lines = text.splitlines() or [""]
+            click.echo(f"{role}: {lines[0]}")
+            pad = " " * (len(role) + 2)
+            for rest in lines[1:]:
+                click.echo(f"{pad}{rest}" if rest else "")
+
+
+# -- fetch ----------------------------------------------------------------------------------
+@data.command("fetch")
+@click.argument("repo_id")
+@click.option("--split-pc", type=click.FloatRange(min=0, max=100, min_open=True), default=5, show_default=True, help="Percent of each split to take (the first rows).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder to write {split}.jsonl into.")
+@click.option("--split", "splits", multiple=True, help="A split to fetch (repeatable; default: train_sft test_sft train_gen test_gen).")
+@json_option
+@pass_ctx
+@handle_errors
+def fetch(ctx, repo_id, split_pc, out_dir, splits, as_json) -> None:
+    """Download the first --split-pc percent of each split of REPO_ID (a hub dataset or a local copy) as JSONL."""
+    from finetui.core.data.fetch import DEFAULT_SPLITS, fetch_dataset
+
+    def progress(message: str, fraction: float | None) -> None:
+        if not as_json:
+            click.echo(message, err=True)
+
+    written = fetch_dataset(repo_id, out_dir, split_pc=split_pc, splits=splits or DEFAULT_SPLITS, progress=progress)
+    emit(written, as_json, _print_written)
+
+
+def _print_written(written: dict[str, str]) -> None:
+    for split, path in written.items():
+        click.echo(f"{split}: {path}")
