@@ -104,6 +104,15 @@ class ModelsPane(Pane):
         if model is not None:
             self.query_one("#model-details", Static).update(model_details(model))
             self.app.use_model(model.ref)
+            # A catalog listing may carry only names (Azure lists model containers);
+            # the full record, with tags and model defaults, comes from get_model.
+            self.backend_call("model", "get_model", model.ref)
+
+    def loaded_model(self, model: Any | None, error: str | None) -> None:
+        if error or model is None or model.ref != self.app.selected_model:
+            return
+        self.models = [model if m.ref == model.ref else m for m in self.models]
+        self.query_one("#model-details", Static).update(model_details(model))
 
     @on(DataTable.RowSelected, "#model-table")
     def _selected(self) -> None:
