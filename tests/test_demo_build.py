@@ -61,11 +61,12 @@ def test_finished_files_are_adopted_and_registered(demo_ws, tmp_path):
     build_demo(paths, store)
     assert store.list_models() == [record]  # adopting twice neither adds nor rewrites the record
 
-    moved = _copy_demo(demo, tmp_path / "moved")  # the same workspace database, the files elsewhere
-    shutil.copy(paths.db, moved.db)
-    build_demo(moved, Store(moved.db))
-    [again] = Store(moved.db).list_models()
-    assert again["path"] == str(demo_dirs(moved)[0].resolve())
+    moved = _copy_demo(demo, tmp_path / "moved")  # a copied workspace: its record names the old folder
+    moved_store = Store(moved.db)
+    moved_store.put_model(record)
+    build_demo(moved, moved_store)
+    [again] = moved_store.list_models()
+    assert again["path"] == str(demo_dirs(moved)[0].resolve()) != record["path"]
 
 
 def test_interrupted_first_build_leaves_nothing(tmp_path):

@@ -126,8 +126,7 @@ def _build_into(model_dir: Path, data_dir: Path, say: ProgressCallback) -> int:
     def pretraining(message: str, fraction: float | None) -> None:
         say(message, None if fraction is None else 0.05 + 0.9 * fraction)
 
-    with _one_thread():
-        model = pretrain(tokenizer, [r["messages"] for r in chat], progress=pretraining)
+    model = pretrain(tokenizer, [r["messages"] for r in chat], progress=pretraining)  # on one thread, see model.py
     say("saving the base model", 0.97)
     model_dir.mkdir(parents=True)
     save_model(model, tokenizer, model_dir)
@@ -136,21 +135,6 @@ def _build_into(model_dir: Path, data_dir: Path, say: ProgressCallback) -> int:
              "built_at": time.time()}
     (model_dir / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     return params
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Pre-train on one CPU thread: this model's matrices are too small to share out, and
-    with two threads on two busy cores the build took 640 s instead of 25 s (measured).
-    One thread also gives the same weights, byte for byte, from one build to the next."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _remove_leftovers(paths: WorkspacePaths) -> None:
