@@ -39,12 +39,6 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
     source = spec_file or ("--set" if sets else None)
     backend = ctx.backend
     resolved = backend.resolve_spec(model, user, source)
-    if not as_json:
-        for w in resolved.warnings:
-            click.echo(f"warning: {w}", err=True)
-        for o in resolved.overrides:
-            how = "model default kept" if o.by == "model" else "you set it back"
-            click.echo(f"note: {o.key}: {o.default!r} -> {o.model_value!r} by the model's defaults ({how}; now {o.final!r})", err=True)
     request = JobRequest(
         model=model,
         train_file=train_file,
@@ -57,6 +51,16 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         force=force,
     )
     result = backend.submit_job(request)
+    if not as_json:
+        # After the submit, so a refused job's error stays the one line on stderr.
+        for w in resolved.warnings:
+            click.echo(f"warning: {w}", err=True)
+        kept = [f"{o.key}={o.final!r}" for o in resolved.overrides if o.by == "model"]
+        undone = [f"{o.key}={o.final!r}" for o in resolved.overrides if o.by == "user"]
+        if kept:
+            click.echo(f"note: the model's defaults set {', '.join(kept)}", err=True)
+        if undone:
+            click.echo(f"note: you overrode the model's defaults for {', '.join(undone)}", err=True)
     emit(result, as_json, result.name)
 
 

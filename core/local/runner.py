@@ -1,0 +1,153 @@
+"""The detached job runner: ``python -m finetui.core.local.runner --workspace WS --job NAME``.
+
+Started by JobManager in its own session, with stdout and stderr appended to
+the job's ``user_logs/std_log.txt``. It moves the job record through
+Preparing, Running, Finalizing and Completed (or Failed with a one-line
+reason), each change guarded so that a ``Canceled`` written by ``job cancel``
+is never overwritten. SIGTERM (a cancel) stops it at once without touching the
+status; SIGHUP and SIGINT are ignored so a dropped SSH session or a Ctrl-C in
+the terminal that started the app does not end a job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+# Before anything imports transformers or mlflow: without these the MLflow save
+# spends most of a minute on model-card and license look-ups that cannot succeed.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# OpenMP threads that spin while waiting steal the CPU from the thread doing the work whenever the
+# machine has other load (the app, a browser, another job): 2 spinning threads trained the demo model
+# 10x slower than 2 passive ones on a busy 2-core box. It must be set before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ..models import JobStatus  # noqa: E402
+from ..workspace import WorkspacePaths  # noqa: E402
+from .metrics import JobLog, MetricsFile  # noqa: E402
+from .store import Store  # noqa: E402
+
+ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
+LOG_RELPATH = Path("user_logs") / "std_log.txt"
+EXIT_CANCELED = 143  # what a shell reports for a process ended by SIGTERM
+
+
+class JobCanceled(BaseException):
+    """Raised in the main thread by SIGTERM; a BaseException so library ``except Exception`` blocks let it through."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # ignore further SIGTERMs while unwinding, so clean-up (temp folders) is not cut short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise JobCanceled()
+
+
+def install_signal_handlers() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def run_job(workspace: Path, name: str) -> int:
+    paths = WorkspacePaths(workspace)
+    store = Store(paths.db)
+    record = store.get_job(name)
+    if record is None:
+        print(f"finetui runner: no job named {name!r} in {workspace}", file=sys.stderr)
+        return 2
+    job_dir = Path(record.get("job_dir") or paths.job_dir(name))
+    log = JobLog(job_dir / LOG_RELPATH)
+    metrics = MetricsFile(job_dir / "metrics.jsonl")
+    started = time.time()
+
+    def move(status: JobStatus, **changes: object) -> bool:
+        updated = store.update_job_if(name, ACTIVE, status=status.value, **changes)
+        if updated is None:
+            current = (store.get_job(name) or {}).get("status")
+            log(f"job is {current}; not moving it to {status.value}")
+            return False
+        return True
+
+    try:
+        if not move(JobStatus.PREPARING, pid=os.getpid(), started_at=started):
+            return 0
+        log(f"job {name} ({record.get('display_name') or name}) preparing; runner pid {os.getpid()}")
+        from ..spec import FineTuneSpec
+        from .train import train
+
+        spec = FineTuneSpec.from_mapping(record.get("spec") or {}, source="job spec")
+        train_file, test_file = _prepare_data(job_dir, record, log)
+
+        def on_phase(status: str) -> None:
+            if not move(JobStatus(status)):
+                raise JobCanceled()  # someone else ended the job (a cancel before our SIGTERM arrived)
+
+        result = train(job_dir, record["model_path"], train_file, test_file, spec,
+                       log=log, metrics=metrics, on_phase=on_phase)
+        duration = time.time() - started
+        if move(JobStatus.COMPLETED, output_path=result.output_path, ended_at=time.time(), error=None):
+            log(f"job completed in {duration:.1f} s; model at {result.output_path}")
+        return 0
+    except JobCanceled:
+        log("canceled: stopping now; checkpoints written so far are kept")
+        return EXIT_CANCELED
+    except BaseException as exc:  # every failure becomes a Failed job with a one-line reason
+        from .train import describe_failure
+
+        reason = describe_failure(exc)
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            log.raw(traceback.format_exc())
+        log(f"job failed: {reason}")
+        try:
+            move(JobStatus.FAILED, error=reason, ended_at=time.time())
+        except Exception as store_exc:  # the store itself failing must not hide the reason in the log
+            log(f"could not record the failure: {store_exc}")
+        return 1
+    finally:
+        log.close()
+        store.close()
+
+
+def _prepare_data(job_dir: Path, record: dict, log: JobLog) -> tuple[Path, Path | None]:
+    """Copies of the train/test files with only ``messages`` (TRL misreads ultrachat's ``prompt`` column)."""
+    from ..data.prepare import prepare_training_file
+
+    data = job_dir / "data"
+    train = data / "train.jsonl"
+    rows = prepare_training_file(record["train_file"], train)
+    log(f"prepared {rows} training rows from {record['train_file']}")
+    test = None
+    if record.get("test_file"):
+        test = data / "test.jsonl"
+        rows = prepare_training_file(record["test_file"], test)
+        log(f"prepared {rows} test rows from {record['test_file']}")
+    return train, test
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m finetui.core.local.runner")
+    parser.add_argument("--workspace", required=True, type=Path)
+    parser.add_argument("--job", required=True)
+    args = parser.parse_args(argv)
+    install_signal_handlers()
+    # library deprecation notices (transformers v6 renames) are for us, not for the reader of a job log
+    warnings.simplefilter("ignore", FutureWarning)
+    try:
+        return run_job(args.workspace.expanduser().resolve(), args.job)
+    except JobCanceled:  # SIGTERM before the job's own handling began
+        return EXIT_CANCELED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The training engine in-process: the Trainer settings it picks, and how it copes with odd inputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from finetui.core.errors import DataError, InvalidInput
+from finetui.core.spec import FineTuneSpec
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from tiny_model import build_tiny_setup
+
+    return build_tiny_setup(tmp_path_factory.mktemp("tiny-engine"), hidden=32)
+
+
+def _cpu_plan():
+    from finetui.core.local.train import DevicePlan
+
+    return DevicePlan("cpu", "cpu", threads=2, bf16=False, fp16=False)
+
+
+def _config(tmp_path, rows=100, has_eval=True, **spec_values):
+    from finetui.core.local.train import build_config
+
+    spec = FineTuneSpec().replace({"per_device_train_batch_size": 10, **spec_values})
+    return build_config(spec, _cpu_plan(), output_dir=tmp_path, max_length=256, train_rows=rows,
+                        has_eval=has_eval, assistant_only=True)
+
+
+def test_cpu_config_turns_off_what_trl_turns_on(tmp_path):
+    config = _config(tmp_path)
+    assert config.bf16 is False and config.fp16 is False
+    assert config.activation_checkpointing is False and config.gradient_checkpointing is False
+    assert config.use_cpu and config.dataloader_num_workers == 0 and not config.dataloader_pin_memory
+    assert config.report_to in ("none", [], ["none"]) and config.disable_tqdm
+    assert config.assistant_only_loss and config.max_length == 256
+    assert config.save_strategy == "epoch" and config.save_total_limit is None  # spec -1
+
+
+def test_evaluation_per_epoch_or_every_few_steps_for_short_runs(tmp_path):
+    assert _config(tmp_path, num_train_epochs=3).eval_strategy == "epoch"
+    short = _config(tmp_path, max_steps=8)  # 10 steps make an epoch
+    assert short.eval_strategy == "steps" and short.eval_steps == 2
+    assert _config(tmp_path, has_eval=False).eval_strategy == "no"
+    assert _config(tmp_path, save_total_limit=2).save_total_limit == 2
+    assert _config(tmp_path, warmup_ratio=0.1).warmup_steps == 0.1
+    assert _config(tmp_path, warmup_ratio=1, max_steps=8).warmup_steps == 8
+
+
+def test_max_length_and_lora_targets():
+    from types import SimpleNamespace
+
+    from finetui.core.local.train import lora_targets, resolve_max_length
+
+    spec = FineTuneSpec()
+    assert resolve_max_length(spec, SimpleNamespace(max_position_embeddings=4096)) == 1024
+    assert resolve_max_length(spec, SimpleNamespace(max_position_embeddings=512)) == 512
+    assert resolve_max_length(spec.replace({"max_seq_length": 64}), SimpleNamespace(max_position_embeddings=512)) == 64
+    assert lora_targets(spec, "phi3") == ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+    assert lora_targets(spec, "llama") == "all-linear"
+    assert lora_targets(spec.replace({"lora_target_modules": "q_proj,v_proj"}), "phi3") == ["q_proj", "v_proj"]
+    assert lora_targets(spec.replace({"lora_target_modules": ["all-linear"]}), "phi3") == "all-linear"
+
+
+def test_log_and_metrics_lines(tmp_path):
+    from finetui.core.local.metrics import JobLog, MetricsFile
+
+    stream = io.StringIO()
+    log = JobLog(None, stream)
+    log("step 5/60 | loss 2.3141\nsecond line")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \| ", ln) for ln in lines)
+
+    metrics = MetricsFile(tmp_path / "metrics.jsonl")
+    metrics.write("loss", 2.5, 3, 0.25)
+    metrics.write("loss", float("nan"), 4, 0.3)  # never written: JSON has no NaN
+    points = [json.loads(ln) for ln in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert points == [{"name": "loss", "value": 2.5, "step": 3, "epoch": 0.25, "timestamp": points[0]["timestamp"]}]
+
+
+def test_read_messages_keeps_only_messages_and_names_bad_lines(tmp_path):
+    from finetui.core.local.train import read_messages
+
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"prompt": "hi", "prompt_id": "x", "messages": [{"role": "user", "content": "hi"}]})
+                    + "\n\n", encoding="utf-8")
+    assert read_messages(good) == [{"messages": [{"role": "user", "content": "hi"}]}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"prompt": "x"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: messages"):
+        read_messages(bad)
+
+
+def test_template_without_generation_markers_trains_on_whole_sequences(tmp_path, tiny, monkeypatch):
+    import shutil
+
+    from tiny_model import strip_generation_markers
+
+    from finetui.core.local.train import train
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny.model_dir, model_dir)
+    strip_generation_markers(model_dir)
+    lines: list[str] = []
+    spec = FineTuneSpec().replace({"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1})
+    result = train(tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False)
+    assert result.assistant_only_loss is False and result.steps == 2
+    assert any(line.startswith("WARNING: the chat template has no {% generation %}") for line in lines)
+    assert any(line.startswith("step 2/2 |") for line in lines)
+
+
+def test_unknown_lora_target_is_a_one_line_input_error(tmp_path, tiny, monkeypatch):
+    from finetui.core.local.train import train
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    spec = FineTuneSpec().replace({"max_steps": 1, "lora_target_modules": ["no_such_proj"]})
+    with pytest.raises(InvalidInput, match="lora_target_modules") as info:
+        train(tmp_path / "job", tiny.model_dir, tiny.train_file, None, spec, save=False)
+    assert "\n" not in str(info.value)
