@@ -49,6 +49,8 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "max_seq_length": 128,
     "apply_deepspeed": False,
     "logging_steps": 5,
+    # 20 epochs would otherwise keep 20 checkpoints per demo job.
+    "save_total_limit": 1,
 }
 
 DATA_FILES = ("chat.jsonl", "train_sft.jsonl", "test_sft.jsonl", "heldout.jsonl", "sample_score.json")
