@@ -81,12 +81,15 @@ class ChatConsole(Vertical):
         yield Input(placeholder="message (Enter sends)", id="chat-input")
 
     def set_endpoint(self, url: str | None, client_factory: Callable[[], Any] | None) -> None:
-        if url != self.url:
-            self.action_clear()
+        changed = url != self.url
         self.url, self.client_factory = url, client_factory
-        self.query_one("#chat-stats", Static).update(
-            f"chat with {url} · Ctrl+Y copy as curl · Ctrl+R raw" if url else "pick an endpoint that is up"
-        )
+        # The endpoints pane calls this on every poll; only a new endpoint resets the console,
+        # so the last answer's timings stay on screen.
+        if changed:
+            self.action_clear()
+            self.query_one("#chat-stats", Static).update(
+                f"chat with {url} · Ctrl+Y copy as curl · Ctrl+R raw" if url else "pick an endpoint that is up"
+            )
 
     @on(Input.Submitted, "#chat-input")
     def _send(self, event: Input.Submitted) -> None:
