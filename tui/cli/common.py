@@ -18,6 +18,8 @@ import click
 from finetui.core.errors import FinetuiError
 from finetui.core.models import to_jsonable
 
+from ..format import human_bytes, human_count  # noqa: F401  (the CLI modules import them from here)
+
 
 @dataclass
 class CliContext:
@@ -92,23 +94,3 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
     click.echo(line.rstrip())
     for row in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
-def human_count(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if n >= div:
-            return f"{n / div:.1f}{suffix}"
-    return str(n)
