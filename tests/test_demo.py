@@ -62,7 +62,8 @@ def test_sample_score_has_the_tutorial_shape(tmp_path):
 
 
 def test_train_rows_pass_validation(tmp_path):
-    validate = pytest.importorskip("finetui.core.data.validate")
+    from finetui.core.data import validate
+
     files = demo_data.write_dataset(tmp_path)
     for key in ("train", "test"):
         report = validate.validate_file(files[key])

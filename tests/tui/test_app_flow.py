@@ -20,9 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def demo_backend(tmp_path, monkeypatch):
-    demo = pytest.importorskip("finetui.core.local.demo")
-    pytest.importorskip("finetui.core.local.endpoints")
-    pytest.importorskip("finetui.core.chat")
+    from finetui.core.local import demo
     from finetui.core.local.backend import LocalBackend
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

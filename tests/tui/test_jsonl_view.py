@@ -74,7 +74,6 @@ def test_summarize_shapes():
 
 
 async def test_core_index_when_present(tmp_path):
-    pytest.importorskip("finetui.core.data.jsonl")
     path = write_jsonl(tmp_path / "d.jsonl", chat_rows(300))
 
     class FileApp(App):
