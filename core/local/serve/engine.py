@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ...chat import ChatParams
 from .textstream import TextStream
 
 log = logging.getLogger("finetui.serve")
@@ -30,13 +31,8 @@ _FALLBACK_TEMPLATE = (
 
 
 @dataclass(frozen=True)
-class GenParams:
-    temperature: float = 0.6
-    top_p: float = 0.9
-    do_sample: bool = True
-    max_new_tokens: int = 200
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
+class GenParams(ChatParams):
+    """The client's parameters and defaults (the tutorial's), as the server reads them."""
 
     @property
     def greedy(self) -> bool:
