@@ -46,26 +46,14 @@ def build_tokenizer(folder: Path) -> None:
 def build_tiny_phi3(folder: Path, *, hidden: int = 32, layers: int = 2, heads: int = 4, seed: int = 0) -> Path:
     """A Phi-3 folder (config, safetensors, tokenizer); ``hidden``/``layers`` scale it for benches."""
     import torch
-    from transformers import AutoTokenizer, Phi3Config, Phi3ForCausalLM
+    from transformers import AutoTokenizer, Phi3ForCausalLM
+
+    from finetui.core.local.demo.model import make_config
 
     folder.mkdir(parents=True, exist_ok=True)
     build_tokenizer(folder)
     tok = AutoTokenizer.from_pretrained(folder)
-    config = Phi3Config(
-        vocab_size=len(tok),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=1024,
-        original_max_position_embeddings=1024,
-        sliding_window=None,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        tie_word_embeddings=False,
-    )
+    config = make_config(tok, hidden=hidden, intermediate=hidden * 2, layers=layers, heads=heads, context=1024)
     torch.manual_seed(seed)
     model = Phi3ForCausalLM(config)
     with torch.no_grad():

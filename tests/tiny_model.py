@@ -24,30 +24,17 @@ class TinySetup:
 def build_tiny_setup(folder: Path, *, hidden: int = 64, layers: int = 2, heads: int = 4, seed: int = 0) -> TinySetup:
     """Write ``model/`` (config, safetensors, tokenizer) and ``data/`` (train/test JSONL) under ``folder``."""
     import torch
-    from transformers import Phi3Config, Phi3ForCausalLM
+    from transformers import Phi3ForCausalLM
 
     from finetui.core.local.demo.data import corpus_texts, read_jsonl, write_dataset
+    from finetui.core.local.demo.model import make_config
     from finetui.core.local.demo.tokenizer import train_tokenizer
 
     data = folder / "data"
     files = write_dataset(data, seed=1234)
     texts = [*read_jsonl(files["chat"]), *read_jsonl(files["train"]), *read_jsonl(files["test"])]
     tokenizer = train_tokenizer(corpus_texts(texts), vocab_size=512)
-    config = Phi3Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=512,
-        original_max_position_embeddings=512,
-        sliding_window=None,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
-    )
+    config = make_config(tokenizer, hidden=hidden, intermediate=hidden * 2, layers=layers, heads=heads, context=512)
     torch.manual_seed(seed)
     model = Phi3ForCausalLM(config)
     model_dir = folder / "model"

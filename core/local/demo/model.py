@@ -25,18 +25,27 @@ PRETRAIN_BATCH = 16
 PRETRAIN_LR = 3e-3
 
 
-def make_config(tokenizer: Any) -> Any:
+def make_config(
+    tokenizer: Any,
+    *,
+    hidden: int = HIDDEN,
+    intermediate: int = INTERMEDIATE,
+    layers: int = LAYERS,
+    heads: int = HEADS,
+    context: int = CONTEXT,
+) -> Any:
+    """A small Phi-3 config around ``tokenizer``; the sizes default to the demo's, tests pick their own."""
     from transformers import Phi3Config
 
     return Phi3Config(
         vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        intermediate_size=INTERMEDIATE,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS,
-        num_key_value_heads=HEADS,
-        max_position_embeddings=CONTEXT,
-        original_max_position_embeddings=CONTEXT,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=context,
+        original_max_position_embeddings=context,
         sliding_window=None,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
