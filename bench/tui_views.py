@@ -188,7 +188,7 @@ async def measure_log(path: str, last: str, writer_s: float) -> dict:
 
     app = Harness()
     out: dict = {}
-    async with app.run_test(size=(120, PAGE + 2)) as pilot:
+    async with app.run_test(size=(120, PAGE + 2)):
         view = app.query_one(TimedView)
         start = time.perf_counter()
         view.load(path, follow=True)

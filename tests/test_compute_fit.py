@@ -7,15 +7,9 @@ import time
 
 import pytest
 
-from finetui.core.compute_fit import (
-    check_fit,
-    estimate_memory,
-    model_dims,
-    normalize_dims,
-    params_from_dims,
-    pick_target,
-)
+from finetui.core.compute_fit import check_fit, estimate_memory, pick_target
 from finetui.core.errors import InvalidInput, NotFound
+from finetui.core.model_dims import model_dims, normalize_dims, params_from_dims
 from finetui.core.models import CatalogModel, ComputeTarget, GpuInfo, Verdict
 from finetui.core.spec import FineTuneSpec
 

@@ -31,7 +31,8 @@ def test_deploy_invoke_chat_compare_delete(trained_ws):
     base = finetui_json(ws, "endpoint", "create", "base-chat", "--model", demo["model"], timeout=300)
     try:
         assert ft["state"] == "Succeeded" and ft["scoring_uri"].endswith("/score")
-        assert _port_open(ft["scoring_uri"])
+        assert base["state"] == "Succeeded" and base["scoring_uri"] != ft["scoring_uri"]
+        assert _port_open(ft["scoring_uri"]) and _port_open(base["scoring_uri"])
         keys_file = Path(ws, "endpoints", "ft-chat", "keys.json")
         assert keys_file.stat().st_mode & 0o777 == 0o600
 

@@ -20,13 +20,13 @@ def tiny(tmp_path_factory):
 
 
 def _cpu_plan():
-    from finetui.core.local.train import DevicePlan
+    from finetui.core.local.train_setup import DevicePlan
 
     return DevicePlan("cpu", "cpu", threads=2, bf16=False, fp16=False)
 
 
 def _config(tmp_path, rows=100, has_eval=True, **spec_values):
-    from finetui.core.local.train import build_config
+    from finetui.core.local.train_setup import build_config
 
     spec = FineTuneSpec().replace({"per_device_train_batch_size": 10, **spec_values})
     return build_config(spec, _cpu_plan(), output_dir=tmp_path, max_length=256, train_rows=rows,
@@ -56,7 +56,7 @@ def test_evaluation_per_epoch_or_every_few_steps_for_short_runs(tmp_path):
 def test_max_length_and_lora_targets():
     from types import SimpleNamespace
 
-    from finetui.core.local.train import lora_targets, resolve_max_length
+    from finetui.core.local.train_setup import lora_targets, resolve_max_length
 
     spec = FineTuneSpec()
     assert resolve_max_length(spec, SimpleNamespace(max_position_embeddings=4096)) == 1024
@@ -124,3 +124,29 @@ def test_unknown_lora_target_is_a_one_line_input_error(tmp_path, tiny, monkeypat
     with pytest.raises(InvalidInput, match="lora_target_modules") as info:
         train(tmp_path / "job", tiny.model_dir, tiny.train_file, None, spec, save=False)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("config, spec_values", [
+    ("phi3", {}),  # the fused four finetui picks for Phi-3
+    ("phi3", {"lora_target_modules": ["all-linear"], "lora_modules_to_save": ["lm_head", "embed_tokens"]}),
+    ("phi3", {"lora_target_modules": ["qkv_proj"], "lora_r": 4}),
+    ("llama", {}),  # any other architecture: all-linear, unfused q/k/v and gate/up
+    ("llama", {"lora_target_modules": ["q_proj", "v_proj"]}),
+])
+def test_fit_estimate_counts_the_parameters_the_engine_trains(config, spec_values):
+    """The memory estimate and the training engine agree on what LoRA trains (one table of defaults)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, Phi3Config, Phi3ForCausalLM
+
+    from finetui.core.local.train_setup import apply_lora
+    from finetui.core.model_dims import lora_parameters, modules_to_save_parameters, normalize_dims
+
+    dims = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, vocab_size=128, max_position_embeddings=64)
+    cls, cfg = (Phi3ForCausalLM, Phi3Config(**dims, pad_token_id=0)) if config == "phi3" else (LlamaForCausalLM, LlamaConfig(**dims))
+    torch.manual_seed(0)
+    spec = FineTuneSpec().replace(spec_values)
+    model = apply_lora(cls(cfg), spec, lambda _line: None)
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    normalized = normalize_dims(cfg.to_dict())
+    assert lora_parameters(spec, normalized) + modules_to_save_parameters(spec, normalized) == trained

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -95,6 +96,8 @@ def test_runner_trains_and_saves_a_loadable_model(tmp_path, tiny):
     log = _log(job_dir)
     assert "| step 2/16 | epoch" in log and " tok/s" in log
     assert "trainable of" in log and "eval_loss" in log and "job completed" in log
+    # which CPU kernels ran, since they decide how fast a CPU trains
+    assert re.search(r"device: cpu \((AVX2|AVX512|DEFAULT|[A-Z0-9_]+), (no )?bf16 kernels\)", log), log
     assert "{'loss'" not in log  # the Trainer's own dict printing is off
 
     points = [json.loads(line) for line in (job_dir / "metrics.jsonl").read_text().splitlines()]

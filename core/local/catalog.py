@@ -72,7 +72,7 @@ def _size_on_disk(folder: Path) -> int:
 
 def inspect(path: str | Path) -> dict[str, Any]:
     """CatalogModel fields read from a Hugging Face (or MLflow transformers) folder."""
-    from ..compute_fit import model_dims, params_from_dims
+    from ..model_dims import model_dims, params_from_dims
     from .artifacts import resolve_hf_dirs
 
     root = Path(path).expanduser()

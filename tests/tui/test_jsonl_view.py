@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from textual.app import App, ComposeResult
 from tui_fixtures import chat_rows, wait_for, write_jsonl
 
