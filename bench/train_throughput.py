@@ -122,21 +122,13 @@ TARGET_VS_DEFAULTS = 10.0
 TARGET_VS_TUNED = 0.95
 
 
-def cpu_kernels() -> dict:
-    """What torch runs on in this process: its vector ISA and whether it has bf16 kernels."""
-    import torch
-
-    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "bf16_kernels": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())}
-
-
 def measure(args: argparse.Namespace) -> dict:
     """All three contenders in this process; prints a line per run and returns the figures."""
     import datasets
     import torch
     import transformers
 
-    from finetui.core.local.train_setup import available_cores
+    from finetui.core.local.train_setup import available_cores, cpu_kernels
     from finetui.core.spec import FineTuneSpec
     from tiny_model import build_tiny_setup
 
@@ -189,7 +181,7 @@ def measure(args: argparse.Namespace) -> dict:
     fin, dflt, tuned_r = rates["finetui"], rates["defaults"], rates["tuned"]
     return {
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
-        **({} if cuda else cpu_kernels()),
+        **({} if cuda else dict(zip(("cpu_capability", "bf16_kernels"), cpu_kernels() or (None, None)))),
         "threads": threads,
         "finetui_tokens_per_s": round(fin, 1),
         "trl_defaults_tokens_per_s": round(dflt, 1),

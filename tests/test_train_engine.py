@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 
 import pytest
@@ -150,3 +151,41 @@ def test_fit_estimate_counts_the_parameters_the_engine_trains(config, spec_value
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     normalized = normalize_dims(cfg.to_dict())
     assert lora_parameters(spec, normalized) + modules_to_save_parameters(spec, normalized) == trained
+
+
+def test_cpu_kernels_follow_an_isa_limit():
+    """What the job log and the bench's avx2 profile rest on: torch reports the kernels it was held to."""
+    import subprocess
+    import sys
+
+    _x86_only()
+    code = "from finetui.core.local.train_setup import cpu_kernels, describe_kernels; print(describe_kernels(cpu_kernels()))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "AVX2, no bf16 kernels"
+
+
+def test_train_bench_runs_both_profiles_and_ends_with_json(tmp_path):
+    """A smoke run of bench/train_throughput.py on a very small model: both profiles, figures in the last line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _x86_only()
+    bench = Path(__file__).resolve().parents[1] / "bench" / "train_throughput.py"
+    out = subprocess.run([sys.executable, str(bench), "--steps", "2", "--rounds", "1", "--hidden", "32", "--layers", "1",
+                          "--batch", "2"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(summary["finetui_vs_defaults"]) == {"native", "avx2"}
+    assert summary["profiles"]["avx2"]["cpu_capability"] == "AVX2" and summary["profiles"]["avx2"]["bf16_kernels"] is False
+    for figures in summary["profiles"].values():
+        assert figures["finetui_tokens_per_s"] > 0 and figures["trl_defaults_tokens_per_s"] > 0
+
+
+def _x86_only():
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the AVX2 limit is an x86 setting")

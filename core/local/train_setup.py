@@ -56,17 +56,23 @@ def plan_device() -> DevicePlan:
     if torch.cuda.is_available():
         bf16 = torch.cuda.is_bf16_supported()
         return DevicePlan("cuda", torch.cuda.get_device_name(0), threads, bf16=bf16, fp16=not bf16)
-    return DevicePlan("cpu", "cpu", threads, bf16=False, fp16=False, kernels=cpu_kernels())
+    return DevicePlan("cpu", "cpu", threads, bf16=False, fp16=False, kernels=describe_kernels(cpu_kernels()))
 
 
-def cpu_kernels() -> str:
+def cpu_kernels() -> tuple[str, bool] | None:
+    """torch's vector ISA on this CPU and whether it has bf16 kernels; None where torch cannot say."""
     import torch
 
     try:
-        isa = torch.backends.cpu.get_cpu_capability()
-        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch without these probes
+        return torch.backends.cpu.get_cpu_capability(), bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def describe_kernels(kernels: tuple[str, bool] | None) -> str:
+    if kernels is None:
         return ""
+    isa, bf16 = kernels
     return f"{isa}, {'bf16 kernels' if bf16 else 'no bf16 kernels'}"
 
 
