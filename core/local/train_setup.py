@@ -2,7 +2,7 @@
 
 Why the settings differ from TRL's defaults on a CPU: TRL turns on bf16 and
 gradient checkpointing by default. On a CPU without bf16 kernels (no AVX-512
-bf16 or AMX: most laptops) the autocast runs through slow fallbacks, and
+bf16 or AMX, like many laptops) the autocast runs through slow fallbacks, and
 checkpointing recomputes every activation, together an order of magnitude
 slower for the same tokens (``bench/train_throughput.py`` measures it). Where
 the CPU has bf16 kernels, bf16 still gains nothing measurable over fp32 for
