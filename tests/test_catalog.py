@@ -8,7 +8,8 @@ import time
 import pytest
 
 from finetui.core.errors import InvalidInput, NetworkUnavailable, NotFound
-from finetui.core.local.catalog import LocalCatalog, inspect, safetensors_parameters
+from finetui.core.local.catalog import LocalCatalog
+from finetui.core.local.model_folder import inspect, safetensors_parameters
 from finetui.core.local.store import Store
 from finetui.core.workspace import WorkspacePaths
 

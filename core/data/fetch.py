@@ -13,40 +13,25 @@ import contextlib
 import json
 import math
 import os
-import socket
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import urlparse
 
 from ..errors import InvalidInput, NetworkUnavailable, NotFound
+from ..hub import hub_endpoint, offline_switch, unreachable
 from .prepare import atomic_writer
 
 DEFAULT_SPLITS = ("train_sft", "test_sft", "train_gen", "test_gen")
-PROBE_TIMEOUT_S = 3.0
-_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def hub_endpoint() -> tuple[str, int]:
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
-
-
-def check_hub_reachable(repo_id: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+def check_hub_reachable(repo_id: str) -> None:
     """Raise NetworkUnavailable at once when offline mode is on or the hub does not answer a TCP connect."""
-    for var in _OFFLINE_VARS:
-        if _truthy(os.environ.get(var)):
-            raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: {var} is set (offline mode); unset it or copy the dataset here and pass its folder")
-    host, port = hub_endpoint()
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
-        raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: the hub {host}:{port} is unreachable ({reason}); check the network, or pass a local copy of the dataset folder") from None
+    switch = offline_switch("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    if switch:
+        raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: {switch} is set (offline mode); unset it or copy the dataset here and pass its folder")
+    endpoint = hub_endpoint()
+    why = unreachable(endpoint)
+    if why:
+        raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: the hub {endpoint} is unreachable ({why}); check the network, or pass a local copy of the dataset folder")
 
 
 def _pc_text(split_pc: float) -> str | None:

@@ -10,179 +10,18 @@ headers only, never the weights.
 from __future__ import annotations
 
 import difflib
-import json
-import os
-import struct
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import AuthError, InvalidInput, NetworkUnavailable, NotFound
+from ..hub import hf_cache_dir, hub_endpoint, offline_switch, reporting_tqdm, unreachable
 from ..models import CatalogModel
 from ..workspace import WorkspacePaths
+from .model_folder import inspect
 from .store import Store
 
 _FIELDS = set(CatalogModel.__dataclass_fields__)
-_MAX_HEADER = 100 * 1024 * 1024  # a safetensors header larger than this is not one
-
-
-# -- folder inspection ------------------------------------------------------------
-def safetensors_parameters(path: str | Path) -> int:
-    """Parameters in one .safetensors file, from its JSON header alone."""
-    with open(path, "rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise ValueError("file shorter than a safetensors header")
-        (length,) = struct.unpack("<Q", raw)
-        if length > _MAX_HEADER:
-            raise ValueError("header length out of range")
-        header = json.loads(fh.read(length))
-    total = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        n = 1
-        for dim in info["shape"]:
-            n *= int(dim)
-        total += n
-    return total
-
-
-def _weight_files(folder: Path) -> list[Path]:
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-            return [folder / s for s in shards]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    return sorted(folder.glob("*.safetensors"))
-
-
-def _size_on_disk(folder: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(folder, followlinks=False):
-        for f in files:
-            try:
-                total += os.stat(os.path.join(dirpath, f)).st_size  # follows HF cache symlinks to blobs
-            except OSError:
-                pass
-    return total
-
-
-def inspect(path: str | Path) -> dict[str, Any]:
-    """CatalogModel fields read from a Hugging Face (or MLflow transformers) folder."""
-    from ..model_dims import model_dims, params_from_dims
-    from .artifacts import resolve_hf_dirs
-
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise InvalidInput(f"{root}: not a folder; give a Hugging Face model folder with config.json")
-    try:
-        model_dir = resolve_hf_dirs(root)[0]
-    except NotFound:
-        raise InvalidInput(f"{root}: folder does not exist") from None
-    config_file = model_dir / "config.json"
-    if not config_file.is_file():
-        raise InvalidInput(f"{root}: no config.json in {model_dir}; a model folder needs one")
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{config_file}: not valid JSON ({exc})") from None
-    if not isinstance(config, dict):
-        raise InvalidInput(f"{config_file}: expected a JSON object")
-    dims = model_dims(config_file)
-
-    params: int | None = None
-    counted = "safetensors"
-    files = _weight_files(model_dir)
-    if files:
-        try:
-            params = sum(safetensors_parameters(f) for f in files)
-        except (OSError, ValueError, KeyError, TypeError):
-            params = None
-    if params is None:
-        counted = "config"
-        try:
-            params = params_from_dims(dims)
-        except (KeyError, TypeError):
-            counted = "unknown"
-
-    architectures = config.get("architectures") or []
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
-    dtype = config.get("torch_dtype") or config.get("dtype") or text.get("torch_dtype") or text.get("dtype")
-    tags = {"task": "chat-completion", "parameter_count_from": counted}
-    if dims.get("model_type"):
-        tags["model_type"] = str(dims["model_type"])
-    return {
-        "path": str(root.resolve()),
-        "architecture": architectures[0] if architectures else dims.get("model_type"),
-        "parameter_count": params,
-        "context_length": dims.get("max_position_embeddings"),
-        "size_bytes": _size_on_disk(root),
-        "dtype": str(dtype) if dtype else None,
-        "tags": tags,
-    }
-
-
-# -- the Hugging Face cache ----------------------------------------------------------
-def hf_cache_dir() -> Path:
-    """Read at call time: huggingface_hub fixes its constant when first imported."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "huggingface" / "hub"
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _probe(endpoint: str, timeout: float = 3.0) -> str | None:
-    """None when the hub's host accepts a TCP connection, else why not (DNS too is bounded)."""
-    import socket
-    import threading
-    from urllib.parse import urlparse
-
-    url = urlparse(endpoint)
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
-    result: list[str | None] = ["timed out"]
-
-    def attempt() -> None:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            result[0] = None
-        except OSError as exc:
-            result[0] = exc.strerror or exc.__class__.__name__
-
-    worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(timeout + 0.5)
-    return result[0]
-
-
-def _reporting_tqdm(say: Callable[[str, float | None], None]) -> type:
-    """A tqdm that prints nothing (the app owns the screen) and reports to ``say`` instead."""
-    import io
-
-    from tqdm import tqdm
-
-    class Reporting(tqdm):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.pop("name", None)
-            kwargs.update(file=io.StringIO(), disable=False)
-            super().__init__(*args, **kwargs)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            shown = super().update(n)
-            if self.total and self.desc:
-                say(self.desc, min(1.0, self.n / self.total))
-            return shown
-
-    return Reporting
 
 
 # -- the catalog --------------------------------------------------------------------------
@@ -280,17 +119,17 @@ class LocalCatalog:
             return self._add_pulled(folder, repo_id)
         except (hf_errors.LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
             pass
-        if _offline():
+        if offline_switch("HF_HUB_OFFLINE"):
             raise NetworkUnavailable(
                 f"cannot pull {repo_id}: HF_HUB_OFFLINE is set and the model is not in the cache at {cache}"
             )
-        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-        why = _probe(endpoint)
+        endpoint = hub_endpoint()
+        why = unreachable(endpoint)
         if why:
             raise NetworkUnavailable(f"cannot pull {repo_id}: {endpoint} is unreachable ({why})")
         say(f"downloading {repo_id}", None)
         try:
-            folder = huggingface_hub.snapshot_download(repo_id, cache_dir=cache, tqdm_class=_reporting_tqdm(say))
+            folder = huggingface_hub.snapshot_download(repo_id, cache_dir=cache, tqdm_class=reporting_tqdm(say))
         except hf_errors.GatedRepoError:
             raise AuthError(f"{repo_id} is gated: accept its terms on the Hub and log in (HF_TOKEN)") from None
         except hf_errors.RepositoryNotFoundError:
