@@ -14,7 +14,7 @@ from serve_model import build_tiny_phi3
 
 from finetui.core.errors import NotFound
 from finetui.core.local import procs
-from finetui.core.local.endpoints import port_open
+from finetui.core.local.address import port_open
 from finetui.core.models import EndpointState
 
 NAME = "ep-life"

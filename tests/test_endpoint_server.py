@@ -24,7 +24,8 @@ from serve_model import StandInRegistry, build_tiny_phi3
 
 from finetui.core.chat import ChatClient, ChatParams
 from finetui.core.errors import AuthError, InvalidInput, NotFound, OperationFailed
-from finetui.core.local.endpoints import EndpointManager, port_open
+from finetui.core.local.endpoints import EndpointManager
+from finetui.core.local.address import port_open
 from finetui.core.models import EndpointState
 
 pytestmark = pytest.mark.slow  # starts a server process (shared by the module)

@@ -11,13 +11,10 @@ does not answer /health, shows as Unhealthy with the last lines of its log.
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
 import json
 import re
 import secrets
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from ..errors import Conflict, InvalidInput, NotFound, OperationFailed
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
 from ..workspace import WorkspacePaths
 from . import procs
+from .address import free_port, host_warning, http_status, port_open, url_host
 from .serve.auth import read_keys, write_keys
 from .store import Store
 
@@ -48,52 +46,6 @@ def update_endpoint_if(store: Store, name: str, allowed_from: tuple[str, ...], *
         record.update(changes)
         db.execute("UPDATE endpoints SET state = ?, record = ? WHERE name = ?", (record["state"], json.dumps(record), name))
     return record
-
-
-def host_warning(host: str) -> str | None:
-    """A warning when ``host`` exposes the endpoint beyond this machine."""
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        if host == "localhost":
-            return None
-    return f"host {host} is not loopback: anyone who can reach this machine and has a key can use the endpoint"
-
-
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-
-
-def _url_host(host: str) -> str:
-    h = _connect_host(host)
-    return f"[{h}]" if ":" in h else h
-
-
-def free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((_connect_host(host), port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _http_get(host: str, port: int, path: str, timeout: float = 1.0) -> int | None:
-    conn = http.client.HTTPConnection(_connect_host(host), port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status
-    except OSError:
-        return None
-    finally:
-        conn.close()
 
 
 class EndpointManager:
@@ -131,7 +83,7 @@ class EndpointManager:
             port = free_port(host)
         elif port_open(host, port):
             raise Conflict(f"port {port} on {host} is in use; pick another --port or leave it out")
-        base = f"http://{_url_host(host)}:{port}"
+        base = f"http://{url_host(host)}:{port}"
         record: dict[str, Any] = {
             "name": name, "model": ref, "state": EndpointState.CREATING.value,
             "scoring_uri": f"{base}/score", "openapi_uri": f"{base}/openapi.json", "base_url": f"{base}/v1",
@@ -210,7 +162,7 @@ class EndpointManager:
                 raise OperationFailed(f"endpoint {name} failed: {rec.get('error')}", hint=f"`finetui endpoint logs {name}`")
             if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
                 self._fail(rec, "the server exited while starting: " + self._tail(name))
-            if _http_get(rec["host"], rec["port"], "/ready") == 200:
+            if http_status(rec["host"], rec["port"], "/ready") == 200:
                 update_endpoint_if(self.store, name, ("Creating", "Updating"), state="Succeeded", error=None)
                 return self.get(name)
             if time.monotonic() > deadline:
@@ -245,7 +197,7 @@ class EndpointManager:
             if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
                 rec["state"] = EndpointState.UNHEALTHY.value
                 rec["error"] = f"the server process ({rec.get('pid')}) is not running: {self._tail(rec['name'])}"
-            elif rec["state"] == EndpointState.SUCCEEDED.value and _http_get(rec["host"], rec["port"], "/health") != 200:
+            elif rec["state"] == EndpointState.SUCCEEDED.value and http_status(rec["host"], rec["port"], "/health") != 200:
                 rec["state"] = EndpointState.UNHEALTHY.value
                 rec["error"] = f"the server does not answer {rec['base_url'].rsplit('/', 1)[0]}/health"
         try:
@@ -343,7 +295,7 @@ class EndpointManager:
         self._stop_process(rec)
         if port_open(rec["host"], rec["port"]):  # someone else took the port meanwhile
             port = free_port(rec["host"])
-            base = f"http://{_url_host(rec['host'])}:{port}"
+            base = f"http://{url_host(rec['host'])}:{port}"
             self.store.update_endpoint(name, port=port, scoring_uri=f"{base}/score",
                                        openapi_uri=f"{base}/openapi.json", base_url=f"{base}/v1")
         with open(rec["log_path"], "a", encoding="utf-8") as fh:

@@ -88,7 +88,7 @@ def endpoint() -> None:
 @handle_errors
 def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wait, as_json) -> None:
     """Deploy MODEL to a new local endpoint NAME and wait until it answers."""
-    from finetui.core.local.endpoints import host_warning
+    from finetui.core.local.address import host_warning
 
     idle = parse_duration(idle_timeout)
     warning = host_warning(host)
