@@ -62,7 +62,7 @@ def _size_on_disk(folder: Path) -> int:
 
 def inspect(path: str | Path) -> dict[str, Any]:
     """CatalogModel fields read from a Hugging Face (or MLflow transformers) folder."""
-    from ..model_dims import model_dims, params_from_dims
+    from ..model_dims import normalize_dims, params_from_dims
     from .artifacts import resolve_hf_dirs
 
     root = Path(path).expanduser()
@@ -81,7 +81,7 @@ def inspect(path: str | Path) -> dict[str, Any]:
         raise InvalidInput(f"{config_file}: not valid JSON ({exc})") from None
     if not isinstance(config, dict):
         raise InvalidInput(f"{config_file}: expected a JSON object")
-    dims = model_dims(config_file)
+    dims = normalize_dims(config)
 
     params: int | None = None
     counted = "safetensors"

@@ -20,13 +20,11 @@ import traceback
 import warnings
 from pathlib import Path
 
+from .mlflow_export import offline_env  # imports neither transformers nor mlflow
+
 # Before anything imports transformers or mlflow: without these the MLflow save
 # spends most of a minute on model-card and license look-ups that cannot succeed.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+offline_env()
 # OpenMP threads that spin while waiting steal the CPU from the thread doing the work whenever the
 # machine has other load (the app, a browser, another job): 2 spinning threads trained the demo model
 # 10x slower than 2 passive ones on a busy 2-core box. It must be set before torch loads OpenMP.
