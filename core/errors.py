@@ -36,7 +36,8 @@ class SpecError(InvalidInput):
 
     def __init__(self, key: str, message: str, *, source: str | None = None) -> None:
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: {message}")
+        shown = key if isinstance(key, str) and key.isprintable() and len(key) <= QUOTE_LIMIT else quote(key)
+        super().__init__(f"{where}{shown}: {message}")
         self.key = key
 
 
@@ -50,6 +51,10 @@ class DataError(InvalidInput):
 
 class NotFound(FinetuiError):
     """A named model, job, endpoint or file does not exist."""
+
+
+class NothingToDelete(NotFound, InvalidInput):
+    """A delete named something that has no record: bad input (exit 2), and nothing was touched."""
 
 
 class Conflict(FinetuiError):
@@ -78,3 +83,24 @@ class OperationFailed(FinetuiError):
 
 class AuthError(FinetuiError):
     """Credentials were missing, wrong or lacked a permission."""
+
+
+
+QUOTE_LIMIT = 80
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr`` of a user's value for an error message, at most ``limit`` characters.
+
+    Messages quote what the user gave; a value of 300 MB (or a structure that
+    would print as one) must not become a message of 300 MB. ``reprlib`` stops
+    early in long strings and deep or wide containers, so the cost is small too.
+    """
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 8
+    short.maxlevel = 3
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -61,10 +61,14 @@ class WorkspacePaths:
         return self.root / "data"
 
     def job_dir(self, name: str) -> Path:
-        return self.jobs / name
+        from .names import confined
+
+        return confined(self.jobs, "job", name)
 
     def endpoint_dir(self, name: str) -> Path:
-        return self.endpoints / name
+        from .names import confined
+
+        return confined(self.endpoints, "endpoint", name)
 
     def ensure(self) -> "WorkspacePaths":
         for d in (self.root, self.models, self.registry, self.jobs, self.endpoints, self.data):

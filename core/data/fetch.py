@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import InvalidInput, NetworkUnavailable, NotFound
 from ..hub import hub_endpoint, offline_switch, unreachable
+from ..names import check_name
 from .prepare import atomic_writer
 
 DEFAULT_SPLITS = ("train_sft", "test_sft", "train_gen", "test_gen")
@@ -61,8 +62,7 @@ def fetch_dataset(
     if not names:
         raise InvalidInput("splits: name at least one split")
     for name in names:
-        if not name or any(c in name for c in "[]%:+/"):
-            raise InvalidInput(f"split {name!r}: not a split name")
+        check_name("split", name)
     local = Path(repo_id).expanduser()
     is_local = local.exists()
     if not is_local:

@@ -106,6 +106,9 @@ class LocalBackend:
 
     # -- registry --------------------------------------------------------------
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
+        from ..names import check_name
+
+        check_name("registered model", name)  # before the job is looked up, so a bad name is the error shown
         return self.registry.register(self.jobs.get(job), name, version=version, description=description)
 
     def list_registered(self, name: str | None = None) -> list[RegisteredModel]:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from ..errors import AuthError, InvalidInput, NetworkUnavailable, NotFound
 from ..hub import hf_cache_dir, hub_endpoint, offline_switch, reporting_tqdm, unreachable
 from ..models import CatalogModel
+from ..names import check_name, check_ref, is_id
 from ..workspace import WorkspacePaths
 from .model_folder import inspect
 from .store import Store
@@ -50,7 +51,7 @@ class LocalCatalog:
         return models
 
     def get(self, ref: str) -> CatalogModel:
-        name, _, version = ref.rpartition(":") if ":" in ref else (ref, "", "")
+        name, version = (ref, "") if is_id(ref) else check_ref("model", ref)
         models = [self._from_record(r) for r in self.store.list_models()] + self._registered()
         if not any(m.name == name or m.id == ref for m in models):
             models += self._hf_cache()  # scanned only when the workspace does not know the name
@@ -85,9 +86,13 @@ class LocalCatalog:
     ) -> CatalogModel:
         """Register a local Hugging Face folder in place; the same name again makes a new version."""
         fields = inspect(path)
-        name = name or Path(fields["path"]).name
-        if not name or ":" in name or name.strip() != name:
-            raise InvalidInput(f"model name {name!r}: must be non-empty, without ':' or surrounding spaces")
+        if name is None:
+            name = Path(fields["path"]).name
+            try:
+                check_name("model", name)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{exc} (the folder's name; pass --name)") from None
+        check_name("model", name)
         versions = [int(r["version"]) for r in self.store.list_models() if r["name"] == name and str(r["version"]).isdigit()]
         version = str(max(versions, default=0) + 1)
         record = {
@@ -107,8 +112,7 @@ class LocalCatalog:
 
     def pull(self, repo_id: str, progress: Callable[[str, float | None], None] | None = None) -> CatalogModel:
         """Download a model from the Hugging Face Hub into its cache, then add it to the catalog."""
-        if not repo_id or repo_id.count("/") > 1 or any(c.isspace() for c in repo_id):
-            raise InvalidInput(f"{repo_id!r}: expected a Hugging Face repo id like org/name")
+        check_name("model", repo_id)
         import huggingface_hub
         from huggingface_hub import errors as hf_errors
 

@@ -12,23 +12,21 @@ does not answer /health, shows as Unhealthy with the last lines of its log.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, NotFound, OperationFailed
+from ..errors import Conflict, InvalidInput, NotFound, NothingToDelete, OperationFailed
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
+from ..names import check_name
 from ..workspace import WorkspacePaths
 from . import procs
 from .address import free_port, host_warning, http_status, port_open, url_host
 from .serve.auth import read_keys, write_keys
 from .store import Store
 
-# Azure ML's rule for online endpoint names, so a name that works here works there.
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 READY_TIMEOUT_S = 120.0
 _LIVE = (EndpointState.SUCCEEDED.value, EndpointState.CREATING.value, EndpointState.UPDATING.value)
 _FIELDS = set(Endpoint.__dataclass_fields__)
@@ -68,10 +66,7 @@ class EndpointManager:
         wait: bool = True,
         ready_timeout_s: float = READY_TIMEOUT_S,
     ) -> Endpoint:
-        if not _NAME.match(name or ""):
-            raise InvalidInput(
-                f"endpoint name {name!r}: use 3-32 letters, digits or hyphens, starting with a letter and not ending with a hyphen"
-            )
+        check_name("endpoint", name)
         if not 1 <= int(request_timeout_ms) <= 3_600_000:
             raise InvalidInput(f"request timeout {request_timeout_ms} ms is out of range; use 1..3600000")
         if idle_timeout_s is not None and idle_timeout_s <= 0:
@@ -180,9 +175,9 @@ class EndpointManager:
 
     # -- reading -------------------------------------------------------------------
     def _record(self, name: str) -> dict[str, Any]:
-        rec = self.store.get_endpoint(name)
+        rec = self.store.get_endpoint(check_name("endpoint", name))
         if rec is None:
-            raise NotFound(f"no endpoint named {name!r}; `finetui endpoint list` shows them")
+            raise NotFound(f"no endpoint named {name!r} in workspace {self.paths.root}; `finetui endpoint list` shows them")
         return rec
 
     def list(self) -> list[Endpoint]:
@@ -312,14 +307,19 @@ class EndpointManager:
             time.sleep(0.05)
 
     def delete(self, name: str) -> None:
-        """Stop the server, close its port, remove its keys and record. Safe to run again after an interruption."""
-        rec = self.store.get_endpoint(name)
-        folder = self.paths.endpoint_dir(name)
+        """Stop the server, close its port, remove its keys, folder and record. Safe to run again after an interruption.
+
+        The name is checked and must have a record before anything is touched: the record
+        goes last, so an interrupted delete leaves a record that the next delete finishes.
+        """
+        rec = self.store.get_endpoint(check_name("endpoint", name))
         if rec is None:
-            shutil.rmtree(folder, ignore_errors=True)  # what an interrupted delete left
-            raise NotFound(f"no endpoint named {name!r}; nothing to delete (`finetui endpoint list` shows them)")
+            raise NothingToDelete(
+                f"no endpoint named {name!r} in workspace {self.paths.root}; nothing to delete (`finetui endpoint list` shows them)"
+            )
+        folder = self.paths.endpoint_dir(name)
         self.store.update_endpoint(name, state=EndpointState.DELETING.value)
         self._stop_process(rec)
         (folder / "keys.json").unlink(missing_ok=True)
-        self.store.delete_endpoint(name)
         shutil.rmtree(folder, ignore_errors=True)
+        self.store.delete_endpoint(name)

@@ -19,6 +19,7 @@ from typing import Any
 from ..backend import JobRequest
 from ..errors import Conflict, DataError, DoesNotFit, InvalidInput, NotFound
 from ..models import Job, JobStatus, LogChunk, MetricPoint
+from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..workspace import WorkspacePaths
 from . import procs
@@ -104,7 +105,7 @@ class JobManager:
 
     # -- read ------------------------------------------------------------------------
     def get(self, name: str) -> Job:
-        record = self.store.get_job(name)
+        record = self.store.get_job(check_name("job", name))
         if record is None:
             raise NotFound(f"no job named {name!r} in {self.paths.root}; `finetui job list` shows the jobs")
         return _to_job(self._reconcile(record))

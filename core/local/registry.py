@@ -10,7 +10,6 @@ the same kind of artifact Azure ML registers as an MLflow model.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import time
@@ -19,11 +18,9 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Job, JobStatus, RegisteredModel
+from ..names import check_name, check_ref, confined
 from ..workspace import WorkspacePaths
 from .store import Store
-
-# Azure ML's rule for asset names, so a name that works here also works there.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 
 
 class LocalRegistry:
@@ -32,10 +29,7 @@ class LocalRegistry:
         self.store = store
 
     def register(self, job: Job, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
-        if not _NAME.match(name or ""):
-            raise InvalidInput(
-                f"model name {name!r}: use letters, digits, '-', '_' or '.', starting with a letter or digit (at most 255)"
-            )
+        check_name("registered model", name)
         wanted: int | None = None
         if version is not None:
             if not str(version).isdigit() or int(version) < 1:
@@ -74,7 +68,7 @@ class LocalRegistry:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        final = self.paths.registry / name / record["version"]
+        final = confined(self.paths.registry, "registered model", name) / record["version"]
         final.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(final)
         _make_read_only(final)
@@ -97,7 +91,8 @@ class LocalRegistry:
         return [_to_registered(r) for r in self.store.list_registered(name) if r.get("path")]
 
     def get(self, ref: str) -> RegisteredModel:
-        name, _, version = ref.partition(":")
+        # a catalog name (org/name) passes too: it is simply not found here
+        name, version = check_ref("model", ref)
         versions = self.list(name)
         if not versions:
             raise NotFound(f"no registered model named {name!r}; `finetui model list` shows the catalog")
