@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -63,7 +64,9 @@ def test_bad_model_defaults_warn_but_do_not_stop():
         ({"lr_scheduler_type": "fancy"}, "lr_scheduler_type", "not one of"),
         ({"lora_target_modules": [1]}, "lora_target_modules", "list of module names"),
         ({"warmup_ratio": 2}, "warmup_ratio", "at most 1"),
-        ({"num_train_epochs": float("nan")}, "num_train_epochs", "expected a number"),
+        ({"num_train_epochs": float("nan")}, "num_train_epochs", "must be a finite number, got nan"),
+        ({"learning_rate": "-inf"}, "learning_rate", "must be a finite number, got -inf"),
+        ({"max_steps": float("nan")}, "max_steps", "must be a finite number, got nan"),
         ({"apply_deepspeed": 1}, "apply_deepspeed", "true or false"),
     ],
 )
@@ -139,3 +142,50 @@ def test_pipeline_parameters_in_the_components_form():
     assert params["apply_lora"] == "true" and params["apply_deepspeed"] == "true"
     assert "max_steps" not in params and "max_seq_length" not in params and "seed" not in params
     assert FineTuneSpec(max_seq_length=512).pipeline_parameters()["max_seq_length"] == 512
+
+
+# 9 levels of 9 aliases: 344 bytes that expand to 9**9 strings (gigabytes once copied or printed)
+BOMB = "\n".join(
+    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    from cli_helpers import finetui
+
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text(BOMB)
+    assert len(BOMB) < 400
+    started = time.monotonic()
+    proc = finetui(tmp_path / "ws", "job", "submit", "--model", "m", "--train", "t.jsonl", "--spec", str(spec), check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert time.monotonic() - started < 60  # the bomb took 75 s and 3 GB; the refusal is one parse
+    assert proc.stderr.startswith(f"error: {spec}: line 2: invalid YAML: aliases (*a) are not allowed")
+    assert len(proc.stderr) < 300 and len(proc.stderr.splitlines()) == 1
+    # --set takes a value that is not plain YAML as text, so an alias there stays unexpanded text
+    assert parse_set_options(["k=[&x [a, b], *x, *x]"]) == {"k": "[&x [a, b], *x, *x]"}
+
+
+def test_spec_files_are_capped(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# pad\n" * 200_000 + "lora_r: 8\n")
+    with pytest.raises(InvalidInput, match=r"big\.yaml: is 1\.1 MiB, over the 1 MiB limit"):
+        read_mapping(big)
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"lora_r": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        read_mapping(deep)
+
+
+@pytest.mark.parametrize("key, value", [("lr_scheduler_type", "x" * 10_000_000), ("lora_target_modules", [[["m"] * 1000] * 1000] * 100),
+                                        ("x" * 1_000_000, 1), ("apply_lora", "y" * 1_000_000), ("learning_rate", "9" * 5000)],
+                         ids=["long-text", "wide-list", "long-key", "long-bool", "long-number"])
+def test_errors_quote_at_most_80_characters_of_a_value(key, value):
+    started = time.monotonic()
+    with pytest.raises(SpecError) as info:
+        FineTuneSpec.from_mapping({key: value}, source="spec.yaml")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 700, message[:700]
+    assert not any(c * 81 in message for c in "xy9m"), message[:700]  # the value is quoted up to 80 characters
+    assert time.monotonic() - started < 10
