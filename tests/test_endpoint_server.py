@@ -337,7 +337,7 @@ def test_cli_errors_are_one_line_with_the_right_exit_code(backend, live):
         (("endpoint", "create", "9bad", "--model", "tiny-chat"), 2, "3-32 letters"),
         (("endpoint", "create", NAME, "--model", "tiny-chat"), 1, "already exists"),
         (("endpoint", "create", "ep-x", "--model", "no-such-model"), 1, "no-such-model"),
-        (("endpoint", "delete", "ep-nope", "--yes"), 1, "no endpoint named 'ep-nope'"),
+        (("endpoint", "delete", "ep-nope", "--yes"), 2, "no endpoint named 'ep-nope'"),  # nothing to delete: bad input
         (("endpoint", "delete", NAME), 2, "--yes"),
         (("chat", "http://127.0.0.1:9/v1", "--message", "hi"), 2, "FINETUI_ENDPOINT_KEY"),
     ]:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import bisect
 import json
 import os
-import stat
 import threading
 from array import array
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..files import open_regular
 
 CHUNK = 8 << 20
 MAX_ROW_BYTES = 8 << 20
@@ -32,17 +32,8 @@ class JsonlIndex:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._fd = -1
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise InvalidInput(f"{self.path}: file not found") from None
-        except PermissionError:
-            raise InvalidInput(f"{self.path}: permission denied") from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            raise InvalidInput(f"{self.path}: not a file")
-        self._fd, self.size = fd, info.st_size
+        fd = open_regular(self.path)  # a FIFO or a device fails here instead of blocking or never ending
+        self._fd, self.size = fd, os.fstat(fd).st_size
         self._starts = array("Q")
         self._count = 0  # rows published to readers; _starts may hold more while a batch is added
         self._pos = 0  # bytes scanned; a row starting before _pos whose newline is not yet found is pending

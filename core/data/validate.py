@@ -20,7 +20,7 @@ from array import array
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InvalidInput
+from ..files import open_regular
 from ..models import ValidationIssue, ValidationReport
 from .tokens import load_tokenizer, require_chat_template, token_lengths, token_stats
 
@@ -220,14 +220,15 @@ def validate_file(
 ) -> ValidationReport:
     """Validate a chat JSONL file; with a tokenizer (with a chat template) also measure token lengths."""
     p = Path(path).expanduser()
-    if not p.exists():
-        raise InvalidInput(f"{p}: file not found")
-    if not p.is_file():
-        raise InvalidInput(f"{p}: not a file")
-    if tokenizer is not None:
-        require_chat_template(tokenizer, str(p))
+    fd = open_regular(p)  # a FIFO, a device or a symlink loop fails here, in one line
+    try:
+        if tokenizer is not None:
+            require_chat_template(tokenizer, str(p))
+        size = os.fstat(fd).st_size
+    except BaseException:
+        os.close(fd)
+        raise
     issues = _Issues(max_issues)
-    size = p.stat().st_size
     rows = valid = 0
     lengths = array("L")
     pending: list[list[dict[str, Any]]] = []
@@ -236,9 +237,10 @@ def validate_file(
         token_stats=token_stats(lengths, max_seq_length),
     )
     if size == 0:
+        os.close(fd)
         issues.add(0, "file is empty")
         return report()
-    with open(p, "rb") as f:
+    with os.fdopen(fd, "rb") as f:
         whole = _sniff_binary(f.read(8192))
         if whole:
             issues.add(0, whole)

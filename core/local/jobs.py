@@ -203,12 +203,11 @@ class JobManager:
 
 
 def _existing_file(path: str | None, option: str) -> Path:
+    from ..files import check_regular_file
+
     if not path:
         raise InvalidInput(f"{option}: a JSONL file is required")
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise InvalidInput(f"{option} {path}: file not found")
-    return p.resolve()
+    return check_regular_file(path, option)
 
 
 def _require_valid_data(path: Path) -> None:

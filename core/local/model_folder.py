@@ -15,11 +15,18 @@ from typing import Any
 from ..errors import InvalidInput, NotFound
 
 _MAX_HEADER = 100 * 1024 * 1024  # a safetensors header larger than this is not one
+CONFIG_MAX_BYTES = 16 << 20
 
 
 def safetensors_parameters(path: str | Path) -> int:
     """Parameters in one .safetensors file, from its JSON header alone."""
-    with open(path, "rb") as fh:
+    from ..files import open_regular
+
+    try:
+        fd = open_regular(path)
+    except InvalidInput as exc:  # a FIFO named *.safetensors must not block the catalog
+        raise ValueError(str(exc)) from None
+    with os.fdopen(fd, "rb") as fh:
         raw = fh.read(8)
         if len(raw) != 8:
             raise ValueError("file shorter than a safetensors header")
@@ -75,9 +82,11 @@ def inspect(path: str | Path) -> dict[str, Any]:
     config_file = model_dir / "config.json"
     if not config_file.is_file():
         raise InvalidInput(f"{root}: no config.json in {model_dir}; a model folder needs one")
+    from ..files import read_user_text
+
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        config = json.loads(read_user_text(config_file, None, CONFIG_MAX_BYTES))
+    except ValueError as exc:
         raise InvalidInput(f"{config_file}: not valid JSON ({exc})") from None
     if not isinstance(config, dict):
         raise InvalidInput(f"{config_file}: expected a JSON object")

@@ -46,7 +46,7 @@ def list_targets(ctx, as_json) -> None:
 
 @compute.command("check")
 @click.argument("model")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec as YAML or JSON.")
+@click.option("--spec", "spec_file", type=click.Path(), help="FineTuneSpec as YAML or JSON.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one spec key (repeatable).")
 @click.option("--target", help="Compute target (default: the first GPU, else the CPU).")
 @json_option

@@ -19,7 +19,7 @@ def data() -> None:
 
 # -- validate -------------------------------------------------------------------------------
 @data.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--model", "model_ref", help="Also measure token lengths with this catalog model's tokenizer and chat template.")
 @click.option("--max-seq-length", type=click.IntRange(min=1), help="Count rows longer than this many tokens (default: the model's context length).")
 @click.option("--max-issues", type=click.IntRange(min=1), default=200, show_default=True, help="Report at most this many problems.")
@@ -92,7 +92,7 @@ def _print_report(file: str, report) -> None:
 
 # -- show -----------------------------------------------------------------------------------
 @data.command("show")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--rows", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many conversations to print.")
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first row (0-based; blank lines are not rows).")
 @json_option

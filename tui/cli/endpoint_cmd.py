@@ -19,6 +19,7 @@ from .common import emit, handle_errors, json_option, pass_ctx, table
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -207,20 +208,22 @@ def logs(ctx, name, follow, offset) -> None:
 
 @endpoint.command("invoke")
 @click.argument("name")
-@click.option("--request-file", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--request-file", required=True, type=click.Path(),
               help="JSON body for /score, e.g. the tutorial's sample_score.json.")
 @json_option
 @pass_ctx
 @handle_errors
 def invoke(ctx, name, request_file, as_json) -> None:
     """Send a request file to the endpoint's /score with its key and print the response."""
+    from finetui.core.files import read_user_text, shown
+
+    text = read_user_text(request_file, "--request-file", REQUEST_MAX_BYTES)
     try:
-        with open(request_file, encoding="utf-8") as fh:
-            body = json.load(fh)
+        body = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{request_file}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{request_file}: not UTF-8 text") from None
+        raise InvalidInput(f"{shown(request_file)}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InvalidInput(f"{shown(request_file)}: JSON nested too deeply") from None
     response = _manager(ctx).invoke(name, body)
     if as_json:
         click.echo(json.dumps(response, indent=2, ensure_ascii=False))

@@ -23,7 +23,7 @@ def job() -> None:
 @click.option("--model", "model", required=True, help="Base model, NAME or NAME:VERSION.")
 @click.option("--train", "train_file", required=True, help="Training data (JSONL, `messages` per row).")
 @click.option("--test", "test_file", help="Evaluation data (JSONL).")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec as YAML or JSON.")
+@click.option("--spec", "spec_file", type=click.Path(), help="FineTuneSpec as YAML or JSON.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one spec key (repeatable).")
 @click.option("--compute", help="Compute target (see `finetui compute list`).")
 @click.option("--experiment", help="Experiment name.")
