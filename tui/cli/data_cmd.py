@@ -8,6 +8,7 @@ import sys
 import click
 
 from finetui.core.errors import InvalidInput
+from finetui.core.printable import printable, printable_data
 
 from .common import emit, handle_errors, json_option, pass_ctx
 
@@ -74,9 +75,10 @@ def _tty_progress() -> _TtyProgress | None:
 
 
 def _print_report(file: str, report) -> None:
+    file = printable(file)
     for issue in report.issues:
         where = f"{file}:{issue.line}:"
-        click.echo(f"{where} {issue.field}: {issue.reason}" if issue.field else f"{where} {issue.reason}")
+        click.echo(printable(f"{where} {issue.field}: {issue.reason}" if issue.field else f"{where} {issue.reason}"))
     if report.issues_truncated:
         click.echo(f"{file}: ... and {report.issues_truncated} more problem(s) not shown (raise --max-issues)")
     stats = report.token_stats
@@ -121,7 +123,8 @@ def show(ctx, file, count, start, as_json) -> None:
 
 
 def _print_rows(file: str, rows: list[dict]) -> None:
-    for n, entry in enumerate(rows):
+    file = printable(file)  # dataset text (and the path) never reaches the terminal with its escape sequences
+    for n, entry in enumerate(printable_data(rows)):
         if n:
             click.echo("")
         click.echo(f"── row {entry['index']} ({file}:{entry['line']}) " + "─" * 20)

@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from finetui.core.printable import printable, printable_data
+
 from ..format import human_bytes
 from ..widgets.chat_render import conversation_text
 from ..widgets.histogram import token_histogram
@@ -35,7 +37,7 @@ def validation_text(report: Any) -> Text:
     out.append(f" {verdict} ", style="bold reverse")
     out.append(f"  {report.valid_rows:,} of {report.rows:,} rows usable\n\n")
     for issue in report.issues[:50]:
-        out.append(f"  {issue}\n")
+        out.append(printable(f"  {issue}\n"))
     if report.issues_truncated:
         out.append(f"  … and {report.issues_truncated} more\n")
     out.append("\n")
@@ -119,9 +121,9 @@ class DataPane(Pane):
         try:
             row = view.index.row(event.row)
         except Exception as exc:
-            self.query_one("#conversation", Static).update(f"row {event.row + 1}: {exc}")
+            self.query_one("#conversation", Static).update(Text(printable(f"row {event.row + 1}: {exc}")))
         else:
-            self.query_one("#conversation", Static).update(conversation_text(row))
+            self.query_one("#conversation", Static).update(conversation_text(printable_data(row)))
         self.query_one("#data-tabs", TabbedContent).active = "chat-tab"
 
     def action_open_row(self) -> None:

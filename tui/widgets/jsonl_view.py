@@ -21,6 +21,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from finetui.core.printable import printable
+
 SCAN_SLICE = 16 << 20
 
 
@@ -172,9 +174,9 @@ class JsonlView(ScrollView, can_focus=True):
         cached = self._summaries.get(row)
         if cached is None:
             try:
-                cached = (summarize(self.index.row(row)), False)
+                cached = (printable(summarize(self.index.row(row))), False)
             except Exception as exc:
-                cached = (f"invalid row: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", True)
+                cached = (printable(f"invalid row: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"), True)
             self._summaries[row] = cached
         return cached
 
