@@ -69,11 +69,13 @@ def model_dims(path: str | Path) -> dict[str, Any]:
         base = _adapter_base(folder)
         if not p.is_file() and base is not None:
             return model_dims(base)  # a LoRA adapter alone: the dimensions are its base model's
+    from .files import CONFIG_MAX_BYTES, read_user_text
+
+    if not p.exists():
+        raise InvalidInput(f"{p}: file not found; a model folder needs its config.json")
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"{p}: file not found; a model folder needs its config.json") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raw = json.loads(read_user_text(p, None, CONFIG_MAX_BYTES))
+    except json.JSONDecodeError as exc:
         raise InvalidInput(f"{p}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise InvalidInput(f"{p}: expected a JSON object")

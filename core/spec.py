@@ -170,32 +170,9 @@ class FineTuneSpec:
 SPEC_MAX_BYTES = 1 << 20
 
 
-def _yaml_loader():
-    """PyYAML's SafeLoader without aliases: ``*name`` is how a 344-byte spec grows to gigabytes."""
-    import yaml
-
-    class NoAliasLoader(yaml.SafeLoader):
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-            if self.check_event(yaml.AliasEvent):
-                event = self.peek_event()
-                raise yaml.composer.ComposerError(
-                    None, None, f"aliases (*{event.anchor[:40]}) are not allowed; write the value out", event.start_mark
-                )
-            return super().compose_node(parent, index)
-
-    return NoAliasLoader
-
-
-def load_yaml(text: str):
-    """One YAML document, safely and without aliases (yaml.YAMLError on bad input)."""
-    import yaml
-
-    return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
-
-
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file holding one mapping, with errors that name the file and line."""
-    from .files import read_user_text, shown
+    from .files import load_yaml, read_user_text, shown
 
     path = Path(path)
     text = read_user_text(path, None, SPEC_MAX_BYTES)
@@ -314,6 +291,8 @@ def _close_keys(key: str) -> str:
 def parse_set_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """``--set KEY=VALUE`` pairs; values are read as YAML scalars so 3, 5e-5 and true work."""
     import yaml
+
+    from .files import load_yaml
 
     out: dict[str, Any] = {}
     for item in items:

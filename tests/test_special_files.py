@@ -92,3 +92,13 @@ def test_oversized_request_files_are_refused(tmp_path):
         fh.truncate((16 << 20) + 1)  # sparse: costs no disk
     proc = finetui(tmp_path / "ws", "endpoint", "invoke", "no-such-ep", "--request-file", str(big), check=False, timeout=60)
     assert proc.returncode == 2 and "over the 16 MiB limit" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_a_yaml_alias_bomb_in_a_model_folders_mlmodel_is_refused(tmp_path):
+    from test_spec import BOMB
+
+    folder = tmp_path / "evil-model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors:\n  transformers: {}\n" + BOMB)
+    proc = finetui(tmp_path / "ws", "model", "add", str(folder), check=False, timeout=60)
+    assert proc.returncode == 2 and "aliases" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr

@@ -26,10 +26,14 @@ def resolve_hf_dirs(path: str | Path) -> tuple[Path, Path]:
     if is_mlflow_model(root):
         import yaml
 
+        from ..files import CONFIG_MAX_BYTES, load_yaml, read_user_text
+
         try:
-            meta = yaml.safe_load((root / "MLmodel").read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"{root / 'MLmodel'}: invalid YAML: {exc}") from None
+            meta = load_yaml(read_user_text(root / "MLmodel", None, CONFIG_MAX_BYTES)) or {}
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise InvalidInput(f"{root / 'MLmodel'}: invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        if not isinstance(meta, dict):
+            raise InvalidInput(f"{root / 'MLmodel'}: expected a YAML mapping")
         flavor = (meta.get("flavors") or {}).get("transformers")
         if not isinstance(flavor, dict):
             raise InvalidInput(f"{root / 'MLmodel'}: no transformers flavour; finetui serves transformers models")

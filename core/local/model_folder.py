@@ -15,7 +15,6 @@ from typing import Any
 from ..errors import InvalidInput, NotFound
 
 _MAX_HEADER = 100 * 1024 * 1024  # a safetensors header larger than this is not one
-CONFIG_MAX_BYTES = 16 << 20
 
 
 def safetensors_parameters(path: str | Path) -> int:
@@ -82,7 +81,7 @@ def inspect(path: str | Path) -> dict[str, Any]:
     config_file = model_dir / "config.json"
     if not config_file.is_file():
         raise InvalidInput(f"{root}: no config.json in {model_dir}; a model folder needs one")
-    from ..files import read_user_text
+    from ..files import CONFIG_MAX_BYTES, read_user_text
 
     try:
         config = json.loads(read_user_text(config_file, None, CONFIG_MAX_BYTES))
