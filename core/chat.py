@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
-from .errors import AuthError, InvalidInput, OperationFailed
+from .errors import AuthError, InvalidInput, OperationFailed, quote
 
 KEY_ENV = "FINETUI_ENDPOINT_KEY"
 _RAW_LIMIT = 64 * 1024
@@ -40,7 +40,7 @@ class ChatParams:
         for item in items:
             key, sep, value = item.partition("=")
             if not sep or key not in types:
-                raise InvalidInput(f"parameter {item!r}: use KEY=VALUE with KEY one of {', '.join(types)}")
+                raise InvalidInput(f"parameter {quote(item)}: use KEY=VALUE with KEY one of {', '.join(types)}")
             try:
                 if key == "do_sample":
                     if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
@@ -53,7 +53,7 @@ class ChatParams:
                 else:
                     changes[key] = float(value)
             except ValueError:
-                raise InvalidInput(f"parameter {key}: {value!r} is not a valid value") from None
+                raise InvalidInput(f"parameter {quote(key)}: {quote(value)} is not a valid value") from None
         return replace(self, **changes)
 
     def score_parameters(self) -> dict[str, Any]:
@@ -129,10 +129,10 @@ class ChatClient:
     def __init__(self, url: str, key: str, protocol: str = "auto", timeout: float = 120.0, *,
                  endpoint: str | None = None, transport: Any = None) -> None:
         if protocol not in ("auto", "openai", "score"):
-            raise InvalidInput(f"protocol {protocol!r}: use openai, score or auto")
+            raise InvalidInput(f"protocol {quote(protocol)}: use openai, score or auto")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(f"endpoint URL {url!r}: expected http(s)://host[:port]/...")
+            raise InvalidInput(f"endpoint URL {quote(url)}: expected http(s)://host[:port]/...")
         path = parts.path.rstrip("/")
         if protocol == "auto":
             protocol = "score" if path.endswith("/score") else "openai"

@@ -39,3 +39,12 @@ def test_printable_keeps_text_and_structure():
     assert printable("plain text, ünïcode, 中文\n\tok") == "plain text, ünïcode, 中文\n\tok"
     assert printable(OSC_TITLE) == "␛]0;pwned␇"
     assert printable_data({"k\x1b": ["\x1b", 3, None, {"x": "\x9d"}]}) == {"k␛": ["␛", 3, None, {"x": "\\x9d"}]}
+
+
+def test_a_huge_value_in_a_dataset_is_quoted_short(tmp_path):
+    from finetui.core.data.validate import validate_file
+
+    data = tmp_path / "huge-role.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "r" * 1_000_000, "content": "x"}]}) + "\n", encoding="utf-8")
+    report = validate_file(data)
+    assert not report.ok and all(len(issue.reason) < 200 for issue in report.issues), [i.reason[:300] for i in report.issues]

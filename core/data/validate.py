@@ -20,6 +20,7 @@ from array import array
 from pathlib import Path
 from typing import Any, Callable
 
+from ..errors import quote
 from ..files import open_regular
 from ..models import ValidationIssue, ValidationReport
 from .tokens import load_tokenizer, require_chat_template, token_lengths, token_stats
@@ -104,7 +105,7 @@ def row_problems(row: Any) -> list[tuple[str | None, str]]:
         elif not isinstance(role, str):
             out.append((f"{where}.role", f"must be a string, got {kind_of(role)}"))
         elif role not in ROLES:
-            out.append((f"{where}.role", f"unknown role {role!r}; use system, user or assistant"))
+            out.append((f"{where}.role", f"unknown role {quote(role)}; use system, user or assistant"))
         else:
             roles.append(role)
         content = message.get("content")

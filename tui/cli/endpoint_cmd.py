@@ -12,7 +12,7 @@ import time
 
 import click
 
-from finetui.core.errors import BackendUnavailable, InvalidInput
+from finetui.core.errors import BackendUnavailable, InvalidInput, quote
 from finetui.core.models import Endpoint
 
 from .common import emit, handle_errors, json_option, pass_ctx, table
@@ -28,7 +28,7 @@ def parse_duration(text: str | None) -> float | None:
         return None
     m = _DURATION.match(text.lower())
     if not m:
-        raise InvalidInput(f"--idle-timeout {text!r}: use a number with s, m, h or d, e.g. 30m")
+        raise InvalidInput(f"--idle-timeout {quote(text)}: use a number with s, m, h or d, e.g. 30m")
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
