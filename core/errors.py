@@ -78,3 +78,7 @@ class OperationFailed(FinetuiError):
 
 class AuthError(FinetuiError):
     """Credentials were missing, wrong or lacked a permission."""
+
+
+class StorageError(FinetuiError):
+    """The workspace's database or files cannot be read or written: damaged, read-only or a full disk."""

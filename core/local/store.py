@@ -143,20 +143,10 @@ class Store:
         """Insert the next version (1, 2, ...) of a registered model; versions are never replaced."""
         with self.transaction() as db:
             if version is None:
-                row = db.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM registered WHERE name = ?", (record["name"],)
-                ).fetchone()
-                version = int(row[0]) + 1
-            elif db.execute(
-                "SELECT 1 FROM registered WHERE name = ? AND version = ?", (record["name"], version)
-            ).fetchone():
+                version = next_registered_version(db, record["name"])
+            elif registered_exists(db, record["name"], version):
                 raise FileExistsError(f"{record['name']}:{version}")
-            record = dict(record, version=str(version))
-            db.execute(
-                "INSERT INTO registered(name, version, created_at, record) VALUES (?, ?, ?, ?)",
-                (record["name"], version, record["created_at"], json.dumps(record)),
-            )
-        return record
+            return insert_registered(db, record, version)
 
     def list_registered(self, name: str | None = None) -> list[dict[str, Any]]:
         if name:
@@ -194,3 +184,31 @@ class Store:
     def delete_endpoint(self, name: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM endpoints WHERE name = ?", (name,))
+
+
+# -- registered versions inside a caller's transaction (the registry moves files in between) ----
+def next_registered_version(db: sqlite3.Connection, name: str) -> int:
+    row = db.execute("SELECT COALESCE(MAX(version), 0) FROM registered WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) + 1
+
+
+def registered_exists(db: sqlite3.Connection, name: str, version: int) -> bool:
+    return db.execute("SELECT 1 FROM registered WHERE name = ? AND version = ?", (name, version)).fetchone() is not None
+
+
+def insert_registered(db: sqlite3.Connection, record: dict[str, Any], version: int) -> dict[str, Any]:
+    record = dict(record, version=str(version))
+    db.execute(
+        "INSERT INTO registered(name, version, created_at, record) VALUES (?, ?, ?, ?)",
+        (record["name"], version, record["created_at"], json.dumps(record)),
+    )
+    return record
+
+
+def registered_rows(db: sqlite3.Connection) -> list[tuple[str, int, str]]:
+    """Every registered version as (name, version, raw record), for the registry's sweep."""
+    return [(r[0], int(r[1]), r[2]) for r in db.execute("SELECT name, version, record FROM registered")]
+
+
+def delete_registered(db: sqlite3.Connection, name: str, version: int) -> None:
+    db.execute("DELETE FROM registered WHERE name = ? AND version = ?", (name, version))
