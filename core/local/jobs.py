@@ -22,7 +22,7 @@ from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..spec import FineTuneSpec, resolve_spec
 from ..workspace import WorkspacePaths
 from . import procs
-from .store import Store
+from .store import DAMAGED, Store
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_RELPATH = Path("user_logs") / "std_log.txt"
@@ -114,7 +114,7 @@ class JobManager:
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
         """Mark a job Failed when its runner is gone but the record says it is active."""
-        if record["status"] not in ACTIVE:
+        if record.get("status") not in ACTIVE or not isinstance(record.get("created_at"), (int, float)):
             return record
         pid = record.get("pid")
         if pid:
@@ -230,20 +230,29 @@ def _new_job_name(model_name: str) -> str:
 
 
 def _to_job(r: dict[str, Any]) -> Job:
-    return Job(
-        name=r["name"],
-        display_name=r["display_name"],
-        status=JobStatus(r["status"]),
-        backend=r.get("backend", "local"),
-        model=r["model"],
-        train_file=r["train_file"],
-        test_file=r.get("test_file"),
-        spec=r["spec"],
-        created_at=r["created_at"],
-        started_at=r.get("started_at"),
-        ended_at=r.get("ended_at"),
-        error=r.get("error"),
-        experiment=r.get("experiment"),
-        output_path=r.get("output_path"),
-        pid=r.get("pid"),
-    )
+    why = r.get(DAMAGED)
+    if why is None:
+        try:
+            return Job(
+                name=r["name"],
+                display_name=r["display_name"],
+                status=JobStatus(r["status"]),
+                backend=r.get("backend", "local"),
+                model=r["model"],
+                train_file=r["train_file"],
+                test_file=r.get("test_file"),
+                spec=r["spec"],
+                created_at=r["created_at"],
+                started_at=r.get("started_at"),
+                ended_at=r.get("ended_at"),
+                error=r.get("error"),
+                experiment=r.get("experiment"),
+                output_path=r.get("output_path"),
+                pid=r.get("pid"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            why = f"field {exc} missing" if isinstance(exc, KeyError) else f"a bad value ({str(exc)[:80]})"
+    name = str(r.get("name"))
+    return Job(name=name, display_name=name, status=JobStatus.DAMAGED, backend="local", model="", train_file="",
+               test_file=None, spec={}, created_at=0.0,
+               error=f"the job's record in the workspace database is damaged ({why}); other jobs are unaffected")

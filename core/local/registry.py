@@ -9,7 +9,6 @@ the same kind of artifact Azure ML registers as an MLflow model.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from ..workspace import WorkspacePaths
 from ..faults import fault_point
 from .registry_files import STAGING_PREFIX, copy_in, fsync_dir, make_read_only, new_staging, remove_tree, sweep_stale_staging
 from .storage_errors import os_storage_error
-from .store import Store, delete_registered, insert_registered, next_registered_version, registered_exists, registered_rows
+from .store import DAMAGED, Store, delete_registered, insert_registered, next_registered_version, parse_record, registered_exists, registered_rows
 
 # Azure ML's rule for asset names, so a name that works here also works there.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
@@ -105,11 +104,11 @@ class LocalRegistry:
         """Inside the register transaction: drop rows without files and files without rows."""
         kept: set[tuple[str, str]] = set()
         for name, version, raw in registered_rows(db):
-            try:
-                path = json.loads(raw).get("path")
-            except (ValueError, AttributeError):
+            record = parse_record(raw, name, version)
+            if DAMAGED in record:
                 kept.add((name, str(version)))  # a damaged row is shown as damaged, not swept
                 continue
+            path = record.get("path")
             expected = self.paths.registry / name / str(version)
             # the recorded path, or where it would be in a workspace that was moved since
             if path and (Path(path).is_dir() or expected.is_dir()):

@@ -8,6 +8,7 @@ these map them to ``StorageError`` that names both.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -43,9 +44,12 @@ def sqlite_storage_error(exc: sqlite3.Error, db: Path | str) -> StorageError:
     if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT) or "not a database" in lowered or "malformed" in lowered:
         return StorageError(f"workspace database {db} is not a database (damaged?): move it aside and run "
                             "`finetui demo` to start afresh, or restore a backup")
-    if code == _SQLITE_FULL or "disk is full" in lowered:
+    # SQLite says "disk I/O error" or "unable to open" when WAL's shared-memory file cannot grow or be
+    # created: the filesystem tells whether it is full or read-only.
+    state = _filesystem_state(Path(db).parent)
+    if code == _SQLITE_FULL or "disk is full" in lowered or state == "full":
         return StorageError(f"no space left on the disk for workspace database {db}: free some space and try again")
-    if code in (_SQLITE_READONLY, _SQLITE_PERM) or "readonly" in lowered or "read-only" in lowered:
+    if code in (_SQLITE_READONLY, _SQLITE_PERM) or "readonly" in lowered or state == "read-only":
         return StorageError(f"workspace database {db} is read-only: make it and its folder writable, "
                             "or choose another workspace with --workspace")
     if code == _SQLITE_CANTOPEN or "unable to open" in lowered:
@@ -57,3 +61,16 @@ def sqlite_storage_error(exc: sqlite3.Error, db: Path | str) -> StorageError:
         return StorageError(f"reading or writing workspace database {db} failed ({text}): check the disk, "
                             "then try again")
     return StorageError(f"workspace database {db}: {text}")
+
+
+def _filesystem_state(folder: Path) -> str | None:
+    """"read-only", "full" or None (looks fine, or cannot tell) for the filesystem holding ``folder``."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None
+    if st.f_flag & getattr(os, "ST_RDONLY", 1) or not os.access(folder, os.W_OK):
+        return "read-only"
+    if st.f_bavail == 0:
+        return "full"
+    return None
