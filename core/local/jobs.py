@@ -22,6 +22,7 @@ from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..spec import FineTuneSpec, resolve_spec
 from ..workspace import WorkspacePaths
 from . import procs
+from .checkpoints import remove_incomplete_checkpoints
 from .store import DAMAGED, Store
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
@@ -128,6 +129,8 @@ class JobManager:
         last = procs.tail_lines(Path(record["job_dir"]) / LOG_RELPATH, 1)
         if last:
             reason += f"; last log line: {last[-1][:300]}"
+        # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
+        remove_incomplete_checkpoints(Path(record["job_dir"]))
         updated = self.store.update_job_if(
             record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
         )
