@@ -132,3 +132,12 @@ def test_one_malformed_row_affects_only_itself(tmp_path):
     finally:
         finetui(ws, "job", "cancel", name, check=False)
     assert json.loads(finetui(ws, "job", "show", name, "--json").stdout)["name"] == name
+
+
+def test_runner_on_a_damaged_database_writes_one_line(tmp_path):
+    ws = _workspace(tmp_path / "ws")
+    (ws / "finetui.db").write_bytes(b"\x00garbage" * 512)
+    proc = subprocess.run([sys.executable, "-m", "finetui.core.local.runner", "--workspace", str(ws), "--job", "j1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1 and "not a database" in proc.stderr

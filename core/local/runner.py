@@ -31,6 +31,7 @@ offline_env()
 # 10x slower than 2 passive ones on a busy 2-core box. It must be set before torch loads OpenMP.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from ..errors import FinetuiError  # noqa: E402
 from ..models import JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
 from .metrics import JobLog, MetricsFile  # noqa: E402
@@ -166,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_job(args.workspace.expanduser().resolve(), args.job)
     except JobCanceled:  # SIGTERM before the job's own handling began
         return EXIT_CANCELED
+    except FinetuiError as exc:  # the store cannot be opened: one line in the job log, not a traceback
+        print(f"finetui runner: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
