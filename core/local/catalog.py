@@ -19,7 +19,7 @@ from ..hub import hf_cache_dir, hub_endpoint, offline_switch, reporting_tqdm, un
 from ..models import CatalogModel
 from ..workspace import WorkspacePaths
 from .model_folder import inspect
-from .store import DAMAGED, Store
+from .store import DAMAGED, Store, damage_reason
 
 _FIELDS = set(CatalogModel.__dataclass_fields__)
 
@@ -169,7 +169,7 @@ class LocalCatalog:
                 values.setdefault("id", f"local://models/{values['name']}/versions/{values['version']}")
                 return CatalogModel(**values)
             except (KeyError, TypeError) as exc:
-                why = f"field {exc} missing" if isinstance(exc, KeyError) else str(exc)[:80]
+                why = damage_reason(exc)
         return _damaged(record, "models", why)
 
     def _registered(self) -> list[CatalogModel]:

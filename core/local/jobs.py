@@ -23,7 +23,7 @@ from ..spec import FineTuneSpec, resolve_spec
 from ..workspace import WorkspacePaths
 from . import procs
 from .checkpoints import remove_incomplete_checkpoints
-from .store import DAMAGED, Store
+from .store import DAMAGED, Store, damage_reason
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_RELPATH = Path("user_logs") / "std_log.txt"
@@ -254,7 +254,7 @@ def _to_job(r: dict[str, Any]) -> Job:
                 pid=r.get("pid"),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            why = f"field {exc} missing" if isinstance(exc, KeyError) else f"a bad value ({str(exc)[:80]})"
+            why = damage_reason(exc)
     name = str(r.get("name"))
     return Job(name=name, display_name=name, status=JobStatus.DAMAGED, backend="local", model="", train_file="",
                test_file=None, spec={}, created_at=0.0,

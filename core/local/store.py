@@ -265,3 +265,10 @@ def parse_record(raw: Any, name: Any, version: Any = None) -> dict[str, Any]:
     if version is not None:
         damaged["version"] = str(version)
     return damaged
+
+
+def damage_reason(exc: Exception) -> str:
+    """Why a record that parsed could still not be read: the field missing or the value refused."""
+    if isinstance(exc, KeyError):
+        return f"field {exc} missing"
+    return f"a bad value ({str(exc)[:80]})"
