@@ -141,3 +141,29 @@ def test_runner_on_a_damaged_database_writes_one_line(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1 and "not a database" in proc.stderr
+
+
+@pytest.mark.slow
+def test_job_submit_on_a_full_disk_is_one_line_and_leaves_no_job(tmp_path):
+    """The jobs folder on a full tmpfs, the database on a disk with room: the job folder cannot be written."""
+    from tiny_model import build_tiny_setup
+
+    tiny = build_tiny_setup(tmp_path / "tiny")
+    ws, err = _workspace(tmp_path / "ws"), tmp_path / "err.txt"
+    finetui(ws, "model", "add", str(tiny.model_dir), "--name", "tiny")
+    before = finetui_json(ws, "job", "list")
+    jobs = ws / "jobs"
+    cli = shlex.join([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws)])
+    q = shlex.quote
+    script = (f"mount -t tmpfs -o size=64k tmpfs {q(str(jobs))}\n"
+              f"head -c 8M /dev/zero > {q(str(jobs / 'fill'))} 2>/dev/null || true\n"
+              f"set +e\n{cli} job submit --model tiny --train {q(str(tiny.train_file))} 2>{q(str(err))}\n"
+              f"echo rc=$?\nls -A {q(str(jobs))}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-ec", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rc, *left = proc.stdout.split()
+    message = err.read_text()
+    assert rc == "rc=1", (proc.stdout, message)
+    assert message.count("\n") == 1 and "Traceback" not in message and "no space left" in message, message
+    assert left == ["fill"]  # no half-made job folder
+    assert finetui_json(ws, "job", "list") == before  # and no record

@@ -9,20 +9,23 @@ that died by a signal or a crash is reported as Failed, never Running forever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from ..backend import JobRequest
-from ..errors import Conflict, DataError, DoesNotFit, InvalidInput, NotFound
+from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
 from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..spec import FineTuneSpec, resolve_spec
 from ..workspace import WorkspacePaths
 from . import procs
 from .checkpoints import remove_incomplete_checkpoints
+from .storage_errors import os_storage_error
 from .store import DAMAGED, Store, damage_reason
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
@@ -52,8 +55,12 @@ class JobManager:
 
         name = _new_job_name(model.name)
         job_dir = self.paths.job_dir(name)
-        (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
-        spec.save(job_dir / "spec.yaml")
+        try:
+            (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
+            spec.save(job_dir / "spec.yaml")
+        except OSError as exc:  # a full disk or a read-only workspace: leave no half-made job behind
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise os_storage_error(exc, job_dir, "writing the job folder") from None
         now = time.time()
         record = {
             "name": name,
@@ -76,15 +83,21 @@ class JobManager:
             "experiment": request.experiment or f"chat_completion_{model.name}",
             "job_dir": str(job_dir),
         }
-        self.store.put_job(record)
+        try:
+            self.store.put_job(record)
+        except FinetuiError:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
         argv = procs.python_module_argv(
             "finetui.core.local.runner", "--workspace", str(self.paths.root), "--job", name
         )
         try:
             pid, started = procs.spawn_detached(argv, log_path=job_dir / LOG_RELPATH, cwd=job_dir)
         except OSError as exc:
-            self.store.update_job(name, status=JobStatus.FAILED.value, error=f"could not start the runner: {exc}", ended_at=time.time())
-            raise
+            reason = f"could not start the runner: {exc.strerror or exc}"
+            with contextlib.suppress(FinetuiError):
+                self.store.update_job(name, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
+            raise OperationFailed(f"job {name}: {reason}") from None
         # The runner may already have moved the job on; only a fresh record becomes Queued.
         self.store.update_job(name, pid=pid, pid_start_time=started)
         self.store.update_job_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
