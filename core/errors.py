@@ -85,6 +85,9 @@ class AuthError(FinetuiError):
     """Credentials were missing, wrong or lacked a permission."""
 
 
+class StorageError(FinetuiError):
+    """The workspace's database or files cannot be read or written: damaged, read-only or a full disk."""
+
 
 QUOTE_LIMIT = 80
 

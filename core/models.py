@@ -23,10 +23,12 @@ class JobStatus(str, enum.Enum):
     COMPLETED = "Completed"
     FAILED = "Failed"
     CANCELED = "Canceled"
+    # not Azure's: a local record that cannot be read (shown with its name; other jobs are unaffected)
+    DAMAGED = "Damaged"
 
     @property
     def terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.DAMAGED)
 
 
 class Verdict(str, enum.Enum):
@@ -45,6 +47,7 @@ class EndpointState(str, enum.Enum):
     DELETING = "Deleting"
     STOPPED = "Stopped"
     UNHEALTHY = "Unhealthy"
+    DAMAGED = "Damaged"  # a local record that cannot be read
 
 
 @dataclass(frozen=True)

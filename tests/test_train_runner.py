@@ -56,8 +56,8 @@ def _job(ws: Path, name: str, tiny, *, train_file=None, test_file="default", **s
     return store, job_dir
 
 
-def _spawn(ws: Path, name: str, job_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+def _spawn(ws: Path, name: str, job_dir: Path, **extra_env: str) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra_env)
     with open(job_dir / "user_logs" / "std_log.txt", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "finetui.core.local.runner", "--workspace", str(ws), "--job", name],
@@ -164,7 +164,7 @@ def test_sigterm_stops_promptly_and_keeps_canceled(tmp_path, tiny):
             proc.kill()
     job = store.get_job("cancel")
     assert job["status"] == "Canceled" and job["error"] == "canceled by the user"
-    assert "canceled: stopping now" in _log(job_dir)
+    assert _last_line(job_dir).split(" | ", 1)[-1].startswith("canceled: stopping now")
     assert not (job_dir / "outputs" / "mlflow_model").exists()
 
 
@@ -195,3 +195,53 @@ def test_runner_leaves_a_canceled_job_alone(tmp_path, tiny):
     job = store.get_job("early")
     assert job["status"] == "Canceled" and job["pid"] is None
     assert "not moving it to Preparing" in _log(job_dir)
+
+
+def _last_line(job_dir: Path) -> str:
+    return _log(job_dir).strip().splitlines()[-1]
+
+
+def test_a_sigterm_not_from_cancel_fails_the_job_in_record_and_log_alike(tmp_path, tiny):
+    store, job_dir = _job(tmp_path, "termed", tiny, max_steps=100000, num_train_epochs=1000, logging_steps=1)
+    proc = _spawn(tmp_path, "termed", job_dir)
+    try:
+        _wait_for(lambda: "| step 3/" in _log(job_dir), 180, "training steps in the log")
+        os.killpg(proc.pid, signal.SIGTERM)  # an OOM killer, a shutdown, `kill PID`: not `job cancel`
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    job = store.get_job("termed")
+    assert job["status"] == "Failed" and job["ended_at"], job
+    assert job["error"].startswith("stopped by SIGTERM") and "\n" not in job["error"]
+    last = _last_line(job_dir)
+    assert "job failed: stopped by SIGTERM" in last and "cancel" not in last.split("(")[0], last
+
+
+def test_sigkill_during_a_checkpoint_leaves_no_checkpoint_taken_for_complete(tmp_path, tiny):
+    from finetui.core.local.checkpoints import checkpoint_folders, complete_checkpoints
+    from finetui.core.local.jobs import JobManager
+    from finetui.core.workspace import WorkspacePaths
+
+    rows = sum(1 for line in Path(tiny.train_file).read_text(encoding="utf-8").splitlines() if line.strip())
+    per_epoch = -(-rows // 8)
+    store, job_dir = _job(tmp_path, "ckpt", tiny, max_steps=-1, num_train_epochs=3, test_file=None)
+    marker = tmp_path / "paused"
+    proc = _spawn(tmp_path, "ckpt", job_dir, FINETUI_TEST_PAUSE_AT=f"train.checkpoint.{2 * per_epoch}",
+                  FINETUI_TEST_PAUSE_MARKER=str(marker))
+    try:
+        _wait_for(lambda: marker.exists() or proc.poll() is not None, 300, "the second checkpoint to start")
+        assert proc.poll() is None, _log(job_dir)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    first, second = (job_dir / "checkpoints" / f"checkpoint-{n * per_epoch}" for n in (1, 2))
+    assert checkpoint_folders(job_dir) == [first, second]  # the killed one is on disk, half written
+    assert complete_checkpoints(job_dir) == [first]
+
+    # reading the job notices the dead runner, records Failed and drops the partial checkpoint
+    job = JobManager(WorkspacePaths(tmp_path), store, catalog=None).get("ckpt")
+    assert job.status.value == "Failed" and "killed by a signal" in job.error
+    assert checkpoint_folders(job_dir) == [first] and (first / "trainer_state.json").is_file()

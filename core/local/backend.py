@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
 from ..workspace import WorkspacePaths, resolve_workspace
+from .storage_errors import os_storage_error
 from .store import Store
 
 
@@ -32,7 +33,11 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, workspace: str | Path | None = None) -> None:
-        self.paths = WorkspacePaths(resolve_workspace(workspace)).ensure()
+        root = resolve_workspace(workspace)
+        try:
+            self.paths = WorkspacePaths(root).ensure()
+        except OSError as exc:
+            raise os_storage_error(exc, root, "creating the workspace folders in") from None
         self.store = Store(self.paths.db)
 
     # -- services, built on first use --------------------------------------

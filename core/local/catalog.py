@@ -20,9 +20,16 @@ from ..models import CatalogModel
 from ..names import check_name, check_ref, is_id
 from ..workspace import WorkspacePaths
 from .model_folder import inspect
-from .store import Store
+from .store import DAMAGED, Store, damage_reason
 
 _FIELDS = set(CatalogModel.__dataclass_fields__)
+
+
+def _damaged(record: dict[str, Any], where: str, why: str) -> CatalogModel:
+    """A row that cannot be read, listed under its name so that it alone is affected."""
+    name, version = str(record.get("name")), str(record.get("version", "?"))
+    return CatalogModel(name=name, version=version, source="damaged", id=f"local://{where}/{name}/versions/{version}",
+                        description=f"its record in the workspace database is damaged ({why}); other models are unaffected")
 
 
 # -- the catalog --------------------------------------------------------------------------
@@ -157,18 +164,27 @@ class LocalCatalog:
     # -- sources ----------------------------------------------------------------------
     @staticmethod
     def _from_record(record: dict[str, Any]) -> CatalogModel:
-        values = {k: v for k, v in record.items() if k in _FIELDS}
-        values["version"] = str(values.get("version", "1"))
-        values.setdefault("source", "workspace")
-        values.setdefault("id", f"local://models/{values['name']}/versions/{values['version']}")
-        return CatalogModel(**values)
+        why = record.get(DAMAGED)
+        if why is None:
+            try:
+                values = {k: v for k, v in record.items() if k in _FIELDS}
+                values["version"] = str(values.get("version", "1"))
+                values.setdefault("source", "workspace")
+                values.setdefault("id", f"local://models/{values['name']}/versions/{values['version']}")
+                return CatalogModel(**values)
+            except (KeyError, TypeError) as exc:
+                why = damage_reason(exc)
+        return _damaged(record, "models", why)
 
     def _registered(self) -> list[CatalogModel]:
         base_defaults = {f"{r['name']}:{r['version']}": r.get("model_specific_defaults") or {} for r in self.store.list_models()}
         out = []
         for r in self.store.list_registered():
+            if DAMAGED in r:
+                out.append(_damaged(r, "registry", r[DAMAGED]))
+                continue
             if not r.get("path"):
-                continue  # being copied in by `model register`
+                continue  # a register that did not finish; the next register sweeps it
             try:
                 fields = inspect(r["path"])
             except (InvalidInput, NotFound, OSError):

@@ -25,7 +25,7 @@ from ..workspace import WorkspacePaths
 from . import procs
 from .address import free_port, host_warning, http_status, port_open, url_host
 from .serve.auth import read_keys, write_keys
-from .store import Store
+from .store import DAMAGED, Store
 
 READY_TIMEOUT_S = 120.0
 _LIVE = (EndpointState.SUCCEEDED.value, EndpointState.CREATING.value, EndpointState.UPDATING.value)
@@ -44,6 +44,16 @@ def update_endpoint_if(store: Store, name: str, allowed_from: tuple[str, ...], *
         record.update(changes)
         db.execute("UPDATE endpoints SET state = ?, record = ? WHERE name = ?", (record["state"], json.dumps(record), name))
     return record
+
+
+def _unreadable(rec: dict[str, Any]) -> str | None:
+    """What makes a record that is a JSON object still unusable, if anything."""
+    for key in ("name", "model", "state", "host", "port", "base_url"):
+        if key not in rec:
+            return f"field {key!r} missing"
+    if rec["state"] not in {s.value for s in EndpointState}:
+        return f"unknown state {str(rec['state'])[:40]!r}"
+    return None
 
 
 class EndpointManager:
@@ -187,6 +197,10 @@ class EndpointManager:
         return self._view(self._record(name))
 
     def _view(self, rec: dict[str, Any]) -> Endpoint:
+        why = rec.get(DAMAGED) or _unreadable(rec)
+        if why:
+            return Endpoint(name=str(rec.get("name")), model="", state=EndpointState.DAMAGED,
+                            error=f"its record in the workspace database is damaged ({why}); other endpoints are unaffected")
         rec = dict(rec)
         if rec["state"] in _LIVE:
             if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):

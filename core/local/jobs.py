@@ -9,21 +9,25 @@ that died by a signal or a crash is reported as Failed, never Running forever.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from ..backend import JobRequest
-from ..errors import Conflict, DataError, DoesNotFit, InvalidInput, NotFound
+from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
 from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..workspace import WorkspacePaths
 from . import procs
-from .store import Store
+from .checkpoints import remove_incomplete_checkpoints
+from .storage_errors import os_storage_error
+from .store import DAMAGED, Store, damage_reason
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_RELPATH = Path("user_logs") / "std_log.txt"
@@ -52,8 +56,12 @@ class JobManager:
 
         name = _new_job_name(model.name)
         job_dir = self.paths.job_dir(name)
-        (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
-        spec.save(job_dir / "spec.yaml")
+        try:
+            (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
+            spec.save(job_dir / "spec.yaml")
+        except OSError as exc:  # a full disk or a read-only workspace: leave no half-made job behind
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise os_storage_error(exc, job_dir, "writing the job folder") from None
         now = time.time()
         record = {
             "name": name,
@@ -76,15 +84,21 @@ class JobManager:
             "experiment": request.experiment or f"chat_completion_{model.name}",
             "job_dir": str(job_dir),
         }
-        self.store.put_job(record)
+        try:
+            self.store.put_job(record)
+        except FinetuiError:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
         argv = procs.python_module_argv(
             "finetui.core.local.runner", "--workspace", str(self.paths.root), "--job", name
         )
         try:
             pid, started = procs.spawn_detached(argv, log_path=job_dir / LOG_RELPATH, cwd=job_dir)
         except OSError as exc:
-            self.store.update_job(name, status=JobStatus.FAILED.value, error=f"could not start the runner: {exc}", ended_at=time.time())
-            raise
+            reason = f"could not start the runner: {exc.strerror or exc}"
+            with contextlib.suppress(FinetuiError):
+                self.store.update_job(name, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
+            raise OperationFailed(f"job {name}: {reason}") from None
         # The runner may already have moved the job on; only a fresh record becomes Queued.
         self.store.update_job(name, pid=pid, pid_start_time=started)
         self.store.update_job_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
@@ -115,7 +129,7 @@ class JobManager:
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
         """Mark a job Failed when its runner is gone but the record says it is active."""
-        if record["status"] not in ACTIVE:
+        if record.get("status") not in ACTIVE or not isinstance(record.get("created_at"), (int, float)):
             return record
         pid = record.get("pid")
         if pid:
@@ -129,6 +143,8 @@ class JobManager:
         last = procs.tail_lines(Path(record["job_dir"]) / LOG_RELPATH, 1)
         if last:
             reason += f"; last log line: {last[-1][:300]}"
+        # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
+        remove_incomplete_checkpoints(Path(record["job_dir"]))
         updated = self.store.update_job_if(
             record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
         )
@@ -230,20 +246,29 @@ def _new_job_name(model_name: str) -> str:
 
 
 def _to_job(r: dict[str, Any]) -> Job:
-    return Job(
-        name=r["name"],
-        display_name=r["display_name"],
-        status=JobStatus(r["status"]),
-        backend=r.get("backend", "local"),
-        model=r["model"],
-        train_file=r["train_file"],
-        test_file=r.get("test_file"),
-        spec=r["spec"],
-        created_at=r["created_at"],
-        started_at=r.get("started_at"),
-        ended_at=r.get("ended_at"),
-        error=r.get("error"),
-        experiment=r.get("experiment"),
-        output_path=r.get("output_path"),
-        pid=r.get("pid"),
-    )
+    why = r.get(DAMAGED)
+    if why is None:
+        try:
+            return Job(
+                name=r["name"],
+                display_name=r["display_name"],
+                status=JobStatus(r["status"]),
+                backend=r.get("backend", "local"),
+                model=r["model"],
+                train_file=r["train_file"],
+                test_file=r.get("test_file"),
+                spec=r["spec"],
+                created_at=r["created_at"],
+                started_at=r.get("started_at"),
+                ended_at=r.get("ended_at"),
+                error=r.get("error"),
+                experiment=r.get("experiment"),
+                output_path=r.get("output_path"),
+                pid=r.get("pid"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            why = damage_reason(exc)
+    name = str(r.get("name"))
+    return Job(name=name, display_name=name, status=JobStatus.DAMAGED, backend="local", model="", train_file="",
+               test_file=None, spec={}, created_at=0.0,
+               error=f"the job's record in the workspace database is damaged ({why}); other jobs are unaffected")

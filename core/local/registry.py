@@ -9,9 +9,6 @@ the same kind of artifact Azure ML registers as an MLflow model.
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,10 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Job, JobStatus, RegisteredModel
 from ..names import check_name, check_ref, confined
 from ..workspace import WorkspacePaths
-from .store import Store
+from ..faults import fault_point
+from .registry_files import STAGING_PREFIX, copy_in, fsync_dir, make_read_only, new_staging, remove_tree, sweep_stale_staging
+from .storage_errors import os_storage_error
+from .store import DAMAGED, Store, delete_registered, insert_registered, next_registered_version, parse_record, registered_exists, registered_rows
 
 
 class LocalRegistry:
@@ -41,8 +41,6 @@ class LocalRegistry:
         if not job.output_path or not (source / "MLmodel").is_file():
             raise NotFound(f"job {job.name} has no MLflow model in its outputs ({source})")
 
-        staging = self.paths.registry / f".staging-{os.getpid()}-{time.time_ns()}"
-        shutil.copytree(source, staging)
         record: dict[str, Any] = {
             "name": name,
             "path": "",
@@ -60,32 +58,70 @@ class LocalRegistry:
                 "spec": job.spec,
             },
         }
+        registry = self.paths.registry
+        staging = new_staging(registry)
         try:
-            record = self.store.add_registered(record, wanted)
-        except FileExistsError:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise Conflict(f"{name}:{wanted} is already registered; versions are immutable, pick another") from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            sweep_stale_staging(registry)
+            copy_in(source, staging)
+            make_read_only(staging, top=False)  # the top folder is made read-only once renamed into place
+        except BaseException as exc:
+            _discard(staging)
+            if isinstance(exc, OSError):
+                raise os_storage_error(exc, registry, "copying the model into") from None
             raise
-        final = confined(self.paths.registry, "registered model", name) / record["version"]
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(final)
-        _make_read_only(final)
-        record = self._set_path(name, int(record["version"]), str(final))
+        final: Path | None = None
+        try:
+            with self.store.transaction() as db:
+                # Holding the write lock: nobody else is between a rename and its insert, so a
+                # version folder without a row, or a row without its folder, is a crash's leftover.
+                self._sweep_half_versions(db)
+                version_number = wanted or next_registered_version(db, name)
+                if wanted and registered_exists(db, name, wanted):
+                    raise Conflict(f"{name}:{wanted} is already registered; versions are immutable, pick another")
+                final = confined(registry, "registered model", name) / str(version_number)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                staging.rename(final)
+                fault_point("register.rename")  # a kill here: a folder with no row, swept next time
+                final.chmod(0o555)
+                fsync_dir(final.parent)
+                record = insert_registered(db, dict(record, path=str(final)), version_number)
+        except BaseException as exc:
+            _discard(staging)
+            if final is not None and not self._recorded(name, final):
+                _discard(final)
+            if isinstance(exc, OSError):
+                raise os_storage_error(exc, registry, "moving the model into") from None
+            raise
         return _to_registered(record)
 
-    def _set_path(self, name: str, version: int, path: str) -> dict[str, Any]:
-        import json
+    def _sweep_half_versions(self, db: Any) -> None:
+        """Inside the register transaction: drop rows without files and files without rows."""
+        kept: set[tuple[str, str]] = set()
+        for name, version, raw in registered_rows(db):
+            record = parse_record(raw, name, version)
+            if DAMAGED in record:
+                kept.add((name, str(version)))  # a damaged row is shown as damaged, not swept
+                continue
+            path = record.get("path")
+            expected = self.paths.registry / name / str(version)
+            # the recorded path, or where it would be in a workspace that was moved since
+            if path and (Path(path).is_dir() or expected.is_dir()):
+                kept.add((name, str(version)))
+            else:
+                delete_registered(db, name, version)
+        for folder in self.paths.registry.iterdir():
+            if folder.name.startswith(STAGING_PREFIX) or not folder.is_dir() or folder.is_symlink():
+                continue
+            for version_dir in folder.iterdir():
+                if version_dir.name.isdigit() and (folder.name, version_dir.name) not in kept:
+                    remove_tree(version_dir)
 
-        with self.store.transaction() as db:
-            row = db.execute("SELECT record FROM registered WHERE name = ? AND version = ?", (name, version)).fetchone()
-            record = json.loads(row[0])
-            record["path"] = path
-            db.execute(
-                "UPDATE registered SET record = ? WHERE name = ? AND version = ?", (json.dumps(record), name, version)
-            )
-        return record
+    def _recorded(self, name: str, final: Path) -> bool:
+        """After a failed transaction: did the row make it in after all (a commit that raised late)?"""
+        try:
+            return any(r.get("path") == str(final) for r in self.store.list_registered(name))
+        except Exception:
+            return False
 
     def list(self, name: str | None = None) -> list[RegisteredModel]:
         return [_to_registered(r) for r in self.store.list_registered(name) if r.get("path")]
@@ -104,11 +140,12 @@ class LocalRegistry:
         raise NotFound(f"{name} has no version {version}; versions: {', '.join(m.version for m in versions)}")
 
 
-def _make_read_only(root: Path) -> None:
-    for dirpath, _dirs, files in os.walk(root):
-        for f in files:
-            p = Path(dirpath) / f
-            p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+def _discard(path: Path) -> None:
+    """Best-effort removal while another error is already on its way to the user."""
+    try:
+        remove_tree(path)
+    except OSError:
+        pass
 
 
 def _to_registered(r: dict[str, Any]) -> RegisteredModel:

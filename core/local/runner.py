@@ -4,8 +4,9 @@ Started by JobManager in its own session, with stdout and stderr appended to
 the job's ``user_logs/std_log.txt``. It moves the job record through
 Preparing, Running, Finalizing and Completed (or Failed with a one-line
 reason), each change guarded so that a ``Canceled`` written by ``job cancel``
-is never overwritten. SIGTERM (a cancel) stops it at once without touching the
-status; SIGHUP and SIGINT are ignored so a dropped SSH session or a Ctrl-C in
+is never overwritten. SIGTERM stops it at once: after ``job cancel`` (which
+records Canceled first) the status is left alone; from anyone else the job
+ends Failed, "stopped by SIGTERM", in the record and in the log alike. SIGHUP and SIGINT are ignored so a dropped SSH session or a Ctrl-C in
 the terminal that started the app does not end a job.
 """
 
@@ -30,6 +31,7 @@ offline_env()
 # 10x slower than 2 passive ones on a busy 2-core box. It must be set before torch loads OpenMP.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from ..errors import FinetuiError  # noqa: E402
 from ..models import JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
 from .metrics import JobLog, MetricsFile  # noqa: E402
@@ -98,7 +100,18 @@ def run_job(workspace: Path, name: str) -> int:
             log(f"job completed in {duration:.1f} s; model at {result.output_path}")
         return 0
     except JobCanceled:
-        log("canceled: stopping now; checkpoints written so far are kept")
+        # `job cancel` records Canceled before it signals; a SIGTERM from anyone else finds the job
+        # still active and ends it Failed, so the record and the log's last line say the same thing.
+        current = (store.get_job(name) or {}).get("status")
+        kept = _kept_checkpoints(job_dir)
+        if current == JobStatus.CANCELED.value:
+            log(f"canceled: stopping now; {kept}")
+        elif current in ACTIVE:
+            reason = f"stopped by SIGTERM (not sent by `finetui job cancel`); {kept}"
+            move(JobStatus.FAILED, error=reason, ended_at=time.time())
+            log(f"job failed: {reason}")
+        else:
+            log(f"job is {current}: stopping now; {kept}")
         return EXIT_CANCELED
     except BaseException as exc:  # every failure becomes a Failed job with a one-line reason
         from .train import describe_failure
@@ -115,6 +128,15 @@ def run_job(workspace: Path, name: str) -> int:
     finally:
         log.close()
         store.close()
+
+
+def _kept_checkpoints(job_dir: Path) -> str:
+    from .checkpoints import complete_checkpoints
+
+    done = complete_checkpoints(job_dir)
+    if not done:
+        return "no checkpoint was written"
+    return f"{len(done)} complete checkpoint{'s' if len(done) != 1 else ''} kept (latest {done[-1].name})"
 
 
 def _prepare_data(job_dir: Path, record: dict, log: JobLog) -> tuple[Path, Path | None]:
@@ -145,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_job(args.workspace.expanduser().resolve(), args.job)
     except JobCanceled:  # SIGTERM before the job's own handling began
         return EXIT_CANCELED
+    except FinetuiError as exc:  # the store cannot be opened: one line in the job log, not a traceback
+        print(f"finetui runner: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import DataError, InvalidInput, OperationFailed
+from ..faults import fault_point
 from ..spec import FineTuneSpec
 from .artifacts import resolve_hf_dirs
+from .checkpoints import CHECKPOINTS_DIR
 from .metrics import JobLog, MetricsFile, Throughput, make_callback
 from .train_setup import apply_lora, build_config, load_model, plan_device, resolve_max_length, schedule
 
@@ -107,6 +109,11 @@ def _trainer_class(throughput: Throughput) -> type:
             finally:
                 throughput.paused_s += time.perf_counter() - started
 
+        def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+            # the weights are written, trainer_state.json is not: a kill here leaves a partial checkpoint
+            fault_point(f"train.checkpoint.{self.state.global_step}")
+            super()._save_optimizer_and_scheduler(output_dir)
+
     return _Trainer
 
 
@@ -182,7 +189,7 @@ def train(
 
     from datasets import Dataset
 
-    config = build_config(spec, plan, output_dir=job_dir / "checkpoints", max_length=max_length,
+    config = build_config(spec, plan, output_dir=job_dir / CHECKPOINTS_DIR, max_length=max_length,
                           train_rows=len(train_rows), has_eval=bool(test_rows), assistant_only=assistant_only)
     throughput = Throughput()
     log(f"tokenizing with the chat template (max_length {max_length})")

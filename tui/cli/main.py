@@ -11,7 +11,9 @@ import os
 
 import click
 
-from .common import CliContext
+from finetui.core.errors import FinetuiError
+
+from .common import CliContext, fail
 
 # Each noun lives in its own module, imported only when that command runs, so
 # `finetui --help` and the app's start stay fast.
@@ -113,7 +115,12 @@ def cli(
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    cli(prog_name="finetui")
+    try:
+        cli(prog_name="finetui")
+    except FinetuiError as exc:
+        # commands map their own errors (common.handle_errors); this catches what is raised outside
+        # one, e.g. a damaged workspace database met while the app is being set up
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
 
 
 if __name__ == "__main__":
