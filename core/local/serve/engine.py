@@ -87,6 +87,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._tok_lock = threading.Lock()
         self._abort: tuple[int, str] | None = None
+        self.running = 0  # rows in the batch being generated (read by the server's admission)
         self._cache_kw = "past_key_values"
 
     # -- loading ---------------------------------------------------------------
@@ -142,6 +143,10 @@ class Engine:
             return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
     # -- requests ------------------------------------------------------------------
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
     def submit(self, req: GenRequest) -> None:
         req.stream = TextStream(self.decode, req.params.stop)
         if req.params.seed is not None and not req.params.greedy:
@@ -169,6 +174,7 @@ class Engine:
 
         batch: _Batch | None = None
         while True:
+            self.running = len(batch.rows) if batch else 0
             with self._cond:
                 while not self._closing and not self._pending and batch is None:
                     self._cond.wait()
@@ -189,6 +195,7 @@ class Engine:
                         self._cond.wait(wait)
                 room = self.max_batch - (len(batch.rows) if batch else 0)
                 new, self._pending = self._pending[:room], self._pending[room:]
+                self.running += len(new)
             new = [r for r in new if self._still_wanted(r)]
             if batch is not None:
                 keep = [i for i, r in enumerate(batch.rows) if self._still_wanted(r)]
