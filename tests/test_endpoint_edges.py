@@ -199,7 +199,7 @@ def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(backend, live, key)
     (json.dumps({"messages": [{"role": "user", "content": "bad \ud800 text"}]}).encode(),
      "messages[0].content: invalid text: lone surrogate U+D800 at character 4"),
     (json.dumps({"messages": USER, "stop": ["\udfff"]}).encode(), "stop: invalid text: lone surrogate U+DFFF"),
-])
+], ids=["deep", "surrogate-content", "surrogate-stop"])
 def test_malformed_bodies_get_a_400_json_error(live, key, body, needle):
     r = httpx.post(f"{live.base_url}/chat/completions", content=body,
                    headers={**auth(key), "Content-Type": "application/json"}, timeout=60)
@@ -217,7 +217,7 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(live, key):
 
 
 def test_an_oversized_body_sent_whole_before_reading_still_gets_its_413(live, key):
-    body = b'{"input_data": "' + b"x" * (2 << 20) + b'"}'
+    body = b'{"input_data": "' + b"x" * (8 << 20) + b'"}'
     request = urllib.request.Request(live.scoring_uri, data=body, method="POST",
                                      headers={**auth(key), "Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as refused:

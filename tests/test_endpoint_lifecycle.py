@@ -67,7 +67,7 @@ def test_endpoint_lifecycle(tmp_path, monkeypatch):
         assert r.status_code == 408 and "timed out after 250 ms" in r.json()["error"]["message"]
         with httpx.stream("POST", f"{root}/v1/chat/completions", json={**long, "stream": True}, headers=headers, timeout=30) as s:
             events = [line for line in s.iter_lines() if line.startswith("data:")]
-        assert '"error"' in events[-1] and "timed out" in events[-1]
+        assert '"error"' in events[-2] and "timed out" in events[-2] and events[-1] == "data: [DONE]"
         ok = httpx.post(f"{root}/v1/chat/completions", json={"messages": USER, "max_tokens": 3}, headers=headers, timeout=30)
         assert ok.status_code == 200
         metrics = httpx.get(f"{root}/metrics", headers=headers).text
@@ -78,7 +78,7 @@ def test_endpoint_lifecycle(tmp_path, monkeypatch):
         os.kill(rec["pid"], signal.SIGKILL)
         wait_for(lambda: not procs.is_alive(rec["pid"], rec["pid_start_time"]), 10, "the server to die")
         sick = backend.get_endpoint(NAME)
-        assert sick.state is EndpointState.UNHEALTHY and "not running" in sick.error and "GET /metrics" in sick.error
+        assert sick.state is EndpointState.UNHEALTHY and "not running" in sick.error and "model loaded" in sick.error
         assert finetui_json(ws, "endpoint", "list")[0]["state"] == "Unhealthy"
         back = finetui_json(ws, "endpoint", "restart", NAME, env={"OMP_NUM_THREADS": "1"})
         assert back["state"] == "Succeeded" and back["pid"] != rec["pid"]

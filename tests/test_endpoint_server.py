@@ -184,8 +184,9 @@ def test_probes_are_open_and_keys_never_reach_the_log(backend, live, key):
     httpx.get(f"{root(live)}/v1/models?key={key}")
     assert httpx.get(f"{root(live)}/openapi.json").status_code == 401
     assert "/score" in httpx.get(f"{root(live)}/openapi.json", headers=auth(key)).json()["paths"]
-    log_text = (backend.paths.endpoint_dir(NAME) / "server.log").read_text()
-    assert "POST /score 200" in log_text
+    folder = backend.paths.endpoint_dir(NAME)
+    log_text = (folder / "server.log").read_text() + (folder / "requests.log").read_text()
+    assert "POST /score 200" in (folder / "requests.log").read_text()
     for k in (backend.endpoints.keys(NAME).primary, backend.endpoints.keys(NAME).secondary):
         assert k not in log_text
 

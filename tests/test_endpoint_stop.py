@@ -33,6 +33,13 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.HTTPError:  # not listening yet, or any more
+        return None
+
+
 @pytest.fixture()
 def backend(tmp_path, monkeypatch):
     from finetui.core.local.backend import LocalBackend
@@ -117,7 +124,7 @@ def test_idle_time_counts_from_ready_not_from_start(backend, tmp_path, monkeypat
     monkeypatch.setenv(HOLD_LOAD_ENV, str(go))  # the server inherits it: its model load waits for this file
     ep = backend.endpoints.create("ep-slow", "tiny-chat", idle_timeout_s=1, wait=False)
     root = ep.base_url.rsplit("/", 1)[0]
-    wait_for(lambda: httpx.get(f"{root}/health", timeout=5).status_code == 200, 120, "/health")
+    wait_for(lambda: status(f"{root}/health") == 200, 120, "/health")
     rec = backend.store.get_endpoint("ep-slow")
     # loading for four idle timeouts is not idleness: the server keeps loading
     until = time.monotonic() + 4
