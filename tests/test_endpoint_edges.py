@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from serve_model import build_tiny_phi3
+from waiting import wait_for
 
 from finetui.core.errors import NotFound
 
@@ -68,16 +69,6 @@ def base(live):
 def address(live):
     host, port = base(live).split("//")[1].split(":")
     return host, int(port)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metric(live, key, name: str) -> float:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import httpx
 import pytest
 
 from cli_helpers import finetui, finetui_json
 from serve_model import build_tiny_phi3
+from waiting import status, wait_for
 
 from finetui.core.errors import NotFound
 from finetui.core.local import procs
@@ -19,23 +19,6 @@ from finetui.core.models import EndpointState
 
 NAME = "ep-life"
 USER = [{"role": "user", "content": "hello"}]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def status(url: str) -> int | None:
-    try:
-        return httpx.get(url, timeout=1).status_code
-    except httpx.HTTPError:
-        return None
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from serve_model import build_tiny_phi3
+from waiting import status, wait_for
 
 from finetui.core.local import procs
 from finetui.core.local.serve.__main__ import HOLD_LOAD_ENV
@@ -21,23 +22,6 @@ pytestmark = pytest.mark.slow  # starts server processes
 
 USER = [{"role": "user", "content": "hello"}]
 STREAMS = 16
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def status(url: str) -> int | None:
-    try:
-        return httpx.get(url, timeout=5).status_code
-    except httpx.HTTPError:  # not listening yet, or any more
-        return None
 
 
 @pytest.fixture()
