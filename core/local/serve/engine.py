@@ -180,11 +180,10 @@ class Engine:
                     self._cond.wait()
                 if self._closing:
                     return
-                if self._abort is not None:
+                if self._abort is not None:  # stays set: a request submitted after it ends the same way
                     doomed = (batch.rows if batch else []) + self._pending
                     self._pending, batch = [], None
                     status, message = self._abort
-                    self._abort = None
                     for r in doomed:
                         r.emit(("error", status, message))
                     continue
