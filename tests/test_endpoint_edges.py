@@ -39,7 +39,8 @@ def backend(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OMP_NUM_THREADS", "1")
         b = LocalBackend(tmp_path_factory.mktemp("ws"))
-        b.catalog.add_path(build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny"), name="tiny-chat")
+        # wide enough that 18 answers of 1000 tokens are still generating while the queue test looks
+        b.catalog.add_path(build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny", hidden=256, layers=4), name="tiny-chat")
         yield b
         for ep in b.endpoints.list():
             try:

@@ -30,8 +30,8 @@ def backend(tmp_path, monkeypatch):
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     b = LocalBackend(tmp_path / "ws")
-    # wide enough that 16 long answers outlast the drain's grace period on any machine
-    b.catalog.add_path(build_tiny_phi3(tmp_path / "tiny", hidden=256, layers=4), name="tiny-chat")
+    # big enough that 16 answers of 1000 tokens outlast the drain's grace period on a fast machine too
+    b.catalog.add_path(build_tiny_phi3(tmp_path / "tiny", hidden=512, layers=8), name="tiny-chat")
     yield b
     for ep in b.endpoints.list():
         b.endpoints.delete(ep.name)
@@ -72,9 +72,9 @@ def test_sigterm_drains_open_streams_and_runs_the_cleanup(backend):
         assert f.wait(120)
     os.kill(rec["pid"], signal.SIGTERM)
 
-    ready = wait_for(lambda: (r := httpx.get(f"{ep.base_url.rsplit('/', 1)[0]}/ready", timeout=10)).status_code == 503 and r,
-                     30, "/ready to say stopping")
-    assert ready.json()["status"] == "stopping"
+    ready_url = f"{ep.base_url.rsplit('/', 1)[0]}/ready"
+    wait_for(lambda: status(ready_url) == 503, 30, "/ready to say stopping")
+    assert httpx.get(ready_url, timeout=10).json()["status"] == "stopping"
     late = httpx.post(url, json={"messages": USER, "max_tokens": 2}, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert late.status_code == 503 and late.headers["Retry-After"] == "1"
 
