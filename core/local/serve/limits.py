@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
 from .schemas import BadRequest
 
 MAX_BODY_BYTES = 1 << 20
@@ -81,7 +79,7 @@ async def read_body(receive: Callable[[], Awaitable[dict]], timeout_s: float, li
     return b"".join(chunks)
 
 
-def timed_h11(header_timeout_s: float) -> type[H11Protocol]:
+def timed_h11(header_timeout_s: float) -> type:
     """uvicorn's h11 protocol with a deadline for each request's headers.
 
     uvicorn closes a connection left idle *after* a response (keep-alive
@@ -89,6 +87,7 @@ def timed_h11(header_timeout_s: float) -> type[H11Protocol]:
     headers that trickle in; this closes such a connection after
     ``header_timeout_s``.
     """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class TimedH11(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
