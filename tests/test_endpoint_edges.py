@@ -19,10 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from serve_model import build_tiny_phi3
+from serve_model import build_tiny_phi3, serving_backend
 from waiting import wait_for
 
-from finetui.core.errors import NotFound
 
 pytestmark = pytest.mark.slow  # starts a server process (shared by the module)
 
@@ -34,19 +33,10 @@ MAX_QUEUE = 2
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
-    from finetui.core.local.backend import LocalBackend
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")
-        b = LocalBackend(tmp_path_factory.mktemp("ws"))
-        # wide enough that 18 answers of 1000 tokens are still generating while the queue test looks
-        b.catalog.add_path(build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny", hidden=256, layers=4), name="tiny-chat")
+    # wide enough that 18 answers of 1000 tokens are still generating while the queue test looks
+    model = build_tiny_phi3(tmp_path_factory.mktemp("models") / "tiny", hidden=256, layers=4)
+    with serving_backend(tmp_path_factory.mktemp("ws"), model) as b:
         yield b
-        for ep in b.endpoints.list():
-            try:
-                b.endpoints.delete(ep.name)
-            except NotFound:
-                pass
 
 
 @pytest.fixture(scope="module")

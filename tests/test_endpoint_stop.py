@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from serve_model import build_tiny_phi3
+from serve_model import build_tiny_phi3, serving_backend
 from waiting import status, wait_for
 
 from finetui.core.local import procs
@@ -25,16 +25,11 @@ STREAMS = 16
 
 
 @pytest.fixture()
-def backend(tmp_path, monkeypatch):
-    from finetui.core.local.backend import LocalBackend
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    b = LocalBackend(tmp_path / "ws")
+def backend(tmp_path):
     # big enough that 16 answers of 1000 tokens outlast the drain's grace period on a fast machine too
-    b.catalog.add_path(build_tiny_phi3(tmp_path / "tiny", hidden=512, layers=8), name="tiny-chat")
-    yield b
-    for ep in b.endpoints.list():
-        b.endpoints.delete(ep.name)
+    model = build_tiny_phi3(tmp_path / "tiny", hidden=512, layers=8)
+    with serving_backend(tmp_path / "ws", model) as b:
+        yield b
 
 
 def stream_until_end(url: str, key: str, body: dict, first: threading.Event, out: dict) -> None:
