@@ -8,6 +8,7 @@ is Phi-3's shape: ``<|user|>\\n...<|end|>\\n<|assistant|>\\n``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -79,3 +80,28 @@ class StandInRegistry:
         return RegisteredModel(
             name=name, version=version or "1", path=str(self.models[name]), job=None, base_model=None, created_at=time.time()
         )
+
+
+@contextlib.contextmanager
+def serving_backend(workspace: Path, model: Path, name: str = "tiny-chat"):
+    """A local backend with ``model`` in its catalog as ``name``; every endpoint it started is deleted after.
+
+    OMP_NUM_THREADS=1 for the server processes it starts (they inherit it): CI machines have 2 cores.
+    """
+    import pytest
+
+    from finetui.core.errors import NotFound
+    from finetui.core.local.backend import LocalBackend
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", "1")
+        backend = LocalBackend(workspace)
+        backend.catalog.add_path(model, name=name)
+        try:
+            yield backend
+        finally:
+            for ep in backend.endpoints.list():
+                try:
+                    backend.endpoints.delete(ep.name)
+                except NotFound:
+                    pass

@@ -54,6 +54,10 @@ def test_inputs_are_checked_before_anything_starts(manager):
         manager.create("ep-ok", "broken", request_timeout_ms=0)
     with pytest.raises(InvalidInput, match="idle timeout"):
         manager.create("ep-ok", "broken", idle_timeout_s=-1)
+    with pytest.raises(InvalidInput, match="max queue -1: use 0..100000"):
+        manager.create("ep-ok", "broken", max_queue=-1)
+    with pytest.raises(InvalidInput, match="read timeout 0 s is out of range"):
+        manager.create("ep-ok", "broken", read_timeout_s=0)
     with pytest.raises(NotFound, match="does not exist"):
         manager.create("ep-ok", "missing")
     with pytest.raises(NotFound, match="nor is 'nothing' in the catalog"):
@@ -66,3 +70,10 @@ def test_inputs_are_checked_before_anything_starts(manager):
     assert manager.list() == []
     with pytest.raises(InvalidInput, match="primary or secondary"):
         manager.regenerate_keys("ep-ok", "tertiary")
+
+
+def test_cli_refuses_a_bad_queue_size_before_anything_starts(tmp_path):
+    from cli_helpers import finetui
+
+    proc = finetui(tmp_path / "ws", "endpoint", "create", "ep-q", "--model", "nothing", "--max-queue", "-3", check=False)
+    assert proc.returncode == 2 and "--max-queue" in proc.stderr

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import httpx
 import pytest
 
 from cli_helpers import finetui, finetui_json
 from serve_model import build_tiny_phi3
+from waiting import status, wait_for
 
 from finetui.core.errors import NotFound
 from finetui.core.local import procs
@@ -19,23 +19,6 @@ from finetui.core.models import EndpointState
 
 NAME = "ep-life"
 USER = [{"role": "user", "content": "hello"}]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def status(url: str) -> int | None:
-    try:
-        return httpx.get(url, timeout=1).status_code
-    except httpx.HTTPError:
-        return None
 
 
 @pytest.mark.slow
@@ -67,7 +50,7 @@ def test_endpoint_lifecycle(tmp_path, monkeypatch):
         assert r.status_code == 408 and "timed out after 250 ms" in r.json()["error"]["message"]
         with httpx.stream("POST", f"{root}/v1/chat/completions", json={**long, "stream": True}, headers=headers, timeout=30) as s:
             events = [line for line in s.iter_lines() if line.startswith("data:")]
-        assert '"error"' in events[-1] and "timed out" in events[-1]
+        assert '"error"' in events[-2] and "timed out" in events[-2] and events[-1] == "data: [DONE]"
         ok = httpx.post(f"{root}/v1/chat/completions", json={"messages": USER, "max_tokens": 3}, headers=headers, timeout=30)
         assert ok.status_code == 200
         metrics = httpx.get(f"{root}/metrics", headers=headers).text
@@ -78,7 +61,7 @@ def test_endpoint_lifecycle(tmp_path, monkeypatch):
         os.kill(rec["pid"], signal.SIGKILL)
         wait_for(lambda: not procs.is_alive(rec["pid"], rec["pid_start_time"]), 10, "the server to die")
         sick = backend.get_endpoint(NAME)
-        assert sick.state is EndpointState.UNHEALTHY and "not running" in sick.error and "GET /metrics" in sick.error
+        assert sick.state is EndpointState.UNHEALTHY and "not running" in sick.error and "model loaded" in sick.error
         assert finetui_json(ws, "endpoint", "list")[0]["state"] == "Unhealthy"
         back = finetui_json(ws, "endpoint", "restart", NAME, env={"OMP_NUM_THREADS": "1"})
         assert back["state"] == "Succeeded" and back["pid"] != rec["pid"]

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from serve_model import StandInRegistry, build_tiny_phi3
+from serve_model import StandInRegistry, build_tiny_phi3, serving_backend
 
 from finetui.core.chat import ChatClient, ChatParams
 from finetui.core.errors import AuthError, InvalidInput, NotFound, OperationFailed
@@ -41,18 +41,8 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory, tiny_model):
-    from finetui.core.local.backend import LocalBackend
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OMP_NUM_THREADS", "1")  # the server processes inherit it: the CI machine has 2 cores
-        b = LocalBackend(tmp_path_factory.mktemp("ws"))
-        b.catalog.add_path(tiny_model, name="tiny-chat")
+    with serving_backend(tmp_path_factory.mktemp("ws"), tiny_model) as b:
         yield b
-        for ep in b.endpoints.list():
-            try:
-                b.endpoints.delete(ep.name)
-            except NotFound:
-                pass
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +174,9 @@ def test_probes_are_open_and_keys_never_reach_the_log(backend, live, key):
     httpx.get(f"{root(live)}/v1/models?key={key}")
     assert httpx.get(f"{root(live)}/openapi.json").status_code == 401
     assert "/score" in httpx.get(f"{root(live)}/openapi.json", headers=auth(key)).json()["paths"]
-    log_text = (backend.paths.endpoint_dir(NAME) / "server.log").read_text()
-    assert "POST /score 200" in log_text
+    folder = backend.paths.endpoint_dir(NAME)
+    log_text = (folder / "server.log").read_text() + (folder / "requests.log").read_text()
+    assert "POST /score 200" in (folder / "requests.log").read_text()
     for k in (backend.endpoints.keys(NAME).primary, backend.endpoints.keys(NAME).secondary):
         assert k not in log_text
 

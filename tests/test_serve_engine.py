@@ -131,3 +131,31 @@ def test_an_mlflow_model_folder_serves_like_the_plain_folder(engine, tmp_path):
         assert run(other, [CONVS[0]], greedy)[0].text == run(engine, [CONVS[0]], greedy)[0].text
     finally:
         other.close()
+
+
+def test_a_row_whose_sampling_fails_errors_alone_and_tiny_temperatures_are_greedy(engine):
+    greedy = GenParams(do_sample=False, max_new_tokens=12)
+    expected = run(engine, [CONVS[0]], greedy)[0].text
+    rows = [greedy, GenParams(temperature=float("nan"), max_new_tokens=12), GenParams(temperature=1e-46, max_new_tokens=12),
+            GenParams(temperature=1e-38, max_new_tokens=12), greedy]
+    collectors = []
+    for params in rows:  # submitted together: one batch
+        c = Collector()
+        engine.submit(GenRequest(engine.encode_chat(CONVS[0]), params, c))
+        collectors.append(c)
+    for c in collectors:
+        assert c.done.wait(60)
+    kinds = [c.events[-1][0] for c in collectors]
+    assert kinds == ["done", "error", "done", "done", "done"]
+    assert collectors[1].events[-1][1] == 500 and "sampling failed" in collectors[1].events[-1][2]
+    # a temperature too small to divide by means the likeliest token, as greedy decoding picks it
+    assert [collectors[i].text for i in (0, 2, 3, 4)] == [expected] * 4
+
+
+def test_generation_raises_no_deprecation_warnings(engine):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(engine, CONVS[:2], GenParams(do_sample=False, max_new_tokens=4))
+    assert [str(w.message) for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))] == []

@@ -73,6 +73,8 @@ class EndpointManager:
         port: int | None = None,
         request_timeout_ms: int = 90000,
         idle_timeout_s: float | None = None,
+        max_queue: int | None = None,
+        read_timeout_s: float | None = None,
         wait: bool = True,
         ready_timeout_s: float = READY_TIMEOUT_S,
     ) -> Endpoint:
@@ -81,6 +83,10 @@ class EndpointManager:
             raise InvalidInput(f"request timeout {request_timeout_ms} ms is out of range; use 1..3600000")
         if idle_timeout_s is not None and idle_timeout_s <= 0:
             raise InvalidInput(f"idle timeout {idle_timeout_s} s: must be positive")
+        if max_queue is not None and not 0 <= int(max_queue) <= 100_000:
+            raise InvalidInput(f"max queue {max_queue}: use 0..100000 requests waiting beyond the generating batch")
+        if read_timeout_s is not None and not 0 < read_timeout_s <= 3600:
+            raise InvalidInput(f"read timeout {read_timeout_s} s is out of range; use a value in (0, 3600]")
         if port is not None and not 1 <= port <= 65535:
             raise InvalidInput(f"port {port} is out of range; use 1..65535")
         ref, model_path = self._resolve_model(model_ref)
@@ -94,6 +100,7 @@ class EndpointManager:
             "scoring_uri": f"{base}/score", "openapi_uri": f"{base}/openapi.json", "base_url": f"{base}/v1",
             "auth_mode": "key", "created_at": time.time(), "started_at": None, "last_request_at": None,
             "request_timeout_ms": int(request_timeout_ms), "idle_timeout_s": idle_timeout_s, "error": None,
+            "max_queue": None if max_queue is None else int(max_queue), "read_timeout_s": read_timeout_s,
             "pid": None, "backend": "local", "host": host, "port": port, "model_path": model_path,
             "log_path": str(self.paths.endpoint_dir(name) / "server.log"), "pid_start_time": None,
             "warning": host_warning(host),

@@ -83,11 +83,13 @@ def endpoint() -> None:
 @click.option("--idle-timeout", help="Stop after this long without requests, e.g. 30m (default: never).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: a free one).")
+@click.option("--max-queue", type=click.IntRange(0, 100_000),
+              help="Requests that may wait beyond the generating batch before new ones get 429 (default: 32).")
 @click.option("--no-wait", is_flag=True, help="Return once the server is started, before the model is loaded.")
 @json_option
 @pass_ctx
 @handle_errors
-def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wait, as_json) -> None:
+def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, max_queue, no_wait, as_json) -> None:
     """Deploy MODEL to a new local endpoint NAME and wait until it answers."""
     from finetui.core.local.address import host_warning
 
@@ -97,8 +99,13 @@ def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wa
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
+    extra = {}
+    if max_queue is not None:
+        if ctx.backend_name != "local":
+            raise InvalidInput("--max-queue is for local endpoints; Azure sets its own request queue")
+        extra["max_queue"] = max_queue
     ep = _manager(ctx).create(name, model, host=host, port=port, request_timeout_ms=request_timeout_ms,
-                              idle_timeout_s=idle, wait=not no_wait)
+                              idle_timeout_s=idle, wait=not no_wait, **extra)
     emit(ep, as_json, _summary)
 
 

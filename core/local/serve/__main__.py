@@ -6,15 +6,23 @@ loads the model in a thread (/ready says 503 until then), and records
 Succeeded or Failed itself, so an endpoint created without waiting still
 reaches a final state. It writes ``state.json`` (last request time) every
 few seconds rather than touching SQLite per request, and stops itself,
-recording Stopped, after ``idle_timeout_s`` without requests.
+recording Stopped, after ``idle_timeout_s`` without requests (counted from
+when the model is ready: a slow load is not idleness).
+
+SIGTERM and SIGINT drain rather than cut: new requests get 503, running
+answers have ``DRAIN_GRACE_S`` to finish (less than the 10 s the endpoint
+manager waits before SIGKILL), the rest end with an error event, and then
+the cleanup runs (state.json says stopped, "server stopped" in the log).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -23,6 +31,11 @@ from pathlib import Path
 
 log = logging.getLogger("finetui.serve")
 STATE_EVERY_S = 2.0
+DRAIN_GRACE_S = 5.0
+REQUEST_LOG_BYTES = 1 << 20
+REQUEST_LOG_BACKUPS = 2
+# Tests only: the model load waits until this file exists (a model that loads slowly, on demand).
+HOLD_LOAD_ENV = "FINETUI_TEST_HOLD_LOAD_UNTIL"
 
 
 def write_state(path: Path, state: dict) -> None:
@@ -54,35 +67,104 @@ def main(argv: list[str] | None = None) -> int:
     return asyncio.run(serve(paths, store, record))
 
 
+def log_requests_to(path: Path) -> None:
+    """One compact line per request in a size-capped, rotated file beside the server log."""
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=REQUEST_LOG_BYTES, backupCount=REQUEST_LOG_BACKUPS,
+                                                   encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    requests = logging.getLogger("finetui.serve.requests")
+    requests.addHandler(handler)
+    requests.setLevel(logging.INFO)
+    requests.propagate = False
+
+
+def quiet_server_class():
+    """uvicorn's Server without its signal handling: it re-raises SIGTERM after serving, which kills the
+    process before our cleanup; we install our own handlers and drain instead."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # uvicorn >= 0.29.1
+            yield
+
+        def install_signal_handlers(self) -> None:  # older uvicorn
+            pass
+
+    return Server
+
+
 async def serve(paths, store, record: dict) -> int:
     import uvicorn
 
     from ..endpoints import update_endpoint_if
-    from .app import Activity, build_app
+    from .app import DEFAULT_MAX_QUEUE, DEFAULT_READ_TIMEOUT_S, Activity, build_app
     from .auth import KeyRing
     from .engine import Engine
+    from .limits import timed_h11
     from .prom import Metrics
 
     name = record["name"]
     folder = paths.endpoint_dir(name)
+    log_requests_to(folder / "requests.log")
     metrics, activity = Metrics(), Activity()
     engine = Engine(record["model_path"], metrics=metrics)
+    read_timeout_s = float(record.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
     app = build_app(
         engine, KeyRing(folder / "keys.json"), name=name, model=record["model"],
         request_timeout_ms=int(record.get("request_timeout_ms") or 90000), metrics=metrics, activity=activity,
+        max_queue=int(record["max_queue"]) if record.get("max_queue") is not None else DEFAULT_MAX_QUEUE,
+        read_timeout_s=read_timeout_s,
     )
     config = uvicorn.Config(
         app, host=record["host"], port=int(record["port"]), log_level="warning", access_log=False,
-        timeout_graceful_shutdown=3, lifespan="off",
+        timeout_graceful_shutdown=3, lifespan="off", http=timed_h11(read_timeout_s),
+        timeout_keep_alive=int(min(read_timeout_s, 5)) or 1,
     )
-    server = uvicorn.Server(config)
+    server = quiet_server_class()(config)
     outcome = {"code": 0}
+
+    def snapshot(engine_state: str) -> None:
+        write_state(folder / "state.json", {
+            "pid": os.getpid(), "started_at": activity.started_at,
+            "last_request_at": activity.last_request_at, "engine": engine_state,
+        })
+
+    async def drain(signame: str) -> None:
+        log.info("%s: stopping; running answers have %g s to finish", signame, DRAIN_GRACE_S)
+        activity.draining = True
+        snapshot("stopping")
+        deadline = time.monotonic() + DRAIN_GRACE_S
+        while activity.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if activity.in_flight:
+            log.info("ending %d unfinished answers", activity.in_flight)
+            engine.abort_all(503, "the endpoint is stopping; the answer was cut short")
+            deadline = time.monotonic() + 2
+            while activity.in_flight and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        server.should_exit = True
+
+    draining: list[asyncio.Task] = []
+
+    def on_signal(signame: str) -> None:
+        if draining:  # a second signal while draining: stop now
+            server.force_exit = server.should_exit = True
+            return
+        draining.append(asyncio.create_task(drain(signame)))
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
 
     async def load() -> None:
         while not server.started and not server.should_exit:
             await asyncio.sleep(0.01)
         log.info("listening on http://%s:%s; loading %s", record["host"], record["port"], record["model_path"])
         t0 = time.monotonic()
+        hold = os.environ.get(HOLD_LOAD_ENV)
+        while hold and not os.path.exists(hold):
+            await asyncio.sleep(0.05)
         try:
             await asyncio.to_thread(engine.load)
         except Exception:
@@ -91,24 +173,24 @@ async def serve(paths, store, record: dict) -> int:
             outcome["code"] = 1
             server.should_exit = True
             return
+        activity.ready_at = time.time()
         log.info("model loaded in %.1f s; ready", time.monotonic() - t0)
         update_endpoint_if(store, name, ("Creating", "Updating"), state="Succeeded", error=None)
 
     async def keep_state() -> None:
         written = None
         while True:
-            snapshot = (activity.last_request_at, engine.state)
-            if snapshot != written:
-                write_state(folder / "state.json", {
-                    "pid": os.getpid(), "started_at": activity.started_at,
-                    "last_request_at": activity.last_request_at, "engine": engine.state,
-                })
-                written = snapshot
+            now = (activity.last_request_at, engine.state)
+            if now != written and not activity.draining:
+                snapshot(engine.state)
+                written = now
             await asyncio.sleep(STATE_EVERY_S)
 
     async def stop_when_idle(limit: float) -> None:
         while not server.should_exit:
             await asyncio.sleep(min(1.0, max(limit / 4, 0.1)))
+            if activity.idle_since is None or activity.draining:
+                continue  # still loading (or stopping): not idle
             idle = time.time() - activity.idle_since
             if activity.in_flight == 0 and idle >= limit:
                 log.info("no requests for %.0f s (idle timeout); stopping", idle)
@@ -123,13 +205,13 @@ async def serve(paths, store, record: dict) -> int:
     try:
         await server.serve()
     finally:
-        for t in tasks:
+        for t in tasks + draining:
             t.cancel()
         engine.close()
-        write_state(folder / "state.json", {
-            "pid": os.getpid(), "started_at": activity.started_at,
-            "last_request_at": activity.last_request_at, "engine": "stopped",
-        })
+        snapshot("stopped")
+    if draining:  # stopped from outside (not by restart or delete, which own the record then)
+        update_endpoint_if(store, name, ("Succeeded", "Creating"), state="Stopped",
+                           error="stopped by a signal", stopped_at=time.time())
     if not server.started and outcome["code"] == 0:
         outcome["code"] = 1  # the socket could not be opened (uvicorn logged why)
     log.info("server stopped")

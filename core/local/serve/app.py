@@ -8,6 +8,11 @@ Errors are ``{"error": {"message", "type", "code"}}``, the shape the
 ``openai`` client reads. A request still generating after
 ``request_timeout_ms`` ends with a 408 (or an error event in a stream) and
 its generation stops; so does a stream whose client went away.
+
+Stopping (SIGTERM) drains: new requests get 503, running answers get a
+grace period, and the rest end with an error event (then ``[DONE]``) in a
+stream or a 503 otherwise. Request lines go to ``requests.log`` (rotated,
+set up by the server process), not the server log.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the handlers' annotations
@@ -22,26 +27,31 @@ from typing import Any, AsyncIterator
 
 from .auth import OPEN_PATHS, KeyRing
 from .engine import Engine, GenRequest
+from .limits import DISCARD_BYTES, MAX_BODY_BYTES, RETRY_AFTER_S, Admission, ClientGone, read_body
 from .prom import Metrics
 from .schemas import BadRequest, ChatRequest, parse_json, parse_openai, parse_score
 
 log = logging.getLogger("finetui.serve")
-MAX_BODY_BYTES = 1 << 20
+request_log = logging.getLogger("finetui.serve.requests")
+DEFAULT_READ_TIMEOUT_S = 20.0
+DEFAULT_MAX_QUEUE = 32
 ACTIVE_PATHS = frozenset({"/score", "/v1/chat/completions", "/v1/models"})
 ROUTES = frozenset({"/score", "/v1/chat/completions", "/v1/models", "/metrics", "/openapi.json", "/swagger", "/health", "/ready"})
 
 
 class Activity:
-    """In-flight count and time of the last request, for idle shutdown and `endpoint list`."""
+    """In-flight count and time of the last request, for idle shutdown, draining and `endpoint list`."""
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.last_request_at: float | None = None
         self.started_at = time.time()
+        self.ready_at: float | None = None  # idle time counts from here: loading is not idleness
+        self.draining = False
 
     @property
-    def idle_since(self) -> float:
-        return self.last_request_at or self.started_at
+    def idle_since(self) -> float | None:
+        return self.last_request_at or self.ready_at
 
 
 SCORE_EXAMPLE = {
@@ -93,20 +103,30 @@ class Relay:
             queue.put_nowait(event)
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None):
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
+           headers: dict[str, str] | None = None):
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
+    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status, headers=headers)
+
+
+def _bad_request_response(exc: BadRequest):
+    kind = "invalid_request_error" if exc.status < 500 and exc.status != 408 else "server_error"
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status in (429, 503) else None
+    if exc.status in (408, 413):  # the rest of the body may still be on its way: do not reuse the connection
+        headers = {"Connection": "close"}
+    return _error(exc.status, exc.message, kind, exc.code, headers)
 
 
 class Guard:
     """Pure ASGI middleware: key check, body-size check, metrics and the access log."""
 
-    def __init__(self, app: Any, keyring: KeyRing, metrics: Metrics, activity: Activity) -> None:
+    def __init__(self, app: Any, keyring: KeyRing, metrics: Metrics, activity: Activity, read_timeout_s: float) -> None:
         self.app = app
         self.keyring = keyring
         self.metrics = metrics
         self.activity = activity
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -124,7 +144,14 @@ class Guard:
         self.metrics.request_started()
         keyed = path not in OPEN_PATHS
         # only use of the model counts as activity: a metrics scraper must not keep an idle endpoint up
-        active = path in ACTIVE_PATHS
+        active = path in ACTIVE_PATHS and not self.activity.draining
+        if path in ACTIVE_PATHS and self.activity.draining:
+            response = _error(503, "the endpoint is stopping; retry shortly", "server_error", "stopping",
+                              {"Retry-After": str(RETRY_AFTER_S), "Connection": "close"})
+            try:
+                return await response(scope, receive, send_and_note)
+            finally:
+                self._note(scope, path, route, status["code"], started)
         if active:
             self.activity.in_flight += 1
             self.activity.last_request_at = time.time()
@@ -136,49 +163,60 @@ class Guard:
                 return await response(scope, receive, send_and_note)
             length = headers.get("content-length")
             if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-                response = _error(413, f"request body is {int(length)} bytes; the limit is {MAX_BODY_BYTES}", code="too_large")
-                return await response(scope, receive, send_and_note)
+                too_big = BadRequest(f"request body is {int(length)} bytes; the limit is {MAX_BODY_BYTES}", 413, "too_large")
+                if int(length) <= DISCARD_BYTES:
+                    try:  # read it and drop it, so a client that writes everything before reading sees the 413
+                        await read_body(receive, self.read_timeout_s)
+                    except ClientGone:
+                        status["code"] = 499
+                        return
+                    except BadRequest as exc:
+                        too_big = exc if exc.status != 413 else too_big
+                return await _bad_request_response(too_big)(scope, receive, send_and_note)
             await self.app(scope, receive, send_and_note)
         finally:
-            self.metrics.request_finished(route, status["code"])
             if active:
                 self.activity.in_flight -= 1
                 self.activity.last_request_at = time.time()
-            # never the query string: a key put there by mistake must not reach the log
-            log.info("%s %s %s %.0fms", scope.get("method"), path, status["code"], (time.monotonic() - started) * 1000)
+            self._note(scope, path, route, status["code"], started)
 
-
-async def _read_body(request: Any) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadRequest(f"request body is over the {MAX_BODY_BYTES} byte limit", 413, "too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    def _note(self, scope: dict, path: str, route: str, code: int, started: float) -> None:
+        self.metrics.request_finished(route, code)
+        # never the query string: a key put there by mistake must not reach the log
+        ms = (time.monotonic() - started) * 1000
+        request_log.info("%s %s %s %.0fms", scope.get("method"), path, code, ms)
+        if code >= 500:
+            log.warning("%s %s answered %s after %.0fms", scope.get("method"), path, code, ms)
 
 
 def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, request_timeout_ms: int,
-              metrics: Metrics, activity: Activity):
+              metrics: Metrics, activity: Activity, max_queue: int = DEFAULT_MAX_QUEUE, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S):
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+    from starlette.exceptions import HTTPException
 
     app = FastAPI(title=f"finetui endpoint {name}", version="1", docs_url="/swagger", redoc_url=None)
-    app.add_middleware(Guard, keyring=keyring, metrics=metrics, activity=activity)
+    app.add_middleware(Guard, keyring=keyring, metrics=metrics, activity=activity, read_timeout_s=read_timeout_s)
     timeout_s = request_timeout_ms / 1000
     relay = Relay()
+    admission = Admission(engine, max_queue)
+    metrics.queue = admission
 
-    def start(conversation: list[dict[str, str]], chat: ChatRequest) -> tuple[GenRequest, asyncio.Queue]:
+    async def start(conversation: list[dict[str, str]], chat: ChatRequest) -> tuple[GenRequest, asyncio.Queue]:
         relay.bind()
         queue: asyncio.Queue = asyncio.Queue()
 
         def emit(event: tuple) -> None:
             relay.put(queue, event)
 
+        admission.preparing += 1
         try:
-            prompt = engine.encode_chat(conversation)
+            # templating and tokenizing a long prompt takes a while: off the event loop, so probes keep answering
+            prompt = await asyncio.to_thread(engine.encode_chat, conversation)
         except Exception as exc:  # templates may refuse shapes (e.g. roles that must alternate)
             raise BadRequest(f"the model's chat template refused these messages: {exc}") from None
+        finally:
+            admission.preparing -= 1
         room = engine.context_length - len(prompt)
         if room < 1:
             raise BadRequest(f"the prompt is {len(prompt)} tokens; the model's context is {engine.context_length}")
@@ -216,12 +254,27 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         if engine.state != "ready":
             detail = f": {engine.error}" if engine.error else "; retry when GET /ready answers 200"
             raise BadRequest(f"the model is {engine.state}{detail}", 503, "not_ready")
-        return parser(parse_json(await _read_body(request)), engine.context_length)
+        try:
+            body = await read_body(request.receive, read_timeout_s)
+        except ClientGone:
+            raise BadRequest("the client closed the connection before sending the whole body", 499, "client_closed") from None
+        chat = parser(parse_json(body), engine.context_length)
+        if not admission.admit(len(chat.conversations)):
+            raise BadRequest(f"the endpoint is busy ({admission.queue_depth()} requests waiting, the queue holds "
+                             f"{admission.max_queue}); retry after {RETRY_AFTER_S} s", 429, "queue_full")
+        return chat
 
     @app.exception_handler(BadRequest)
     async def bad_request(_request: Request, exc: BadRequest):
-        kind = "invalid_request_error" if exc.status < 500 and exc.status != 408 else "server_error"
-        return _error(exc.status, exc.message, kind, exc.code)
+        return _bad_request_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def no_route(request: Request, exc: HTTPException):
+        # unknown paths and methods answer in the same shape as every other error
+        known = {404: ("not_found", f"no route {request.url.path}"),
+                 405: ("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")}
+        code, message = known.get(exc.status_code, (None, str(exc.detail)))
+        return _error(exc.status_code, message, code=code, headers=exc.headers)
 
     @app.get("/health", include_in_schema=False)
     async def health():
@@ -229,6 +282,8 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
 
     @app.get("/ready", include_in_schema=False)
     async def ready():
+        if activity.draining:
+            return JSONResponse({"status": "stopping", "error": None}, status_code=503)
         if engine.state == "ready":
             return {"status": "ready", "model": model}
         return JSONResponse({"status": engine.state, "error": engine.error}, status_code=503)
@@ -247,7 +302,7 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         started: list[tuple[GenRequest, asyncio.Queue]] = []
         try:
             for conversation in chat.conversations:
-                started.append(start(conversation, chat))
+                started.append(await start(conversation, chat))
             results = await asyncio.gather(*(collect(r, q) for r, q in started))
         finally:
             for r, _q in started:
@@ -262,7 +317,7 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         chat = await parsed(request, parse_openai)
         ident = f"chatcmpl-{secrets.token_hex(12)}"
         created = int(time.time())
-        req, queue = start(chat.conversations[0], chat)
+        req, queue = await start(chat.conversations[0], chat)
         if not chat.stream:
             text, reason, usage = await collect(req, queue)
             return {
@@ -317,6 +372,7 @@ async def _sse(req: GenRequest, queue: asyncio.Queue, ident: str, created: int, 
                 kind = "timeout" if event[1] == 408 else "server_error"
                 error = {"error": {"message": event[2], "type": kind, "code": event[1]}}
                 yield f"data: {json.dumps(error)}\n\n"
+                yield "data: [DONE]\n\n"  # the stream ends cleanly even when the answer did not
                 return
     finally:
         req.cancel()  # finished, failed, or the client went away: stop generating

@@ -12,6 +12,7 @@ callback (the server puts them on an asyncio queue).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -22,6 +23,9 @@ from ...chat import ChatParams
 from .textstream import TextStream
 
 log = logging.getLogger("finetui.serve")
+# Below this a temperature means "pick the likeliest token": dividing logits by it
+# would overflow float32 (1e-46 is 0 there, 1e-38 is subnormal) and sampling would see NaN.
+MIN_TEMPERATURE = 1e-5
 
 # Used only for a model folder whose tokenizer has no chat template.
 _FALLBACK_TEMPLATE = (
@@ -36,7 +40,7 @@ class GenParams(ChatParams):
 
     @property
     def greedy(self) -> bool:
-        return not self.do_sample or self.temperature == 0
+        return not self.do_sample or self.temperature < MIN_TEMPERATURE
 
 
 Event = tuple  # ("text", piece) | ("done", finish_reason, usage) | ("error", status, message)
@@ -82,6 +86,9 @@ class Engine:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._tok_lock = threading.Lock()
+        self._abort: tuple[int, str] | None = None
+        self.running = 0  # rows in the batch being generated (read by the server's admission)
+        self._cache_kw = "past_key_values"
 
     # -- loading ---------------------------------------------------------------
     def load(self) -> None:
@@ -110,6 +117,8 @@ class Engine:
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
         model.eval()
         self.model = model
+        # transformers 5.x renamed the forward's cache argument (the old name warns on every call)
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         cfg = model.config
         self.context_length = int(getattr(cfg, "max_position_embeddings", None) or 2048)
         eos: set[int] = set()
@@ -134,6 +143,10 @@ class Engine:
             return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
     # -- requests ------------------------------------------------------------------
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
     def submit(self, req: GenRequest) -> None:
         req.stream = TextStream(self.decode, req.params.stop)
         if req.params.seed is not None and not req.params.greedy:
@@ -142,6 +155,12 @@ class Engine:
             req.generator = torch.Generator().manual_seed(int(req.params.seed))
         with self._cond:
             self._pending.append(req)
+            self._cond.notify()
+
+    def abort_all(self, status: int, message: str) -> None:
+        """End every pending and running request with an error event (a server that is stopping)."""
+        with self._cond:
+            self._abort = (status, message)
             self._cond.notify()
 
     def close(self) -> None:
@@ -155,11 +174,19 @@ class Engine:
 
         batch: _Batch | None = None
         while True:
+            self.running = len(batch.rows) if batch else 0
             with self._cond:
                 while not self._closing and not self._pending and batch is None:
                     self._cond.wait()
                 if self._closing:
                     return
+                if self._abort is not None:  # stays set: a request submitted after it ends the same way
+                    doomed = (batch.rows if batch else []) + self._pending
+                    self._pending, batch = [], None
+                    status, message = self._abort
+                    for r in doomed:
+                        r.emit(("error", status, message))
+                    continue
                 if batch is None:
                     # idle until now: give requests sent together a moment to arrive together
                     wait = self._pending[0].submitted + self.window_s - time.monotonic()
@@ -167,13 +194,14 @@ class Engine:
                         self._cond.wait(wait)
                 room = self.max_batch - (len(batch.rows) if batch else 0)
                 new, self._pending = self._pending[:room], self._pending[room:]
+                self.running += len(new)
             new = [r for r in new if self._still_wanted(r)]
             if batch is not None:
                 keep = [i for i, r in enumerate(batch.rows) if self._still_wanted(r)]
                 batch = batch.select(keep)
             try:
                 with torch.inference_mode():
-                    tokens: list[int] = []
+                    tokens: list[int | None] = []
                     if batch is not None:
                         tokens += self._sample(self._decode_step(batch), batch.rows)
                     if new:
@@ -188,8 +216,9 @@ class Engine:
                 continue
             if batch is None:
                 continue
-            batch.set_next(tokens)
-            keep = [i for i, (r, t) in enumerate(zip(batch.rows, tokens)) if not self._advance(r, t, batch.lengths[i])]
+            batch.set_next([t if t is not None else self.pad_id for t in tokens])
+            keep = [i for i, (r, t) in enumerate(zip(batch.rows, tokens))
+                    if t is not None and not self._advance(r, t, batch.lengths[i])]
             batch = batch.select(keep) if keep else None
 
     def _still_wanted(self, r: GenRequest) -> bool:
@@ -251,8 +280,8 @@ class Engine:
             mask[i, width - n :] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
-        batch = _Batch(rows, out.past_key_values, mask, [len(r.prompt_ids) for r in rows])
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **{self._cache_kw: cache})
+        batch = _Batch(rows, cache, mask, [len(r.prompt_ids) for r in rows])
         return batch, out.logits[:, -1, :]
 
     def _decode_step(self, batch: "_Batch"):
@@ -261,32 +290,40 @@ class Engine:
         ids = torch.tensor(batch.next_tokens, dtype=torch.long)[:, None]
         mask = torch.cat([batch.mask, torch.ones((len(batch.rows), 1), dtype=torch.long)], dim=1)
         positions = torch.tensor(batch.lengths, dtype=torch.long)[:, None]
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=batch.cache, use_cache=True)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                         **{self._cache_kw: batch.cache})
         batch.mask = mask
         batch.lengths = [n + 1 for n in batch.lengths]
         return out.logits[:, -1, :]
 
-    def _sample(self, logits, rows: list[GenRequest]) -> list[int]:
+    def _sample(self, logits, rows: list[GenRequest]) -> list[int | None]:
+        """One token per row; None for a row whose sampling failed (that row gets the error, the batch goes on)."""
+        logits = logits.float()
+        chosen: list[int | None] = [int(t) for t in logits.argmax(-1).tolist()]
+        for i, r in enumerate(rows):
+            if r.params.greedy:
+                continue
+            try:
+                chosen[i] = self._sample_row(logits[i], r)
+            except Exception as exc:
+                log.warning("sampling failed for one request (temperature=%r, top_p=%r): %s",
+                            r.params.temperature, r.params.top_p, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                r.emit(("error", 500, f"sampling failed: {type(exc).__name__}"))
+                chosen[i] = None
+        return chosen
+
+    @staticmethod
+    def _sample_row(logits, r: GenRequest) -> int:
         import torch
 
-        logits = logits.float()
-        chosen = logits.argmax(-1)
-        sampled = [i for i, r in enumerate(rows) if not r.params.greedy]
-        if sampled:
-            idx = torch.tensor(sampled)
-            temps = torch.tensor([rows[i].params.temperature for i in sampled])[:, None]
-            top_p = torch.tensor([rows[i].params.top_p for i in sampled])[:, None]
-            probs = torch.softmax(logits[idx] / temps, dim=-1)
-            sorted_p, order = probs.sort(dim=-1, descending=True)
-            # keep the smallest head of the distribution whose mass reaches top_p (always the first token)
-            sorted_p = sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p > top_p, 0.0)
-            picks = torch.multinomial(sorted_p, 1)
-            for j, i in enumerate(sampled):
-                gen = rows[i].generator
-                if gen is not None:
-                    picks[j] = torch.multinomial(sorted_p[j : j + 1], 1, generator=gen)[0]
-            chosen[idx] = order.gather(-1, picks)[:, 0]
-        return [int(t) for t in chosen.tolist()]
+        # shifting by the maximum keeps the scaled logits <= 0: no overflow, whatever the temperature
+        scaled = (logits - logits.max()) / r.params.temperature
+        probs = torch.softmax(scaled, dim=-1)
+        sorted_p, order = probs.sort(descending=True)
+        # keep the smallest head of the distribution whose mass reaches top_p (always the first token)
+        sorted_p = sorted_p.masked_fill(sorted_p.cumsum(-1) - sorted_p > r.params.top_p, 0.0)
+        pick = torch.multinomial(sorted_p, 1, generator=r.generator)
+        return int(order[pick[0]])
 
 
 class _Batch:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from typing import Any
 
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 RATE_WINDOW_S = 10
@@ -25,6 +26,7 @@ class Metrics:
         self.ttft_sum = 0.0
         self.ttft_count = 0
         self._per_second: collections.deque[list[float]] = collections.deque()  # [second, tokens]
+        self.queue: Any = None  # the server's admission: queue_depth(), rejected, max_queue
 
     def request_started(self) -> None:
         with self._lock:
@@ -93,6 +95,18 @@ class Metrics:
                 "# HELP finetui_time_to_first_token_seconds From a request's arrival to its first generated token.",
                 "# TYPE finetui_time_to_first_token_seconds histogram",
             ]
+            if self.queue is not None:
+                lines += [
+                    "# HELP finetui_queue_depth Requests waiting for a place in the generating batch.",
+                    "# TYPE finetui_queue_depth gauge",
+                    f"finetui_queue_depth{{{label}}} {self.queue.queue_depth()}",
+                    "# HELP finetui_queue_capacity Requests that may wait before new ones are refused (429).",
+                    "# TYPE finetui_queue_capacity gauge",
+                    f"finetui_queue_capacity{{{label}}} {self.queue.max_queue}",
+                    "# HELP finetui_queue_rejections_total Requests refused with 429 because the queue was full.",
+                    "# TYPE finetui_queue_rejections_total counter",
+                    f"finetui_queue_rejections_total{{{label}}} {self.queue.rejected}",
+                ]
             for bound, n in zip(TTFT_BUCKETS, self.ttft_counts):
                 lines.append(f'finetui_time_to_first_token_seconds_bucket{{{label},le="{bound}"}} {n}')
             lines += [

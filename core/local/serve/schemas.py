@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ ROLES = ("system", "user", "assistant")
 SCORE_PARAMETERS = ("temperature", "top_p", "do_sample", "max_new_tokens", "stop", "seed", "return_full_text")
 MAX_CONVERSATIONS = 16
 MAX_STOP = 4
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BadRequest(Exception):
@@ -54,6 +56,17 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply; send messages as a flat list of objects") from None
+
+
+def _text(value: str, where: str) -> str:
+    """A string that can be encoded: JSON's \\ud800 escapes give lone surrogates, which no tokenizer takes."""
+    bad = _SURROGATE.search(value)
+    if bad:
+        raise BadRequest(f"{where}: invalid text: lone surrogate U+{ord(bad.group()):04X} at character {bad.start()}; "
+                         "send UTF-8 text (escape pairs only as a full surrogate pair)")
+    return value
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -105,7 +118,7 @@ def messages(value: Any, where: str) -> list[dict[str, str]]:
             content = "".join(parts)
         if not isinstance(content, str):
             raise BadRequest(f"{at}.content: expected a string, got {_kind(content)}")
-        out.append({"role": role, "content": content})
+        out.append({"role": role, "content": _text(content, f"{at}.content")})
     if out[-1]["role"] == "assistant":
         raise BadRequest(f"{where}: the last message is from the assistant; end with a user message")
     return out
@@ -118,7 +131,7 @@ def _stop(value: Any, where: str) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value) or len(value) > MAX_STOP:
         raise BadRequest(f"{where}: expected a string or a list of at most {MAX_STOP} non-empty strings")
-    return tuple(value)
+    return tuple(_text(s, where) for s in value)
 
 
 def _gen_params(p: dict[str, Any], where: str, context: int, *, max_key: str, temp_max: float) -> GenParams:
