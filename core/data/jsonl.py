@@ -22,7 +22,7 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, json_problem
 
 CHUNK = 8 << 20
 MAX_ROW_BYTES = 8 << 20
@@ -189,7 +189,7 @@ class JsonlIndex:
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"line {self.line_number(i)}: invalid UTF-8 at byte {exc.start + 1}") from None
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {self.line_number(i)}: malformed JSON: {exc.msg} at column {exc.colno}") from None
+            raise InvalidInput(f"line {self.line_number(i)}: malformed JSON: {json_problem(exc)}") from None
 
     def rows(self, start: int, count: int) -> list[Any]:
         """Up to ``count`` parsed rows from ``start``; a bad row raises (see ``row``)."""

@@ -20,7 +20,7 @@ from array import array
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, json_problem
 from ..models import ValidationIssue, ValidationReport
 from .tokens import load_tokenizer, require_chat_template, token_lengths, token_stats
 
@@ -276,7 +276,7 @@ def validate_file(
             try:
                 row, failure = json.loads(text), None
             except json.JSONDecodeError as exc:
-                row, failure = None, f"malformed JSON: {exc.msg} at column {exc.colno}"
+                row, failure = None, f"malformed JSON: {json_problem(exc)}"
             if first is not None:  # the first line left the format in doubt: this line decides
                 first_line, verdict, first_row, first_failure = first
                 first = None

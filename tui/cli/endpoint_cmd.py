@@ -12,7 +12,7 @@ import time
 
 import click
 
-from finetui.core.errors import BackendUnavailable, InvalidInput
+from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem
 from finetui.core.models import Endpoint
 
 from .common import emit, handle_errors, json_option, pass_ctx, table
@@ -218,7 +218,7 @@ def invoke(ctx, name, request_file, as_json) -> None:
         with open(request_file, encoding="utf-8") as fh:
             body = json.load(fh)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{request_file}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+        raise InvalidInput(f"{request_file}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
     except UnicodeDecodeError:
         raise InvalidInput(f"{request_file}: not UTF-8 text") from None
     response = _manager(ctx).invoke(name, body)
@@ -248,6 +248,7 @@ def restart(ctx, name, as_json) -> None:
 def delete(ctx, name, yes, as_json) -> None:
     """Stop the endpoint's server and remove the endpoint and its keys."""
     if not yes:
+        ctx.backend.get_endpoint(name)  # a name that does not exist is said so, not asked about
         if not sys.stdin.isatty():
             raise InvalidInput(f"deleting {name} needs confirmation: pass --yes")
         click.confirm(f"delete endpoint {name}?", abort=True)
