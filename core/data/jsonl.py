@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, json_problem
+from ..units import size
 
 CHUNK = 8 << 20
 MAX_ROW_BYTES = 8 << 20
@@ -181,7 +182,7 @@ class JsonlIndex:
             i += self._count
         data = self.row_bytes(i, MAX_ROW_BYTES + 1)
         if len(data) > MAX_ROW_BYTES:
-            raise InvalidInput(f"line {self.line_number(i)}: row is over {MAX_ROW_BYTES >> 20} MB; not parsed")
+            raise InvalidInput(f"line {self.line_number(i)}: row is over {size(MAX_ROW_BYTES)}; not parsed")
         if i == 0 and data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InvalidInput, json_problem
+from .. import units
 from ..models import ValidationIssue, ValidationReport
 from .tokens import load_tokenizer, require_chat_template, token_lengths, token_stats
 
@@ -201,14 +202,6 @@ def _skip_rest_of_line(f: Any) -> int:
             return skipped
 
 
-def _size(n: int) -> str:
-    if n < 1 << 10:
-        return f"{n} bytes"
-    if n < 1 << 20:
-        return f"{n / (1 << 10):.1f} KB"
-    return f"{n / (1 << 20):.1f} MB"
-
-
 def validate_file(
     path: str | os.PathLike[str],
     *,
@@ -260,7 +253,7 @@ def validate_file(
                 total = len(raw) + _skip_rest_of_line(f)
                 rows += 1
                 seen_row = True
-                issues.add(lineno, f"row is {_size(total)}{f' ({total} bytes)' if total >= 1024 else ''}, over the {_size(max_row_bytes)} limit; not parsed")
+                issues.add(lineno, f"row is {units.size(total)}{f' ({total} bytes)' if total >= 1024 else ''}, over the {units.size(max_row_bytes)} limit; not parsed")
                 continue
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]

@@ -11,6 +11,7 @@ from finetui.core.backend import JobRequest, follow_log
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 
+from ..format import duration
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
 
@@ -65,11 +66,7 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
 
 
 def _duration(job: Job) -> str:
-    if not job.started_at:
-        return "-"
-    end = job.ended_at or time.time()
-    secs = int(end - job.started_at)
-    return f"{secs // 3600}h{secs % 3600 // 60:02d}m" if secs >= 3600 else f"{secs // 60}m{secs % 60:02d}s"
+    return duration((job.ended_at or time.time()) - job.started_at) if job.started_at else "-"
 
 
 @job.command("list")
