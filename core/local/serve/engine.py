@@ -32,11 +32,7 @@ _FALLBACK_TEMPLATE = (
 
 @dataclass(frozen=True)
 class GenParams(ChatParams):
-    """The client's parameters and defaults (the tutorial's), as the server reads them."""
-
-    @property
-    def greedy(self) -> bool:
-        return not self.do_sample or self.temperature == 0
+    """The client's parameters and defaults (the tutorial's), as the server reads them (``greedy`` included)."""
 
 
 Event = tuple  # ("text", piece) | ("done", finish_reason, usage) | ("error", status, message)
