@@ -92,3 +92,26 @@ def test_json_errors_read_once_in_the_apps_row_view_and_a_spec_file(tmp_path):
     assert proc.returncode == 2
     line = _one_error(proc)
     assert "line 1: invalid JSON: Invalid control character at column 14" in line and "at at" not in line
+
+
+def test_endpoint_delete_at_a_terminal_says_the_name_does_not_exist_without_asking(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from cli_helpers import REPO
+
+    controller, terminal = pty.openpty()  # stdin is a terminal: the command would ask before deleting
+    try:
+        os.write(controller, b"n\n")  # an answer waiting, so a command that asks gets one instead of hanging
+        env = {k: v for k, v in os.environ.items() if k != "FINETUI_WORKSPACE"}
+        proc = subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(tmp_path / "ws"),
+                               "endpoint", "delete", "nosuch"], stdin=terminal, capture_output=True, text=True,
+                              timeout=120, env=env, cwd=REPO)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert proc.returncode == 2, proc.stderr
+    assert "no endpoint named 'nosuch'" in _one_error(proc)
+    assert "delete endpoint nosuch?" not in proc.stdout + proc.stderr
