@@ -128,7 +128,7 @@ class EndpointManager:
                 if not registry_miss.message.startswith("no registered model named"):
                     raise registry_miss from None  # the name is registered, the version is not: its message lists them
                 # one sentence and one hint: both misses say "`finetui model list`", which said twice reads as a stutter
-                raise NotFound(f"no model named {ref!r} in {self.paths.root}: neither registered nor in the catalog "
+                raise NotFound(f"no model named {ref!r} in workspace {self.paths.root}: neither registered nor in the catalog "
                                "(`finetui model list` shows them)") from None
             if not c.path:
                 raise InvalidInput(f"model {c.ref} has no local files ({c.source}); only local models can be served here")
@@ -186,7 +186,7 @@ class EndpointManager:
     def _record(self, name: str) -> dict[str, Any]:
         rec = self.store.get_endpoint(name)
         if rec is None:
-            raise NotFound(f"no endpoint named {name!r} in {self.paths.root}; `finetui endpoint list` shows them")
+            raise NotFound(f"no endpoint named {name!r} in workspace {self.paths.root}; `finetui endpoint list` shows them")
         return rec
 
     def list(self) -> list[Endpoint]:
@@ -321,7 +321,7 @@ class EndpointManager:
         folder = self.paths.endpoint_dir(name)
         if rec is None:
             shutil.rmtree(folder, ignore_errors=True)  # what an interrupted delete left
-            raise NotFound(f"no endpoint named {name!r} in {self.paths.root}; nothing to delete (`finetui endpoint list` shows them)")
+            raise NotFound(f"no endpoint named {name!r} in workspace {self.paths.root}; nothing to delete (`finetui endpoint list` shows them)")
         self.store.update_endpoint(name, state=EndpointState.DELETING.value)
         self._stop_process(rec)
         (folder / "keys.json").unlink(missing_ok=True)

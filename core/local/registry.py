@@ -100,7 +100,7 @@ class LocalRegistry:
         name, _, version = ref.partition(":")
         versions = self.list(name)
         if not versions:
-            raise NotFound(f"no registered model named {name!r} in {self.paths.root}; `finetui model list` shows the catalog")
+            raise NotFound(f"no registered model named {name!r} in workspace {self.paths.root}; `finetui model list` shows the catalog")
         if not version:
             return max(versions, key=lambda m: int(m.version))
         for m in versions:

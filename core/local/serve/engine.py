@@ -32,7 +32,11 @@ _FALLBACK_TEMPLATE = (
 
 @dataclass(frozen=True)
 class GenParams(ChatParams):
-    """The client's parameters and defaults (the tutorial's), as the server reads them (``greedy`` included)."""
+    """The client's parameters and defaults (the tutorial's), as the server reads them."""
+
+    @property
+    def greedy(self) -> bool:
+        return not self.do_sample or self.temperature == 0
 
 
 Event = tuple  # ("text", piece) | ("done", finish_reason, usage) | ("error", status, message)
