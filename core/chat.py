@@ -11,6 +11,7 @@ HTTP failures become the project's typed errors: 401 is AuthError, other
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -23,6 +24,30 @@ KEY_ENV = "FINETUI_ENDPOINT_KEY"
 _RAW_LIMIT = 64 * 1024
 
 
+# OpenAI's names for the same settings, accepted where a user types parameters
+_ALIASES = {"max_tokens": "max_new_tokens", "max_completion_tokens": "max_new_tokens"}
+
+
+def _parse_value(key: str, value: str) -> Any:
+    if key == "do_sample":
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError("use true or false")
+        return value.lower() in ("true", "1", "yes")
+    if key == "stop":
+        return tuple(s for s in value.split(",") if s)
+    try:
+        number = int(value) if key in ("max_new_tokens", "seed") else float(value)
+    except ValueError:
+        raise ValueError("") from None  # Python's own wording ("invalid literal for int()") says nothing more
+    if key == "max_new_tokens" and number < 1:
+        raise ValueError("at least 1")
+    if key == "temperature" and number < 0:
+        raise ValueError("0 or more; 0 is greedy")
+    if key == "top_p" and not 0 < number <= 1:
+        raise ValueError("above 0, at most 1")
+    return number
+
+
 @dataclass(frozen=True)
 class ChatParams:
     temperature: float = 0.6
@@ -32,33 +57,47 @@ class ChatParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
 
-    def updated(self, assignments: str | list[str]) -> "ChatParams":
-        """``"temperature=0.2 max_new_tokens=64"`` (or a list of ``k=v``) applied to a copy."""
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0 means greedy decoding, whatever do_sample says (as OpenAI's API has it)."""
+        return not self.do_sample or self.temperature == 0
+
+    def apply(self, assignments: str | list[str]) -> tuple["ChatParams", list[str]]:
+        """``"temperature=0.2 max_tokens=64"`` (or a list of ``k=v``) applied to a copy, and one error per bad item.
+
+        The good items on a line count even when another is wrong, so a typo
+        does not silently undo the rest of what the user typed.
+        """
         items = assignments.split() if isinstance(assignments, str) else list(assignments)
-        types = {f.name: f.type for f in fields(self)}
+        names = [f.name for f in fields(self)]
         changes: dict[str, Any] = {}
+        errors: list[str] = []
         for item in items:
             key, sep, value = item.partition("=")
-            if not sep or key not in types:
-                raise InvalidInput(f"parameter {quote(item)}: use KEY=VALUE with KEY one of {', '.join(types)}")
+            key = _ALIASES.get(key, key)
+            if not sep or key not in names:
+                close = difflib.get_close_matches(key, names + list(_ALIASES), n=1, cutoff=0.6)
+                hint = f"did you mean {_ALIASES.get(close[0], close[0])}? " if close and sep else ""
+                errors.append(f"parameter {quote(item)}: {hint}use KEY=VALUE with KEY one of {', '.join(names)}")
+                continue
             try:
-                if key == "do_sample":
-                    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                        raise ValueError
-                    changes[key] = value.lower() in ("true", "1", "yes")
-                elif key in ("max_new_tokens", "seed"):
-                    changes[key] = int(value)
-                elif key == "stop":
-                    changes[key] = tuple(s for s in value.split(",") if s)
-                else:
-                    changes[key] = float(value)
-            except ValueError:
-                raise InvalidInput(f"parameter {quote(key)}: {quote(value)} is not a valid value") from None
-        return replace(self, **changes)
+                changes[key] = _parse_value(key, value)
+            except ValueError as exc:
+                errors.append(f"parameter {quote(key)}: {quote(value)} is not a valid value{f' ({exc})' if str(exc) else ''}")
+        if changes.get("temperature") == 0 and "do_sample" not in changes:
+            changes["do_sample"] = False  # say what temperature 0 means, in /params and in the request
+        return replace(self, **changes), errors
+
+    def updated(self, assignments: str | list[str]) -> "ChatParams":
+        """Like ``apply``, all or nothing: the first bad item raises InvalidInput."""
+        params, errors = self.apply(assignments)
+        if errors:
+            raise InvalidInput(errors[0])
+        return params
 
     def score_parameters(self) -> dict[str, Any]:
         out: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
-                               "do_sample": self.do_sample, "max_new_tokens": self.max_new_tokens}
+                               "do_sample": not self.greedy, "max_new_tokens": self.max_new_tokens}
         if self.stop:
             out["stop"] = list(self.stop)
         if self.seed is not None:
@@ -66,7 +105,7 @@ class ChatParams:
         return out
 
     def openai_parameters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"temperature": self.temperature if self.do_sample else 0.0,
+        out: dict[str, Any] = {"temperature": 0.0 if self.greedy else self.temperature,
                                "top_p": self.top_p, "max_tokens": self.max_new_tokens}
         if self.stop:
             out["stop"] = list(self.stop)
@@ -287,6 +326,8 @@ def stats_line(stats: ChatStats | None) -> str:
     if stats.tokens_per_s is not None:
         parts.append(f"{stats.tokens_per_s:.1f} tokens/s")
     parts.append(f"{stats.elapsed_s:.2f} s")
+    if stats.finish_reason == "length":
+        parts.append("cut off at the token limit (max_new_tokens)")
     return " · ".join(parts)
 
 

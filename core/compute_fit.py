@@ -26,11 +26,11 @@ from .model_dims import (
 )
 from .models import CatalogModel, ComputeTarget, FitReport, MemoryEstimate, Verdict
 from .spec import FineTuneSpec
+from .units import GIB, MIB, count, size
 
-GB = 1e9
 OK_FRACTION = 0.8  # leave a fifth for fragmentation and what the estimate misses
-GPU_OVERHEAD = int(0.5 * GB)  # CUDA context and kernels
-CPU_OVERHEAD = int(0.3 * GB)  # the Python process with torch and transformers loaded
+GPU_OVERHEAD = 512 * MIB  # CUDA context and kernels
+CPU_OVERHEAD = 300 * MIB  # the Python process with torch and transformers loaded
 CPU_FLOPS_PER_CORE = 5e10  # measured ~1e11 on one core for a 21M Llama with LoRA; halved for scaling over cores
 SLOW_CPU_PARAMS = 100_000_000
 ACT_ELEMS_PER_HIDDEN = 25
@@ -123,21 +123,6 @@ def estimate_memory(
 
 
 # -- the verdict --------------------------------------------------------------------
-def gb(n: float) -> str:
-    if 0 < n < 1e5:
-        return f"{n / 1e3:.1f} KB"
-    if n < 0.1 * GB:
-        return f"{n / 1e6:.1f} MB"
-    return f"{n / GB:.1f} GB"
-
-
-def count(n: int) -> str:
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if n >= div:
-            return f"{n / div:.1f}{suffix}"
-    return str(n)
-
-
 def _device_kind(target: ComputeTarget) -> str:
     return "cuda" if target.gpus or (target.gpus_per_node or 0) > 0 else "cpu"
 
@@ -166,8 +151,8 @@ def _where(target: ComputeTarget, available: int | None) -> str:
     if target.gpus:
         gpu = min(target.gpus, key=lambda g: g.memory_bytes)
         each = "each " if len(target.gpus) > 1 or (target.gpus_per_node or 1) > 1 else ""
-        return f"{each}{gpu.name} has {gb(available)}"
-    return f"{target.name} has {gb(available)} of RAM"
+        return f"{each}{gpu.name} has {size(available)}"
+    return f"{target.name} has {size(available)} of RAM"
 
 
 def check_fit(
@@ -186,7 +171,7 @@ def check_fit(
     seq, batch = sequence_length(model, spec, dims), spec.per_device_train_batch_size
     dtype = "bf16" if kind == "cuda" else "fp32"
 
-    reasons = [f"weights {gb(est.weights_bytes)} in {dtype} ({count(n_params)} parameters)"]
+    reasons = [f"weights {size(est.weights_bytes)} in {dtype} ({count(n_params)} parameters)"]
     if spec.apply_lora:
         how = f"LoRA r={spec.lora_r} on {', '.join(lora_targets(spec, dims))}"
         if spec.lora_modules_to_save:
@@ -194,15 +179,15 @@ def check_fit(
     else:
         how = "full fine-tune"
     reasons.append(f"trainable parameters {count(est.trainable_parameters)} ({how})")
-    reasons.append(f"gradients {gb(est.gradients_bytes)} and AdamW state {gb(est.optimizer_bytes)} in fp32")
-    reasons.append(f"activations {gb(est.activations_bytes)} at batch {batch} × {seq} tokens")
+    reasons.append(f"gradients {size(est.gradients_bytes)} and AdamW state {size(est.optimizer_bytes)} in fp32")
+    reasons.append(f"activations {size(est.activations_bytes)} at batch {batch} × {seq} tokens")
     if spec.max_seq_length == -1:
         reasons.append(f"max_seq_length -1 means the model's context length, {seq} tokens")
     if spec.apply_deepspeed and gpus > 1:
         split = {1: "optimizer state", 2: "optimizer state and gradients", 3: "weights, gradients and optimizer state"}
         reasons.append(f"DeepSpeed ZeRO-{spec.deepspeed_stage} splits the {split[spec.deepspeed_stage]} over {gpus} GPUs")
-    reasons.append(f"overhead {gb(est.overhead_bytes)} ({'CUDA context' if kind == 'cuda' else 'framework'})")
-    reasons.append(f"needs {gb(est.total_bytes)}, {_where(target, available)}")
+    reasons.append(f"overhead {size(est.overhead_bytes)} ({'CUDA context' if kind == 'cuda' else 'framework'})")
+    reasons.append(f"needs {size(est.total_bytes)}, {_where(target, available)}")
     if target.kind == "cpu":
         reasons.extend(_cpu_notes(target, spec, est, n_params, seq))
 
@@ -226,7 +211,7 @@ def _cpu_notes(target: ComputeTarget, spec: FineTuneSpec, est: MemoryEstimate, n
 
     free = available_memory_bytes()
     if free is not None and est.total_bytes > free and est.total_bytes <= (target.memory_bytes or 0):
-        notes.append(f"only {gb(free)} of RAM is free now; other programs would have to give memory back")
+        notes.append(f"only {size(free)} of RAM is free now; other programs would have to give memory back")
     if n_params > SLOW_CPU_PARAMS:
         flops = (4 if spec.apply_lora else 6) * n_params * seq * spec.per_device_train_batch_size
         secs = flops / (CPU_FLOPS_PER_CORE * max(1, target.cpu_cores or 1))
@@ -249,25 +234,25 @@ def _suggest(spec: FineTuneSpec, seq: int, available: int, estimate: Any, verdic
             changes.append("enable LoRA (apply_lora=true)")
             need = estimate(cur).total_bytes
             if need <= limit:
-                return f"{' and '.join(changes)}: needs {gb(need)}"
+                return f"{' and '.join(changes)}: needs {size(need)}"
         if cur.per_device_train_batch_size > 1:
             steps = cur.per_device_train_batch_size * cur.gradient_accumulation_steps
             cur = dataclasses.replace(cur, per_device_train_batch_size=1, gradient_accumulation_steps=steps)
             changes.append(f"per_device_train_batch_size 1 with gradient_accumulation_steps {steps}")
             need = estimate(cur).total_bytes
             if need <= limit:
-                return f"{' and '.join(changes)}: needs {gb(need)}"
+                return f"{' and '.join(changes)}: needs {size(need)}"
         length = 1 << (max(seq - 1, 1)).bit_length() - 1  # the largest power of two below seq
         while length >= 128:
             need = estimate(dataclasses.replace(cur, max_seq_length=length)).total_bytes
             if need <= limit:
-                changes.append(f"max_seq_length {length} fits (needs {gb(need)})")
+                changes.append(f"max_seq_length {length} fits (needs {size(need)})")
                 return " and ".join(changes)
             length //= 2
         if verdict is Verdict.TIGHT:
             return None  # already fits; nothing short of new hardware makes it roomy
     need = estimate(spec, "cuda").total_bytes
-    return f"needs a GPU with at least {math.ceil(need / OK_FRACTION / GB)} GB, or --backend azure with a larger VM"
+    return f"needs a GPU with at least {math.ceil(need / OK_FRACTION / GIB)} GiB, or --backend azure with a larger VM"
 
 
 def pick_target(targets: list[ComputeTarget], name: str | None) -> ComputeTarget:

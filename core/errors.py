@@ -8,6 +8,8 @@ wrong, where (file, line, field) and what to do about it. The CLI maps
 
 from __future__ import annotations
 
+import json
+
 
 class FinetuiError(Exception):
     """Base of every error finetui raises on purpose."""
@@ -50,7 +52,9 @@ class DataError(InvalidInput):
 
 
 class NotFound(FinetuiError):
-    """A named model, job, endpoint or file does not exist."""
+    """A named model, job, endpoint or file does not exist: the name the user gave is bad input."""
+
+    exit_code = 2
 
 
 class NothingToDelete(NotFound, InvalidInput):
@@ -107,3 +111,15 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     short.maxlevel = 3
     text = short.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def json_problem(exc: json.JSONDecodeError, *, with_line: bool = False) -> str:
+    """``Unterminated string at column 12`` from a JSONDecodeError, for any error message that names one.
+
+    Some of json's messages end in "at" because it appends the position itself
+    ("Invalid control character at: line 1 column 12 (char 11)"); ``exc.msg``
+    keeps that "at", so adding our own position would say "at at".
+    """
+    msg = exc.msg[: -len(" at")] if exc.msg.endswith(" at") else exc.msg
+    where = f"line {exc.lineno}, column {exc.colno}" if with_line else f"column {exc.colno}"
+    return f"{msg} at {where}"

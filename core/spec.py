@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import InvalidInput, SpecError, quote
+from .errors import InvalidInput, SpecError, json_problem, quote
 
 SCHEDULERS = (
     "linear",
@@ -180,7 +180,7 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{shown(path)}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+            raise InvalidInput(f"{shown(path)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
         except RecursionError:
             raise InvalidInput(f"{shown(path)}: JSON nested too deeply") from None
     else:

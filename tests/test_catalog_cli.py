@@ -31,7 +31,7 @@ def test_model_add_list_show(tmp_path):
 def test_model_errors_exit_codes(tmp_path):
     ws = tmp_path / "ws"
     missing = finetui(ws, "model", "show", "nope", check=False)
-    assert missing.returncode == 1 and missing.stderr.startswith("error: no model named 'nope'")
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no model named 'nope'")
     assert len(missing.stderr.strip().splitlines()) == 1
     (tmp_path / "empty").mkdir()
     bad = finetui(ws, "model", "add", str(tmp_path / "empty"), check=False)
@@ -39,7 +39,7 @@ def test_model_errors_exit_codes(tmp_path):
     offline = finetui(ws, "model", "pull", "org/x", check=False, env={"HF_HUB_CACHE": str(tmp_path / "hub")})
     assert offline.returncode == 1 and "cannot pull org/x" in offline.stderr
     unknown_job = finetui(ws, "model", "register", "--job", "no-such-job", "--name", "x", check=False)
-    assert unknown_job.returncode == 1 and "no-such-job" in unknown_job.stderr
+    assert unknown_job.returncode == 2 and "no-such-job" in unknown_job.stderr
 
 
 def test_compute_list_and_check(tmp_path):
@@ -67,7 +67,7 @@ def test_compute_list_and_check(tmp_path):
     bad_key = finetui(ws, "compute", "check", "tiny", "--set", "lora_rr=4", check=False)
     assert bad_key.returncode == 2 and "lora_rr" in bad_key.stderr and "lora_r" in bad_key.stderr
     bad_target = finetui(ws, "compute", "check", "tiny", "--target", "tpu", check=False)
-    assert bad_target.returncode == 1 and "available: cpu" in bad_target.stderr
+    assert bad_target.returncode == 2 and "available: cpu" in bad_target.stderr
 
 
 def test_compute_check_reports_model_default_overrides(tmp_path):

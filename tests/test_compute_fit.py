@@ -41,8 +41,8 @@ def test_phi3_full_fine_tune_does_not_fit_a_24gb_gpu_and_suggests_lora():
     assert est.optimizer_bytes == est.trainable_parameters * 12
     assert est.total_bytes > 60 * GB
     assert "LoRA" in report.suggestion and "apply_lora=true" in report.suggestion
-    assert any(r.startswith("weights 7.6 GB in bf16") for r in report.reasons)
-    assert any("NVIDIA A10 has 24.0 GB" in r for r in report.reasons)
+    assert any(r.startswith("weights 7.1 GiB in bf16") for r in report.reasons)
+    assert any("NVIDIA A10 has 22.4 GiB" in r for r in report.reasons)
 
 
 def test_phi3_lora_bf16_fits_an_80gb_gpu():

@@ -137,7 +137,7 @@ def test_huge_last_row_without_newline_and_progress(tmp_path):
     seen = []
     report = validate_file(path, max_row_bytes=1000, progress=lambda message, fraction: seen.append(fraction))
     assert [(i.line, i.field) for i in report.issues] == [(2, None)]
-    assert "over the 1000 bytes limit" in report.issues[0].reason
+    assert "over the 1000 B limit" in report.issues[0].reason
     assert report.rows == 2 and report.valid_rows == 1
 
 

@@ -156,7 +156,8 @@ def test_demo_cli_json_and_next_steps(demo_ws):
     from cli_helpers import finetui, finetui_json
 
     human = finetui(ws, "demo")
-    assert "finetui job submit --model finetui-demo-base" in human.stdout and demo["train_file"] in human.stdout
+    assert f"--workspace {Path(ws).resolve()} job submit --model finetui-demo-base" in human.stdout
+    assert demo["train_file"] in human.stdout
     again = finetui_json(ws, "demo")
     assert again["built"] is False and again["model_version"] == demo["model_version"]
     listed = finetui_json(ws, "model", "list")

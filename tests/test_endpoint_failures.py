@@ -60,7 +60,7 @@ def test_inputs_are_checked_before_anything_starts(manager):
         manager.create("ep-ok", "broken", read_timeout_s=0)
     with pytest.raises(NotFound, match="does not exist"):
         manager.create("ep-ok", "missing")
-    with pytest.raises(NotFound, match="nor is 'nothing' in the catalog"):
+    with pytest.raises(NotFound, match="no model named 'nothing' in .*: neither registered nor in the catalog"):
         manager.create("ep-ok", "nothing")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

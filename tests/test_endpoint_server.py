@@ -301,7 +301,7 @@ def test_manager_resolves_the_registry_before_the_catalog(backend, tiny_model):
     manager = EndpointManager(backend.paths, backend.store, StandInRegistry({"ft-model": tiny_model}))
     assert manager._resolve_model("ft-model:3") == ("ft-model:3", str(tiny_model))
     assert manager._resolve_model("tiny-chat")[0] == "tiny-chat:1"  # falls back to the catalog
-    with pytest.raises(NotFound, match="nor is 'nope' in the catalog"):
+    with pytest.raises(NotFound, match="no model named 'nope' in .*: neither registered nor in the catalog"):
         manager._resolve_model("nope")
 
 
@@ -327,7 +327,7 @@ def test_cli_errors_are_one_line_with_the_right_exit_code(backend, live):
     for args, code, needle in [
         (("endpoint", "create", "9bad", "--model", "tiny-chat"), 2, "3-32 letters"),
         (("endpoint", "create", NAME, "--model", "tiny-chat"), 1, "already exists"),
-        (("endpoint", "create", "ep-x", "--model", "no-such-model"), 1, "no-such-model"),
+        (("endpoint", "create", "ep-x", "--model", "no-such-model"), 2, "no-such-model"),
         (("endpoint", "delete", "ep-nope", "--yes"), 2, "no endpoint named 'ep-nope'"),  # nothing to delete: bad input
         (("endpoint", "delete", NAME), 2, "--yes"),
         (("chat", "http://127.0.0.1:9/v1", "--message", "hi"), 2, "FINETUI_ENDPOINT_KEY"),

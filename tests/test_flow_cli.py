@@ -52,6 +52,19 @@ def test_demo_to_registered_model(demo_ws):
     assert sum(tail) / len(tail) < sum(head) / len(head), losses
     assert any(p["name"] == "eval_loss" for p in points)
 
+    # For people: one row per step, a column per metric, eval_loss only on the steps that evaluated
+    rows = finetui(ws, "job", "metrics", name).stdout.splitlines()
+    header = rows[0].split()
+    assert header[:3] == ["STEP", "EPOCH", "loss"] and "eval_loss" in header
+    steps = sorted({p["step"] for p in points})
+    assert [int(r.split()[0]) for r in rows[1:]] == steps
+    loss_at = {p["step"]: p["value"] for p in points if p["name"] == "loss"}
+    for r in rows[1:]:
+        cells = r.split()
+        assert len(cells) == len(header)
+        if int(cells[0]) in loss_at:
+            assert float(cells[2]) == pytest.approx(loss_at[int(cells[0])], rel=1e-5)
+
     # Logs can be read again from any offset: the second half is a suffix of the whole.
     whole = finetui(ws, "job", "logs", name).stdout
     half = len(whole.encode()) // 2

@@ -54,3 +54,16 @@ def test_store_uses_wal(tmp_path):
     store = Store(tmp_path / "x.db")
     mode = store._conn().execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_license_is_an_spdx_expression_with_a_setuptools_that_reads_it():
+    # A TOML table here makes setuptools >= 77 print a 13-line deprecation box three times on every `make`;
+    # a plain SPDX string needs setuptools 77 or later, so the build requirement has to say so.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    [setuptools] = [r for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    spec = Requirement(setuptools).specifier
+    assert spec.contains(Version("77.0.0")) and not spec.contains(Version("76.1.0")), setuptools

@@ -21,8 +21,9 @@ from array import array
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, json_problem
 from ..files import open_regular
+from ..units import size
 
 CHUNK = 8 << 20
 MAX_ROW_BYTES = 8 << 20
@@ -172,7 +173,7 @@ class JsonlIndex:
             i += self._count
         data = self.row_bytes(i, MAX_ROW_BYTES + 1)
         if len(data) > MAX_ROW_BYTES:
-            raise InvalidInput(f"line {self.line_number(i)}: row is over {MAX_ROW_BYTES >> 20} MB; not parsed")
+            raise InvalidInput(f"line {self.line_number(i)}: row is over {size(MAX_ROW_BYTES)}; not parsed")
         if i == 0 and data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
         try:
@@ -180,7 +181,7 @@ class JsonlIndex:
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"line {self.line_number(i)}: invalid UTF-8 at byte {exc.start + 1}") from None
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {self.line_number(i)}: malformed JSON: {exc.msg} at column {exc.colno}") from None
+            raise InvalidInput(f"line {self.line_number(i)}: malformed JSON: {json_problem(exc)}") from None
 
     def rows(self, start: int, count: int) -> list[Any]:
         """Up to ``count`` parsed rows from ``start``; a bad row raises (see ``row``)."""

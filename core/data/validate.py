@@ -20,7 +20,8 @@ from array import array
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import quote
+from .. import units
+from ..errors import json_problem, quote
 from ..files import open_regular
 from ..models import ValidationIssue, ValidationReport
 from .tokens import load_tokenizer, require_chat_template, token_lengths, token_stats
@@ -202,14 +203,6 @@ def _skip_rest_of_line(f: Any) -> int:
             return skipped
 
 
-def _size(n: int) -> str:
-    if n < 1 << 10:
-        return f"{n} bytes"
-    if n < 1 << 20:
-        return f"{n / (1 << 10):.1f} KB"
-    return f"{n / (1 << 20):.1f} MB"
-
-
 def validate_file(
     path: str | os.PathLike[str],
     *,
@@ -263,7 +256,7 @@ def validate_file(
                 total = len(raw) + _skip_rest_of_line(f)
                 rows += 1
                 seen_row = True
-                issues.add(lineno, f"row is {_size(total)}{f' ({total} bytes)' if total >= 1024 else ''}, over the {_size(max_row_bytes)} limit; not parsed")
+                issues.add(lineno, f"row is {units.size(total)}{f' ({total} bytes)' if total >= 1024 else ''}, over the {units.size(max_row_bytes)} limit; not parsed")
                 continue
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
@@ -279,7 +272,7 @@ def validate_file(
             try:
                 row, failure = json.loads(text), None
             except json.JSONDecodeError as exc:
-                row, failure = None, f"malformed JSON: {exc.msg} at column {exc.colno}"
+                row, failure = None, f"malformed JSON: {json_problem(exc)}"
             if first is not None:  # the first line left the format in doubt: this line decides
                 first_line, verdict, first_row, first_failure = first
                 first = None

@@ -69,7 +69,7 @@ class LocalCatalog:
         if not same:
             close = difflib.get_close_matches(name, sorted({m.name for m in models}), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise NotFound(f"no model named {name!r} in the catalog{hint} (`finetui model list` shows them)")
+            raise NotFound(f"no model named {name!r} in the catalog of workspace {self.paths.root}{hint} (`finetui model list` shows them)")
         if version:
             for m in same:
                 if m.version == version:

@@ -137,7 +137,11 @@ class EndpointManager:
             try:
                 c = self._catalog_service().get(ref)
             except NotFound:
-                raise NotFound(f"{registry_miss.message}; nor is {ref!r} in the catalog (`finetui model list`)") from None
+                if not registry_miss.message.startswith("no registered model named"):
+                    raise registry_miss from None  # the name is registered, the version is not: its message lists them
+                # one sentence and one hint: both misses say "`finetui model list`", which said twice reads as a stutter
+                raise NotFound(f"no model named {ref!r} in workspace {self.paths.root}: neither registered nor in the catalog "
+                               "(`finetui model list` shows them)") from None
             if not c.path:
                 raise InvalidInput(f"model {c.ref} has no local files ({c.source}); only local models can be served here")
             found = (c.ref, c.path)

@@ -23,6 +23,7 @@ from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput
 from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
+from ..units import size
 from ..workspace import WorkspacePaths
 from . import procs
 from .checkpoints import remove_incomplete_checkpoints
@@ -112,7 +113,7 @@ class JobManager:
         if not report.fits and not request.force:
             hint = f"; {report.suggestion}" if report.suggestion else ""
             raise DoesNotFit(
-                f"{model.ref} with this spec needs about {report.estimate.total_bytes / 2**30:.1f} GiB on "
+                f"{model.ref} with this spec needs about {size(report.estimate.total_bytes)} on "
                 f"{report.target}, which is more than it has{hint} (or pass --force)",
                 report,
             )

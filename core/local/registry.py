@@ -131,7 +131,7 @@ class LocalRegistry:
         name, version = check_ref("model", ref)
         versions = self.list(name)
         if not versions:
-            raise NotFound(f"no registered model named {name!r}; `finetui model list` shows the catalog")
+            raise NotFound(f"no registered model named {name!r} in workspace {self.paths.root}; `finetui model list` shows the catalog")
         if not version:
             return max(versions, key=lambda m: int(m.version))
         for m in versions:

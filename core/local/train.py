@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import DataError, InvalidInput, OperationFailed
+from ..errors import DataError, InvalidInput, OperationFailed, json_problem
 from ..faults import fault_point
 from ..spec import FineTuneSpec
 from .artifacts import resolve_hf_dirs
@@ -53,7 +53,7 @@ def read_messages(path: str | Path) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not a valid JSON row ({exc.msg})") from None
+                raise DataError(f"{path}:{lineno}: not a valid JSON row ({json_problem(exc)})") from None
             messages = row.get("messages") if isinstance(row, dict) else None
             if not isinstance(messages, list) or not messages:
                 raise DataError(f"{path}:{lineno}: messages: missing or empty")

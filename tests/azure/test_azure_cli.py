@@ -68,9 +68,9 @@ def test_whoami_json_and_text(world):
     assert text.stdout.startswith("signed in with environment as ")
 
 
-def test_missing_model_is_one_line_exit_1(world):
+def test_missing_model_is_one_line_exit_2(world):
     result = run("model", "show", "No-such-model")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("error: model No-such-model not found in registry azureml")
     assert len(result.stderr.strip().splitlines()) == 1
 

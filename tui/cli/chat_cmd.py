@@ -77,7 +77,7 @@ def _conversation(system: str | None, history: list[dict[str, str]], text: str) 
 @click.option("--message", "-m", help="Send one message, print the answer and exit.")
 @click.option("--system", "system", help="System message for the conversation.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Generation parameter: temperature, top_p, do_sample, max_new_tokens, stop, seed (repeatable).")
+              help="Generation parameter: temperature (0 is greedy), top_p, do_sample, max_new_tokens (or max_tokens), stop, seed (repeatable).")
 @click.option("--protocol", type=click.Choice(["auto", "openai", "score"]), default="auto", show_default=True,
               help="openai streams from /v1/chat/completions; score posts to Azure's /score.")
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=1), help="Seconds per answer.")
@@ -126,6 +126,8 @@ def _repl(loop, targets: list[Target], system: str | None, gen: ChatParams, as_j
             click.echo("you> ", nl=False)
         line = sys.stdin.readline()
         if not line:
+            if interactive:
+                click.echo()  # Ctrl+D: the shell's prompt starts on a line of its own, not after "you> "
             return
         text = line.rstrip("\n")
         if not text.strip():
@@ -142,10 +144,9 @@ def _repl(loop, targets: list[Target], system: str | None, gen: ChatParams, as_j
                 system = rest.strip() or None
                 click.echo(f"system message {'set' if system else 'cleared'}", err=True)
             elif command == "/params":
-                try:
-                    gen = gen.updated(rest) if rest.strip() else gen
-                except InvalidInput as exc:
-                    click.echo(f"error: {exc}", err=True)
+                gen, errors = gen.apply(rest)
+                for error in errors:
+                    click.echo(f"error: {error}", err=True)
                 click.echo(" ".join(f"{k}={v}" for k, v in gen.__dict__.items()), err=True)
             elif command == "/raw":
                 for t in targets:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shlex
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,23 @@ class CliContext:
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def self_command(workspace: Path | str | None = None) -> str:
+    """How to run this same finetui again from any shell: commands printed for pasting use it.
+
+    `make app` runs `.venv/bin/finetui` with FINETUI_WORKSPACE set for that one
+    command, so a bare `finetui` in a printed hint would be the wrong program
+    (or none) and would look in the default workspace.
+    """
+    script = sys.argv[0]
+    if os.path.basename(script) == "finetui" and os.path.isfile(script):
+        on_path = shutil.which("finetui")
+        same = on_path is not None and os.path.realpath(on_path) == os.path.realpath(script)
+        command = "finetui" if same else shlex.quote(os.path.abspath(script))
+    else:  # python -m finetui.tui.cli.main
+        command = f"{shlex.quote(sys.executable)} -m finetui.tui.cli.main"
+    return f"{command} --workspace {shlex.quote(str(workspace))}" if workspace else command
 
 
 def json_option(fn: Callable) -> Callable:

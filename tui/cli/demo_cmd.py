@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
 import click
 
 from finetui.core.errors import InvalidInput
 
-from .common import emit, handle_errors, json_option, pass_ctx
+from .common import emit, handle_errors, json_option, pass_ctx, self_command
 
 
 def _next_steps(result: dict) -> None:
@@ -20,18 +21,27 @@ def _next_steps(result: dict) -> None:
     click.echo(f"  heldout {result['heldout_file']}  (questions the base model cannot answer)")
     click.echo(f"  score   {result['sample_score_file']}")
     click.echo("")
-    click.echo("Next steps:")
-    steps = [
-        f"finetui data validate {result['train_file']} --model {result['model']}",
-        f"finetui job submit --model {result['model']} --train {result['train_file']} --test {result['test_file']}",
-        "finetui job logs JOB --follow",
-        "finetui model register --job JOB --name demo-chat",
-        "finetui endpoint create demo-chat --model demo-chat",
-        f"finetui endpoint invoke demo-chat --request-file {result['sample_score_file']}",
-        f"finetui chat demo-chat   (ask: {_first_question(result['heldout_file'])})",
-    ]
-    for step in steps:
+    click.echo("Next steps (paste them into a shell, in order):")
+    for step in next_steps(result):
         click.echo(f"  {step}")
+
+
+def next_steps(result: dict) -> list[str]:
+    """The tutorial's flow as shell lines that run as printed: this finetui, this workspace, no placeholders."""
+    f = self_command(result["workspace"])
+    q = shlex.quote
+    model, train, test = q(result["model"]), q(result["train_file"]), q(result["test_file"])
+    return [
+        f"{f} data validate {train} --model {model}",
+        f"JOB=$({f} job submit --model {model} --train {train} --test {test})",
+        f'{f} job logs "$JOB" --follow',
+        f'{f} model register --job "$JOB" --name demo-chat',
+        f"{f} endpoint create demo-chat --model demo-chat",
+        f"{f} endpoint invoke demo-chat --request-file {q(result['sample_score_file'])}",
+        f"{f} chat demo-chat --message {q(_first_question(result['heldout_file']))}",
+        f"{f} chat demo-chat",
+        f"{f} endpoint delete demo-chat --yes",
+    ]
 
 
 def _first_question(path: str) -> str:

@@ -12,9 +12,10 @@ import time
 
 import click
 
-from finetui.core.errors import BackendUnavailable, InvalidInput, quote
+from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem, quote
 from finetui.core.models import Endpoint
 
+from ..format import duration
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -30,17 +31,6 @@ def parse_duration(text: str | None) -> float | None:
     if not m:
         raise InvalidInput(f"--idle-timeout {quote(text)}: use a number with s, m, h or d, e.g. 30m")
     return float(m.group(1)) * _UNIT[m.group(2)]
-
-
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(max(seconds, 0))
-    if s >= 86400:
-        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 60}m{s % 60:02d}s"
 
 
 def _uptime(ep: Endpoint) -> float | None:
@@ -124,7 +114,7 @@ def list_endpoints(ctx, as_json) -> None:
         return
     table(
         [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
-          human_duration(_uptime(ep)), human_duration(_idle(ep))] for ep in eps],
+          duration(_uptime(ep)), duration(_idle(ep))] for ep in eps],
         ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE"],
     )
 
@@ -155,8 +145,8 @@ def show(ctx, name, as_json) -> None:
         click.echo(f"  swagger:      {info['swagger_uri']}")
     click.echo(f"  auth:         {ep.auth_mode} (Authorization: Bearer <key>)")
     click.echo(f"  timeout:      {ep.request_timeout_ms} ms per request")
-    click.echo(f"  idle timeout: {human_duration(ep.idle_timeout_s) if ep.idle_timeout_s else 'none'}")
-    click.echo(f"  uptime:       {human_duration(_uptime(ep))}   idle: {human_duration(_idle(ep))}")
+    click.echo(f"  idle timeout: {duration(ep.idle_timeout_s) if ep.idle_timeout_s else 'none'}")
+    click.echo(f"  uptime:       {duration(_uptime(ep))}   idle: {duration(_idle(ep))}")
     if ep.pid:
         click.echo(f"  process:      {ep.pid}")
     for key in ("model_path", "log_path"):
@@ -228,7 +218,7 @@ def invoke(ctx, name, request_file, as_json) -> None:
     try:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{shown(request_file)}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+        raise InvalidInput(f"{shown(request_file)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
     except RecursionError:
         raise InvalidInput(f"{shown(request_file)}: JSON nested too deeply") from None
     response = _manager(ctx).invoke(name, body)
@@ -258,6 +248,7 @@ def restart(ctx, name, as_json) -> None:
 def delete(ctx, name, yes, as_json) -> None:
     """Stop the endpoint's server and remove the endpoint and its keys."""
     if not yes:
+        ctx.backend.get_endpoint(name)  # a name that does not exist is said so, not asked about
         if not sys.stdin.isatty():
             raise InvalidInput(f"deleting {name} needs confirmation: pass --yes")
         click.confirm(f"delete endpoint {name}?", abort=True)

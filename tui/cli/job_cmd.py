@@ -11,6 +11,7 @@ from finetui.core.backend import JobRequest, follow_log
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 
+from ..format import duration
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
 
@@ -65,11 +66,7 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
 
 
 def _duration(job: Job) -> str:
-    if not job.started_at:
-        return "-"
-    end = job.ended_at or time.time()
-    secs = int(end - job.started_at)
-    return f"{secs // 3600}h{secs % 3600 // 60:02d}m" if secs >= 3600 else f"{secs // 60}m{secs % 60:02d}s"
+    return duration((job.ended_at or time.time()) - job.started_at) if job.started_at else "-"
 
 
 @job.command("list")
@@ -154,19 +151,36 @@ def logs(ctx, name, follow, offset) -> None:
 @pass_ctx
 @handle_errors
 def metrics(ctx, name, only, as_json) -> None:
-    """Training and evaluation metrics (loss, eval_loss, learning_rate, tokens/s)."""
+    """Training and evaluation metrics: one row per step, a column per metric (loss, eval_loss, learning_rate, tokens/s).
+
+    --json prints the points as recorded: one object per metric and step.
+    """
     points = [p for p in ctx.backend.job_metrics(name) if not only or p.name in only]
 
     def human(items) -> None:
         if not items:
             click.echo("no metrics yet")
             return
-        table(
-            [[p.name, str(p.step), f"{p.epoch:.2f}" if p.epoch is not None else "-", f"{p.value:.6g}"] for p in items],
-            ["METRIC", "STEP", "EPOCH", "VALUE"],
-        )
+        headers, rows = per_step(items)
+        table(rows, headers)
 
     emit(points, as_json, human)
+
+
+def per_step(points) -> tuple[list[str], list[list[str]]]:
+    """Points as a table: STEP, EPOCH, then each metric in the order it first appears; "-" where a step lacks one."""
+    names = list(dict.fromkeys(p.name for p in points))
+    steps: dict[int, dict] = {}
+    for p in points:
+        row = steps.setdefault(p.step, {})
+        row[p.name] = p.value  # a metric logged twice at one step: the later value, as the log has it
+        if p.epoch is not None:
+            row.setdefault("", p.epoch)
+    rows = [
+        [str(step), f"{row['']:.2f}" if "" in row else "-", *(f"{row[n]:.6g}" if n in row else "-" for n in names)]
+        for step, row in sorted(steps.items())
+    ]
+    return ["STEP", "EPOCH", *names], rows
 
 
 @job.command("cancel")
