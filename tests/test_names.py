@@ -58,8 +58,9 @@ def test_hostile_names_exit_2_and_touch_nothing(sentinels, tmp_path, kind, value
 
 def test_a_catalog_name_may_be_org_slash_name(sentinels):
     ws, keep = sentinels
+    # a well-formed org/name that is not in the catalog: a plain "not found" (bad input, exit 2), not a rejected name
     proc = finetui(ws, "model", "show", "a/b", check=False, timeout=120)
-    assert proc.returncode == 1 and "no model named 'a/b'" in proc.stderr
+    assert proc.returncode == 2 and "no model named 'a/b'" in proc.stderr
     assert all(p.exists() for p in keep)
 
 
