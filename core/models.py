@@ -124,6 +124,11 @@ class FitReport:
     available_bytes: int | None
     reasons: tuple[str, ...] = ()
     suggestion: str | None = None
+    decided_by: str | None = None  # the reason that settled the verdict
+    precision: str | None = None  # fp32, bf16 or fp16: what training runs in there
+    gpus_per_node: int | None = None
+    gpu_model: str | None = None
+    gpu_memory_bytes: int | None = None
 
     @property
     def fits(self) -> bool:

@@ -172,7 +172,8 @@ class AzureCompute:
         return self.get(name)
 
     # -- the check ---------------------------------------------------------------------
-    def check(self, model: CatalogModel, spec: FineTuneSpec, name: str) -> tuple[FitReport, ComputeTarget]:
+    def check(self, model: CatalogModel, spec: FineTuneSpec, name: str,
+              component_inputs: dict[str, Any] | None = None) -> tuple[FitReport, ComputeTarget]:
         compute = self.get_sdk(name)
         size = str(compute.size)
         problems: list[str] = []
@@ -187,17 +188,38 @@ class AzureCompute:
         if gpus_per_node == 0:
             problems.append(f"VM size {size} has no GPU; fine-tuning runs only on GPU compute")
         target = to_target(compute, gpus_per_node)
-        return combine(model, spec, target, problems), target
+        return combine(model, spec, target, problems, component_inputs), target
 
 
-def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, problems: list[str]) -> FitReport:
-    """The memory estimate from compute_fit, overruled by any of the tutorial's hard checks."""
-    from ..compute_fit import check_fit
+# The finetune step of chat_completion_pipeline runs LoRA training with gradient checkpointing
+# on (acft's LoRA path); full fine-tunes keep every activation. An assumption, named in the reasons.
+def component_checkpoints(spec: FineTuneSpec) -> bool:
+    return spec.apply_lora
 
+
+def allow_listed(size: str, tags: dict[str, str], key: str = "finetune_compute_allow_list") -> str | None:
+    """The allow list's own spelling of ``size`` (the service upper-cases sizes), or None."""
+    allow, _ = parse_list_tag(tags, key)
+    return next((str(x) for x in allow or () if str(x).lower() == size.lower()), None)
+
+
+def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, problems: list[str],
+            component_inputs: dict[str, Any] | None = None) -> FitReport:
+    """The memory estimate from compute_fit, overruled by any of the tutorial's hard checks.
+
+    A SKU on the model's ``finetune_compute_allow_list`` is Microsoft's statement that it works:
+    the estimate can make it TIGHT, never DOES_NOT_FIT.
+    """
+    import dataclasses
+
+    from ..compute_fit import check_fit, gpu_fields
+
+    precision = "fp32" if str((component_inputs or {}).get("precision", "")) == "32" else None
     report, note = None, None
     if target.gpus:
         try:
-            report = check_fit(model, spec, target, config=KNOWN_DIMS.get(model.name.lower()))
+            report = check_fit(model, spec, target, config=KNOWN_DIMS.get(model.name.lower()), precision=precision,
+                               gradient_checkpointing=component_checkpoints(spec))
         except InvalidInput as exc:  # no dimensions known for this model: the checks above still stand
             note = f"memory not estimated: {exc}"
     else:
@@ -210,15 +232,15 @@ def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, prob
             estimate=MemoryEstimate(0, 0, 0, 0, 0, 0),
             available_bytes=target.accelerator_memory_bytes,
             reasons=tuple(problems) + ((note,) if note else ()),
+            decided_by=problems[0] if problems else note,
+            **gpu_fields(target),
         )
-    if not problems:
-        return report
-    return FitReport(
-        model=report.model,
-        target=report.target,
-        verdict=Verdict.DOES_NOT_FIT,
-        estimate=report.estimate,
-        available_bytes=report.available_bytes,
-        reasons=tuple(problems) + report.reasons,
-        suggestion=report.suggestion,
-    )
+    if problems:
+        return dataclasses.replace(report, verdict=Verdict.DOES_NOT_FIT, reasons=tuple(problems) + report.reasons,
+                                   decided_by=problems[0])
+    listed = allow_listed(target.vm_size or "", model.tags)
+    if report.verdict is Verdict.DOES_NOT_FIT and listed:
+        vouched = (f"{listed} is on {model.name}'s finetune_compute_allow_list, so it is vouched for: "
+                   f"tight rather than does-not-fit ({report.decided_by})")
+        return dataclasses.replace(report, verdict=Verdict.TIGHT, reasons=report.reasons + (vouched,), decided_by=vouched)
+    return report

@@ -71,9 +71,10 @@ class AzureJobs:
         model = to_catalog_model(sdk_model)
         resolved = resolve_spec(model.model_specific_defaults, request.spec, user_source=request.spec_source)
         spec = resolved.spec
-        report, target = self.compute.check(model, spec, request.compute)
+        report, target = self.compute.check(model, spec, request.compute, dict(resolved.passthrough))
         if not report.fits and not request.force:
-            raise DoesNotFit(f"{model.name} on {request.compute}: {report.reasons[0] if report.reasons else 'does not fit'}", report)
+            raise DoesNotFit(f"{model.name} on {request.compute}: {report.decided_by or 'does not fit'} (or pass --force)",
+                             report)
         gpus = gpus_per_node or target.gpus_per_node or 1
         display_name = request.display_name or spec.display_name(model.name, gpus)
         experiment = request.experiment or f"chat_completion_{model.name}"

@@ -31,7 +31,9 @@ SYSTEM = {"createdAt": "2026-01-01T00:00:00+00:00", "createdBy": "ana", "created
           "lastModifiedAt": "2026-01-01T00:00:00+00:00", "lastModifiedBy": "ana", "lastModifiedByType": "User"}
 
 PHI3_TAGS = {
-    "finetune_compute_allow_list": "['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_ND96asr_v4']",
+    "finetune_compute_allow_list": "['Standard_NC6s_v3', 'Standard_NC12s_v3', 'Standard_NC24s_v3', 'Standard_NC24rs_v3', "
+                                   "'Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', "
+                                   "'Standard_ND96asr_v4', 'Standard_ND40rs_v2']",
     "inference_compute_allow_list": "['Standard_NC6s_v3', 'Standard_NC24ads_A100_v4']",
     "model_specific_defaults": "{'apply_deepspeed': 'true', 'apply_lora': 'true', 'deepspeed_stage': 2, 'learning_rate': 2e-05}",
     "task": "chat-completion",

@@ -82,9 +82,29 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
         sys.exit(1)
 
 
+def gpu_line(report: FitReport) -> str | None:
+    """"1 GPU per node: V100, 16.0 GB each; fp16", as the tutorial's gpus_per_node reads it."""
+    if report.gpus_per_node is None and report.gpu_model is None:
+        return None
+    n = report.gpus_per_node or 0
+    line = f"{n} GPU{'s' if n != 1 else ''} per node"
+    if report.gpu_model:
+        line += f": {report.gpu_model}"
+        if report.gpu_memory_bytes:
+            line += f", {gb(report.gpu_memory_bytes)} each"
+    if report.precision:
+        line += f"; trains in {report.precision}"
+    return line
+
+
 def _print_report(report: FitReport) -> None:
     need = report.estimate.total_bytes / 1e9
     click.echo(f"{_WORDS[report.verdict]}: {report.model} on {report.target} needs about {need:.1f} GB")
+    gpus = gpu_line(report)
+    if gpus:
+        click.echo(f"  {gpus}")
+    if report.decided_by:
+        click.echo(f"  decided by: {report.decided_by}")
     for reason in report.reasons:
         click.echo(f"  - {reason}")
     if report.suggestion:
