@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
-from .errors import BackendUnavailable
+from .errors import BackendUnavailable, Conflict
 from .models import (
     CatalogModel,
     ComputeTarget,
@@ -19,6 +19,7 @@ from .models import (
     EndpointKeys,
     FitReport,
     Job,
+    JobStatus,
     LogChunk,
     MetricPoint,
     RegisteredModel,
@@ -26,6 +27,12 @@ from .models import (
 from .spec import FineTuneSpec, ResolvedSpec
 
 ProgressCallback = Callable[[str, float | None], None]  # (message, fraction done or None)
+
+
+def require_completed(job: Job) -> None:
+    """Only a Completed job's output is a model: a failed or running one is refused, naming its status."""
+    if job.status is not JobStatus.COMPLETED:
+        raise Conflict(f"job {job.name} is {job.status.value}; only a Completed job can be registered")
 
 
 @dataclass(frozen=True)

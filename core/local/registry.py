@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..backend import require_completed
 from ..errors import Conflict, InvalidInput, NotFound
-from ..models import Job, JobStatus, RegisteredModel
+from ..models import Job, RegisteredModel
 from ..workspace import WorkspacePaths
 from .store import Store
 
@@ -41,8 +42,7 @@ class LocalRegistry:
             if not str(version).isdigit() or int(version) < 1:
                 raise InvalidInput(f"--version {version!r}: versions are whole numbers from 1")
             wanted = int(version)
-        if job.status is not JobStatus.COMPLETED:
-            raise Conflict(f"job {job.name} is {job.status.value}; only a Completed job can be registered")
+        require_completed(job)
         source = Path(job.output_path or "")
         if not job.output_path or not (source / "MLmodel").is_file():
             raise NotFound(f"job {job.name} has no MLflow model in its outputs ({source})")
