@@ -202,6 +202,21 @@ class Job:
 
 
 @dataclass(frozen=True)
+class JobPlan:
+    """A job as it would be submitted (``job submit --dry-run``): nothing uploaded, nothing started."""
+
+    experiment: str
+    display_name: str
+    component: str  # the pipeline component's id
+    compute: str
+    inputs: dict[str, Any]  # literal values; data files as the local paths that would be uploaded
+    settings: dict[str, Any]
+    tags: dict[str, str]
+    yaml: str = ""  # the job as `az ml job create --file` takes it
+    python: str = ""  # the tutorial's SDK code for the same job
+
+
+@dataclass(frozen=True)
 class MetricPoint:
     name: str
     value: float

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..backend import JobRequest
 from ..models import (
+    JobPlan,
     CatalogModel,
     ComputeTarget,
     Endpoint,
@@ -165,6 +166,10 @@ class AzureBackend:
 
     def submit_job(self, request: JobRequest) -> Job:
         return self.jobs.submit(request)
+
+    def plan_job(self, request: JobRequest) -> JobPlan:
+        """What ``submit_job`` would send, checked the same way; nothing uploaded or started."""
+        return self.jobs.plan(request)
 
     def list_jobs(self) -> list[Job]:
         return self.jobs.list()

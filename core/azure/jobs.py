@@ -7,16 +7,19 @@ in logs.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from ..backend import JobRequest
 from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
-from ..models import Job, JobStatus, JobStep, MetricPoint
+from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
 from ..spec import resolve_spec
 from .client import OUTPUT_LOGGER, AzureClient, quiet
+from .pipeline import chosen_parameters
 
 log = logging.getLogger(OUTPUT_LOGGER)
 
@@ -56,6 +59,20 @@ class AzureJobs:
 
     # -- submit --------------------------------------------------------------------------
     def submit(self, request: JobRequest, *, gpus_per_node: int | None = None) -> Job:
+        job, experiment, plan = self._prepare(request, gpus_per_node)
+        ws = self.client.ws
+        created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
+                                   self.client.ws_ctx(f"job {plan.display_name}", "submit"))
+        return self.to_job(created)
+
+    def plan(self, request: JobRequest, *, gpus_per_node: int | None = None) -> JobPlan:
+        """The job ``submit`` would send, checked the same way, without uploading or starting anything."""
+        job, _, plan = self._prepare(request, gpus_per_node)
+        from .export import job_python, job_yaml
+
+        return dataclasses.replace(plan, yaml=job_yaml(job, plan), python=job_python(plan, self.client.workspace))
+
+    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan]:
         with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
             from azure.ai.ml import Input
             from azure.ai.ml.dsl import pipeline
@@ -82,8 +99,7 @@ class AzureJobs:
         registry = self.client.registry
         component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
                                      self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
-        params = dict(resolved.passthrough)
-        params.update(spec.pipeline_parameters())
+        params = chosen_parameters(spec, model.model_specific_defaults, request.spec, resolved.passthrough)
         accepted = set(getattr(component, "inputs", None) or {})
         if accepted:
             ignored = sorted(k for k in params if k not in accepted)
@@ -97,12 +113,22 @@ class AzureJobs:
             "compute_preprocess": cluster,
             "compute_finetune": cluster,
             "compute_model_evaluation": cluster,
-            "train_file_path": Input(type="uri_file", path=request.train_file),
+            # absolute, so an exported job finds its files from wherever it is run
+            "train_file_path": Input(type="uri_file", path=str(Path(request.train_file).resolve())),
             "number_of_gpu_to_use_finetuning": gpus,
             **params,
         }
         if request.test_file:
-            inputs["test_file_path"] = Input(type="uri_file", path=request.test_file)
+            inputs["test_file_path"] = Input(type="uri_file", path=str(Path(request.test_file).resolve()))
+        settings = {"force_rerun": True, "continue_on_step_failure": False}
+        tags = {
+            f"{TAG}model": model.ref,
+            f"{TAG}model_id": model.id,
+            f"{TAG}train_file": str(request.train_file),
+            f"{TAG}test_file": str(request.test_file or ""),
+            f"{TAG}spec": json.dumps(spec.to_dict(), sort_keys=True),
+            f"{TAG}gpus_per_node": str(gpus),
+        }
 
         @pipeline(name=display_name)
         def create_pipeline():
@@ -112,23 +138,16 @@ class AzureJobs:
         def build():
             job = create_pipeline()
             job.display_name = display_name
-            job.settings.force_rerun = True
-            job.settings.continue_on_step_failure = False
-            job.tags = {
-                f"{TAG}model": model.ref,
-                f"{TAG}model_id": model.id,
-                f"{TAG}train_file": str(request.train_file),
-                f"{TAG}test_file": str(request.test_file or ""),
-                f"{TAG}spec": json.dumps(spec.to_dict(), sort_keys=True),
-                f"{TAG}gpus_per_node": str(gpus),
-            }
+            job.settings.force_rerun = settings["force_rerun"]
+            job.settings.continue_on_step_failure = settings["continue_on_step_failure"]
+            job.tags = dict(tags)
             return job
 
         job = self.client.call(build, self.client.reg_ctx(f"component {PIPELINE_COMPONENT}", "use"))
-        ws = self.client.ws
-        created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
-                                   self.client.ws_ctx(f"job {display_name}", "submit"))
-        return self.to_job(created)
+        plain = {k: (v.path if isinstance(v, Input) else v) for k, v in inputs.items()}
+        plan = JobPlan(experiment=experiment, display_name=display_name, component=str(component.id), compute=cluster,
+                       inputs=plain, settings=settings, tags=tags)
+        return job, experiment, plan
 
     # -- read ---------------------------------------------------------------------------
     def to_job(self, sdk_job: Any, steps: tuple[JobStep, ...] = (), error: str | None = None) -> Job:
@@ -265,7 +284,6 @@ def _run_error(details: Any) -> str | None:
 
 def validate_data(path: str, which: str) -> None:
     """The dataset is checked here first: a bad row should fail in seconds, not after a cluster spins up."""
-    from pathlib import Path
 
     if not Path(path).is_file():
         raise InvalidInput(f"{which} file {path}: not found")

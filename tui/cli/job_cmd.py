@@ -8,6 +8,7 @@ import time
 import click
 
 from finetui.core.backend import JobRequest, follow_log
+from finetui.core.errors import InvalidInput
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 
@@ -29,11 +30,18 @@ def job() -> None:
 @click.option("--experiment", help="Experiment name.")
 @click.option("--display-name", help="Display name (default: the tutorial's naming rule).")
 @click.option("--force", is_flag=True, help="Submit even if the compute check says it will not fit.")
+@click.option("--dry-run", is_flag=True, help="Check everything and print the job that would be submitted (Azure).")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "python"]), default="yaml", show_default=True,
+              help="With --dry-run: the job as `az ml job create --file` YAML, or the tutorial's SDK code.")
 @json_option
 @pass_ctx
 @handle_errors
-def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, as_json) -> None:
+def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt,
+           as_json) -> None:
     """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
+    plan_job = getattr(ctx.backend, "plan_job", None)
+    if dry_run and plan_job is None:
+        raise InvalidInput("job submit --dry-run: only --backend azure submits a job description to export")
     user = read_mapping(spec_file) if spec_file else {}
     user.update(parse_set_options(sets))
     source = spec_file or ("--set" if sets else None)
@@ -50,6 +58,13 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         display_name=display_name,
         force=force,
     )
+    if dry_run:
+        plan = plan_job(request)
+        if as_json:
+            emit(plan, True)
+        else:
+            click.echo(plan.yaml if fmt == "yaml" else plan.python, nl=False)
+        return
     result = backend.submit_job(request)
     if not as_json:
         # After the submit, so a refused job's error stays the one line on stderr.
