@@ -12,7 +12,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from ..backend import JobRequest
+from ..backend import JobRequest, require_completed
+from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
+from ..errors import InvalidInput
 from ..models import (
     JobPlan,
     CatalogModel,
@@ -146,7 +148,6 @@ class AzureBackend:
         return self.compute.create(name, size, min_nodes, max_nodes, wait=wait)
 
     def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport:
-        from ..errors import InvalidInput
 
         if not target:
             gpu = sorted(t.name for t in self.compute.list() if t.gpus_per_node)
@@ -196,6 +197,7 @@ class AzureBackend:
     # -- registry --------------------------------------------------------------------------------
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
         found = self.jobs.get(job)  # a NotFound here names the job, not a missing output
+        require_completed(found)
         return self.registry.register_job_output(job, name, version, description, base_model=found.model or None)
 
     def register_local_model(self, path: str | Path, name: str, version: str | None = None, description: str = "",
@@ -209,12 +211,18 @@ class AzureBackend:
         return self.registry.list(name)
 
     # -- endpoints ---------------------------------------------------------------------------------
-    def create_endpoint(self, name: str, model_ref: str, *, instance_type: str = "Standard_NC6s_v3",
-                        instance_count: int = 1, request_timeout_ms: int = 90000, deployment_name: str = "demo",
-                        progress: Callable[[str, float | None], None] | None = None, wait: bool = True) -> Endpoint:
-        return self.endpoints.create(name, model_ref, instance_type=instance_type, instance_count=instance_count,
-                                     request_timeout_ms=request_timeout_ms, deployment_name=deployment_name,
-                                     progress=progress, wait=wait)
+    def create_endpoint(self, name: str, model_ref: str, options: AzureEndpointOptions | LocalEndpointOptions | None = None,
+                        *, progress: Callable[[str, float | None], None] | None = None) -> Endpoint:
+        if isinstance(options, LocalEndpointOptions):
+            raise InvalidInput("local endpoint options (host, port, idle timeout) do not apply to --backend azure")
+        return self.endpoints.create(name, model_ref, options, progress=progress)
+
+    def plan_endpoint(self, name: str, model_ref: str, options: AzureEndpointOptions | None = None) -> dict[str, str]:
+        """The endpoint and deployment ``create_endpoint`` would send, as YAML for `az ml online-... create --file`."""
+        from .export import endpoint_yaml
+
+        _, endpoint, deployment = self.endpoints.build(name, model_ref, options or AzureEndpointOptions())
+        return endpoint_yaml(endpoint, deployment)
 
     def set_traffic(self, name: str, deployment_name: str = "demo") -> Endpoint:
         return self.endpoints.set_traffic(name, deployment_name)

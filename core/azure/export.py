@@ -72,3 +72,20 @@ pipeline_object.settings.continue_on_step_failure = {plan.settings["continue_on_
 pipeline_job = workspace_ml_client.jobs.create_or_update(pipeline_object, experiment_name={plan.experiment!r})
 print(pipeline_job.name)
 '''
+
+
+def endpoint_yaml(endpoint: Any, deployment: Any) -> dict[str, str]:
+    """The endpoint and its deployment as the two YAML files `az ml online-endpoint create --file` and
+    `az ml online-deployment create --file` read."""
+    import yaml
+
+    with quiet():
+        ep, dep = _plain(endpoint._to_dict()), _plain(deployment._to_dict())
+    return {"endpoint": yaml.safe_dump(ep, sort_keys=False), "deployment": yaml.safe_dump(dep, sort_keys=False)}
+
+
+def _plain(data: Any) -> Any:
+    """The SDK's dicts (OrderedDicts, enums) as plain YAML-safe values."""
+    import json
+
+    return json.loads(json.dumps(data, default=str))
