@@ -71,6 +71,10 @@ PIPELINE_INPUTS: dict[str, Any] = {
 STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
 
 
+def _version_order(version: str) -> tuple[int, int | str]:
+    return (1, int(version)) if version.isdigit() else (0, version)
+
+
 def _ok(body: Any, status: int = 200, headers: dict | None = None):
     return status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, json.dumps(body).encode()
 
@@ -129,6 +133,16 @@ class FakeAzure:
                            "modelUri": f"azureml://registries/azureml/models/{name}/versions/{version}"},
             "systemData": SYSTEM,
         }
+
+    def add_workspace_model(self, name: str, version: str, tags: dict[str, str] | None = None,
+                            path: str | None = None) -> None:
+        """A model registered in the workspace, as the service stores a job output's registration."""
+        self.models[(name, version)] = {
+            "id": f"{WS_ID}/models/{name}/versions/{version}", "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/models/versions", "systemData": SYSTEM,
+            "properties": {"modelType": "mlflow_model", "tags": dict(tags or {}), "description": f"{name} v{version}",
+                           "modelUri": path or f"azureml://jobs/job-{version}/outputs/trained_model",
+                           "flavors": {"python_function": {"data": {}}}, "provisioningState": "Succeeded"}}
 
     def add_compute(self, name: str, vm_size: str, state: str = "Succeeded", max_nodes: int = 2) -> None:
         self.computes[name] = {
@@ -463,13 +477,14 @@ class FakeAzure:
         found = [b for (n, _), b in self.models.items() if n == name]
         if not found:
             return _err(404, "UserError", f"Could not find model container {name} in workspace {WS} (ModelNotFound)")
-        found.sort(key=lambda b: b["name"], reverse=True)
+        found.sort(key=lambda b: _version_order(b["name"]), reverse=True)  # $orderBy=createdtime desc
         return _ok({"value": found[: int(req.query.get("$top", len(found)))]})
 
     def model_list(self, req):
         names = sorted({n for n, _ in self.models})
         return _ok({"value": [{"id": f"{WS_ID}/models/{n}", "name": n, "type": "Microsoft.MachineLearningServices/workspaces/models",
-                               "properties": {"latestVersion": max(v for m, v in self.models if m == n), "tags": {}},
+                               "properties": {"latestVersion": max((v for m, v in self.models if m == n), key=_version_order),
+                                              "tags": {}},
                                "systemData": SYSTEM} for n in names]})
 
     # -- endpoints --------------------------------------------------------------------------------------------
