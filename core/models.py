@@ -176,9 +176,13 @@ class ValidationReport:
 
 @dataclass(frozen=True)
 class JobStep:
-    name: str
+    name: str  # the run id
     status: JobStatus
-    display_name: str | None = None
+    display_name: str | None = None  # the step's name in the pipeline: model_import, finetune, ...
+    started_at: float | None = None
+    ended_at: float | None = None
+    compute: str | None = None
+    duration_s: float | None = None  # end (or now, while it runs) minus start
 
 
 @dataclass(frozen=True)

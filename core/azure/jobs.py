@@ -193,7 +193,7 @@ class AzureJobs:
         sdk_job = self._get_sdk(name)
         status = map_status(sdk_job.status)
         runs = self._child_runs(name) if str(getattr(sdk_job, "type", "")) == "pipeline" else []
-        steps = tuple(JobStep(str(r.run_id), map_status(r.status), r.display_name or r.name) for r in runs)
+        steps = tuple(to_step(r) for r in runs)
         error = self.failure(name, runs) if status is JobStatus.FAILED else None
         return self.to_job(sdk_job, steps, error)
 
@@ -213,12 +213,12 @@ class AzureJobs:
             lambda: list(runs._operation.get_child(scope.subscription_id, scope.resource_group, scope.workspace_name, name)),
             self.client.ws_ctx(f"steps of job {name}"),
         )
-        kids.sort(key=lambda r: (_ts(r.created_utc) or 0, str(r.run_id)))
+        kids.sort(key=lambda r: (_pipeline_position(r), _ts(r.created_utc) or 0, str(r.run_id)))
         return kids
 
     def steps(self, name: str) -> tuple[JobStep, ...]:
-        """Child runs in the order they were created (the order they started)."""
-        return tuple(JobStep(str(r.run_id), map_status(r.status), r.display_name or r.name) for r in self._child_runs(name))
+        """The steps that have started, in pipeline order (model_import, preprocess, finetune, model_evaluation)."""
+        return tuple(to_step(r) for r in self._child_runs(name))
 
     def cancel(self, name: str) -> Job:
         ws = self.client.ws
@@ -268,6 +268,25 @@ class AzureJobs:
         if self._metrics is None:
             self._metrics = AzureMetrics(self.client)
         return self._metrics.for_run(run_id)
+
+
+# chat_completion_pipeline's steps, in the order the pipeline runs them
+PIPELINE_STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
+
+
+def _pipeline_position(run: Any) -> int:
+    name = str(getattr(run, "display_name", None) or getattr(run, "name", None) or "")
+    return next((i for i, step in enumerate(PIPELINE_STEPS) if name == step or name.endswith(f"_{step}")),
+                len(PIPELINE_STEPS))
+
+
+def to_step(run: Any) -> JobStep:
+    started, ended = _ts(getattr(run, "start_time_utc", None)), _ts(getattr(run, "end_time_utc", None))
+    status = map_status(run.status)
+    until = ended if ended is not None else (None if status.terminal else time.time())
+    return JobStep(str(run.run_id), status, run.display_name or run.name, started_at=started, ended_at=ended,
+                   compute=getattr(run, "target", None) or None,
+                   duration_s=(until - started) if started is not None and until is not None else None)
 
 
 def _run_error(details: Any) -> str | None:

@@ -172,6 +172,15 @@ class FakeAzure:
         """Answer the next ``times`` matching requests with ``reply`` (e.g. a recorded error entry)."""
         self.faults.append(Fault(method, pattern, reply[0], "", "", times, {}, reply))
 
+    def step(self, job: str, step: str, status: str, start: str | None = None, end: str | None = None,
+             created: str | None = None) -> None:
+        """Move one step along: its status and (ISO) start and end times, as run history reports them."""
+        run = self.runs[f"{job}-{step}"]
+        run["status"] = status
+        for key, value in (("start", start), ("end", end), ("createdUtc", created)):
+            if value:
+                run[key] = value
+
     def set_step_log(self, job: str, step: str, text: str, status: str | None = None) -> None:
         run = self.runs[f"{job}-{step}"]
         self.blobs[f"/logs/{run['runId']}/user_logs/std_log.txt"] = text.encode()
@@ -403,10 +412,12 @@ class FakeAzure:
         self.jobs[name] = {"id": f"{WS_ID}/jobs/{name}", "name": name, "type": "Microsoft.MachineLearningServices/workspaces/jobs",
                            "properties": props, "systemData": SYSTEM}
         self.job_gets[name] = 0
+        node = next(iter((props.get("jobs") or {}).values()), {})
+        target = ((node.get("inputs") or {}).get("compute_finetune") or {}).get("value") or "gpu-cluster"
         for i, step in enumerate(STEPS):
             run_id = f"{name}-{step}"
             self.runs[run_id] = {"runId": run_id, "parent": name, "displayName": step, "status": "NotStarted",
-                                 "createdUtc": f"2026-01-01T00:0{i}:00+00:00", "order": i}
+                                 "createdUtc": f"2026-01-01T00:0{i}:00+00:00", "order": i, "target": target}
         return _ok(self._job_view(name), 201)
 
     def advance(self, name: str, status: str) -> None:
@@ -435,7 +446,7 @@ class FakeAzure:
         return {"runId": run["runId"], "rootRunId": run["parent"], "parentRunId": run["parent"], "status": run["status"],
                 "displayName": run["displayName"], "name": run["displayName"], "runType": "azureml.StepRun",
                 "createdUtc": run["createdUtc"], "experimentId": "00000000-0000-0000-0000-0000000000e1",
-                "target": "gpu-cluster", "properties": {}, "tags": {}, "error": run.get("error"),
+                "target": run.get("target", "gpu-cluster"), "startTimeUtc": run.get("start"), "endTimeUtc": run.get("end"), "properties": {}, "tags": {}, "error": run.get("error"),
                 "runDefinition": None, "computeRequest": None, "createdBy": None,
                 "warnings": None, "revision": 1, "statusRevision": 1}
 

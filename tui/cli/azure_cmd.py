@@ -105,10 +105,11 @@ def compute_create(ctx, name, size, min_nodes, max_nodes, no_wait, as_json) -> N
 @pass_ctx
 @handle_errors
 def steps(ctx, job, as_json) -> None:
-    """A pipeline job's steps with their status."""
+    """A pipeline job's steps in pipeline order: status, duration, compute."""
+    from .job_cmd import step_rows
+
     found = _azure(ctx).job_steps(job)
-    emit(list(found), as_json, lambda items: table([[s.display_name or "-", s.status.value, s.name] for s in items],
-                                                    ["STEP", "STATUS", "RUN"]))
+    emit(list(found), as_json, lambda items: table(step_rows(items), ["STEP", "STATUS", "DURATION", "COMPUTE", "RUN"]))
 
 
 @azure.command("log-files")

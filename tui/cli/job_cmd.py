@@ -79,6 +79,14 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
     emit(result, as_json, result.name)
 
 
+def step_rows(steps) -> list[list[str]]:
+    """A pipeline's steps by name, in pipeline order: status, duration, compute, run id."""
+    from .endpoint_cmd import human_duration
+
+    return [[s.display_name or s.name, s.status.value, human_duration(s.duration_s), s.compute or "-", s.name]
+            for s in steps]
+
+
 def _duration(job: Job) -> str:
     if not job.started_at:
         return "-"
@@ -127,8 +135,12 @@ def show(ctx, name, as_json) -> None:
             click.echo(f"output:        {j.output_path}")
         if j.error:
             click.echo(f"error:         {j.error}")
-        for step in j.steps:
-            click.echo(f"step:          {step.name} {step.status.value}")
+        if j.steps:
+            click.echo("steps:")
+            rows = step_rows(j.steps)
+            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         click.echo("spec:")
         for k, v in j.spec.items():
             click.echo(f"  {k}: {v}")
