@@ -52,6 +52,7 @@ class AzureBackend:
         transport: Any = None,
         registry_name: str | None = None,
         device_code_callback: DeviceCodeCallback | None = None,
+        no_device_code: str | None = None,
         log_handler: logging.Handler | None = None,
         managed_identity_timeout: float = 3.0,
         retry_total: int = 4,
@@ -63,6 +64,7 @@ class AzureBackend:
         self._transport = transport
         self.registry_name = registry_name or options_from_env().get("registry_name") or "azureml"
         self.device_code_callback = device_code_callback or _log_device_code
+        self.no_device_code = no_device_code  # why nobody could answer a device-code prompt here, if so
         self._mi_timeout = managed_identity_timeout
         self._retry = (retry_total, retry_backoff_factor)
         route_sdk_logs(log_handler)
@@ -75,7 +77,7 @@ class AzureBackend:
         from .auth import build_credential
 
         return build_credential(self.device_code_callback, managed_identity_timeout=self._mi_timeout,
-                                transport=self._transport)
+                                transport=self._transport, no_device_code=self.no_device_code)
 
     @cached_property
     def client(self) -> AzureClient:

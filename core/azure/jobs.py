@@ -18,7 +18,7 @@ from ..backend import JobRequest
 from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
 from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
 from ..spec import resolve_spec
-from .client import OUTPUT_LOGGER, AzureClient, quiet
+from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
 from .pipeline import chosen_parameters
 
 log = logging.getLogger(OUTPUT_LOGGER)
@@ -239,7 +239,7 @@ class AzureJobs:
             pass
         message = _run_error(failed) or _run_error(details) or "the job failed; see its logs"
         where = f"step {failed.display_name or failed.name or run_id} failed" if failed else "job failed"
-        first = f"{where}: {' '.join(message.split())[:300]}"
+        first = f"{where}: {first_line(message, 300)}"
         files = (getattr(details, "log_files", None) or {}) if details is not None else {}
         from .logs import pick_log_file
 

@@ -19,8 +19,9 @@ from .common import emit, handle_errors, json_option, pass_ctx, table
 
 
 def echo_device_code(url: str, code: str, expires_on: Any) -> None:
-    """The device-code prompt, on stderr so --json output stays clean."""
-    click.echo(f"To sign in to Azure, open {url} and enter the code {code}", err=True)
+    """The device-code prompt, on stderr so --json output stays clean. The process's own stderr: the sign-in
+    happens inside an SDK call, whose prints are captured (client.quiet), and this one must be seen."""
+    click.echo(f"To sign in to Azure, open {url} and enter the code {code}", file=sys.__stderr__ or sys.stderr)
 
 
 def _stderr_handler() -> logging.Handler:
@@ -38,7 +39,10 @@ def azure_options_from_env() -> dict[str, Any]:
     """
     from finetui.core.azure.workspace import options_from_env
 
-    return {**options_from_env(), "device_code_callback": echo_device_code, "log_handler": _stderr_handler()}
+    # A device code can be answered only by someone at a terminal; a pipeline or cron job must not wait 15 minutes.
+    no_device_code = None if sys.stdin.isatty() else "device-code sign-in needs a terminal on stdin, and this has none"
+    return {**options_from_env(), "device_code_callback": echo_device_code, "no_device_code": no_device_code,
+            "log_handler": _stderr_handler()}
 
 
 def _azure(ctx) -> Any:
