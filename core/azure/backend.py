@@ -7,6 +7,7 @@ the SDK itself are built on first use, off whatever thread asked first.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import cached_property
 from pathlib import Path
@@ -149,7 +150,10 @@ class AzureBackend:
     def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True) -> ComputeTarget:
         return self.compute.create(name, size, min_nodes, max_nodes, wait=wait)
 
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport:
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
+                      component_inputs: dict[str, Any] | None = None) -> FitReport:
+        """The tutorial's checks and the memory estimate; ``component_inputs`` are pipeline inputs outside
+        FineTuneSpec that change it (``precision``)."""
 
         if not target:
             gpu = sorted(t.name for t in self.compute.list() if t.gpus_per_node)
@@ -160,12 +164,16 @@ class AzureBackend:
         entry = self.catalog.get(model)
         if spec is None:
             spec = resolve_spec(entry.model_specific_defaults).spec
-        return self.compute.check(entry, spec, target)[0]
+        return self.compute.check(entry, spec, target, component_inputs)[0]
 
     # -- jobs --------------------------------------------------------------------------------
     def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec:
+        """FineTuneSpec with the model's defaults and the user's keys; the user's other pipeline inputs,
+        checked against the component's own spec, ride along in ``passthrough``."""
         entry = self.catalog.get(model)
-        return resolve_spec(entry.model_specific_defaults, user, user_source=source)
+        ours, theirs = self.jobs.split_user(user, source)
+        resolved = resolve_spec(entry.model_specific_defaults, ours, user_source=source)
+        return dataclasses.replace(resolved, passthrough={**resolved.passthrough, **theirs})
 
     def submit_job(self, request: JobRequest) -> Job:
         return self.jobs.submit(request)

@@ -17,13 +17,14 @@ from typing import Any
 from ..backend import JobRequest
 from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
 from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
-from ..spec import resolve_spec
+from ..spec import OPTIMIZATION_KEYS, TRAINING_KEYS, resolve_spec
 from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
-from .pipeline import chosen_parameters
+from .pipeline import chosen_parameters, split_user
 
 log = logging.getLogger(OUTPUT_LOGGER)
 
 PIPELINE_COMPONENT = "chat_completion_pipeline"
+_SPEC_KEYS = frozenset(TRAINING_KEYS + OPTIMIZATION_KEYS)
 TAG = "finetui."
 _STATUS = {s.value.lower(): s for s in JobStatus}
 _STATUS.update({"starting": JobStatus.PREPARING, "provisioning": JobStatus.PREPARING, "cancelrequested": JobStatus.CANCELED,
@@ -53,6 +54,7 @@ class AzureJobs:
         self.catalog = catalog
         self.compute = compute
         self._metrics: Any = None
+        self._component: Any = None
         from .logs import AzureLogs
 
         self.logs = AzureLogs(client, self)
@@ -72,6 +74,20 @@ class AzureJobs:
 
         return dataclasses.replace(plan, yaml=job_yaml(job, plan), python=job_python(plan, self.client.workspace))
 
+    def component(self) -> Any:
+        """The registry's chat_completion_pipeline, latest version (one call per process)."""
+        if self._component is None:
+            registry = self.client.registry
+            self._component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
+                                               self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
+        return self._component
+
+    def split_user(self, user: dict[str, Any] | None, source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user's keys as (FineTuneSpec's, the component's other inputs, checked against its spec)."""
+        if not user or all(k in _SPEC_KEYS for k in user):
+            return dict(user or {}), {}  # nothing the component must be asked about
+        return split_user(user, self.component().inputs or {}, source)
+
     def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan]:
         with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
             from azure.ai.ml import Input
@@ -86,9 +102,12 @@ class AzureJobs:
         from .catalog import to_catalog_model
 
         model = to_catalog_model(sdk_model)
-        resolved = resolve_spec(model.model_specific_defaults, request.spec, user_source=request.spec_source)
+        component = self.component()
+        spec_user, component_user = self.split_user(request.spec, request.spec_source)
+        resolved = resolve_spec(model.model_specific_defaults, spec_user, user_source=request.spec_source)
         spec = resolved.spec
-        report, target = self.compute.check(model, spec, request.compute, dict(resolved.passthrough))
+        extra = {**resolved.passthrough, **component_user}
+        report, target = self.compute.check(model, spec, request.compute, extra)
         if not report.fits and not request.force:
             raise DoesNotFit(f"{model.name} on {request.compute}: {report.decided_by or 'does not fit'} (or pass --force)",
                              report)
@@ -96,10 +115,7 @@ class AzureJobs:
         display_name = request.display_name or spec.display_name(model.name, gpus)
         experiment = request.experiment or f"chat_completion_{model.name}"
 
-        registry = self.client.registry
-        component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
-                                     self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
-        params = chosen_parameters(spec, model.model_specific_defaults, request.spec, resolved.passthrough)
+        params = chosen_parameters(spec, model.model_specific_defaults, spec_user, extra)
         accepted = set(getattr(component, "inputs", None) or {})
         if accepted:
             ignored = sorted(k for k in params if k not in accepted)

@@ -66,6 +66,15 @@ PIPELINE_INPUTS: dict[str, Any] = {
     "lora_r": {"type": "integer", "default": 8},
     "lora_alpha": {"type": "integer", "default": 128},
     "lora_dropout": {"type": "number", "default": 0},
+    # inputs FineTuneSpec does not model, as the registry's chat_completion_pipeline declares them
+    "precision": {"type": "string", "enum": ["32", "16"], "default": "32", "optional": True},
+    "max_grad_norm": {"type": "number", "default": 1.0, "optional": True},
+    "optim": {"type": "string", "enum": ["adamw_hf", "adamw_torch", "adafactor"], "default": "adamw_hf", "optional": True},
+    "warmup_steps": {"type": "integer", "default": 0, "optional": True},
+    "early_stopping_patience": {"type": "integer", "min": 1, "default": 1, "optional": True},
+    "apply_early_stopping": {"type": "string", "enum": ["true", "false"], "default": "false", "optional": True},
+    "pad_to_max_length": {"type": "string", "enum": ["true", "false"], "default": "false", "optional": True},
+    "batch_size": {"type": "integer", "min": 1, "default": 1000, "optional": True},
 }
 
 STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")

@@ -8,7 +8,7 @@ import click
 
 from finetui.core.compute_fit import gb
 from finetui.core.models import ComputeTarget, FitReport, Verdict, to_jsonable
-from finetui.core.spec import FineTuneSpec, parse_set_options, read_mapping
+from finetui.core.spec import parse_set_options, read_mapping
 
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
@@ -59,12 +59,15 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
     """
     user = read_mapping(spec_file) if spec_file else {}
     overrides = parse_set_options(sets)
-    FineTuneSpec.from_mapping(overrides, source="--set")  # so a bad --set is named as such
+    backend = ctx.backend
+    if overrides:
+        backend.resolve_spec(model, overrides, "--set")  # so a bad --set is named as such
     user.update(overrides)
     source = spec_file or ("--set" if sets else None)
-    backend = ctx.backend
     resolved = backend.resolve_spec(model, user, source)
-    report = backend.check_compute(model, resolved.spec, target)
+    # On Azure, pipeline inputs outside FineTuneSpec (precision) change the estimate too.
+    extra = {"component_inputs": dict(resolved.passthrough)} if ctx.backend_name == "azure" else {}
+    report = backend.check_compute(model, resolved.spec, target, **extra)
     if as_json:
         out = to_jsonable(report)
         out["spec"] = resolved.spec.to_dict()
