@@ -86,6 +86,9 @@ class ComputeTarget:
     gpus_per_node: int | None = None
     max_nodes: int | None = None
     provisioning_state: str | None = None
+    tier: str | None = None  # Azure: dedicated or low_priority
+    min_nodes: int | None = None
+    idle_seconds: int | None = None  # Azure: idle time before scale-down
 
     @property
     def accelerator_memory_bytes(self) -> int | None:
@@ -93,6 +96,26 @@ class ComputeTarget:
         if self.gpus:
             return min(g.memory_bytes for g in self.gpus)
         return self.memory_bytes
+
+
+@dataclass(frozen=True)
+class ClusterQuota:
+    """Cores a cluster needs against the quota the service reports (``usages``)."""
+
+    tier: str  # dedicated or low_priority
+    usage_name: str  # the VM family's quota, or the region's low-priority cores
+    used_cores: int
+    limit_cores: int
+    needed_cores: int
+    cores_per_node: int
+
+    @property
+    def free_cores(self) -> int:
+        return max(0, self.limit_cores - self.used_cores)
+
+    @property
+    def short(self) -> bool:
+        return self.needed_cores > self.free_cores
 
 
 @dataclass(frozen=True)
@@ -288,7 +311,7 @@ def to_jsonable(obj: Any) -> Any:
     """Turn records (and lists/dicts of them) into JSON-ready values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        for extra in ("ref", "total_bytes", "ok", "fits"):
+        for extra in ("ref", "total_bytes", "ok", "fits", "free_cores", "short"):
             if hasattr(type(obj), extra) and isinstance(getattr(type(obj), extra), property):
                 out[extra] = to_jsonable(getattr(obj, extra))
         return out

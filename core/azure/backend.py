@@ -147,8 +147,16 @@ class AzureBackend:
     def get_compute(self, name: str) -> ComputeTarget:
         return self.compute.get(name)
 
-    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True) -> ComputeTarget:
-        return self.compute.create(name, size, min_nodes, max_nodes, wait=wait)
+    @cached_property
+    def clusters(self):
+        from .clusters import AzureClusters
+
+        return AzureClusters(self.client, self.compute)
+
+    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
+                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ComputeTarget:
+        return self.clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes, idle_seconds=idle_seconds,
+                                    tier=tier, fallback=fallback, wait=wait)[0]
 
     def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
                       component_inputs: dict[str, Any] | None = None) -> FitReport:

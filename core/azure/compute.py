@@ -15,7 +15,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import CatalogModel, ComputeTarget, FitReport, GpuInfo, MemoryEstimate, Verdict
 from ..spec import FineTuneSpec
 from .catalog import parse_list_tag
-from .client import AzureClient, quiet
+from .client import AzureClient
 
 GB = 10**9
 UNSUPPORTED_GPU_VMS = ("standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r")
@@ -91,7 +91,15 @@ def to_target(compute: Any, gpus_per_node: int | None) -> ComputeTarget:
         gpus_per_node=gpus_per_node,
         max_nodes=getattr(compute, "max_instances", None),
         provisioning_state=_state(getattr(compute, "provisioning_state", None)),
+        tier=_tier(getattr(compute, "tier", None)),
+        min_nodes=getattr(compute, "min_instances", None),
+        idle_seconds=getattr(compute, "idle_time_before_scale_down", None),
     )
+
+
+def _tier(raw: Any) -> str | None:
+    text = _state(raw)
+    return None if text is None else text.lower().replace("lowpriority", "low_priority").replace(" ", "_")
 
 
 def _state(raw: Any) -> str | None:
@@ -155,21 +163,6 @@ class AzureCompute:
         found = self.client.call(lambda: list(ws.compute.list()), self.client.ws_ctx("compute"))
         clusters = [c for c in found if str(getattr(c, "type", "")).lower() in ("amlcompute", "computeinstance")]
         return [to_target(c, self._gpus_or_none(c)) for c in clusters]
-
-    def create(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True) -> ComputeTarget:
-        with quiet():
-            from azure.ai.ml.entities import AmlCompute
-
-        if max_nodes < max(1, min_nodes):
-            raise InvalidInput(f"compute {name}: max nodes ({max_nodes}) must be at least min nodes ({min_nodes}) and 1")
-        ws = self.client.ws
-        cluster = AmlCompute(name=name, size=size, min_instances=min_nodes, max_instances=max_nodes,
-                             idle_time_before_scale_down=120)
-        ctx = self.client.ws_ctx(f"compute {name}", "create", sku=size)
-        poller = self.client.call(lambda: ws.compute.begin_create_or_update(cluster), ctx)
-        if wait:
-            self.client.call(poller.result, ctx)
-        return self.get(name)
 
     # -- the check ---------------------------------------------------------------------
     def check(self, model: CatalogModel, spec: FineTuneSpec, name: str,

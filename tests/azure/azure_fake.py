@@ -112,6 +112,9 @@ class FakeAzure:
         self.registry_models: dict[str, dict[str, dict]] = {}
         self.computes: dict[str, dict] = {}
         self.vm_sizes: list[dict] = []
+        self.usages: list[dict] = []
+        self.compute_bodies: dict[str, dict] = {}
+        self.refuse_dedicated = False  # answer a dedicated-tier cluster PUT with QuotaExceeded
         self.jobs: dict[str, dict] = {}
         self.job_bodies: dict[str, dict] = {}
         self.job_gets: dict[str, int] = {}
@@ -169,8 +172,9 @@ class FakeAzure:
                                           "enableNodePublicIp": True}},
         }
 
-    def add_vm_size(self, name: str, gpus: int, memory_gb: float = 220.0, vcpus: int = 24) -> None:
-        self.vm_sizes.append({"name": name, "family": "standardNCADSA100v4Family", "vCPUs": vcpus, "gpus": gpus,
+    def add_vm_size(self, name: str, gpus: int, memory_gb: float = 220.0, vcpus: int = 24,
+                    family: str = "standardNCADSA100v4Family") -> None:
+        self.vm_sizes.append({"name": name, "family": family, "vCPUs": vcpus, "gpus": gpus,
                               "osVhdSizeMB": 1047552, "maxResourceVolumeMB": 65536, "memoryGB": memory_gb,
                               "lowPriorityCapable": True, "premiumIO": True, "supportedComputeTypes": ["AmlCompute"]})
 
@@ -231,6 +235,7 @@ class FakeAzure:
             ("GET", ws + r"/computes/([^/]+)", self.compute_get),
             ("PUT", ws + r"/computes/([^/]+)", self.compute_put),
             ("GET", sub + r"/locations/([^/]+)/vmSizes", self.vm_size_list),
+            ("GET", sub + r"/locations/([^/]+)/usages", self.usage_list),
             ("GET", ws + r"/datastores", self.datastore_list),
             ("GET", ws + r"/datastores/([^/]+)", self.datastore_get),
             ("POST", ws + r"/datastores/([^/]+)/listSecrets", self.datastore_secrets),
@@ -347,10 +352,28 @@ class FakeAzure:
     def compute_put(self, req, name):
         props = req.json()["properties"]
         size = props["properties"]["vmSize"]
+        priority = props["properties"].get("vmPriority") or "Dedicated"
+        if priority == "Dedicated" and self.refuse_dedicated:
+            return _err(400, "QuotaExceeded", f"Not enough quota available for {size} (dedicated cores) in "
+                        f"SubscriptionId {SUB}. Current usage/limit: 0/0. Additional requested: 24.")
+        self.compute_bodies[name] = req.json()
         scale = props["properties"].get("scaleSettings") or {}
         self.add_compute(name, size, max_nodes=int(scale.get("maxNodeCount", 1)))
-        self.computes[name]["properties"]["properties"]["vmSize"] = size
+        stored = self.computes[name]["properties"]["properties"]
+        stored.update(vmSize=size, vmPriority=priority)
+        stored["scaleSettings"].update({k: v for k, v in scale.items() if k in ("minNodeCount", "nodeIdleTimeBeforeScaleDown")})
         return _ok(self.computes[name], 201, self._lro_headers(self._new_op("Succeeded")))
+
+    def usage_list(self, req, location):
+        return _ok({"value": self.usages})
+
+    def add_usage(self, name: str, used: int, limit: int) -> None:
+        """A quota as ``usages`` reports it: a VM family's cores, or the region's low-priority cores."""
+        self.usages.append({"id": f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}/"
+                                  f"usages/{name}", "amlWorkspaceLocation": LOC,
+                            "type": "Microsoft.MachineLearningServices/totalCores/usages", "unit": "Count",
+                            "currentValue": used, "limit": limit,
+                            "name": {"value": name, "localizedValue": f"{name} cores"}})
 
     def vm_size_list(self, req, location):
         return _ok({"value": self.vm_sizes})
@@ -634,6 +657,6 @@ def standard_fake() -> FakeAzure:
     fake.add_registry_model("Phi-3-mini-4k-instruct", "6", PHI3_TAGS)
     fake.add_compute("gpu-a100", "Standard_NC24ads_A100_v4")
     fake.add_vm_size("Standard_NC24ads_A100_v4", 1)
-    fake.add_vm_size("Standard_NC6s_v3", 1, 112, 6)
+    fake.add_vm_size("Standard_NC6s_v3", 1, 112, 6, family="standardNCSv3Family")
     fake.add_vm_size("Standard_DS3_v2", 0, 14, 4)
     return fake

@@ -93,14 +93,33 @@ def workspace(ctx, as_json) -> None:
 @click.option("--size", required=True, help="VM size, e.g. Standard_NC24ads_A100_v4.")
 @click.option("--min-nodes", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--max-nodes", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--idle-time", "idle_seconds", default=120, show_default=True, type=click.IntRange(0, 604800),
+              help="Seconds a node stays idle before the cluster scales down.")
+@click.option("--tier", type=click.Choice(["dedicated", "low_priority"]), default="dedicated", show_default=True,
+              help="Dedicated nodes, or cheaper low-priority ones that can be preempted.")
+@click.option("--no-fallback", is_flag=True, help="Fail rather than fall back to low priority when dedicated quota is short.")
 @click.option("--no-wait", is_flag=True, help="Return once creation has started.")
 @json_option
 @pass_ctx
 @handle_errors
-def compute_create(ctx, name, size, min_nodes, max_nodes, no_wait, as_json) -> None:
-    """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning)."""
-    target = _azure(ctx).create_compute(name, size, min_nodes, max_nodes, wait=not no_wait)
-    emit(target, as_json, f"{target.name} {target.vm_size} {target.provisioning_state or ''}".strip())
+def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no_fallback, no_wait, as_json) -> None:
+    """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning), showing the quota it uses."""
+    target, quota, note = _azure(ctx).clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes,
+                                                      idle_seconds=idle_seconds, tier=tier, fallback=not no_fallback,
+                                                      wait=not no_wait)
+    if note and not as_json:
+        click.echo(f"note: {note}", err=True)
+
+    def human(_: Any) -> None:
+        click.echo(f"{target.name} {target.vm_size} {target.tier or '-'} {target.min_nodes}-{target.max_nodes} nodes, "
+                   f"scale down after {target.idle_seconds} s idle: {target.provisioning_state or '-'}")
+        if quota is not None:
+            click.echo(f"quota {quota.usage_name}: needs {quota.needed_cores} cores ({quota.cores_per_node} per node), "
+                       f"{quota.free_cores} of {quota.limit_cores} free")
+        else:
+            click.echo("quota: the service reports none for this size")
+
+    emit({"compute": target, "quota": quota, "note": note}, as_json, human)
 
 
 @azure.command("steps")
