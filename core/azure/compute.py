@@ -93,8 +93,12 @@ def to_target(compute: Any, gpus_per_node: int | None) -> ComputeTarget:
         provisioning_state=_state(getattr(compute, "provisioning_state", None)),
         tier=_tier(getattr(compute, "tier", None)),
         min_nodes=getattr(compute, "min_instances", None),
-        idle_seconds=getattr(compute, "idle_time_before_scale_down", None),
+        idle_seconds=_int_or_none(getattr(compute, "idle_time_before_scale_down", None)),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _tier(raw: Any) -> str | None:
