@@ -282,6 +282,21 @@ def gpu_fields(target: ComputeTarget) -> dict[str, Any]:
             "gpu_model": gpu.name if gpu else None, "gpu_memory_bytes": gpu.memory_bytes if gpu else None}
 
 
+def gpu_line(report: FitReport) -> str | None:
+    """"1 GPU per node: V100, 16.0 GB each; trains in fp16", as the tutorial's gpus_per_node reads it."""
+    if report.gpus_per_node is None and report.gpu_model is None:
+        return None
+    n = report.gpus_per_node or 0
+    line = f"{n} GPU{'s' if n != 1 else ''} per node"
+    if report.gpu_model:
+        line += f": {report.gpu_model}"
+        if report.gpu_memory_bytes:
+            line += f", {gb(report.gpu_memory_bytes)} each"
+    if report.precision:
+        line += f"; trains in {report.precision}"
+    return line
+
+
 def _deciding(verdict: Verdict, total_line: str, est: MemoryEstimate) -> str:
     """The total against the limit, and what weighs most in it."""
     if verdict is Verdict.OK:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from finetui.core.compute_fit import gb
+from finetui.core.compute_fit import gb, gpu_line
 from finetui.core.models import ComputeTarget, FitReport, Verdict, to_jsonable
 from finetui.core.spec import parse_set_options, read_mapping
 
@@ -83,21 +83,6 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
         _print_report(report)
     if not report.fits:
         sys.exit(1)
-
-
-def gpu_line(report: FitReport) -> str | None:
-    """"1 GPU per node: V100, 16.0 GB each; fp16", as the tutorial's gpus_per_node reads it."""
-    if report.gpus_per_node is None and report.gpu_model is None:
-        return None
-    n = report.gpus_per_node or 0
-    line = f"{n} GPU{'s' if n != 1 else ''} per node"
-    if report.gpu_model:
-        line += f": {report.gpu_model}"
-        if report.gpu_memory_bytes:
-            line += f", {gb(report.gpu_memory_bytes)} each"
-    if report.precision:
-        line += f"; trains in {report.precision}"
-    return line
 
 
 def _print_report(report: FitReport) -> None:
