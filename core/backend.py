@@ -11,7 +11,8 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
-from .errors import BackendUnavailable
+from .endpoint_options import AzureEndpointOptions, LocalEndpointOptions
+from .errors import BackendUnavailable, Conflict
 from .models import (
     CatalogModel,
     ComputeTarget,
@@ -19,6 +20,7 @@ from .models import (
     EndpointKeys,
     FitReport,
     Job,
+    JobStatus,
     LogChunk,
     MetricPoint,
     RegisteredModel,
@@ -26,6 +28,12 @@ from .models import (
 from .spec import FineTuneSpec, ResolvedSpec
 
 ProgressCallback = Callable[[str, float | None], None]  # (message, fraction done or None)
+
+
+def require_completed(job: Job) -> None:
+    """Only a Completed job's output is a model: a failed or running one is refused, naming its status."""
+    if job.status is not JobStatus.COMPLETED:
+        raise Conflict(f"job {job.name} is {job.status.value}; only a Completed job can be registered")
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,9 @@ class Backend(Protocol):
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel: ...
     def list_registered(self, name: str | None = None) -> list[RegisteredModel]: ...
 
-    # endpoints
+    # endpoints: each backend takes its own options record and refuses the other's
+    def create_endpoint(self, name: str, model_ref: str,
+                        options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> Endpoint: ...
     def list_endpoints(self) -> list[Endpoint]: ...
     def get_endpoint(self, name: str) -> Endpoint: ...
     def endpoint_keys(self, name: str) -> EndpointKeys: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 from .errors import InvalidInput, NotFound
@@ -37,6 +38,30 @@ ACT_ELEMS_PER_HIDDEN = 25
 ACT_ELEMS_PER_INTERMEDIATE = 4
 LOGIT_BYTES_PER_ENTRY = 16
 FALLBACK_CONTEXT = 2048
+
+# -- precision: what the GPU can compute in ----------------------------------------------
+# CUDA compute capability by GPU family. bf16 needs 8.0 (Ampere) or newer; on older GPUs
+# (V100, T4, P100, K80) mixed-precision training falls back to fp16, at the same 2 bytes.
+COMPUTE_CAPABILITY = {"K80": 3.7, "M60": 5.2, "P100": 6.0, "P40": 6.1, "V100": 7.0, "T4": 7.5,
+                      "A100": 8.0, "A10": 8.6, "A10G": 8.6, "L4": 8.9, "L40": 8.9, "L40S": 8.9, "H100": 9.0, "H200": 9.0}
+_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+
+
+def compute_capability(gpu_name: str) -> float | None:
+    """The capability of a GPU named like "V100", "NVIDIA A100-SXM4-80GB" or "A10 (1/6)"; None if unknown."""
+    for word in re.split(r"[\s\-_/()]+", gpu_name.upper()):
+        if word in COMPUTE_CAPABILITY:
+            return COMPUTE_CAPABILITY[word]
+    return None
+
+
+def training_precision(target: ComputeTarget, requested: str | None = None) -> str:
+    """fp32 on a CPU or when asked for (the component's ``precision: "32"``); else bf16 where every GPU
+    has it, fp16 where one does not."""
+    if _device_kind(target) == "cpu" or requested == "fp32":
+        return "fp32"
+    caps = [compute_capability(g.name) for g in target.gpus]
+    return "fp16" if any(c is not None and c < 8 for c in caps) else "bf16"
 
 
 # -- the estimate ----------------------------------------------------------------
@@ -76,11 +101,18 @@ def estimate_memory(
     device_kind: str,
     config: dict[str, Any] | None = None,
     gpus: int = 1,
+    precision: str | None = None,
+    gradient_checkpointing: bool = False,
 ) -> MemoryEstimate:
-    """Peak training memory on one device. ``gpus`` > 1 lets DeepSpeed ZeRO shard the states."""
+    """Peak training memory on one device. ``gpus`` > 1 lets DeepSpeed ZeRO shard the states.
+
+    ``precision`` is fp32, bf16 or fp16 (default: half on GPUs; fp32 on CPU, where half precision
+    is slow or unsupported). With ``gradient_checkpointing`` each layer keeps only its input and
+    one layer's activations are recomputed at a time during backward.
+    """
     dims = _dims_for(model, config)
     on_gpu = device_kind != "cpu"
-    wbytes = 2 if on_gpu else 4  # bf16/fp16 on GPUs; fp32 on CPU, where half precision is slow or unsupported
+    wbytes = _BYTES[precision] if precision else (2 if on_gpu else 4)
     n_params = int(model.parameter_count or params_from_dims(dims))
 
     if spec.apply_lora:
@@ -109,8 +141,10 @@ def estimate_memory(
     per_layer = s * b * (ACT_ELEMS_PER_HIDDEN * h + ACT_ELEMS_PER_INTERMEDIATE * i)
     if dims.get("attn_implementation") == "eager":
         per_layer += 5 * a * s * s * b // 2  # the attention matrix, which fused attention (SDPA) never stores
+    # With checkpointing a layer keeps its input (s*b*h) and backward rebuilds one layer at a time.
+    kept = (L * s * b * h + per_layer) if gradient_checkpointing else L * per_layer
     # fp32 logits, their shifted copy, log-softmax and gradient: measured 16 bytes per vocab entry.
-    activations = L * per_layer * wbytes + b * s * dims["vocab_size"] * LOGIT_BYTES_PER_ENTRY
+    activations = kept * wbytes + b * s * dims["vocab_size"] * LOGIT_BYTES_PER_ENTRY
     overhead = GPU_OVERHEAD if on_gpu else CPU_OVERHEAD
     return MemoryEstimate(
         weights_bytes=int(weights),
@@ -156,22 +190,36 @@ def _where(target: ComputeTarget, available: int | None) -> str:
 
 
 def check_fit(
-    model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, *, config: dict[str, Any] | None = None
+    model: CatalogModel,
+    spec: FineTuneSpec,
+    target: ComputeTarget,
+    *,
+    config: dict[str, Any] | None = None,
+    precision: str | None = None,
+    gradient_checkpointing: bool = False,
 ) -> FitReport:
+    """The estimate against ``target``'s memory. ``precision`` "fp32" forces full precision; otherwise
+    GPUs train in bf16, or fp16 where they lack it. ``gradient_checkpointing`` is what the trainer does."""
     dims = _dims_for(model, config)
     kind, gpus = _device_kind(target), _gpu_count(target, spec)
+    dtype = training_precision(target, precision)
 
     def estimate(s: FineTuneSpec, device: str = kind) -> MemoryEstimate:
-        return estimate_memory(model, s, device_kind=device, config=dims, gpus=gpus)
+        return estimate_memory(model, s, device_kind=device, config=dims, gpus=gpus,
+                               precision=dtype if device == kind else None,
+                               gradient_checkpointing=gradient_checkpointing)
 
     est = estimate(spec)
     available = target.accelerator_memory_bytes
     verdict = _verdict(est.total_bytes, available)
     n_params = int(model.parameter_count or params_from_dims(dims))
     seq, batch = sequence_length(model, spec, dims), spec.per_device_train_batch_size
-    dtype = "bf16" if kind == "cuda" else "fp32"
 
-    reasons = [f"weights {size(est.weights_bytes)} in {dtype} ({count(n_params)} parameters)"]
+    why_dtype = ""
+    if dtype == "fp16":
+        old = sorted({g.name for g in target.gpus if (compute_capability(g.name) or 8) < 8})
+        why_dtype = f"; {', '.join(old)} has no bf16 (compute capability < 8), so training runs in fp16"
+    reasons = [f"weights {size(est.weights_bytes)} in {dtype} ({count(n_params)} parameters){why_dtype}"]
     if spec.apply_lora:
         how = f"LoRA r={spec.lora_r} on {', '.join(lora_targets(spec, dims))}"
         if spec.lora_modules_to_save:
@@ -180,14 +228,18 @@ def check_fit(
         how = "full fine-tune"
     reasons.append(f"trainable parameters {count(est.trainable_parameters)} ({how})")
     reasons.append(f"gradients {size(est.gradients_bytes)} and AdamW state {size(est.optimizer_bytes)} in fp32")
-    reasons.append(f"activations {size(est.activations_bytes)} at batch {batch} × {seq} tokens")
+    checkpointed = " with gradient checkpointing" if gradient_checkpointing else ""
+    reasons.append(f"activations {size(est.activations_bytes)} at batch {batch} × {seq} tokens{checkpointed}")
     if spec.max_seq_length == -1:
         reasons.append(f"max_seq_length -1 means the model's context length, {seq} tokens")
     if spec.apply_deepspeed and gpus > 1:
         split = {1: "optimizer state", 2: "optimizer state and gradients", 3: "weights, gradients and optimizer state"}
         reasons.append(f"DeepSpeed ZeRO-{spec.deepspeed_stage} splits the {split[spec.deepspeed_stage]} over {gpus} GPUs")
+    elif spec.apply_deepspeed and target.gpus:
+        reasons.append(f"DeepSpeed ZeRO-{spec.deepspeed_stage} has nothing to split over on 1 GPU")
     reasons.append(f"overhead {size(est.overhead_bytes)} ({'CUDA context' if kind == 'cuda' else 'framework'})")
-    reasons.append(f"needs {size(est.total_bytes)}, {_where(target, available)}")
+    decided_by = _deciding(verdict, f"needs {size(est.total_bytes)}, {_where(target, available)}", est)
+    reasons.append(decided_by)
     if target.kind == "cpu":
         reasons.extend(_cpu_notes(target, spec, est, n_params, seq))
 
@@ -202,7 +254,42 @@ def check_fit(
         available_bytes=available,
         reasons=tuple(reasons),
         suggestion=suggestion,
+        decided_by=decided_by,
+        precision=dtype,
+        **gpu_fields(target),
     )
+
+
+def gpu_fields(target: ComputeTarget) -> dict[str, Any]:
+    """GPUs per node, the GPU model and memory per GPU, as the FitReport carries them."""
+    gpu = min(target.gpus, key=lambda g: g.memory_bytes) if target.gpus else None
+    return {"gpus_per_node": target.gpus_per_node if target.gpus_per_node is not None else len(target.gpus) or None,
+            "gpu_model": gpu.name if gpu else None, "gpu_memory_bytes": gpu.memory_bytes if gpu else None}
+
+
+def gpu_line(report: FitReport) -> str | None:
+    """"1 GPU per node: V100, 16.0 GB each; trains in fp16", as the tutorial's gpus_per_node reads it."""
+    if report.gpus_per_node is None and report.gpu_model is None:
+        return None
+    n = report.gpus_per_node or 0
+    line = f"{n} GPU{'s' if n != 1 else ''} per node"
+    if report.gpu_model:
+        line += f": {report.gpu_model}"
+        if report.gpu_memory_bytes:
+            line += f", {size(report.gpu_memory_bytes)} each"
+    if report.precision:
+        line += f"; trains in {report.precision}"
+    return line
+
+
+def _deciding(verdict: Verdict, total_line: str, est: MemoryEstimate) -> str:
+    """The total against the limit, and what weighs most in it."""
+    if verdict is Verdict.OK:
+        return total_line
+    parts = {"weights": est.weights_bytes, "activations": est.activations_bytes,
+             "gradients and AdamW state": est.gradients_bytes + est.optimizer_bytes}
+    largest = max(parts, key=lambda k: parts[k])
+    return f"{total_line}; the largest part is {largest}, {size(parts[largest])}"
 
 
 def _cpu_notes(target: ComputeTarget, spec: FineTuneSpec, est: MemoryEstimate, n_params: int, seq: int) -> list[str]:

@@ -89,6 +89,9 @@ class ComputeTarget:
     gpus_per_node: int | None = None
     max_nodes: int | None = None
     provisioning_state: str | None = None
+    tier: str | None = None  # Azure: dedicated or low_priority
+    min_nodes: int | None = None
+    idle_seconds: int | None = None  # Azure: idle time before scale-down
 
     @property
     def accelerator_memory_bytes(self) -> int | None:
@@ -96,6 +99,26 @@ class ComputeTarget:
         if self.gpus:
             return min(g.memory_bytes for g in self.gpus)
         return self.memory_bytes
+
+
+@dataclass(frozen=True)
+class ClusterQuota:
+    """Cores a cluster needs against the quota the service reports (``usages``)."""
+
+    tier: str  # dedicated or low_priority
+    usage_name: str  # the VM family's quota, or the region's low-priority cores
+    used_cores: int
+    limit_cores: int
+    needed_cores: int
+    cores_per_node: int
+
+    @property
+    def free_cores(self) -> int:
+        return max(0, self.limit_cores - self.used_cores)
+
+    @property
+    def short(self) -> bool:
+        return self.needed_cores > self.free_cores
 
 
 @dataclass(frozen=True)
@@ -127,6 +150,11 @@ class FitReport:
     available_bytes: int | None
     reasons: tuple[str, ...] = ()
     suggestion: str | None = None
+    decided_by: str | None = None  # the reason that settled the verdict
+    precision: str | None = None  # fp32, bf16 or fp16: what training runs in there
+    gpus_per_node: int | None = None
+    gpu_model: str | None = None
+    gpu_memory_bytes: int | None = None
 
     @property
     def fits(self) -> bool:
@@ -174,9 +202,13 @@ class ValidationReport:
 
 @dataclass(frozen=True)
 class JobStep:
-    name: str
+    name: str  # the run id
     status: JobStatus
-    display_name: str | None = None
+    display_name: str | None = None  # the step's name in the pipeline: model_import, finetune, ...
+    started_at: float | None = None
+    ended_at: float | None = None
+    compute: str | None = None
+    duration_s: float | None = None  # end (or now, while it runs) minus start
 
 
 @dataclass(frozen=True)
@@ -197,6 +229,21 @@ class Job:
     output_path: str | None = None
     pid: int | None = None
     steps: tuple[JobStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job as it would be submitted (``job submit --dry-run``): nothing uploaded, nothing started."""
+
+    experiment: str
+    display_name: str
+    component: str  # the pipeline component's id
+    compute: str
+    inputs: dict[str, Any]  # literal values; data files as the local paths that would be uploaded
+    settings: dict[str, Any]
+    tags: dict[str, str]
+    yaml: str = ""  # the job as `az ml job create --file` takes it
+    python: str = ""  # the tutorial's SDK code for the same job
 
 
 @dataclass(frozen=True)
@@ -267,7 +314,7 @@ def to_jsonable(obj: Any) -> Any:
     """Turn records (and lists/dicts of them) into JSON-ready values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        for extra in ("ref", "total_bytes", "ok", "fits"):
+        for extra in ("ref", "total_bytes", "ok", "fits", "free_cores", "short"):
             if hasattr(type(obj), extra) and isinstance(getattr(type(obj), extra), property):
                 out[extra] = to_jsonable(getattr(obj, extra))
         return out

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import threading
 from typing import Any, Callable
+
+from ..errors import AuthError
 
 DeviceCodeCallback = Callable[[str, str, Any], None]  # (verification url, user code, expires_on)
 
@@ -59,11 +63,54 @@ class _Deadline:
         return box["token"]
 
 
-class SignInChain:
-    """Try each credential in order; remember which one worked and why the others did not."""
+# Microsoft Entra answers that no retry or other credential can fix: what is wrong, how to fix it.
+_DEFINITIVE = {
+    "7000215": ("the client secret is wrong", "set AZURE_CLIENT_SECRET to the secret's value (not its ID)"),
+    "7000222": ("the client secret has expired", "create a new secret for the app and set AZURE_CLIENT_SECRET"),
+    "700016": ("there is no app with this client ID in the tenant", "check AZURE_CLIENT_ID and AZURE_TENANT_ID"),
+    "90002": ("the tenant does not exist", "check AZURE_TENANT_ID"),
+    "900023": ("the tenant ID is not valid", "check AZURE_TENANT_ID"),
+    "700027": ("the client certificate is not valid (expired or not registered with the app)",
+               "upload a current certificate to the app and point AZURE_CLIENT_CERTIFICATE_PATH at it"),
+    "700024": ("the client assertion is outside its valid time range (expired)", "renew the credential"),
+    "50173": ("the sign-in has expired (password changed or session revoked)", "sign in again"),
+    "70043": ("the sign-in has expired", "sign in again"),
+}
+_CODE = re.compile(r"AADSTS(\d+)")
 
-    def __init__(self, credentials: list[tuple[str, Any]]) -> None:
+
+def definitive_failure(label: str, exc: BaseException) -> AuthError | None:
+    """A configured credential that failed for good (its own message, what to fix), or None to try the next."""
+    from azure.identity import CredentialUnavailableError
+
+    if isinstance(exc, CredentialUnavailableError):
+        return None  # not configured here: the chain goes on
+    m = _CODE.search(str(exc))
+    if m is None or m.group(1) not in _DEFINITIVE:
+        return None
+    what, fix = _DEFINITIVE[m.group(1)]
+    if label == "environment":
+        client, tenant = os.environ.get("AZURE_CLIENT_ID", "?"), os.environ.get("AZURE_TENANT_ID", "?")
+        whose = f"the environment's service principal (AZURE_CLIENT_ID {client}, tenant {tenant})"
+        fix += ", or unset AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET to sign in another way"
+    elif label == "Azure CLI":
+        whose, fix = "the Azure CLI sign-in", "run `az login`" + ("" if fix == "sign in again" else f"; {fix}")
+    else:
+        whose = label
+    return AuthError(f"could not sign in to Azure with {whose}: {what} (AADSTS{m.group(1)})", hint=fix)
+
+
+class SignInChain:
+    """Try each credential in order; remember which one worked and why the others did not.
+
+    A credential that is configured but fails for good (a wrong secret, an unknown tenant)
+    stops the chain with its own message: falling through to a device-code prompt would
+    hide the real problem behind a sign-in the user never asked for.
+    """
+
+    def __init__(self, credentials: list[tuple[str, Any]], no_device_code: str | None = None) -> None:
         self.credentials = credentials
+        self.no_device_code = no_device_code  # why device-code sign-in is not offered, if it is not
         self.used: str | None = None
         self._winner: Any = None
         self.failures: list[str] = []
@@ -82,10 +129,17 @@ class SignInChain:
                 try:
                     token = cred.get_token(*scopes, **kwargs)
                 except Exception as exc:  # each credential fails in its own way; keep the first line
+                    definitive = definitive_failure(label, exc)
+                    if definitive is not None:
+                        raise definitive from None
                     self.failures.append(f"{label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
                     continue
                 self.used, self._winner = label, cred
                 return token
+        if self.no_device_code:
+            raise AuthError("could not sign in to Azure: no credential is configured here (" + "; ".join(self.failures)
+                            + f"); {self.no_device_code}",
+                            hint="run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
         raise ClientAuthenticationError("no credential worked; " + "; ".join(self.failures))
 
     def close(self) -> None:
@@ -105,8 +159,13 @@ def build_credential(
     transport: Any = None,
     tenant_id: str | None = None,
     include_cli: bool = True,
+    no_device_code: str | None = None,
 ) -> SignInChain:
-    """The sign-in chain. ``transport`` reaches every HTTP-based credential (tests use it)."""
+    """The sign-in chain. ``transport`` reaches every HTTP-based credential (tests use it).
+
+    ``no_device_code`` says why device-code sign-in is left out (nobody could answer it, e.g. a
+    CLI without a terminal on stdin); the chain then ends with that reason instead of waiting.
+    """
     from azure.identity import (
         AzureCliCredential,
         DeviceCodeCredential,
@@ -127,6 +186,8 @@ def build_credential(
         if device_code_callback is not None:
             device_code_callback(url, code, expires_on)
 
+    if no_device_code:
+        return SignInChain(chain, no_device_code)
     device_kwargs: dict[str, Any] = dict(extra)
     if tenant_id:
         device_kwargs["tenant_id"] = tenant_id

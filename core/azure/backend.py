@@ -7,13 +7,17 @@ the SDK itself are built on first use, off whatever thread asked first.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from ..backend import JobRequest
+from ..backend import JobRequest, require_completed
+from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
+from ..errors import InvalidInput
 from ..models import (
+    JobPlan,
     CatalogModel,
     ComputeTarget,
     Endpoint,
@@ -49,6 +53,7 @@ class AzureBackend:
         transport: Any = None,
         registry_name: str | None = None,
         device_code_callback: DeviceCodeCallback | None = None,
+        no_device_code: str | None = None,
         log_handler: logging.Handler | None = None,
         managed_identity_timeout: float = 3.0,
         retry_total: int = 4,
@@ -60,6 +65,7 @@ class AzureBackend:
         self._transport = transport
         self.registry_name = registry_name or options_from_env().get("registry_name") or "azureml"
         self.device_code_callback = device_code_callback or _log_device_code
+        self.no_device_code = no_device_code  # why nobody could answer a device-code prompt here, if so
         self._mi_timeout = managed_identity_timeout
         self._retry = (retry_total, retry_backoff_factor)
         route_sdk_logs(log_handler)
@@ -72,7 +78,7 @@ class AzureBackend:
         from .auth import build_credential
 
         return build_credential(self.device_code_callback, managed_identity_timeout=self._mi_timeout,
-                                transport=self._transport)
+                                transport=self._transport, no_device_code=self.no_device_code)
 
     @cached_property
     def client(self) -> AzureClient:
@@ -141,11 +147,21 @@ class AzureBackend:
     def get_compute(self, name: str) -> ComputeTarget:
         return self.compute.get(name)
 
-    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True) -> ComputeTarget:
-        return self.compute.create(name, size, min_nodes, max_nodes, wait=wait)
+    @cached_property
+    def clusters(self):
+        from .clusters import AzureClusters
 
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport:
-        from ..errors import InvalidInput
+        return AzureClusters(self.client, self.compute)
+
+    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
+                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ComputeTarget:
+        return self.clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes, idle_seconds=idle_seconds,
+                                    tier=tier, fallback=fallback, wait=wait)[0]
+
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
+                      component_inputs: dict[str, Any] | None = None) -> FitReport:
+        """The tutorial's checks and the memory estimate; ``component_inputs`` are pipeline inputs outside
+        FineTuneSpec that change it (``precision``)."""
 
         if not target:
             gpu = sorted(t.name for t in self.compute.list() if t.gpus_per_node)
@@ -156,15 +172,23 @@ class AzureBackend:
         entry = self.catalog.get(model)
         if spec is None:
             spec = resolve_spec(entry.model_specific_defaults).spec
-        return self.compute.check(entry, spec, target)[0]
+        return self.compute.check(entry, spec, target, component_inputs)[0]
 
     # -- jobs --------------------------------------------------------------------------------
     def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec:
+        """FineTuneSpec with the model's defaults and the user's keys; the user's other pipeline inputs,
+        checked against the component's own spec, ride along in ``passthrough``."""
         entry = self.catalog.get(model)
-        return resolve_spec(entry.model_specific_defaults, user, user_source=source)
+        ours, theirs = self.jobs.split_user(user, source)
+        resolved = resolve_spec(entry.model_specific_defaults, ours, user_source=source)
+        return dataclasses.replace(resolved, passthrough={**resolved.passthrough, **theirs})
 
     def submit_job(self, request: JobRequest) -> Job:
         return self.jobs.submit(request)
+
+    def plan_job(self, request: JobRequest) -> JobPlan:
+        """What ``submit_job`` would send, checked the same way; nothing uploaded or started."""
+        return self.jobs.plan(request)
 
     def list_jobs(self) -> list[Job]:
         return self.jobs.list()
@@ -191,6 +215,7 @@ class AzureBackend:
     # -- registry --------------------------------------------------------------------------------
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
         found = self.jobs.get(job)  # a NotFound here names the job, not a missing output
+        require_completed(found)
         return self.registry.register_job_output(job, name, version, description, base_model=found.model or None)
 
     def register_local_model(self, path: str | Path, name: str, version: str | None = None, description: str = "",
@@ -204,12 +229,18 @@ class AzureBackend:
         return self.registry.list(name)
 
     # -- endpoints ---------------------------------------------------------------------------------
-    def create_endpoint(self, name: str, model_ref: str, *, instance_type: str = "Standard_NC6s_v3",
-                        instance_count: int = 1, request_timeout_ms: int = 90000, deployment_name: str = "demo",
-                        progress: Callable[[str, float | None], None] | None = None, wait: bool = True) -> Endpoint:
-        return self.endpoints.create(name, model_ref, instance_type=instance_type, instance_count=instance_count,
-                                     request_timeout_ms=request_timeout_ms, deployment_name=deployment_name,
-                                     progress=progress, wait=wait)
+    def create_endpoint(self, name: str, model_ref: str, options: AzureEndpointOptions | LocalEndpointOptions | None = None,
+                        *, progress: Callable[[str, float | None], None] | None = None) -> Endpoint:
+        if isinstance(options, LocalEndpointOptions):
+            raise InvalidInput("local endpoint options (host, port, idle timeout) do not apply to --backend azure")
+        return self.endpoints.create(name, model_ref, options, progress=progress)
+
+    def plan_endpoint(self, name: str, model_ref: str, options: AzureEndpointOptions | None = None) -> dict[str, str]:
+        """The endpoint and deployment ``create_endpoint`` would send, as YAML for `az ml online-... create --file`."""
+        from .export import endpoint_yaml
+
+        _, endpoint, deployment = self.endpoints.build(name, model_ref, options or AzureEndpointOptions())
+        return endpoint_yaml(endpoint, deployment)
 
     def set_traffic(self, name: str, deployment_name: str = "demo") -> Endpoint:
         return self.endpoints.set_traffic(name, deployment_name)

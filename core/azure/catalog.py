@@ -1,4 +1,4 @@
-"""Foundation models from the ``azureml`` registry, as CatalogModel records.
+"""Foundation models from the ``azureml`` registry, and the workspace's own models, as CatalogModel records.
 
 The registry's tags carry Python literals (``finetune_compute_allow_list``,
 ``inference_compute_allow_list``, ``model_specific_defaults``); they are
@@ -12,7 +12,7 @@ import ast
 import re
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from ..models import CatalogModel
 from ..spec import parse_model_defaults
 from .client import AzureClient
@@ -62,7 +62,7 @@ def _count(raw: Any) -> int | None:
     return int(float(m.group(1)) * _SCALE[m.group(2).lower()])
 
 
-def to_catalog_model(model: Any, *, version: str | None = None) -> CatalogModel:
+def to_catalog_model(model: Any, *, version: str | None = None, source: str = "azureml") -> CatalogModel:
     """Map an SDK Model (or ModelContainer-like) to our record; never raises on bad tags."""
     tags = {str(k): str(v) for k, v in (getattr(model, "tags", None) or {}).items()}
     warnings: list[str] = []
@@ -86,12 +86,18 @@ def to_catalog_model(model: Any, *, version: str | None = None) -> CatalogModel:
     if created is not None:
         lineage["created_at"] = str(created)
     model_id = str(getattr(model, "id", None) or f"azureml://registries/azureml/models/{model.name}")
+    if source == "workspace":
+        job = tags.get("finetui.job") or getattr(model, "job_name", None)
+        if job:
+            lineage["job"] = str(job)
+        if tags.get("finetui.base_model"):
+            lineage["base_model"] = tags["finetui.base_model"]
     if ver and "/versions/" not in model_id:  # a container (from a listing) is named without its version
         model_id += f"/versions/{ver}"
     return CatalogModel(
         name=str(model.name),
         version=ver,
-        source="azureml",
+        source=source,
         id=model_id,
         architecture=tags.get("architecture") or tags.get("model_type"),
         parameter_count=next((_count(tags[k]) for k in _PARAM_TAGS if k in tags and _count(tags[k])), None),
@@ -116,19 +122,46 @@ class AzureCatalog:
         return self.client.call(lambda: registry.models.get(name, label="latest"), ctx)
 
     def get(self, ref: str) -> CatalogModel:
-        return to_catalog_model(self.get_sdk_model(ref))
+        """A foundation model from the registry, else a model registered in the workspace."""
+        try:
+            return to_catalog_model(self.get_sdk_model(ref))
+        except NotFound as in_registry:
+            name, version = parse_ref(ref)
+            ws = self.client.ws
+            ctx = self.client.ws_ctx(f"model {name}" + (f" version {version}" if version else ""))
+            try:
+                found = self.client.call(
+                    lambda: ws.models.get(name, version=version) if version else ws.models.get(name, label="latest"), ctx)
+            except NotFound:
+                raise NotFound(f"{in_registry}; nor in {self.client.workspace.describe()}") from None
+            return to_catalog_model(found, source="workspace")
 
     def versions(self, name: str) -> list[str]:
-        registry = self.client.registry
+        """Newest first: the registry's versions, else the workspace's."""
+        registry, ws = self.client.registry, self.client.ws
         found = self.client.call(lambda: list(registry.models.list(name=name)), self.client.reg_ctx(f"model {name}"))
-        return [str(m.version) for m in found]
+        if not found:
+            try:
+                found = self.client.call(lambda: list(ws.models.list(name=name)), self.client.ws_ctx(f"model {name}"))
+            except NotFound:
+                found = []
+        return sorted((str(m.version) for m in found), key=_version_key, reverse=True)
 
     def list(self, query: str | None = None) -> list[CatalogModel]:
-        registry = self.client.registry
-        containers = self.client.call(lambda: list(registry.models.list()), self.client.reg_ctx("models"))
+        """The registry's foundation models, then the workspace's registered models, each at its newest version."""
+        registry, ws = self.client.registry, self.client.ws
+        sources = (("azureml", lambda: list(registry.models.list()), self.client.reg_ctx("models")),
+                   ("workspace", lambda: list(ws.models.list()), self.client.ws_ctx("models")))
         out = []
-        for c in containers:
-            if query and query.lower() not in f"{c.name} {getattr(c, 'description', '') or ''}".lower():
-                continue
-            out.append(to_catalog_model(c, version=getattr(c, "latest_version", None)))
-        return sorted(out, key=lambda m: m.name.lower())
+        for source, fetch, ctx in sources:
+            found = []
+            for c in self.client.call(fetch, ctx):
+                if query and query.lower() not in f"{c.name} {getattr(c, 'description', '') or ''}".lower():
+                    continue
+                found.append(to_catalog_model(c, version=getattr(c, "latest_version", None), source=source))
+            out += sorted(found, key=lambda m: m.name.lower())
+        return out
+
+
+def _version_key(version: str) -> tuple[int, int | str]:
+    return (1, int(version)) if version.isdigit() else (0, version)

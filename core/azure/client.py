@@ -151,9 +151,11 @@ def _service_error(exc: Any) -> tuple[str | None, str]:
     return code, m.group(1) if m else message
 
 
-def _first_line(text: str, limit: int = 400) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def first_line(text: str, limit: int = 400) -> str:
+    """One line of at most ``limit`` characters, cut between words."""
+    import textwrap
+
+    return textwrap.shorten(str(text), width=limit, placeholder=" …")
 
 
 @dataclass
@@ -184,7 +186,7 @@ def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None
     status = getattr(exc, "status_code", None)
     if isinstance(exc, ClientAuthenticationError) and status is None:
         return AuthError(
-            f"could not sign in to Azure: {_first_line(str(exc))}",
+            f"could not sign in to Azure: {first_line(str(exc))}",
             hint="run `az login`, set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or finish the device-code sign-in",
         )
     if isinstance(exc, HttpResponseError) or status is not None:
@@ -192,22 +194,22 @@ def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None
         if status == 401:
             return AuthError(
                 f"Azure rejected the token from {who} for scope {scope or 'https://management.azure.com/.default'} "
-                f"while trying to {ctx.action} {ctx.what} in {ctx.where}: {_first_line(message, 200)}",
+                f"while trying to {ctx.action} {ctx.what} in {ctx.where}: {first_line(message, 200)}",
                 hint="sign in again (`az login`), in the workspace's tenant",
             )
         if status == 403:
             return AuthError(
-                f"{who} may not {ctx.action} {ctx.what} in {ctx.where} (403 {code or 'Forbidden'}): {_first_line(message, 200)}",
+                f"{who} may not {ctx.action} {ctx.what} in {ctx.where} (403 {code or 'Forbidden'}): {first_line(message, 200)}",
                 hint=ROLE_HINT,
             )
         if status == 404 or isinstance(exc, ResourceNotFoundError):
             if ctx.action in ("read", "open", "delete", "cancel", "invoke", "update"):
-                return NotFound(f"{ctx.what} not found in {ctx.where}: {_first_line(message, 300)}")
+                return NotFound(f"{ctx.what} not found in {ctx.where}: {first_line(message, 300)}")
             # a 404 while creating something means what it refers to is missing
             return NotFound(f"cannot {ctx.action} {ctx.what} in {ctx.where}: something it refers to was not found: "
-                            f"{_first_line(message, 300)}")
+                            f"{first_line(message, 300)}")
         if status == 409 or isinstance(exc, ResourceExistsError):
-            return Conflict(f"{ctx.what} in {ctx.where}: {_first_line(message, 200)}")
+            return Conflict(f"{ctx.what} in {ctx.where}: {first_line(message, 200)}")
         if status == 429:
             retry_after = None
             response = getattr(exc, "response", None)
@@ -221,20 +223,20 @@ def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None
         if _is_quota(code, message):
             sku = f" for {ctx.sku}" if ctx.sku else ""
             return OperationFailed(
-                f"not enough quota{sku} to {ctx.action} {ctx.what} in {ctx.where}: {_first_line(message, 300)}",
+                f"not enough quota{sku} to {ctx.action} {ctx.what} in {ctx.where}: {first_line(message, 300)}",
                 hint="request a quota increase for that VM family in the Azure portal (Quotas), or pick another instance type",
             )
         if status is not None and 400 <= status < 500:
             return InvalidInput(f"Azure refused to {ctx.action} {ctx.what} in {ctx.where} ({status} {code or ''}): "
-                                f"{_first_line(message, 300)}".replace(" )", ")"))
+                                f"{first_line(message, 300)}".replace(" )", ")"))
         if status is not None:
-            return OperationFailed(f"Azure failed to {ctx.action} {ctx.what} in {ctx.where} ({status}): {_first_line(message, 300)}")
+            return OperationFailed(f"Azure failed to {ctx.action} {ctx.what} in {ctx.where} ({status}): {first_line(message, 300)}")
         # an LRO that ended Failed: azure-core raises HttpResponseError with the service's message and no status
-        return OperationFailed(f"{ctx.action} {ctx.what} failed in {ctx.where}: {_first_line(message, 300)}")
+        return OperationFailed(f"{ctx.action} {ctx.what} failed in {ctx.where}: {first_line(message, 300)}")
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, ConnectionError)):
-        return NetworkUnavailable(f"could not reach Azure to {ctx.action} {ctx.what}: {_first_line(str(exc), 200)}")
+        return NetworkUnavailable(f"could not reach Azure to {ctx.action} {ctx.what}: {first_line(str(exc), 200)}")
     name = type(exc).__name__
-    text = _first_line(getattr(exc, "message", None) or str(exc), 300)
+    text = first_line(getattr(exc, "message", None) or str(exc), 300)
     if "AAD token with aml scope" in text:  # job submission also needs a token for Azure ML itself
         return AuthError(f"{who} could not get a token for https://ml.azure.com/.default, needed to {ctx.action} {ctx.what}",
                          hint="sign in with an identity that can use Azure Machine Learning in this tenant")

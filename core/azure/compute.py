@@ -15,7 +15,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import CatalogModel, ComputeTarget, FitReport, GpuInfo, MemoryEstimate, Verdict
 from ..spec import FineTuneSpec
 from .catalog import parse_list_tag
-from .client import AzureClient, quiet
+from .client import AzureClient
 
 GB = 10**9
 UNSUPPORTED_GPU_VMS = ("standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r")
@@ -91,7 +91,19 @@ def to_target(compute: Any, gpus_per_node: int | None) -> ComputeTarget:
         gpus_per_node=gpus_per_node,
         max_nodes=getattr(compute, "max_instances", None),
         provisioning_state=_state(getattr(compute, "provisioning_state", None)),
+        tier=_tier(getattr(compute, "tier", None)),
+        min_nodes=getattr(compute, "min_instances", None),
+        idle_seconds=_int_or_none(getattr(compute, "idle_time_before_scale_down", None)),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _tier(raw: Any) -> str | None:
+    text = _state(raw)
+    return None if text is None else text.lower().replace("lowpriority", "low_priority").replace(" ", "_")
 
 
 def _state(raw: Any) -> str | None:
@@ -156,23 +168,9 @@ class AzureCompute:
         clusters = [c for c in found if str(getattr(c, "type", "")).lower() in ("amlcompute", "computeinstance")]
         return [to_target(c, self._gpus_or_none(c)) for c in clusters]
 
-    def create(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True) -> ComputeTarget:
-        with quiet():
-            from azure.ai.ml.entities import AmlCompute
-
-        if max_nodes < max(1, min_nodes):
-            raise InvalidInput(f"compute {name}: max nodes ({max_nodes}) must be at least min nodes ({min_nodes}) and 1")
-        ws = self.client.ws
-        cluster = AmlCompute(name=name, size=size, min_instances=min_nodes, max_instances=max_nodes,
-                             idle_time_before_scale_down=120)
-        ctx = self.client.ws_ctx(f"compute {name}", "create", sku=size)
-        poller = self.client.call(lambda: ws.compute.begin_create_or_update(cluster), ctx)
-        if wait:
-            self.client.call(poller.result, ctx)
-        return self.get(name)
-
     # -- the check ---------------------------------------------------------------------
-    def check(self, model: CatalogModel, spec: FineTuneSpec, name: str) -> tuple[FitReport, ComputeTarget]:
+    def check(self, model: CatalogModel, spec: FineTuneSpec, name: str,
+              component_inputs: dict[str, Any] | None = None) -> tuple[FitReport, ComputeTarget]:
         compute = self.get_sdk(name)
         size = str(compute.size)
         problems: list[str] = []
@@ -187,17 +185,38 @@ class AzureCompute:
         if gpus_per_node == 0:
             problems.append(f"VM size {size} has no GPU; fine-tuning runs only on GPU compute")
         target = to_target(compute, gpus_per_node)
-        return combine(model, spec, target, problems), target
+        return combine(model, spec, target, problems, component_inputs), target
 
 
-def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, problems: list[str]) -> FitReport:
-    """The memory estimate from compute_fit, overruled by any of the tutorial's hard checks."""
-    from ..compute_fit import check_fit
+# The finetune step of chat_completion_pipeline runs LoRA training with gradient checkpointing
+# on (acft's LoRA path); full fine-tunes keep every activation. An assumption, named in the reasons.
+def component_checkpoints(spec: FineTuneSpec) -> bool:
+    return spec.apply_lora
 
+
+def allow_listed(size: str, tags: dict[str, str], key: str = "finetune_compute_allow_list") -> str | None:
+    """The allow list's own spelling of ``size`` (the service upper-cases sizes), or None."""
+    allow, _ = parse_list_tag(tags, key)
+    return next((str(x) for x in allow or () if str(x).lower() == size.lower()), None)
+
+
+def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, problems: list[str],
+            component_inputs: dict[str, Any] | None = None) -> FitReport:
+    """The memory estimate from compute_fit, overruled by any of the tutorial's hard checks.
+
+    A SKU on the model's ``finetune_compute_allow_list`` is Microsoft's statement that it works:
+    the estimate can make it TIGHT, never DOES_NOT_FIT.
+    """
+    import dataclasses
+
+    from ..compute_fit import check_fit, gpu_fields
+
+    precision = "fp32" if str((component_inputs or {}).get("precision", "")) == "32" else None
     report, note = None, None
     if target.gpus:
         try:
-            report = check_fit(model, spec, target, config=KNOWN_DIMS.get(model.name.lower()))
+            report = check_fit(model, spec, target, config=KNOWN_DIMS.get(model.name.lower()), precision=precision,
+                               gradient_checkpointing=component_checkpoints(spec))
         except InvalidInput as exc:  # no dimensions known for this model: the checks above still stand
             note = f"memory not estimated: {exc}"
     else:
@@ -210,15 +229,15 @@ def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, prob
             estimate=MemoryEstimate(0, 0, 0, 0, 0, 0),
             available_bytes=target.accelerator_memory_bytes,
             reasons=tuple(problems) + ((note,) if note else ()),
+            decided_by=problems[0] if problems else note,
+            **gpu_fields(target),
         )
-    if not problems:
-        return report
-    return FitReport(
-        model=report.model,
-        target=report.target,
-        verdict=Verdict.DOES_NOT_FIT,
-        estimate=report.estimate,
-        available_bytes=report.available_bytes,
-        reasons=tuple(problems) + report.reasons,
-        suggestion=report.suggestion,
-    )
+    if problems:
+        return dataclasses.replace(report, verdict=Verdict.DOES_NOT_FIT, reasons=tuple(problems) + report.reasons,
+                                   decided_by=problems[0])
+    listed = allow_listed(target.vm_size or "", model.tags)
+    if report.verdict is Verdict.DOES_NOT_FIT and listed:
+        vouched = (f"{listed} is on {model.name}'s finetune_compute_allow_list, so it is vouched for: "
+                   f"tight rather than does-not-fit ({report.decided_by})")
+        return dataclasses.replace(report, verdict=Verdict.TIGHT, reasons=report.reasons + (vouched,), decided_by=vouched)
+    return report

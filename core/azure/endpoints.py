@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from typing import Any, Callable
 
-from ..errors import InvalidInput, OperationFailed
+from ..endpoint_options import AzureEndpointOptions
+from ..errors import FinetuiError, InvalidInput, OperationFailed
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
 from .catalog import parse_list_tag, parse_ref
 from .client import AzureClient, quiet
 
 Progress = Callable[[str, float | None], None]
+_JOB_OUTPUT = re.compile(r"^azureml://jobs/([^/]+)/outputs/")
 TAG = "finetui."
 _STATE = {s.value.lower(): s for s in EndpointState}
 _STATE["canceled"] = EndpointState.FAILED
@@ -84,69 +87,103 @@ class AzureEndpoints:
             backend="azure",
         )
 
-    def inference_allow_list(self, registered: Any) -> list[str] | None:
-        """The base model's ``inference_compute_allow_list``, found through the registered model's tags."""
+    def foundation_of(self, registered: Any) -> Any | None:
+        """The registry model a registered model was fine-tuned from, through its lineage: finetui's tag,
+        else the job whose output it is (``azureml://jobs/<job>/outputs/...``) and that job's
+        ``mlflow_model_path`` input. None where the lineage ends (a model uploaded by hand)."""
         base = (getattr(registered, "tags", None) or {}).get(f"{TAG}base_model")
+        if not base:
+            job = _JOB_OUTPUT.match(str(getattr(registered, "path", "") or ""))
+            base = self._job_base_model(job.group(1)) if job else None
         if not base:
             return None
         try:
-            foundation = self.catalog.get_sdk_model(base)
-        except Exception:  # the allow list is advice; an unreachable registry must not block a deploy
+            return self.catalog.get_sdk_model(base)
+        except FinetuiError:  # the allow list is advice; an unreachable registry must not block a deploy
             return None
+
+    def _job_base_model(self, job_name: str) -> str | None:
+        ws = self.client.ws
+        try:
+            job = self.client.call(lambda: ws.jobs.get(job_name), self.client.ws_ctx(f"job {job_name}"))
+        except FinetuiError:
+            return None
+        model_id = (getattr(job, "tags", None) or {}).get(f"{TAG}model_id")
+        for node in (getattr(job, "jobs", None) or {}).values():
+            given = (getattr(node, "inputs", None) or {}).get("mlflow_model_path")
+            value = getattr(given, "path", None) or getattr(getattr(given, "_data", None), "path", None) or given
+            if isinstance(value, str) and value.startswith("azureml://registries/"):
+                model_id = model_id or value
+        return model_id
+
+    def inference_allow_list(self, registered: Any) -> tuple[str | None, list[str] | None]:
+        """The foundation model's name and ``inference_compute_allow_list`` (None: no list to check)."""
+        foundation = self.foundation_of(registered)
+        if foundation is None:
+            return None, None
         allow, _ = parse_list_tag(dict(foundation.tags or {}), "inference_compute_allow_list")
-        return allow
+        return str(foundation.name), allow
 
-    def create(self, name: str, model_ref: str, *, instance_type: str = "Standard_NC6s_v3", instance_count: int = 1,
-               request_timeout_ms: int = 90000, deployment_name: str = "demo", progress: Progress | None = None,
-               wait: bool = True, check_allow_list: bool = True, host: str | None = None, port: int | None = None,
-               idle_timeout_s: float | None = None) -> Endpoint:
-        with quiet():
-            from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint, OnlineRequestSettings, ProbeSettings
-
-        if port is not None or idle_timeout_s is not None:
-            raise InvalidInput("--port and --idle-timeout are for local endpoints; Azure picks the address, and a "
-                               "managed endpoint runs (and bills) until it is deleted")
-        del host  # the local endpoint CLI always passes its default; Azure has no use for it
+    def _registered(self, model_ref: str) -> Any:
         ws = self.client.ws
         model_name, version = parse_ref(model_ref)
         mctx = self.client.ws_ctx(f"registered model {model_ref}")
         if version:
-            registered = self.client.call(lambda: ws.models.get(model_name, version=version), mctx)
-        else:
-            registered = self.client.call(lambda: ws.models.get(model_name, label="latest"), mctx)
-        if check_allow_list:
-            allow = self.inference_allow_list(registered)
-            if allow is not None and instance_type.lower() not in [a.lower() for a in allow]:
-                raise InvalidInput(f"instance type {instance_type} is not in the model's inference_compute_allow_list: "
-                                   f"choose one of {', '.join(allow)}")
+            return self.client.call(lambda: ws.models.get(model_name, version=version), mctx)
+        return self.client.call(lambda: ws.models.get(model_name, label="latest"), mctx)
+
+    def build(self, name: str, model_ref: str, options: AzureEndpointOptions) -> tuple[Any, Any, Any]:
+        """The tutorial's ManagedOnlineEndpoint and ManagedOnlineDeployment, checked, not yet sent."""
+        with quiet():
+            from azure.ai.ml.entities import ManagedOnlineDeployment, ManagedOnlineEndpoint, OnlineRequestSettings, ProbeSettings
+
+        registered = self._registered(model_ref)
+        if options.check_allow_list:
+            base, allow = self.inference_allow_list(registered)
+            if allow is not None and options.instance_type.lower() not in [a.lower() for a in allow]:
+                raise InvalidInput(f"instance type {options.instance_type} is not in the model's "
+                                   f"inference_compute_allow_list: choose one of {', '.join(allow)} "
+                                   f"(the list of {base}, which {registered.name} was fine-tuned from)")
         endpoint = ManagedOnlineEndpoint(
             name=name,
             description=f"Online endpoint for {registered.name}, fine tuned model for ultrachat-200k-chat-completion",
             auth_mode="key",
-            tags={f"{TAG}model": f"{registered.name}:{registered.version}", f"{TAG}request_timeout_ms": str(request_timeout_ms),
-                  f"{TAG}deployment": deployment_name},
+            tags={f"{TAG}model": f"{registered.name}:{registered.version}",
+                  f"{TAG}request_timeout_ms": str(options.request_timeout_ms), f"{TAG}deployment": options.deployment_name},
         )
+        readiness = (ProbeSettings(initial_delay=options.readiness_initial_delay_s)
+                     if options.readiness_initial_delay_s is not None else None)
+        deployment = ManagedOnlineDeployment(
+            name=options.deployment_name,
+            endpoint_name=name,
+            model=registered.id,
+            instance_type=options.instance_type,
+            instance_count=options.instance_count,
+            liveness_probe=ProbeSettings(initial_delay=options.liveness_initial_delay_s),
+            readiness_probe=readiness,
+            request_settings=OnlineRequestSettings(request_timeout_ms=options.request_timeout_ms),
+        )
+        return registered, endpoint, deployment
+
+    def create(self, name: str, model_ref: str, options: AzureEndpointOptions | None = None, *,
+               progress: Progress | None = None) -> Endpoint:
+        options = options or AzureEndpointOptions()
+        registered, endpoint, deployment = self.build(name, model_ref, options)
+        ws = self.client.ws
         ectx = self.client.ws_ctx(f"endpoint {name}", "create")
         poller = self.client.call(lambda: ws.online_endpoints.begin_create_or_update(endpoint), ectx)
         self.client.call(lambda: _wait(poller, progress, f"creating endpoint {name}", 0.0), ectx)
 
-        deployment = ManagedOnlineDeployment(
-            name=deployment_name,
-            endpoint_name=name,
-            model=registered.id,
-            instance_type=instance_type,
-            instance_count=instance_count,
-            liveness_probe=ProbeSettings(initial_delay=600),
-            request_settings=OnlineRequestSettings(request_timeout_ms=request_timeout_ms),
-        )
-        dctx = self.client.ws_ctx(f"deployment {deployment_name} of endpoint {name}", "create", sku=instance_type)
+        dep = options.deployment_name
+        dctx = self.client.ws_ctx(f"deployment {dep} of endpoint {name}", "create", sku=options.instance_type)
         dpoller = self.client.call(lambda: ws.online_deployments.begin_create_or_update(deployment), dctx)
-        if not wait:
+        if not options.wait:
             if progress:
-                progress(f"deployment {deployment_name} started; route traffic once it is ready", None)
+                progress(f"deployment {dep} started; route traffic once it is ready", None)
             return self.get(name)
-        self.client.call(lambda: _wait(dpoller, progress, f"deploying {registered.name} to {instance_type}", 0.2), dctx)
-        return self.set_traffic(name, deployment_name, progress=progress)
+        self.client.call(lambda: _wait(dpoller, progress, f"deploying {registered.name} to {options.instance_type}", 0.2),
+                         dctx)
+        return self.set_traffic(name, dep, progress=progress)
 
     def set_traffic(self, name: str, deployment_name: str = "demo", progress: Progress | None = None) -> Endpoint:
         ws = self.client.ws

@@ -7,20 +7,24 @@ in logs.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from ..backend import JobRequest
 from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
-from ..models import Job, JobStatus, JobStep, MetricPoint
-from ..spec import resolve_spec
-from .client import OUTPUT_LOGGER, AzureClient, quiet
+from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
+from ..spec import OPTIMIZATION_KEYS, TRAINING_KEYS, resolve_spec
+from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
+from .pipeline import chosen_parameters, split_user
 
 log = logging.getLogger(OUTPUT_LOGGER)
 
 PIPELINE_COMPONENT = "chat_completion_pipeline"
+_SPEC_KEYS = frozenset(TRAINING_KEYS + OPTIMIZATION_KEYS)
 TAG = "finetui."
 _STATUS = {s.value.lower(): s for s in JobStatus}
 _STATUS.update({"starting": JobStatus.PREPARING, "provisioning": JobStatus.PREPARING, "cancelrequested": JobStatus.CANCELED,
@@ -50,12 +54,41 @@ class AzureJobs:
         self.catalog = catalog
         self.compute = compute
         self._metrics: Any = None
+        self._component: Any = None
         from .logs import AzureLogs
 
         self.logs = AzureLogs(client, self)
 
     # -- submit --------------------------------------------------------------------------
     def submit(self, request: JobRequest, *, gpus_per_node: int | None = None) -> Job:
+        job, experiment, plan = self._prepare(request, gpus_per_node)
+        ws = self.client.ws
+        created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
+                                   self.client.ws_ctx(f"job {plan.display_name}", "submit"))
+        return self.to_job(created)
+
+    def plan(self, request: JobRequest, *, gpus_per_node: int | None = None) -> JobPlan:
+        """The job ``submit`` would send, checked the same way, without uploading or starting anything."""
+        job, _, plan = self._prepare(request, gpus_per_node)
+        from .export import job_python, job_yaml
+
+        return dataclasses.replace(plan, yaml=job_yaml(job, plan), python=job_python(plan, self.client.workspace))
+
+    def component(self) -> Any:
+        """The registry's chat_completion_pipeline, latest version (one call per process)."""
+        if self._component is None:
+            registry = self.client.registry
+            self._component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
+                                               self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
+        return self._component
+
+    def split_user(self, user: dict[str, Any] | None, source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user's keys as (FineTuneSpec's, the component's other inputs, checked against its spec)."""
+        if not user or all(k in _SPEC_KEYS for k in user):
+            return dict(user or {}), {}  # nothing the component must be asked about
+        return split_user(user, self.component().inputs or {}, source)
+
+    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan]:
         with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
             from azure.ai.ml import Input
             from azure.ai.ml.dsl import pipeline
@@ -69,20 +102,20 @@ class AzureJobs:
         from .catalog import to_catalog_model
 
         model = to_catalog_model(sdk_model)
-        resolved = resolve_spec(model.model_specific_defaults, request.spec, user_source=request.spec_source)
+        component = self.component()
+        spec_user, component_user = self.split_user(request.spec, request.spec_source)
+        resolved = resolve_spec(model.model_specific_defaults, spec_user, user_source=request.spec_source)
         spec = resolved.spec
-        report, target = self.compute.check(model, spec, request.compute)
+        extra = {**resolved.passthrough, **component_user}
+        report, target = self.compute.check(model, spec, request.compute, extra)
         if not report.fits and not request.force:
-            raise DoesNotFit(f"{model.name} on {request.compute}: {report.reasons[0] if report.reasons else 'does not fit'}", report)
+            raise DoesNotFit(f"{model.name} on {request.compute}: {report.decided_by or 'does not fit'} (or pass --force)",
+                             report)
         gpus = gpus_per_node or target.gpus_per_node or 1
         display_name = request.display_name or spec.display_name(model.name, gpus)
         experiment = request.experiment or f"chat_completion_{model.name}"
 
-        registry = self.client.registry
-        component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
-                                     self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
-        params = dict(resolved.passthrough)
-        params.update(spec.pipeline_parameters())
+        params = chosen_parameters(spec, model.model_specific_defaults, spec_user, extra)
         accepted = set(getattr(component, "inputs", None) or {})
         if accepted:
             ignored = sorted(k for k in params if k not in accepted)
@@ -96,12 +129,22 @@ class AzureJobs:
             "compute_preprocess": cluster,
             "compute_finetune": cluster,
             "compute_model_evaluation": cluster,
-            "train_file_path": Input(type="uri_file", path=request.train_file),
+            # absolute, so an exported job finds its files from wherever it is run
+            "train_file_path": Input(type="uri_file", path=str(Path(request.train_file).resolve())),
             "number_of_gpu_to_use_finetuning": gpus,
             **params,
         }
         if request.test_file:
-            inputs["test_file_path"] = Input(type="uri_file", path=request.test_file)
+            inputs["test_file_path"] = Input(type="uri_file", path=str(Path(request.test_file).resolve()))
+        settings = {"force_rerun": True, "continue_on_step_failure": False}
+        tags = {
+            f"{TAG}model": model.ref,
+            f"{TAG}model_id": model.id,
+            f"{TAG}train_file": str(request.train_file),
+            f"{TAG}test_file": str(request.test_file or ""),
+            f"{TAG}spec": json.dumps(spec.to_dict(), sort_keys=True),
+            f"{TAG}gpus_per_node": str(gpus),
+        }
 
         @pipeline(name=display_name)
         def create_pipeline():
@@ -111,23 +154,16 @@ class AzureJobs:
         def build():
             job = create_pipeline()
             job.display_name = display_name
-            job.settings.force_rerun = True
-            job.settings.continue_on_step_failure = False
-            job.tags = {
-                f"{TAG}model": model.ref,
-                f"{TAG}model_id": model.id,
-                f"{TAG}train_file": str(request.train_file),
-                f"{TAG}test_file": str(request.test_file or ""),
-                f"{TAG}spec": json.dumps(spec.to_dict(), sort_keys=True),
-                f"{TAG}gpus_per_node": str(gpus),
-            }
+            job.settings.force_rerun = settings["force_rerun"]
+            job.settings.continue_on_step_failure = settings["continue_on_step_failure"]
+            job.tags = dict(tags)
             return job
 
         job = self.client.call(build, self.client.reg_ctx(f"component {PIPELINE_COMPONENT}", "use"))
-        ws = self.client.ws
-        created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
-                                   self.client.ws_ctx(f"job {display_name}", "submit"))
-        return self.to_job(created)
+        plain = {k: (v.path if isinstance(v, Input) else v) for k, v in inputs.items()}
+        plan = JobPlan(experiment=experiment, display_name=display_name, component=str(component.id), compute=cluster,
+                       inputs=plain, settings=settings, tags=tags)
+        return job, experiment, plan
 
     # -- read ---------------------------------------------------------------------------
     def to_job(self, sdk_job: Any, steps: tuple[JobStep, ...] = (), error: str | None = None) -> Job:
@@ -173,7 +209,7 @@ class AzureJobs:
         sdk_job = self._get_sdk(name)
         status = map_status(sdk_job.status)
         runs = self._child_runs(name) if str(getattr(sdk_job, "type", "")) == "pipeline" else []
-        steps = tuple(JobStep(str(r.run_id), map_status(r.status), r.display_name or r.name) for r in runs)
+        steps = tuple(to_step(r) for r in runs)
         error = self.failure(name, runs) if status is JobStatus.FAILED else None
         return self.to_job(sdk_job, steps, error)
 
@@ -193,12 +229,12 @@ class AzureJobs:
             lambda: list(runs._operation.get_child(scope.subscription_id, scope.resource_group, scope.workspace_name, name)),
             self.client.ws_ctx(f"steps of job {name}"),
         )
-        kids.sort(key=lambda r: (_ts(r.created_utc) or 0, str(r.run_id)))
+        kids.sort(key=lambda r: (_pipeline_position(r), _ts(r.created_utc) or 0, str(r.run_id)))
         return kids
 
     def steps(self, name: str) -> tuple[JobStep, ...]:
-        """Child runs in the order they were created (the order they started)."""
-        return tuple(JobStep(str(r.run_id), map_status(r.status), r.display_name or r.name) for r in self._child_runs(name))
+        """The steps that have started, in pipeline order (model_import, preprocess, finetune, model_evaluation)."""
+        return tuple(to_step(r) for r in self._child_runs(name))
 
     def cancel(self, name: str) -> Job:
         ws = self.client.ws
@@ -219,7 +255,7 @@ class AzureJobs:
             pass
         message = _run_error(failed) or _run_error(details) or "the job failed; see its logs"
         where = f"step {failed.display_name or failed.name or run_id} failed" if failed else "job failed"
-        first = f"{where}: {' '.join(message.split())[:300]}"
+        first = f"{where}: {first_line(message, 300)}"
         files = (getattr(details, "log_files", None) or {}) if details is not None else {}
         from .logs import pick_log_file
 
@@ -250,6 +286,25 @@ class AzureJobs:
         return self._metrics.for_run(run_id)
 
 
+# chat_completion_pipeline's steps, in the order the pipeline runs them
+PIPELINE_STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
+
+
+def _pipeline_position(run: Any) -> int:
+    name = str(getattr(run, "display_name", None) or getattr(run, "name", None) or "")
+    return next((i for i, step in enumerate(PIPELINE_STEPS) if name == step or name.endswith(f"_{step}")),
+                len(PIPELINE_STEPS))
+
+
+def to_step(run: Any) -> JobStep:
+    started, ended = _ts(getattr(run, "start_time_utc", None)), _ts(getattr(run, "end_time_utc", None))
+    status = map_status(run.status)
+    until = ended if ended is not None else (None if status.terminal else time.time())
+    return JobStep(str(run.run_id), status, run.display_name or run.name, started_at=started, ended_at=ended,
+                   compute=getattr(run, "target", None) or None,
+                   duration_s=(until - started) if started is not None and until is not None else None)
+
+
 def _run_error(details: Any) -> str | None:
     err = getattr(details, "error", None)
     inner = getattr(err, "error", None) if err is not None else None
@@ -264,7 +319,6 @@ def _run_error(details: Any) -> str | None:
 
 def validate_data(path: str, which: str) -> None:
     """The dataset is checked here first: a bad row should fail in seconds, not after a cluster spins up."""
-    from pathlib import Path
 
     if not Path(path).is_file():
         raise InvalidInput(f"{which} file {path}: not found")

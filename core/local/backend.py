@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..backend import JobRequest
+from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
+from ..errors import InvalidInput
 from ..models import (
     CatalogModel,
     ComputeTarget,
@@ -120,6 +122,15 @@ class LocalBackend:
         return self.registry.list(name)
 
     # -- endpoints ---------------------------------------------------------------
+    def create_endpoint(self, name: str, model_ref: str,
+                        options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> Endpoint:
+        if isinstance(options, AzureEndpointOptions):
+            raise InvalidInput("Azure endpoint options (instance type, count, deployment, probes) do not apply "
+                               "to --backend local")
+        o = options or LocalEndpointOptions()
+        return self.endpoints.create(name, model_ref, host=o.host, port=o.port, request_timeout_ms=o.request_timeout_ms,
+                                     idle_timeout_s=o.idle_timeout_s, max_queue=o.max_queue, wait=o.wait)
+
     def list_endpoints(self) -> list[Endpoint]:
         return self.endpoints.list()
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..backend import require_completed
 from ..errors import Conflict, InvalidInput, NotFound
-from ..models import Job, JobStatus, RegisteredModel
+from ..models import Job, RegisteredModel
 from ..names import check_name, check_ref, confined
 from ..workspace import WorkspacePaths
 from ..faults import fault_point
@@ -35,8 +36,7 @@ class LocalRegistry:
             if not str(version).isdigit() or int(version) < 1:
                 raise InvalidInput(f"--version {version!r}: versions are whole numbers from 1")
             wanted = int(version)
-        if job.status is not JobStatus.COMPLETED:
-            raise Conflict(f"job {job.name} is {job.status.value}; only a Completed job can be registered")
+        require_completed(job)
         source = Path(job.output_path or "")
         if not job.output_path or not (source / "MLmodel").is_file():
             raise NotFound(f"job {job.name} has no MLflow model in its outputs ({source})")

@@ -31,7 +31,9 @@ SYSTEM = {"createdAt": "2026-01-01T00:00:00+00:00", "createdBy": "ana", "created
           "lastModifiedAt": "2026-01-01T00:00:00+00:00", "lastModifiedBy": "ana", "lastModifiedByType": "User"}
 
 PHI3_TAGS = {
-    "finetune_compute_allow_list": "['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_ND96asr_v4']",
+    "finetune_compute_allow_list": "['Standard_NC6s_v3', 'Standard_NC12s_v3', 'Standard_NC24s_v3', 'Standard_NC24rs_v3', "
+                                   "'Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', "
+                                   "'Standard_ND96asr_v4', 'Standard_ND40rs_v2']",
     "inference_compute_allow_list": "['Standard_NC6s_v3', 'Standard_NC24ads_A100_v4']",
     "model_specific_defaults": "{'apply_deepspeed': 'true', 'apply_lora': 'true', 'deepspeed_stage': 2, 'learning_rate': 2e-05}",
     "task": "chat-completion",
@@ -64,9 +66,22 @@ PIPELINE_INPUTS: dict[str, Any] = {
     "lora_r": {"type": "integer", "default": 8},
     "lora_alpha": {"type": "integer", "default": 128},
     "lora_dropout": {"type": "number", "default": 0},
+    # inputs FineTuneSpec does not model, as the registry's chat_completion_pipeline declares them
+    "precision": {"type": "string", "enum": ["32", "16"], "default": "32", "optional": True},
+    "max_grad_norm": {"type": "number", "default": 1.0, "optional": True},
+    "optim": {"type": "string", "enum": ["adamw_hf", "adamw_torch", "adafactor"], "default": "adamw_hf", "optional": True},
+    "warmup_steps": {"type": "integer", "default": 0, "optional": True},
+    "early_stopping_patience": {"type": "integer", "min": 1, "default": 1, "optional": True},
+    "apply_early_stopping": {"type": "string", "enum": ["true", "false"], "default": "false", "optional": True},
+    "pad_to_max_length": {"type": "string", "enum": ["true", "false"], "default": "false", "optional": True},
+    "batch_size": {"type": "integer", "min": 1, "default": 1000, "optional": True},
 }
 
 STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
+
+
+def _version_order(version: str) -> tuple[int, int | str]:
+    return (1, int(version)) if version.isdigit() else (0, version)
 
 
 def _ok(body: Any, status: int = 200, headers: dict | None = None):
@@ -97,6 +112,9 @@ class FakeAzure:
         self.registry_models: dict[str, dict[str, dict]] = {}
         self.computes: dict[str, dict] = {}
         self.vm_sizes: list[dict] = []
+        self.usages: list[dict] = []
+        self.compute_bodies: dict[str, dict] = {}
+        self.refuse_dedicated = False  # answer a dedicated-tier cluster PUT with QuotaExceeded
         self.jobs: dict[str, dict] = {}
         self.job_bodies: dict[str, dict] = {}
         self.job_gets: dict[str, int] = {}
@@ -128,6 +146,16 @@ class FakeAzure:
             "systemData": SYSTEM,
         }
 
+    def add_workspace_model(self, name: str, version: str, tags: dict[str, str] | None = None,
+                            path: str | None = None) -> None:
+        """A model registered in the workspace, as the service stores a job output's registration."""
+        self.models[(name, version)] = {
+            "id": f"{WS_ID}/models/{name}/versions/{version}", "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/models/versions", "systemData": SYSTEM,
+            "properties": {"modelType": "mlflow_model", "tags": dict(tags or {}), "description": f"{name} v{version}",
+                           "modelUri": path or f"azureml://jobs/job-{version}/outputs/trained_model",
+                           "flavors": {"python_function": {"data": {}}}, "provisioningState": "Succeeded"}}
+
     def add_compute(self, name: str, vm_size: str, state: str = "Succeeded", max_nodes: int = 2) -> None:
         self.computes[name] = {
             "id": f"{WS_ID}/computes/{name}", "name": name, "type": "Microsoft.MachineLearningServices/workspaces/computes",
@@ -144,8 +172,9 @@ class FakeAzure:
                                           "enableNodePublicIp": True}},
         }
 
-    def add_vm_size(self, name: str, gpus: int, memory_gb: float = 220.0, vcpus: int = 24) -> None:
-        self.vm_sizes.append({"name": name, "family": "standardNCADSA100v4Family", "vCPUs": vcpus, "gpus": gpus,
+    def add_vm_size(self, name: str, gpus: int, memory_gb: float = 220.0, vcpus: int = 24,
+                    family: str = "standardNCADSA100v4Family") -> None:
+        self.vm_sizes.append({"name": name, "family": family, "vCPUs": vcpus, "gpus": gpus,
                               "osVhdSizeMB": 1047552, "maxResourceVolumeMB": 65536, "memoryGB": memory_gb,
                               "lowPriorityCapable": True, "premiumIO": True, "supportedComputeTypes": ["AmlCompute"]})
 
@@ -155,6 +184,15 @@ class FakeAzure:
     def serve(self, method: str, pattern: str, reply: tuple, times: int = 1) -> None:
         """Answer the next ``times`` matching requests with ``reply`` (e.g. a recorded error entry)."""
         self.faults.append(Fault(method, pattern, reply[0], "", "", times, {}, reply))
+
+    def step(self, job: str, step: str, status: str, start: str | None = None, end: str | None = None,
+             created: str | None = None) -> None:
+        """Move one step along: its status and (ISO) start and end times, as run history reports them."""
+        run = self.runs[f"{job}-{step}"]
+        run["status"] = status
+        for key, value in (("start", start), ("end", end), ("createdUtc", created)):
+            if value:
+                run[key] = value
 
     def set_step_log(self, job: str, step: str, text: str, status: str | None = None) -> None:
         run = self.runs[f"{job}-{step}"]
@@ -197,6 +235,7 @@ class FakeAzure:
             ("GET", ws + r"/computes/([^/]+)", self.compute_get),
             ("PUT", ws + r"/computes/([^/]+)", self.compute_put),
             ("GET", sub + r"/locations/([^/]+)/vmSizes", self.vm_size_list),
+            ("GET", sub + r"/locations/([^/]+)/usages", self.usage_list),
             ("GET", ws + r"/datastores", self.datastore_list),
             ("GET", ws + r"/datastores/([^/]+)", self.datastore_get),
             ("POST", ws + r"/datastores/([^/]+)/listSecrets", self.datastore_secrets),
@@ -313,10 +352,28 @@ class FakeAzure:
     def compute_put(self, req, name):
         props = req.json()["properties"]
         size = props["properties"]["vmSize"]
+        priority = props["properties"].get("vmPriority") or "Dedicated"
+        if priority == "Dedicated" and self.refuse_dedicated:
+            return _err(400, "QuotaExceeded", f"Not enough quota available for {size} (dedicated cores) in "
+                        f"SubscriptionId {SUB}. Current usage/limit: 0/0. Additional requested: 24.")
+        self.compute_bodies[name] = req.json()
         scale = props["properties"].get("scaleSettings") or {}
         self.add_compute(name, size, max_nodes=int(scale.get("maxNodeCount", 1)))
-        self.computes[name]["properties"]["properties"]["vmSize"] = size
+        stored = self.computes[name]["properties"]["properties"]
+        stored.update(vmSize=size, vmPriority=priority)
+        stored["scaleSettings"].update({k: v for k, v in scale.items() if k in ("minNodeCount", "nodeIdleTimeBeforeScaleDown")})
         return _ok(self.computes[name], 201, self._lro_headers(self._new_op("Succeeded")))
+
+    def usage_list(self, req, location):
+        return _ok({"value": self.usages})
+
+    def add_usage(self, name: str, used: int, limit: int) -> None:
+        """A quota as ``usages`` reports it: a VM family's cores, or the region's low-priority cores."""
+        self.usages.append({"id": f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}/"
+                                  f"usages/{name}", "amlWorkspaceLocation": LOC,
+                            "type": "Microsoft.MachineLearningServices/totalCores/usages", "unit": "Count",
+                            "currentValue": used, "limit": limit,
+                            "name": {"value": name, "localizedValue": f"{name} cores"}})
 
     def vm_size_list(self, req, location):
         return _ok({"value": self.vm_sizes})
@@ -387,10 +444,12 @@ class FakeAzure:
         self.jobs[name] = {"id": f"{WS_ID}/jobs/{name}", "name": name, "type": "Microsoft.MachineLearningServices/workspaces/jobs",
                            "properties": props, "systemData": SYSTEM}
         self.job_gets[name] = 0
+        node = next(iter((props.get("jobs") or {}).values()), {})
+        target = ((node.get("inputs") or {}).get("compute_finetune") or {}).get("value") or "gpu-cluster"
         for i, step in enumerate(STEPS):
             run_id = f"{name}-{step}"
             self.runs[run_id] = {"runId": run_id, "parent": name, "displayName": step, "status": "NotStarted",
-                                 "createdUtc": f"2026-01-01T00:0{i}:00+00:00", "order": i}
+                                 "createdUtc": f"2026-01-01T00:0{i}:00+00:00", "order": i, "target": target}
         return _ok(self._job_view(name), 201)
 
     def advance(self, name: str, status: str) -> None:
@@ -419,7 +478,7 @@ class FakeAzure:
         return {"runId": run["runId"], "rootRunId": run["parent"], "parentRunId": run["parent"], "status": run["status"],
                 "displayName": run["displayName"], "name": run["displayName"], "runType": "azureml.StepRun",
                 "createdUtc": run["createdUtc"], "experimentId": "00000000-0000-0000-0000-0000000000e1",
-                "target": "gpu-cluster", "properties": {}, "tags": {}, "error": run.get("error"),
+                "target": run.get("target", "gpu-cluster"), "startTimeUtc": run.get("start"), "endTimeUtc": run.get("end"), "properties": {}, "tags": {}, "error": run.get("error"),
                 "runDefinition": None, "computeRequest": None, "createdBy": None,
                 "warnings": None, "revision": 1, "statusRevision": 1}
 
@@ -461,13 +520,14 @@ class FakeAzure:
         found = [b for (n, _), b in self.models.items() if n == name]
         if not found:
             return _err(404, "UserError", f"Could not find model container {name} in workspace {WS} (ModelNotFound)")
-        found.sort(key=lambda b: b["name"], reverse=True)
+        found.sort(key=lambda b: _version_order(b["name"]), reverse=True)  # $orderBy=createdtime desc
         return _ok({"value": found[: int(req.query.get("$top", len(found)))]})
 
     def model_list(self, req):
         names = sorted({n for n, _ in self.models})
         return _ok({"value": [{"id": f"{WS_ID}/models/{n}", "name": n, "type": "Microsoft.MachineLearningServices/workspaces/models",
-                               "properties": {"latestVersion": max(v for m, v in self.models if m == n), "tags": {}},
+                               "properties": {"latestVersion": max((v for m, v in self.models if m == n), key=_version_order),
+                                              "tags": {}},
                                "systemData": SYSTEM} for n in names]})
 
     # -- endpoints --------------------------------------------------------------------------------------------
@@ -597,6 +657,6 @@ def standard_fake() -> FakeAzure:
     fake.add_registry_model("Phi-3-mini-4k-instruct", "6", PHI3_TAGS)
     fake.add_compute("gpu-a100", "Standard_NC24ads_A100_v4")
     fake.add_vm_size("Standard_NC24ads_A100_v4", 1)
-    fake.add_vm_size("Standard_NC6s_v3", 1, 112, 6)
+    fake.add_vm_size("Standard_NC6s_v3", 1, 112, 6, family="standardNCSv3Family")
     fake.add_vm_size("Standard_DS3_v2", 0, 14, 4)
     return fake

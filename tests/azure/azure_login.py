@@ -21,6 +21,7 @@ class FakeLogin:
     def __init__(self, upn: str = "ana@contoso.example") -> None:
         self.upn = upn
         self.seen: list[str] = []
+        self.client_error: tuple[str, str] | None = None  # (AADSTS code, description) for client-credential sign-ins
 
     def __call__(self, req: FakeRequest):
         self.seen.append(f"{req.method} {req.host}{req.path}")
@@ -44,6 +45,11 @@ class FakeLogin:
             from urllib.parse import parse_qsl
 
             form = dict(parse_qsl(req.body.decode()))
+            if self.client_error and form.get("grant_type") == "client_credentials":
+                code, text = self.client_error  # Entra's error shape for a bad client secret, tenant or app
+                status, kind = (400, "invalid_request") if code in ("90002", "900023") else (401, "invalid_client")
+                return _json({"error": kind, "error_description": f"AADSTS{code}: {text} Trace ID: 0 Correlation ID: 0",
+                              "error_codes": [int(code)], "timestamp": "2026-01-01 00:00:00Z"}, status)
             scope = form.get("scope", "").split()[0] if form.get("scope") else "https://management.azure.com/.default"
             claims = {"aud": scope.removesuffix("/.default"), "tid": TENANT, "oid": OID, "upn": self.upn,
                       "iat": now, "nbf": now, "exp": now + 3600}

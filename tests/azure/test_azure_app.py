@@ -47,3 +47,54 @@ async def test_panes_show_the_azure_workspace(backend, fake):
         await pilot.press("5")
         assert app.query_one("#panes", TabbedContent).active == "endpoints"
         await _wait(pilot, lambda: app.query_one("#endpoint-table", DataTable).row_count >= 0)
+
+
+async def test_compute_pane_shows_the_gpu_line(backend, fake):
+    fake.add_compute("v100", "Standard_NC6s_v3")
+    app = FinetuiApp(lambda: backend, poll_interval=None, clock=lambda: 1_760_000_100.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait(pilot, lambda: app.mounted and app.selected_model is not None)
+        await pilot.press("2")
+        computes = app.query_one("#compute-table", DataTable)
+        await _wait(pilot, lambda: computes.row_count >= 2)
+        computes.move_cursor(row=[computes.get_row_at(i)[0] for i in range(computes.row_count)].index("v100"))
+        await pilot.press("enter")
+        await _wait(pilot, lambda: "on v100" in _text(app, "#fit-report"))
+        text = _text(app, "#fit-report")
+        assert "FITS" in text and "1 GPU per node: V100, 16.0 GB each; trains in fp16" in text
+
+
+async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(backend, fake):
+    from textual.widgets import Input
+
+    fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
+    app = FinetuiApp(lambda: backend, poll_interval=None, clock=lambda: 1_760_000_100.0)
+    seen: list[str] = []
+    app.notify = lambda message, **kw: seen.append(str(message))  # what the user is told, in order
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait(pilot, lambda: app.mounted)
+        await pilot.press("5")
+
+        async def answer(value: str | None = None) -> None:
+            await _wait(pilot, lambda: bool(app.screen.query("#prompt-input")))
+            if value is not None:
+                app.screen.query_one("#prompt-input", Input).value = value
+            await pilot.press("enter")
+
+        await pilot.press("c")
+        await answer("phi3-ft:1")  # the model
+        await answer("ep-bad")  # the endpoint's name
+        title = str(app.screen.query_one("#prompt-title", Static).content)
+        assert title.startswith("Instance type") and app.screen.query_one("#prompt-input", Input).value == "Standard_NC6s_v3"
+        await answer("Standard_DS3_v2")
+        await _wait(pilot, lambda: any("inference_compute_allow_list" in m for m in seen), timeout=60)
+        error = next(m for m in seen if "inference_compute_allow_list" in m)
+        assert "choose one of Standard_NC6s_v3, Standard_NC24ads_A100_v4" in error
+        assert "ep-bad" not in fake.endpoints
+
+        await pilot.press("c")
+        await answer("phi3-ft:1")
+        await answer("ep-good")
+        await answer()  # the tutorial's Standard_NC6s_v3
+        await _wait(pilot, lambda: any(m.startswith("endpoint ep-good:") for m in seen), timeout=120)
+        assert fake.deployments[("ep-good", "demo")]["properties"]["instanceType"] == "Standard_NC6s_v3"

@@ -157,8 +157,8 @@ def test_sign_in_failure_is_an_auth_error(backend):
 
     backend.client.credential = SignInChain([("Azure CLI", Refuses())])
     backend.client._ws_client = None
-    with pytest.raises(AuthError, match=r"^could not sign in to Azure: no credential worked; Azure CLI: AADSTS70043: "
-                                        r"The refresh token has expired \(run `az login`"):
+    with pytest.raises(AuthError, match=r"^could not sign in to Azure with the Azure CLI sign-in: the sign-in has expired "
+                                        r"\(AADSTS70043\) \(run `az login`\)$"):
         backend.get_compute("gpu-a100")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finetui.core.backend import JobRequest
+from finetui.core.endpoint_options import AzureEndpointOptions
 from finetui.core.errors import InvalidInput
 from finetui.core.models import JobStatus
 
@@ -49,14 +50,14 @@ def test_instance_type_checked_against_inference_allow_list(backend, fake, chat_
     assert registered.base_model == "Phi-3-mini-4k-instruct:7" and registered.version.isdigit()
     with pytest.raises(InvalidInput, match=r"instance type Standard_DS3_v2 is not in the model's "
                                            r"inference_compute_allow_list: choose one of Standard_NC6s_v3, Standard_NC24ads_A100_v4"):
-        backend.create_endpoint("ep2", registered.ref, instance_type="Standard_DS3_v2")
+        backend.create_endpoint("ep2", registered.ref, AzureEndpointOptions(instance_type="Standard_DS3_v2"))
     assert "ep2" not in fake.endpoints
 
 
 def test_endpoint_left_running_then_traffic_routed(backend, fake, chat_files):
     registered = _registered_from_job(backend, fake, chat_files)
     heard = []
-    ep = backend.create_endpoint("ep3", registered.ref, wait=False, progress=lambda m, f: heard.append(m))
+    ep = backend.create_endpoint("ep3", registered.ref, AzureEndpointOptions(wait=False), progress=lambda m, f: heard.append(m))
     assert ep.name == "ep3" and not fake.endpoints["ep3"]["properties"].get("traffic")
     assert heard[-1] == "deployment demo started; route traffic once it is ready"
     backend.set_traffic("ep3", "demo")

@@ -14,6 +14,7 @@ import pytest
 from azure_fake import FakeAzure
 from azure_replay import RECORDINGS, FakeCredential, Recording, entry_reply, install
 
+from finetui.core.endpoint_options import AzureEndpointOptions
 from finetui.core.errors import InvalidInput, NotFound
 from finetui.core.models import EndpointState, JobStatus
 
@@ -109,8 +110,8 @@ def test_07_endpoint_lifecycle(monkeypatch, tmp_path):
     rec = Recording.load("07_online_endpoint_lifecycle.json", fallback=gaps)
     backend = _backend(monkeypatch, tmp_path, rec)
     messages = []
-    ep = backend.create_endpoint("online-ept-5ce3da3806e04e3", "my-model:1", instance_type="Standard_DS3_v2",
-                                 deployment_name="online-dpm-1a5183914317445", progress=lambda m, f: messages.append(m))
+    options = AzureEndpointOptions(instance_type="Standard_DS3_v2", deployment_name="online-dpm-1a5183914317445")
+    ep = backend.create_endpoint("online-ept-5ce3da3806e04e3", "my-model:1", options, progress=lambda m, f: messages.append(m))
     assert ep.state is EndpointState.SUCCEEDED and ep.backend == "azure" and ep.auth_mode == "key"
     assert ep.scoring_uri == "https://online-ept-5ce3da3806e04e3.eastus.inference.ml.azure.com/score"
     assert messages[-1] == "endpoint online-ept-5ce3da3806e04e3 ready"

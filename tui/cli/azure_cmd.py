@@ -19,8 +19,9 @@ from .common import emit, handle_errors, json_option, pass_ctx, table
 
 
 def echo_device_code(url: str, code: str, expires_on: Any) -> None:
-    """The device-code prompt, on stderr so --json output stays clean."""
-    click.echo(f"To sign in to Azure, open {url} and enter the code {code}", err=True)
+    """The device-code prompt, on stderr so --json output stays clean. The process's own stderr: the sign-in
+    happens inside an SDK call, whose prints are captured (client.quiet), and this one must be seen."""
+    click.echo(f"To sign in to Azure, open {url} and enter the code {code}", file=sys.__stderr__ or sys.stderr)
 
 
 def _stderr_handler() -> logging.Handler:
@@ -38,7 +39,10 @@ def azure_options_from_env() -> dict[str, Any]:
     """
     from finetui.core.azure.workspace import options_from_env
 
-    return {**options_from_env(), "device_code_callback": echo_device_code, "log_handler": _stderr_handler()}
+    # A device code can be answered only by someone at a terminal; a pipeline or cron job must not wait 15 minutes.
+    no_device_code = None if sys.stdin.isatty() else "device-code sign-in needs a terminal on stdin, and this has none"
+    return {**options_from_env(), "device_code_callback": echo_device_code, "no_device_code": no_device_code,
+            "log_handler": _stderr_handler()}
 
 
 def _azure(ctx) -> Any:
@@ -89,14 +93,33 @@ def workspace(ctx, as_json) -> None:
 @click.option("--size", required=True, help="VM size, e.g. Standard_NC24ads_A100_v4.")
 @click.option("--min-nodes", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--max-nodes", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--idle-time", "idle_seconds", default=120, show_default=True, type=click.IntRange(0, 604800),
+              help="Seconds a node stays idle before the cluster scales down.")
+@click.option("--tier", type=click.Choice(["dedicated", "low_priority"]), default="dedicated", show_default=True,
+              help="Dedicated nodes, or cheaper low-priority ones that can be preempted.")
+@click.option("--no-fallback", is_flag=True, help="Fail rather than fall back to low priority when dedicated quota is short.")
 @click.option("--no-wait", is_flag=True, help="Return once creation has started.")
 @json_option
 @pass_ctx
 @handle_errors
-def compute_create(ctx, name, size, min_nodes, max_nodes, no_wait, as_json) -> None:
-    """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning)."""
-    target = _azure(ctx).create_compute(name, size, min_nodes, max_nodes, wait=not no_wait)
-    emit(target, as_json, f"{target.name} {target.vm_size} {target.provisioning_state or ''}".strip())
+def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no_fallback, no_wait, as_json) -> None:
+    """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning), showing the quota it uses."""
+    target, quota, note = _azure(ctx).clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes,
+                                                      idle_seconds=idle_seconds, tier=tier, fallback=not no_fallback,
+                                                      wait=not no_wait)
+    if note and not as_json:
+        click.echo(f"note: {note}", err=True)
+
+    def human(_: Any) -> None:
+        click.echo(f"{target.name} {target.vm_size} {target.tier or '-'} {target.min_nodes}-{target.max_nodes} nodes, "
+                   f"scale down after {target.idle_seconds} s idle: {target.provisioning_state or '-'}")
+        if quota is not None:
+            click.echo(f"quota {quota.usage_name}: needs {quota.needed_cores} cores ({quota.cores_per_node} per node), "
+                       f"{quota.free_cores} of {quota.limit_cores} free")
+        else:
+            click.echo("quota: the service reports none for this size")
+
+    emit({"compute": target, "quota": quota, "note": note}, as_json, human)
 
 
 @azure.command("steps")
@@ -105,10 +128,11 @@ def compute_create(ctx, name, size, min_nodes, max_nodes, no_wait, as_json) -> N
 @pass_ctx
 @handle_errors
 def steps(ctx, job, as_json) -> None:
-    """A pipeline job's steps with their status."""
+    """A pipeline job's steps in pipeline order: status, duration, compute."""
+    from .job_cmd import step_rows
+
     found = _azure(ctx).job_steps(job)
-    emit(list(found), as_json, lambda items: table([[s.display_name or "-", s.status.value, s.name] for s in items],
-                                                    ["STEP", "STATUS", "RUN"]))
+    emit(list(found), as_json, lambda items: table(step_rows(items), ["STEP", "STATUS", "DURATION", "COMPUTE", "RUN"]))
 
 
 @azure.command("log-files")

@@ -6,8 +6,9 @@ import sys
 
 import click
 
+from finetui.core.compute_fit import gpu_line
 from finetui.core.models import ComputeTarget, FitReport, Verdict, to_jsonable
-from finetui.core.spec import FineTuneSpec, parse_set_options, read_mapping
+from finetui.core.spec import parse_set_options, read_mapping
 
 from .common import emit, handle_errors, human_bytes, json_option, pass_ctx, table
 
@@ -58,12 +59,15 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
     """
     user = read_mapping(spec_file) if spec_file else {}
     overrides = parse_set_options(sets)
-    FineTuneSpec.from_mapping(overrides, source="--set")  # so a bad --set is named as such
+    backend = ctx.backend
+    if overrides:
+        backend.resolve_spec(model, overrides, "--set")  # so a bad --set is named as such
     user.update(overrides)
     source = spec_file or ("--set" if sets else None)
-    backend = ctx.backend
     resolved = backend.resolve_spec(model, user, source)
-    report = backend.check_compute(model, resolved.spec, target)
+    # On Azure, pipeline inputs outside FineTuneSpec (precision) change the estimate too.
+    extra = {"component_inputs": dict(resolved.passthrough)} if ctx.backend_name == "azure" else {}
+    report = backend.check_compute(model, resolved.spec, target, **extra)
     if as_json:
         out = to_jsonable(report)
         out["spec"] = resolved.spec.to_dict()
@@ -84,6 +88,11 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
 def _print_report(report: FitReport) -> None:
     need = human_bytes(report.estimate.total_bytes)
     click.echo(f"{_WORDS[report.verdict]}: {report.model} on {report.target} needs about {need}")
+    gpus = gpu_line(report)
+    if gpus:
+        click.echo(f"  {gpus}")
+    if report.decided_by:
+        click.echo(f"  decided by: {report.decided_by}")
     for reason in report.reasons:
         click.echo(f"  - {reason}")
     if report.suggestion:

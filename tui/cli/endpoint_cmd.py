@@ -70,32 +70,66 @@ def endpoint() -> None:
 @click.argument("name")
 @click.option("--model", "model", required=True, help="Registered model NAME[:VERSION] (or a catalog model).")
 @click.option("--request-timeout-ms", default=90000, show_default=True, type=click.IntRange(1, 3_600_000))
-@click.option("--idle-timeout", help="Stop after this long without requests, e.g. 30m (default: never).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: a free one).")
+@click.option("--instance-type", default="Standard_NC6s_v3", show_default=True,
+              help="Azure: the VM size, checked against the foundation model's inference_compute_allow_list.")
+@click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 1000), help="Azure: instances.")
+@click.option("--deployment-name", default="demo", show_default=True, help="Azure: the deployment's name.")
+@click.option("--liveness-delay", default=600, show_default=True, type=click.IntRange(0, 3600),
+              help="Azure: seconds before the first liveness probe.")
+@click.option("--readiness-delay", type=click.IntRange(0, 3600), help="Azure: seconds before the first readiness probe "
+              "(default: the service's).")
+@click.option("--idle-timeout", help="Local: stop after this long without requests, e.g. 30m (default: never).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Local: address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Local: port (default: a free one).")
 @click.option("--max-queue", type=click.IntRange(0, 100_000),
-              help="Requests that may wait beyond the generating batch before new ones get 429 (default: 32).")
-@click.option("--no-wait", is_flag=True, help="Return once the server is started, before the model is loaded.")
+              help="Local: requests that may wait beyond the generating batch before new ones get 429 (default: 32).")
+@click.option("--no-wait", is_flag=True, help="Return once started: before the model is loaded (local) or before "
+              "the deployment is ready and takes traffic (Azure).")
+@click.option("--dry-run", is_flag=True, help="Azure: print the endpoint and deployment YAML instead of creating them.")
 @json_option
 @pass_ctx
 @handle_errors
-def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, max_queue, no_wait, as_json) -> None:
-    """Deploy MODEL to a new local endpoint NAME and wait until it answers."""
-    from finetui.core.local.address import host_warning
+def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, deployment_name, liveness_delay,
+           readiness_delay, idle_timeout, host, port, max_queue, no_wait, dry_run, as_json) -> None:
+    """Deploy MODEL to a new endpoint NAME and wait until it answers."""
+    from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions, refuse_foreign
 
-    idle = parse_duration(idle_timeout)
-    warning = host_warning(host)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
+    click_ctx = click.get_current_context()
+    given = {key for key, param in (("host", "host"), ("port", "port"), ("idle_timeout_s", "idle_timeout"), ("max_queue", "max_queue"),
+                                    ("instance_type", "instance_type"), ("instance_count", "instance_count"),
+                                    ("deployment_name", "deployment_name"), ("liveness_initial_delay_s", "liveness_delay"),
+                                    ("readiness_initial_delay_s", "readiness_delay"))
+             if click_ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE}
+    on_azure = ctx.backend_name == "azure"
+    refuse_foreign("azure" if on_azure else "local", given)
+    if on_azure:
+        options = AzureEndpointOptions(instance_type=instance_type, instance_count=instance_count,
+                                       deployment_name=deployment_name, request_timeout_ms=request_timeout_ms,
+                                       liveness_initial_delay_s=liveness_delay, readiness_initial_delay_s=readiness_delay,
+                                       wait=not no_wait)
+    else:
+        if dry_run:
+            raise InvalidInput("endpoint create --dry-run: only --backend azure has an endpoint description to export")
+        from finetui.core.local.address import host_warning
+
+        warning = host_warning(host)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
+        options = LocalEndpointOptions(host=host, port=port, request_timeout_ms=request_timeout_ms,
+                                       idle_timeout_s=parse_duration(idle_timeout), max_queue=max_queue,
+                                       wait=not no_wait)
+    if dry_run:
+        files = ctx.backend.plan_endpoint(name, model, options)
+        if as_json:
+            emit(files, True)
+        else:
+            click.echo(f"# endpoint.yaml: az ml online-endpoint create --file endpoint.yaml\n{files['endpoint']}"
+                       f"---\n# deployment.yaml: az ml online-deployment create --file deployment.yaml "
+                       f"--all-traffic\n{files['deployment']}", nl=False)
+        return
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
-    extra = {}
-    if max_queue is not None:
-        if ctx.backend_name != "local":
-            raise InvalidInput("--max-queue is for local endpoints; Azure sets its own request queue")
-        extra["max_queue"] = max_queue
-    ep = _manager(ctx).create(name, model, host=host, port=port, request_timeout_ms=request_timeout_ms,
-                              idle_timeout_s=idle, wait=not no_wait, **extra)
+    ep = ctx.backend.create_endpoint(name, model, options)
     emit(ep, as_json, _summary)
 
 

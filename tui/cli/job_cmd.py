@@ -8,6 +8,7 @@ import time
 import click
 
 from finetui.core.backend import JobRequest, follow_log
+from finetui.core.errors import InvalidInput
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 
@@ -30,11 +31,18 @@ def job() -> None:
 @click.option("--experiment", help="Experiment name.")
 @click.option("--display-name", help="Display name (default: the tutorial's naming rule).")
 @click.option("--force", is_flag=True, help="Submit even if the compute check says it will not fit.")
+@click.option("--dry-run", is_flag=True, help="Check everything and print the job that would be submitted (Azure).")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "python"]), default="yaml", show_default=True,
+              help="With --dry-run: the job as `az ml job create --file` YAML, or the tutorial's SDK code.")
 @json_option
 @pass_ctx
 @handle_errors
-def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, as_json) -> None:
+def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt,
+           as_json) -> None:
     """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
+    plan_job = getattr(ctx.backend, "plan_job", None)
+    if dry_run and plan_job is None:
+        raise InvalidInput("job submit --dry-run: only --backend azure submits a job description to export")
     user = read_mapping(spec_file) if spec_file else {}
     user.update(parse_set_options(sets))
     source = spec_file or ("--set" if sets else None)
@@ -51,6 +59,13 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         display_name=display_name,
         force=force,
     )
+    if dry_run:
+        plan = plan_job(request)
+        if as_json:
+            emit(plan, True)
+        else:
+            click.echo(plan.yaml if fmt == "yaml" else plan.python, nl=False)
+        return
     result = backend.submit_job(request)
     if not as_json:
         # After the submit, so a refused job's error stays the one line on stderr.
@@ -63,6 +78,14 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         if undone:
             click.echo(f"note: you overrode the model's defaults for {', '.join(undone)}", err=True)
     emit(result, as_json, result.name)
+
+
+def step_rows(steps) -> list[list[str]]:
+    """A pipeline's steps by name, in pipeline order: status, duration, compute, run id."""
+    from .endpoint_cmd import human_duration
+
+    return [[s.display_name or s.name, s.status.value, human_duration(s.duration_s), s.compute or "-", s.name]
+            for s in steps]
 
 
 def _duration(job: Job) -> str:
@@ -109,8 +132,12 @@ def show(ctx, name, as_json) -> None:
             click.echo(f"output:        {j.output_path}")
         if j.error:
             click.echo(f"error:         {j.error}")
-        for step in j.steps:
-            click.echo(f"step:          {step.name} {step.status.value}")
+        if j.steps:
+            click.echo("steps:")
+            rows = step_rows(j.steps)
+            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         click.echo("spec:")
         for k, v in j.spec.items():
             click.echo(f"  {k}: {v}")

@@ -11,6 +11,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from finetui.core.compute_fit import gpu_line
+
 from ..format import human_bytes
 from .base import Pane
 
@@ -26,6 +28,9 @@ def fit_text(report: Any) -> Text:
     out.append(f"  {report.model} on {report.target}\n\n")
     avail = human_bytes(report.available_bytes) if report.available_bytes else "unknown"
     out.append(f"needs about {human_bytes(est.total_bytes)} of {avail}\n")
+    gpus = gpu_line(report)  # the tutorial's gpus_per_node, the GPU model and its memory
+    if gpus:
+        out.append(f"  {gpus}\n")
     parts = (("weights", est.weights_bytes), ("gradients", est.gradients_bytes), ("optimizer", est.optimizer_bytes),
              ("activations", est.activations_bytes), ("overhead", est.overhead_bytes))
     out.append("  " + " · ".join(f"{k} {human_bytes(v)}" for k, v in parts) + "\n")

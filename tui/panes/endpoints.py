@@ -176,6 +176,20 @@ class EndpointsPane(Pane):
         self.app.push_screen(PromptScreen(f"Deploy which registered model (NAME:VERSION)?{hint}", value=default), got_model)
 
     def _create(self, name: str, ref: str) -> None:
+        if getattr(self.backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
+            from finetui.core.endpoint_options import AzureEndpointOptions
+
+            from ..screens import PromptScreen
+
+            def got_type(instance_type: str | None) -> None:
+                if instance_type:
+                    options = AzureEndpointOptions(instance_type=instance_type)
+                    self.app.notify(f"creating endpoint {name} from {ref} on {instance_type}…", title="endpoints")
+                    self.call("created", self.backend.create_endpoint, name, ref, options)
+
+            title = "Instance type (the base model's inference_compute_allow_list applies):"
+            self.app.push_screen(PromptScreen(title, value=AzureEndpointOptions.instance_type), got_type)
+            return
         manager = getattr(self.backend, "endpoints", None)
         create = getattr(manager, "create", None) or getattr(self.backend, "create_endpoint", None)
         if create is None:
