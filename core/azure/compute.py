@@ -17,10 +17,10 @@ from ..spec import FineTuneSpec
 from .catalog import parse_list_tag
 from .client import AzureClient
 
-GB = 10**9
+GIB = 1 << 30  # NVIDIA's "16 GB" V100 or "80 GB" A100 holds 16 or 80 GiB
 UNSUPPORTED_GPU_VMS = ("standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r")
 
-# GPU per VM size: (GPU name, memory per GPU in GB, GPUs). list_sizes gives the count; only
+# GPU per VM size: (GPU name, memory per GPU in GiB, GPUs). list_sizes gives the count; only
 # the memory per GPU needs this table. NV*ads_A10_v5 sizes get a slice of one A10.
 _V100_16, _V100_32, _A100_40, _A100_80, _T4 = ("V100", 16), ("V100", 32), ("A100", 40), ("A100", 80), ("T4", 16)
 GPU_TABLE: dict[str, tuple[str, float, int]] = {
@@ -77,7 +77,7 @@ def gpu_info(vm_size: str, gpus_per_node: int | None) -> tuple[GpuInfo, ...]:
         return ()
     if known is None:
         return tuple(GpuInfo(f"GPU of {vm_size}", 0) for _ in range(count))
-    return tuple(GpuInfo(known[0], int(known[1] * GB)) for _ in range(count))
+    return tuple(GpuInfo(known[0], int(known[1] * GIB)) for _ in range(count))
 
 
 def to_target(compute: Any, gpus_per_node: int | None) -> ComputeTarget:

@@ -61,7 +61,7 @@ async def test_compute_pane_shows_the_gpu_line(backend, fake):
         await pilot.press("enter")
         await _wait(pilot, lambda: "on v100" in _text(app, "#fit-report"))
         text = _text(app, "#fit-report")
-        assert "FITS" in text and "1 GPU per node: V100, 16.0 GB each; trains in fp16" in text
+        assert "FITS" in text and "1 GPU per node: V100, 16.0 GiB each; trains in fp16" in text
 
 
 async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(backend, fake):

@@ -25,7 +25,7 @@ def test_show_finds_workspace_models(cli):
 
 def test_missing_everywhere_names_both_places(cli):
     proc = cli.run("model", "show", "no-such-model")
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # an unknown name is bad input
     line = proc.stderr.strip()
     assert line.startswith("error: model no-such-model not found in registry azureml") and "nor in workspace ws1" in line
     assert len(proc.stderr.splitlines()) == 1

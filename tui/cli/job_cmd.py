@@ -82,9 +82,7 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
 
 def step_rows(steps) -> list[list[str]]:
     """A pipeline's steps by name, in pipeline order: status, duration, compute, run id."""
-    from .endpoint_cmd import human_duration
-
-    return [[s.display_name or s.name, s.status.value, human_duration(s.duration_s), s.compute or "-", s.name]
+    return [[s.display_name or s.name, s.status.value, duration(s.duration_s), s.compute or "-", s.name]
             for s in steps]
 
 
