@@ -194,6 +194,8 @@ class Job:
     output_path: str | None = None
     pid: int | None = None
     steps: tuple[JobStep, ...] = ()
+    # the loss mask the local trainer used: {"method", "trained_share", "reason"} (core/data/masking.py)
+    masking: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ def _config(tmp_path, rows=100, has_eval=True, **spec_values):
     from finetui.core.local.train_setup import build_config
 
     spec = FineTuneSpec().replace({"per_device_train_batch_size": 10, **spec_values})
-    return build_config(spec, _cpu_plan(), output_dir=tmp_path, max_length=256, train_rows=rows,
-                        has_eval=has_eval, assistant_only=True)
+    return build_config(spec, _cpu_plan(), output_dir=tmp_path, max_length=256, train_rows=rows, has_eval=has_eval)
 
 
 def test_cpu_config_turns_off_what_trl_turns_on(tmp_path):
@@ -40,7 +39,7 @@ def test_cpu_config_turns_off_what_trl_turns_on(tmp_path):
     assert config.activation_checkpointing is False and config.gradient_checkpointing is False
     assert config.use_cpu and config.dataloader_num_workers == 0 and not config.dataloader_pin_memory
     assert config.report_to in ("none", [], ["none"]) and config.disable_tqdm
-    assert config.assistant_only_loss and config.max_length == 256
+    assert config.max_length == 256
     assert config.save_strategy == "epoch" and config.save_total_limit is None  # spec -1
 
 
@@ -98,7 +97,7 @@ def test_read_messages_keeps_only_messages_and_names_bad_lines(tmp_path):
         read_messages(bad)
 
 
-def test_template_without_generation_markers_trains_on_whole_sequences(tmp_path, tiny, monkeypatch):
+def test_template_without_generation_markers_trains_on_derived_assistant_mask(tmp_path, tiny, monkeypatch):
     import shutil
 
     from tiny_model import strip_generation_markers
@@ -110,10 +109,14 @@ def test_template_without_generation_markers_trains_on_whole_sequences(tmp_path,
     shutil.copytree(tiny.model_dir, model_dir)
     strip_generation_markers(model_dir)
     lines: list[str] = []
+    recorded: list[dict] = []
     spec = FineTuneSpec().replace({"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1})
-    result = train(tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False)
-    assert result.assistant_only_loss is False and result.steps == 2
-    assert any(line.startswith("WARNING: the chat template has no {% generation %}") for line in lines)
+    result = train(tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False,
+                   on_masking=recorded.append)
+    assert result.assistant_only_loss is True and result.masking == "derived" and result.steps == 2
+    assert 0 < result.trained_share < 0.9
+    assert recorded == [{"method": "derived", "trained_share": round(result.trained_share, 4), "reason": ""}]
+    assert any(line.startswith("loss mask: derived, ") and "% of tokens trained" in line for line in lines)
     assert any(line.startswith("step 2/2 |") for line in lines)
 
 

@@ -246,4 +246,5 @@ def _to_job(r: dict[str, Any]) -> Job:
         experiment=r.get("experiment"),
         output_path=r.get("output_path"),
         pid=r.get("pid"),
+        masking=r.get("masking"),
     )

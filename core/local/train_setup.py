@@ -105,7 +105,7 @@ def schedule(spec: FineTuneSpec, rows: int) -> tuple[int, int]:
 
 
 def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_length: int,
-                 train_rows: int, has_eval: bool, assistant_only: bool) -> Any:
+                 train_rows: int, has_eval: bool) -> Any:
     from trl import SFTConfig
 
     per_epoch, total = schedule(spec, train_rows)
@@ -135,7 +135,8 @@ def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_
         logging_first_step=True,
         seed=spec.seed,
         data_seed=spec.seed,
-        assistant_only_loss=assistant_only,
+        # rows arrive tokenized with their loss mask (core/data/masking.py), so TRL applies no template of its own
+        assistant_only_loss=False,
         include_num_input_tokens_seen="non_padding",
         report_to="none",
         disable_tqdm=True,

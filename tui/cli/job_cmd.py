@@ -112,6 +112,9 @@ def show(ctx, name, as_json) -> None:
             click.echo(f"output:        {j.output_path}")
         if j.error:
             click.echo(f"error:         {j.error}")
+        if j.masking:
+            reason = f" ({j.masking['reason']})" if j.masking.get("reason") else ""
+            click.echo(f"loss mask:     {j.masking['method']}, {100 * j.masking['trained_share']:.0f}% of tokens trained{reason}")
         for step in j.steps:
             click.echo(f"step:          {step.name} {step.status.value}")
         click.echo("spec:")
