@@ -25,6 +25,7 @@ from .model_dims import (
     params_from_dims,
 )
 from .models import CatalogModel, ComputeTarget, FitReport, MemoryEstimate, Verdict
+from .seq_length import SequenceLength, job_sequence_length
 from .spec import FineTuneSpec
 
 GB = 1e9
@@ -36,7 +37,6 @@ SLOW_CPU_PARAMS = 100_000_000
 ACT_ELEMS_PER_HIDDEN = 25
 ACT_ELEMS_PER_INTERMEDIATE = 4
 LOGIT_BYTES_PER_ENTRY = 16
-FALLBACK_CONTEXT = 2048
 
 
 # -- the estimate ----------------------------------------------------------------
@@ -63,10 +63,11 @@ def _dims_for(model: CatalogModel, config: dict[str, Any] | None) -> dict[str, A
     return dims
 
 
-def sequence_length(model: CatalogModel, spec: FineTuneSpec, dims: dict[str, Any]) -> int:
-    if spec.max_seq_length != -1:
-        return spec.max_seq_length
-    return int(model.context_length or dims.get("max_position_embeddings") or FALLBACK_CONTEXT)
+def sequence_length(model: CatalogModel, spec: FineTuneSpec, dims: dict[str, Any], longest_row: int | None = None,
+                    *, local: bool = True) -> SequenceLength:
+    """What the job's trainer uses: the local one caps ``-1``; Azure ML's pipeline takes the whole context."""
+    context = model.context_length or dims.get("max_position_embeddings")
+    return job_sequence_length(spec.max_seq_length, context, longest_row, **({} if local else {"cap": None}))
 
 
 def estimate_memory(
@@ -76,8 +77,13 @@ def estimate_memory(
     device_kind: str,
     config: dict[str, Any] | None = None,
     gpus: int = 1,
+    longest_row: int | None = None,
+    local: bool = True,
 ) -> MemoryEstimate:
-    """Peak training memory on one device. ``gpus`` > 1 lets DeepSpeed ZeRO shard the states."""
+    """Peak training memory on one device. ``gpus`` > 1 lets DeepSpeed ZeRO shard the states.
+
+    ``longest_row``: the data's longest row in tokens, when measured; batches are padded only to it.
+    """
     dims = _dims_for(model, config)
     on_gpu = device_kind != "cpu"
     wbytes = 2 if on_gpu else 4  # bf16/fp16 on GPUs; fp32 on CPU, where half precision is slow or unsupported
@@ -100,7 +106,7 @@ def estimate_memory(
         if spec.deepspeed_stage >= 3:
             weights //= gpus
 
-    s, b = sequence_length(model, spec, dims), spec.per_device_train_batch_size
+    s, b = sequence_length(model, spec, dims, longest_row, local=local).peak, spec.per_device_train_batch_size
     h, L, a, i = dims["hidden_size"], dims["num_hidden_layers"], dims["num_attention_heads"], dims["intermediate_size"]
     # Elements saved for backward per token and layer. Korthikanti et al. (2022) count 17h
     # (34 bytes at 16-bit) for a GPT layer; a transformers decoder layer keeps more: fp32
@@ -171,19 +177,22 @@ def _where(target: ComputeTarget, available: int | None) -> str:
 
 
 def check_fit(
-    model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, *, config: dict[str, Any] | None = None
+    model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, *, config: dict[str, Any] | None = None,
+    longest_row: int | None = None,
 ) -> FitReport:
     dims = _dims_for(model, config)
     kind, gpus = _device_kind(target), _gpu_count(target, spec)
+    local = target.kind != "aml-cluster"
 
     def estimate(s: FineTuneSpec, device: str = kind) -> MemoryEstimate:
-        return estimate_memory(model, s, device_kind=device, config=dims, gpus=gpus)
+        return estimate_memory(model, s, device_kind=device, config=dims, gpus=gpus, longest_row=longest_row, local=local)
 
     est = estimate(spec)
     available = target.accelerator_memory_bytes
     verdict = _verdict(est.total_bytes, available)
     n_params = int(model.parameter_count or params_from_dims(dims))
-    seq, batch = sequence_length(model, spec, dims), spec.per_device_train_batch_size
+    length = sequence_length(model, spec, dims, longest_row, local=local)
+    seq, batch = length.peak, spec.per_device_train_batch_size
     dtype = "bf16" if kind == "cuda" else "fp32"
 
     reasons = [f"weights {gb(est.weights_bytes)} in {dtype} ({count(n_params)} parameters)"]
@@ -196,8 +205,8 @@ def check_fit(
     reasons.append(f"trainable parameters {count(est.trainable_parameters)} ({how})")
     reasons.append(f"gradients {gb(est.gradients_bytes)} and AdamW state {gb(est.optimizer_bytes)} in fp32")
     reasons.append(f"activations {gb(est.activations_bytes)} at batch {batch} × {seq} tokens")
-    if spec.max_seq_length == -1:
-        reasons.append(f"max_seq_length -1 means the model's context length, {seq} tokens")
+    reasons.append(f"sequence length {length.max_length}: {length.why}"
+                   + (f"; the longest row is {length.longest_row} tokens" if length.longest_row else ""))
     if spec.apply_deepspeed and gpus > 1:
         split = {1: "optimizer state", 2: "optimizer state and gradients", 3: "weights, gradients and optimizer state"}
         reasons.append(f"DeepSpeed ZeRO-{spec.deepspeed_stage} splits the {split[spec.deepspeed_stage]} over {gpus} GPUs")

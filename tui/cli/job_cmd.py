@@ -61,6 +61,8 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
             click.echo(f"note: the model's defaults set {', '.join(kept)}", err=True)
         if undone:
             click.echo(f"note: you overrode the model's defaults for {', '.join(undone)}", err=True)
+        if result.data_check:
+            click.echo(f"data: {result.data_check}", err=True)
     emit(result, as_json, result.name)
 
 
