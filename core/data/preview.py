@@ -14,6 +14,9 @@ from typing import Any, Sequence
 from ..seq_length import SequenceLength
 from .masking import WHOLE, MaskedRow, Masking, mask_rows
 
+# how trained text is marked where there is no colour (NO_COLOR, a pipe)
+TRAINED_OPEN, TRAINED_CLOSE = "[[", "]]"
+
 
 @dataclass(frozen=True)
 class TrainedSpan:
@@ -42,6 +45,23 @@ class RowPreview:
     @property
     def trained_tokens(self) -> int:
         return sum(self.mask[: self.max_length])
+
+    def segments(self) -> list[tuple[str, str]]:
+        """(text, kind) runs in order; kind is "trained", "context" (kept, not trained), "cut" (the marker)
+        or "dropped" (past max_length: truncated away)."""
+        out: list[tuple[str, str]] = []
+        i, n = 0, self.token_count
+        while i < n:
+            if i == self.max_length:
+                out.append((f"\n✂── max_length {self.max_length}: the rest is cut off ──\n", "cut"))
+            kept = i < self.max_length
+            j, limit = i, (min(n, self.max_length) if kept else n)
+            while j < limit and (not kept or self.mask[j] == self.mask[i]):
+                j += 1
+            kind = ("trained" if self.mask[i] else "context") if kept else "dropped"
+            out.append(("".join(self.tokens[i:j]), kind))
+            i = j
+        return out
 
 
 @dataclass(frozen=True)
@@ -122,3 +142,25 @@ def check_rows(tokenizer: Any, conversations: Sequence[list[dict[str, Any]]], le
         longest_row=max(lengths, default=0), truncated_rows=sum(1 for n in lengths if n > cut), max_length=cut,
         warnings=tuple(warnings), sampled=sampled,
     )
+
+
+def job_length_for(backend: Any, model_ref: str, user_spec: dict[str, Any] | None = None,
+                   source: str | None = None) -> tuple[Any, SequenceLength]:
+    """The model (it must have local files) and the sequence length a job with it and ``user_spec`` uses."""
+    from ..errors import InvalidInput
+    from ..seq_length import job_sequence_length
+
+    model = backend.get_model(model_ref)
+    if not model.path:
+        raise InvalidInput(f"model {model.ref} has no local files to read a tokenizer from; download it or omit --model")
+    spec = backend.resolve_spec(model_ref, user_spec or {}, source).spec
+    return model, job_sequence_length(spec.max_seq_length, model.context_length)
+
+
+def preview_for(backend: Any, model_ref: str, messages: list[dict[str, Any]], user_spec: dict[str, Any] | None = None,
+                row: int = 0) -> RowPreview:
+    """``preview_row`` with the model's tokenizer and the job's length (the Data pane's call)."""
+    from .tokens import load_tokenizer
+
+    model, length = job_length_for(backend, model_ref, user_spec, "launch form")
+    return preview_row(load_tokenizer(model.path), messages, length, row)

@@ -55,15 +55,10 @@ def validate(ctx, file, model_ref, max_seq_length, spec_file, max_issues, as_jso
 
 
 def _job_length(ctx, model_ref: str, spec_file: str | None):
-    """The model (with local files) and the sequence length a job with it and ``spec_file`` uses."""
-    from finetui.core.seq_length import job_sequence_length
+    from finetui.core.data.preview import job_length_for
     from finetui.core.spec import read_mapping
 
-    model = ctx.backend.get_model(model_ref)
-    if not model.path:
-        raise InvalidInput(f"model {model.ref} has no local files to read a tokenizer from; download it or omit --model")
-    spec = ctx.backend.resolve_spec(model_ref, read_mapping(spec_file) if spec_file else {}, spec_file).spec
-    return model, job_sequence_length(spec.max_seq_length, model.context_length)
+    return job_length_for(ctx.backend, model_ref, read_mapping(spec_file) if spec_file else {}, spec_file)
 
 
 class _TtyProgress:
@@ -203,26 +198,17 @@ def _preview_fields(p) -> dict:
     }
 
 
-TRAINED_OPEN, TRAINED_CLOSE = "[[", "]]"  # trained tokens without colour (NO_COLOR, a pipe)
-
-
 def mask_text(p, *, colour: bool) -> str:
+    from finetui.core.data.preview import TRAINED_CLOSE, TRAINED_OPEN
+
     """The row's text with trained tokens highlighted (or bracketed) and the truncation point marked."""
-    out: list[str] = []
-    i, n = 0, p.token_count
-    while i < n:
-        if i == p.max_length:
-            out.append(f"\n✂── max_length {p.max_length}: the rest is cut off ──\n")
-        j = i
-        limit = p.max_length if i < p.max_length else n
-        while j < min(n, limit) and p.mask[j] == p.mask[i]:
-            j += 1
-        text = "".join(p.tokens[i:j])
-        if p.mask[i]:
-            out.append(click.style(text, fg="green", bold=True, underline=True) if colour else f"{TRAINED_OPEN}{text}{TRAINED_CLOSE}")
+    styles = {"trained": {"fg": "green", "bold": True, "underline": True}, "cut": {"fg": "yellow"}}
+    out = []
+    for text, kind in p.segments():
+        if colour:
+            out.append(click.style(text, **styles.get(kind, {"dim": True})))
         else:
-            out.append(click.style(text, dim=True) if colour else text)
-        i = j
+            out.append(f"{TRAINED_OPEN}{text}{TRAINED_CLOSE}" if kind == "trained" else text)
     return "".join(out)
 
 
@@ -232,6 +218,8 @@ def _print_preview(file: str, line: int, p) -> None:
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     click.echo(f"── row {p.row} ({file}:{line}) · {p.token_count} tokens · max_length {p.max_length} ({p.length_why}) " + "─" * 4)
     click.echo(mask_text(p, colour=colour))
+    from finetui.core.data.preview import TRAINED_CLOSE, TRAINED_OPEN
+
     how = "highlighted" if colour else f"between {TRAINED_OPEN} {TRAINED_CLOSE}"
     reason = f" ({p.reason})" if p.reason else ""
     click.echo(f"── loss mask: {p.method}{reason}; {p.trained_tokens} of {min(p.token_count, p.max_length)} tokens trained ({how})")
