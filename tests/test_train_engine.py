@@ -192,3 +192,23 @@ def _x86_only():
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("the AVX2 limit is an x86 setting")
+
+
+def test_warmup_learning_rate_is_logged_as_warmup_not_a_bare_zero(tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from finetui.core.local.metrics import JobLog, MetricsFile, Throughput, make_callback
+
+    stream = io.StringIO()
+    callback = make_callback(JobLog(None, stream), MetricsFile(tmp_path / "m.jsonl"), Throughput())
+    args = TrainingArguments(output_dir=str(tmp_path), warmup_steps=0.25, report_to="none", use_cpu=True)
+    for step, rate in ((1, 0.0), (2, 2.5e-6), (5, 5e-6)):
+        state = TrainerState(global_step=step, max_steps=12, epoch=step / 12)
+        callback.on_log(args, state, TrainerControl(), logs={"loss": 2.0, "learning_rate": rate})
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("| lr 0 (warmup 1/3)")
+    assert "lr 2.50e-6 (warmup 2/3)" in lines[1]
+    assert "lr 5.00e-6" in lines[2] and "warmup" not in lines[2]
+    recorded = [json.loads(ln)["value"] for ln in (tmp_path / "m.jsonl").read_text().splitlines()
+                if json.loads(ln)["name"] == "learning_rate"]
+    assert recorded == [0.0, 2.5e-6, 5e-6]  # the metric is the rate each step used
