@@ -58,3 +58,28 @@ def test_no_color_text_brackets_the_trained_tokens(preview):
     plain = mask_preview_text(preview, colour=False).plain
     assert "[[Hello! How can I help?<|im_end|>\n]]" in plain
     assert "✂── max_length" in plain and "[[Oct" in plain.split("✂──")[0]
+
+
+async def test_data_pane_previews_the_selected_row_with_the_selected_model(local_ws):
+    from chat_templates import CHATML, build_tokenizer
+    from textual.widgets import TabbedContent
+    from tui_fixtures import wait_for
+
+    from finetui.tui.app import FinetuiApp
+    from finetui.tui.widgets.jsonl_view import JsonlView
+
+    build_tokenizer(CHATML).save_pretrained(local_ws.get_model("tiny-chat").path)
+    app = FinetuiApp(lambda: local_ws, poll_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted and app.selected_model is not None)
+        await pilot.press("3")
+        view = app.query_one(JsonlView)
+        await wait_for(pilot, lambda: view.done and view.row_count > 0)
+        view.focus()
+        await pilot.press("enter")
+        preview = app.query_one(MaskPreview)
+        await wait_for(pilot, lambda: "loss mask:" in str(preview.content) or "not available" in str(preview.content))
+        text = str(preview.content)
+        assert "loss mask: derived" in text and "max_length" in text, text
+        app.query_one("#data-tabs", TabbedContent).active = "mask-tab"
+        await pilot.pause()
