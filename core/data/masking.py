@@ -99,9 +99,14 @@ def _trl_training_template(tokenizer: Any) -> str | None:
 def _render(tokenizer: Any, template: str, messages: list[dict[str, Any]], prompt: bool = False) -> str:
     try:
         return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=prompt)
-    except Exception as exc:  # a template that rejects a conversation is a data or model problem
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"the chat template failed on a conversation: {first}") from None
+    except Exception as exc:
+        raise _template_failed(exc) from None
+
+
+def _template_failed(exc: Exception) -> InvalidInput:
+    """A template that rejects a conversation is a data or model problem: one line, no traceback."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InvalidInput(f"the chat template failed on a conversation: {first}")
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
@@ -114,8 +119,7 @@ def _marked(tokenizer: Any, template: str, messages: list[dict[str, Any]]) -> Ma
         out = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=True, return_dict=True,
                                             return_assistant_tokens_mask=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"the chat template failed on a conversation: {first}") from None
+        raise _template_failed(exc) from None
     return MaskedRow(list(out["input_ids"]), [int(bool(x)) for x in out["assistant_masks"]])
 
 
