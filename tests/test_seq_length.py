@@ -103,3 +103,15 @@ def test_fit_uses_the_datas_longest_row(long_context):
     assert short.estimate.activations_bytes * 20 < whole.estimate.activations_bytes
     assert any("the longest row is 40 tokens" in r and "× 40 tokens" not in r for r in short.reasons)
     assert any("activations" in r and "× 40 tokens" in r for r in short.reasons)
+
+
+def test_job_submit_checks_only_the_first_rows_of_a_big_file(long_context, monkeypatch):
+    from finetui.core.local import jobs
+    from finetui.core.local.backend import LocalBackend
+
+    ws, ref, _, root = long_context
+    monkeypatch.setattr(jobs, "CHECK_ROWS", 3)
+    data = write_rows(root / "many.jsonl", facts_rows() * 2)
+    check = jobs._check_data(LocalBackend(ws).get_model(ref), FineTuneSpec(), data)
+    assert check.sampled and check.rows == 3 and check.method == "derived" and check.max_length == 1024
+    assert "0 of the first 3 row(s) over max_length 1024" in check.summary()

@@ -233,9 +233,15 @@ def _check_data(model: Any, spec: FineTuneSpec, train_file: Path) -> Any:
     from ..data.preview import check_rows
     from ..data.tokens import load_tokenizer
     from ..seq_length import job_sequence_length
-    from .train import read_messages
 
-    rows = [r["messages"] for r in read_messages(train_file)]
+    rows: list[list[dict[str, Any]]] = []
+    with open(train_file, encoding="utf-8-sig") as fh:  # already validated, so every line parses
+        for line in fh:
+            if line.strip():
+                if len(rows) == CHECK_ROWS + 1:
+                    break
+                # only role and content, as the runner's copy of the data keeps them
+                rows.append([{"role": m["role"], "content": m["content"]} for m in json.loads(line)["messages"]])
     length = job_sequence_length(spec.max_seq_length, model.context_length)
     return check_rows(load_tokenizer(model.path), rows[:CHECK_ROWS], length, sampled=len(rows) > CHECK_ROWS)
 
