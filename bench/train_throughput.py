@@ -34,6 +34,7 @@ On a GPU the profiles do not apply and one run is made. The last line
 printed is one JSON object.
 
     .venv/bin/python bench/train_throughput.py [--steps 24] [--batch 8] [--hidden 384] [--layers 4] [--rounds 5] [--cpu-profile both]
+    .venv/bin/python bench/train_throughput.py --model llama-135m --steps 6 --batch 4 --rounds 1 --cpu-profile native
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _rows(path: Path) -> list[dict]:
     return [{"messages": json.loads(line)["messages"]} for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _lora(spec) -> object:
+def _lora(spec, model_type: str) -> object:
     from peft import LoraConfig
 
     from finetui.core.local.train_setup import lora_targets
@@ -70,7 +71,7 @@ def _lora(spec) -> object:
         r=spec.lora_r,
         lora_alpha=spec.lora_alpha,
         lora_dropout=spec.lora_dropout,
-        target_modules=lora_targets(spec, "phi3"),
+        target_modules=lora_targets(spec, model_type),
         task_type="CAUSAL_LM",
     )
 
@@ -96,7 +97,7 @@ def run_trl(model_dir: Path, train_file: Path, spec, out: Path, extra: dict) -> 
         **extra,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(_rows(train_file)),
-                         processing_class=tok, peft_config=_lora(spec))
+                         processing_class=tok, peft_config=_lora(spec, model.config.model_type))
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # the harness prints its own summary
@@ -130,7 +131,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     from finetui.core.local.train_setup import available_cores, cpu_kernels
     from finetui.core.spec import FineTuneSpec
-    from tiny_model import build_tiny_setup
+    from tiny_model import build_llama_setup, build_tiny_setup
 
     transformers.logging.set_verbosity_error()
     # transformers warns of a deprecated name on every step of a checkpointed run; the bench prints its own lines
@@ -155,7 +156,10 @@ def measure(args: argparse.Namespace) -> dict:
     runs: dict[str, list[dict]] = {"finetui": [], "tuned": [], "defaults": []}
     with tempfile.TemporaryDirectory(prefix="finetui-train-bench-") as tmp:
         root = Path(tmp)
-        setup = build_tiny_setup(root / "fixture", hidden=args.hidden, layers=args.layers, heads=4)
+        if args.model == "llama-135m":
+            setup = build_llama_setup(root / "fixture")
+        else:
+            setup = build_tiny_setup(root / "fixture", hidden=args.hidden, layers=args.layers, heads=4)
         # one short untimed run first, so one-off start-up costs (kernels, allocator) land on no contender
         run_trl(setup.model_dir, setup.train_file, spec.replace({"max_steps": 2}), root / "warm", tuned)
         contenders = {
@@ -180,6 +184,7 @@ def measure(args: argparse.Namespace) -> dict:
     rates = {k: statistics.median(r["tokens_per_s"] for r in v) for k, v in runs.items()}
     fin, dflt, tuned_r = rates["finetui"], rates["defaults"], rates["tuned"]
     return {
+        "model": args.model,
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         **({} if cuda else dict(zip(("cpu_capability", "bf16_kernels"), cpu_kernels() or (None, None)))),
         "threads": threads,
@@ -228,12 +233,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=384)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--model", choices=["phi3-tiny", "llama-135m"], default="phi3-tiny",
+                        help="phi3-tiny: a random Phi-3 of --hidden and --layers; llama-135m: SmolLM-135M's shape "
+                             "(Llama, 49,152-token vocabulary, 135M parameters), --hidden and --layers ignored")
     parser.add_argument("--rounds", type=int, default=5, help="timed runs of finetui and of tuned (median reported)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all available cores)")
     parser.add_argument("--cpu-profile", choices=[*CPU_PROFILES, "both"], default="both")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    summary = {"bench": "train_throughput", "steps": args.steps, "batch": args.batch, "hidden": args.hidden,
+    summary = {"bench": "train_throughput", "model": args.model, "steps": args.steps, "batch": args.batch, "hidden": args.hidden,
                "layers": args.layers, "rounds": args.rounds}
 
     import torch
@@ -243,7 +251,7 @@ def main() -> None:
         print(verdict(figures))
         print(json.dumps({**summary, "cpu_profile": None if torch.cuda.is_available() else args.cpu_profile, **figures}))
         return
-    argv = [f"--steps={args.steps}", f"--batch={args.batch}", f"--hidden={args.hidden}", f"--layers={args.layers}",
+    argv = [f"--steps={args.steps}", f"--batch={args.batch}", f"--hidden={args.hidden}", f"--layers={args.layers}", f"--model={args.model}",
             f"--rounds={args.rounds}", f"--threads={args.threads}"]
     names = list(CPU_PROFILES) if args.cpu_profile == "both" else [args.cpu_profile]
     profiles = {name: run_profile(name, argv) for name in names}

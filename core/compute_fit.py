@@ -26,6 +26,7 @@ from .model_dims import (
     params_from_dims,
 )
 from .models import CatalogModel, ComputeTarget, FitReport, MemoryEstimate, Verdict
+from .seq_length import SequenceLength, job_sequence_length
 from .spec import FineTuneSpec
 from .units import GIB, MIB, count, size
 
@@ -37,7 +38,6 @@ SLOW_CPU_PARAMS = 100_000_000
 ACT_ELEMS_PER_HIDDEN = 25
 ACT_ELEMS_PER_INTERMEDIATE = 4
 LOGIT_BYTES_PER_ENTRY = 16
-FALLBACK_CONTEXT = 2048
 
 # -- precision: what the GPU can compute in ----------------------------------------------
 # CUDA compute capability by GPU family. bf16 needs 8.0 (Ampere) or newer; on older GPUs
@@ -88,10 +88,11 @@ def _dims_for(model: CatalogModel, config: dict[str, Any] | None) -> dict[str, A
     return dims
 
 
-def sequence_length(model: CatalogModel, spec: FineTuneSpec, dims: dict[str, Any]) -> int:
-    if spec.max_seq_length != -1:
-        return spec.max_seq_length
-    return int(model.context_length or dims.get("max_position_embeddings") or FALLBACK_CONTEXT)
+def sequence_length(model: CatalogModel, spec: FineTuneSpec, dims: dict[str, Any], longest_row: int | None = None,
+                    *, local: bool = True) -> SequenceLength:
+    """What the job's trainer uses: the local one caps ``-1``; Azure ML's pipeline takes the whole context."""
+    context = model.context_length or dims.get("max_position_embeddings")
+    return job_sequence_length(spec.max_seq_length, context, longest_row, **({} if local else {"cap": None}))
 
 
 def estimate_memory(
@@ -103,12 +104,15 @@ def estimate_memory(
     gpus: int = 1,
     precision: str | None = None,
     gradient_checkpointing: bool = False,
+    longest_row: int | None = None,
+    local: bool = True,
 ) -> MemoryEstimate:
     """Peak training memory on one device. ``gpus`` > 1 lets DeepSpeed ZeRO shard the states.
 
     ``precision`` is fp32, bf16 or fp16 (default: half on GPUs; fp32 on CPU, where half precision
     is slow or unsupported). With ``gradient_checkpointing`` each layer keeps only its input and
-    one layer's activations are recomputed at a time during backward.
+    one layer's activations are recomputed at a time during backward. ``longest_row``: the data's
+    longest row in tokens, when measured; batches are padded only to it.
     """
     dims = _dims_for(model, config)
     on_gpu = device_kind != "cpu"
@@ -132,7 +136,7 @@ def estimate_memory(
         if spec.deepspeed_stage >= 3:
             weights //= gpus
 
-    s, b = sequence_length(model, spec, dims), spec.per_device_train_batch_size
+    s, b = sequence_length(model, spec, dims, longest_row, local=local).peak, spec.per_device_train_batch_size
     h, L, a, i = dims["hidden_size"], dims["num_hidden_layers"], dims["num_attention_heads"], dims["intermediate_size"]
     # Elements saved for backward per token and layer. Korthikanti et al. (2022) count 17h
     # (34 bytes at 16-bit) for a GPT layer; a transformers decoder layer keeps more: fp32
@@ -197,23 +201,26 @@ def check_fit(
     config: dict[str, Any] | None = None,
     precision: str | None = None,
     gradient_checkpointing: bool = False,
+    longest_row: int | None = None,
 ) -> FitReport:
     """The estimate against ``target``'s memory. ``precision`` "fp32" forces full precision; otherwise
     GPUs train in bf16, or fp16 where they lack it. ``gradient_checkpointing`` is what the trainer does."""
     dims = _dims_for(model, config)
     kind, gpus = _device_kind(target), _gpu_count(target, spec)
     dtype = training_precision(target, precision)
+    local = target.kind != "aml-cluster"
 
     def estimate(s: FineTuneSpec, device: str = kind) -> MemoryEstimate:
         return estimate_memory(model, s, device_kind=device, config=dims, gpus=gpus,
                                precision=dtype if device == kind else None,
-                               gradient_checkpointing=gradient_checkpointing)
+                               gradient_checkpointing=gradient_checkpointing, longest_row=longest_row, local=local)
 
     est = estimate(spec)
     available = target.accelerator_memory_bytes
     verdict = _verdict(est.total_bytes, available)
     n_params = int(model.parameter_count or params_from_dims(dims))
-    seq, batch = sequence_length(model, spec, dims), spec.per_device_train_batch_size
+    length = sequence_length(model, spec, dims, longest_row, local=local)
+    seq, batch = length.peak, spec.per_device_train_batch_size
 
     why_dtype = ""
     if dtype == "fp16":
@@ -230,8 +237,8 @@ def check_fit(
     reasons.append(f"gradients {size(est.gradients_bytes)} and AdamW state {size(est.optimizer_bytes)} in fp32")
     checkpointed = " with gradient checkpointing" if gradient_checkpointing else ""
     reasons.append(f"activations {size(est.activations_bytes)} at batch {batch} × {seq} tokens{checkpointed}")
-    if spec.max_seq_length == -1:
-        reasons.append(f"max_seq_length -1 means the model's context length, {seq} tokens")
+    reasons.append(f"sequence length {length.max_length}: {length.why}"
+                   + (f"; the longest row is {length.longest_row} tokens" if length.longest_row else ""))
     if spec.apply_deepspeed and gpus > 1:
         split = {1: "optimizer state", 2: "optimizer state and gradients", 3: "weights, gradients and optimizer state"}
         reasons.append(f"DeepSpeed ZeRO-{spec.deepspeed_stage} splits the {split[spec.deepspeed_stage]} over {gpus} GPUs")

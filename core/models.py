@@ -229,6 +229,9 @@ class Job:
     output_path: str | None = None
     pid: int | None = None
     steps: tuple[JobStep, ...] = ()
+    # the loss mask the local trainer used: {"method", "trained_share", "reason"} (core/data/masking.py)
+    masking: dict[str, Any] | None = None
+    data_check: str | None = None  # job submit's one line on the training rows (core/data/preview.py)
 
 
 @dataclass(frozen=True)

@@ -341,6 +341,7 @@ class ResolvedSpec:
     overrides: tuple[Override, ...] = ()
     passthrough: dict[str, Any] = field(default_factory=dict)  # model defaults finetui does not model
     warnings: tuple[str, ...] = ()
+    context_length: int | None = None  # the model's, where the backend knows it (for the job's sequence length)
 
 
 def resolve_spec(

@@ -30,8 +30,7 @@ def _config(tmp_path, rows=100, has_eval=True, **spec_values):
     from finetui.core.local.train_setup import build_config
 
     spec = FineTuneSpec().replace({"per_device_train_batch_size": 10, **spec_values})
-    return build_config(spec, _cpu_plan(), output_dir=tmp_path, max_length=256, train_rows=rows,
-                        has_eval=has_eval, assistant_only=True)
+    return build_config(spec, _cpu_plan(), output_dir=tmp_path, max_length=256, train_rows=rows, has_eval=has_eval)
 
 
 def test_cpu_config_turns_off_what_trl_turns_on(tmp_path):
@@ -40,7 +39,7 @@ def test_cpu_config_turns_off_what_trl_turns_on(tmp_path):
     assert config.activation_checkpointing is False and config.gradient_checkpointing is False
     assert config.use_cpu and config.dataloader_num_workers == 0 and not config.dataloader_pin_memory
     assert config.report_to in ("none", [], ["none"]) and config.disable_tqdm
-    assert config.assistant_only_loss and config.max_length == 256
+    assert config.max_length == 256
     assert config.save_strategy == "epoch" and config.save_total_limit is None  # spec -1
 
 
@@ -98,7 +97,7 @@ def test_read_messages_keeps_only_messages_and_names_bad_lines(tmp_path):
         read_messages(bad)
 
 
-def test_template_without_generation_markers_trains_on_whole_sequences(tmp_path, tiny, monkeypatch):
+def test_template_without_generation_markers_trains_on_derived_assistant_mask(tmp_path, tiny, monkeypatch):
     import shutil
 
     from tiny_model import strip_generation_markers
@@ -110,10 +109,14 @@ def test_template_without_generation_markers_trains_on_whole_sequences(tmp_path,
     shutil.copytree(tiny.model_dir, model_dir)
     strip_generation_markers(model_dir)
     lines: list[str] = []
+    recorded: list[dict] = []
     spec = FineTuneSpec().replace({"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1})
-    result = train(tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False)
-    assert result.assistant_only_loss is False and result.steps == 2
-    assert any(line.startswith("WARNING: the chat template has no {% generation %}") for line in lines)
+    result = train(tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False,
+                   on_masking=recorded.append)
+    assert result.assistant_only_loss is True and result.masking == "derived" and result.steps == 2
+    assert 0 < result.trained_share < 0.9
+    assert recorded == [{"method": "derived", "trained_share": round(result.trained_share, 4), "reason": ""}]
+    assert any(line.startswith("loss mask: derived, ") and "% of tokens trained" in line for line in lines)
     assert any(line.startswith("step 2/2 |") for line in lines)
 
 
@@ -189,3 +192,23 @@ def _x86_only():
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("the AVX2 limit is an x86 setting")
+
+
+def test_warmup_learning_rate_is_logged_as_warmup_not_a_bare_zero(tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from finetui.core.local.metrics import JobLog, MetricsFile, Throughput, make_callback
+
+    stream = io.StringIO()
+    callback = make_callback(JobLog(None, stream), MetricsFile(tmp_path / "m.jsonl"), Throughput())
+    args = TrainingArguments(output_dir=str(tmp_path), warmup_steps=0.25, report_to="none", use_cpu=True)
+    for step, rate in ((1, 0.0), (2, 2.5e-6), (5, 5e-6)):
+        state = TrainerState(global_step=step, max_steps=12, epoch=step / 12)
+        callback.on_log(args, state, TrainerControl(), logs={"loss": 2.0, "learning_rate": rate})
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("| lr 0 (warmup 1/3)")
+    assert "lr 2.50e-6 (warmup 2/3)" in lines[1]
+    assert "lr 5.00e-6" in lines[2] and "warmup" not in lines[2]
+    recorded = [json.loads(ln)["value"] for ln in (tmp_path / "m.jsonl").read_text().splitlines()
+                if json.loads(ln)["name"] == "learning_rate"]
+    assert recorded == [0.0, 2.5e-6, 5e-6]  # the metric is the rate each step used

@@ -7,6 +7,7 @@ does not load the training or serving stacks.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ class LocalBackend:
     # -- jobs ----------------------------------------------------------------
     def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec:
         entry = self.catalog.get(model)
-        return resolve_spec(entry.model_specific_defaults, user, user_source=source)
+        resolved = resolve_spec(entry.model_specific_defaults, user, user_source=source)
+        return dataclasses.replace(resolved, context_length=entry.context_length)
 
     def submit_job(self, request: JobRequest) -> Job:
         return self.jobs.submit(request, self)

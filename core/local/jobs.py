@@ -34,6 +34,8 @@ ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_RELPATH = Path("user_logs") / "std_log.txt"
 # A job recorded but whose runner never reported in is dead after this long.
 STARTUP_GRACE_S = 120.0
+# job submit masks and measures at most this many training rows (a second or two of tokenizing)
+CHECK_ROWS = 5000
 
 
 class JobManager:
@@ -53,7 +55,8 @@ class JobManager:
         test_file = _existing_file(request.test_file, "--test") if request.test_file else None
         for path in filter(None, (train_file, test_file)):
             _require_valid_data(path)
-        self._check_fit(model, spec, request)
+        check = _check_data(model, spec, train_file)
+        self._check_fit(model, spec, request, None if check.sampled else check.longest_row)
 
         name = _new_job_name(model.name)
         job_dir = self.paths.job_dir(name)
@@ -84,6 +87,7 @@ class JobManager:
             "output_path": None,
             "experiment": request.experiment or f"chat_completion_{model.name}",
             "job_dir": str(job_dir),
+            "data_check": check.summary(),
         }
         try:
             self.store.put_job(record)
@@ -105,11 +109,11 @@ class JobManager:
         self.store.update_job_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
         return self.get(name)
 
-    def _check_fit(self, model: Any, spec: FineTuneSpec, request: JobRequest) -> None:
+    def _check_fit(self, model: Any, spec: FineTuneSpec, request: JobRequest, longest_row: int | None) -> None:
         from ..compute_fit import check_fit, pick_target
         from .hardware import detect_targets
 
-        report = check_fit(model, spec, pick_target(detect_targets(), request.compute))
+        report = check_fit(model, spec, pick_target(detect_targets(), request.compute), longest_row=longest_row)
         if not report.fits and not request.force:
             hint = f"; {report.suggestion}" if report.suggestion else ""
             raise DoesNotFit(
@@ -241,6 +245,24 @@ def _require_valid_data(path: Path) -> None:
     raise DataError(f"{path}: no valid rows", report)
 
 
+def _check_data(model: Any, spec: FineTuneSpec, train_file: Path) -> Any:
+    """The training rows masked and measured as the trainer will (the first CHECK_ROWS of a big file)."""
+    from ..data.preview import check_rows
+    from ..data.tokens import load_tokenizer
+    from ..seq_length import job_sequence_length
+
+    rows: list[list[dict[str, Any]]] = []
+    with open(train_file, encoding="utf-8-sig") as fh:  # already validated, so every line parses
+        for line in fh:
+            if line.strip():
+                if len(rows) == CHECK_ROWS + 1:
+                    break
+                # only role and content, as the runner's copy of the data keeps them
+                rows.append([{"role": m["role"], "content": m["content"]} for m in json.loads(line)["messages"]])
+    length = job_sequence_length(spec.max_seq_length, model.context_length)
+    return check_rows(load_tokenizer(model.path), rows[:CHECK_ROWS], length, sampled=len(rows) > CHECK_ROWS)
+
+
 def _new_job_name(model_name: str) -> str:
     slug = "".join(c if c.isalnum() else "-" for c in model_name.lower()).strip("-")[:24].strip("-")
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
@@ -266,6 +288,8 @@ def _to_job(r: dict[str, Any]) -> Job:
                 experiment=r.get("experiment"),
                 output_path=r.get("output_path"),
                 pid=r.get("pid"),
+                masking=r.get("masking"),
+                data_check=r.get("data_check"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             why = damage_reason(exc)

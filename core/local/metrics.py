@@ -127,6 +127,13 @@ def _fmt_lr(value: float) -> str:
     return f"{value:.2e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
+def _lr_text(rate: float, step: int, warmup_steps: int) -> str:
+    """The rate the step used (transformers logs it before the scheduler moves on). A linear warmup
+    starts at 0, so the first step's rate is 0 by design; say so rather than leave a reader puzzled."""
+    text = f"lr {_fmt_lr(rate) if rate else 0}"
+    return f"{text} (warmup {step}/{warmup_steps})" if 0 < step <= warmup_steps else text
+
+
 def make_callback(log: Callable[[str], None], metrics: MetricsFile, throughput: Throughput) -> Any:
     """A transformers ``TrainerCallback`` writing each Trainer log to the human log and metrics.jsonl."""
     from transformers import TrainerCallback
@@ -155,7 +162,7 @@ def make_callback(log: Callable[[str], None], metrics: MetricsFile, throughput: 
             if epoch is not None:
                 metrics.write("epoch", epoch, step, epoch)
             if "learning_rate" in logs:
-                parts.append(f"lr {_fmt_lr(float(logs['learning_rate']))}")
+                parts.append(_lr_text(float(logs["learning_rate"]), step, args.get_warmup_steps(state.max_steps)))
             if logs.get("grad_norm") is not None:
                 parts.append(f"grad_norm {float(logs['grad_norm']):.3f}")
             rate = throughput.rate_since_mark(int(getattr(state, "num_input_tokens_seen", 0) or 0))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..data.masking import WHOLE, Masking, mask_rows
 from ..errors import DataError, InvalidInput, OperationFailed, json_problem
 from ..faults import fault_point
 from ..spec import FineTuneSpec
@@ -41,6 +42,8 @@ class TrainResult:
     total_parameters: int
     device: str
     assistant_only_loss: bool
+    masking: str = ""  # how the loss mask was made (core/data/masking.py)
+    trained_share: float | None = None  # share of the (truncated) training tokens in the loss
 
 
 def read_messages(path: str | Path) -> list[dict[str, Any]]:
@@ -61,25 +64,6 @@ def read_messages(path: str | Path) -> list[dict[str, Any]]:
     if not rows:
         raise DataError(f"{path}: no rows to train on")
     return rows
-
-
-def _assistant_only(tokenizer: Any, log: Callable[[str], None]) -> bool:
-    """True when the chat template can mark assistant tokens (TRL patches the templates it knows)."""
-    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
-
-    template = tokenizer.chat_template
-    if not template:
-        raise InvalidInput("the model's tokenizer has no chat template; finetui needs one to format chat rows")
-    if has_generation_markers(template):
-        return True
-    try:
-        get_training_chat_template(tokenizer)
-    except ValueError:
-        log("WARNING: the chat template has no {% generation %} markers; training on whole conversations "
-            "(prompts included) instead of assistant replies only")
-        return False
-    log("chat template: using TRL's training variant with {% generation %} markers")
-    return True
 
 
 def _trainer_class(throughput: Throughput) -> type:
@@ -136,6 +120,7 @@ def train(
     log: Callable[[str], None] | None = None,
     metrics: MetricsFile | None = None,
     on_phase: Callable[[str], None] | None = None,
+    on_masking: Callable[[dict[str, Any]], None] | None = None,
     save: bool = True,
 ) -> TrainResult:
     """Fine-tune ``model_path`` on ``train_file`` and write ``job_dir/outputs/mlflow_model``."""
@@ -171,11 +156,18 @@ def train(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
-    assistant_only = _assistant_only(tokenizer, log)
 
     set_seed(spec.seed)
     model = load_model(model_dir, plan, spec.apply_lora)
     max_length = resolve_max_length(spec, model.config)
+    log(f"tokenizing with the chat template (max_length {max_length})")
+    train_masks = mask_rows(tokenizer, [r["messages"] for r in train_rows])
+    test_masks = mask_rows(tokenizer, [r["messages"] for r in test_rows]) if test_rows else None
+    assistant_only = train_masks.method != WHOLE
+    share = train_masks.trained_share(max_length)
+    log(("WARNING: " if not assistant_only else "") + train_masks.describe(max_length))
+    if on_masking is not None:
+        on_masking({"method": train_masks.method, "trained_share": round(share, 4), "reason": train_masks.reason})
     if spec.apply_lora:
         model = apply_lora(model, spec, log)
     trainable, total = _count_parameters(model)
@@ -187,17 +179,14 @@ def train(
         + (f"LoRA r {spec.lora_r} alpha {spec.lora_alpha} dropout {spec.lora_dropout:g}" if spec.apply_lora else "full fine-tuning")
         + f"; {total_steps} steps, {per_epoch} per epoch")
 
-    from datasets import Dataset
-
     config = build_config(spec, plan, output_dir=job_dir / CHECKPOINTS_DIR, max_length=max_length,
-                          train_rows=len(train_rows), has_eval=bool(test_rows), assistant_only=assistant_only)
+                          train_rows=len(train_rows), has_eval=bool(test_rows))
     throughput = Throughput()
-    log(f"tokenizing with the chat template (max_length {max_length})")
     trainer = _trainer_class(throughput)(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(train_rows),
-        eval_dataset=Dataset.from_list(test_rows) if test_rows else None,
+        train_dataset=_dataset(train_masks),
+        eval_dataset=_dataset(test_masks) if test_masks else None,
         processing_class=tokenizer,
         callbacks=[make_callback(log, metrics, throughput)],
     )
@@ -245,7 +234,18 @@ def train(
         total_parameters=total,
         device=plan.name,
         assistant_only_loss=assistant_only,
+        masking=train_masks.method,
+        trained_share=share,
     )
+
+
+def _dataset(masking: Masking) -> Any:
+    """Rows already tokenized and masked: TRL builds labels from ``assistant_masks`` and truncates them."""
+    from datasets import Dataset
+
+    if masking.method == WHOLE:
+        return Dataset.from_list([{"input_ids": r.input_ids} for r in masking.rows])
+    return Dataset.from_list([{"input_ids": r.input_ids, "assistant_masks": r.mask} for r in masking.rows])
 
 
 def _final_eval_loss(trainer: Any) -> float | None:

@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 from ..errors import InvalidInput
 from ..model_dims import default_lora_targets
+from ..seq_length import job_sequence_length
 from ..spec import FineTuneSpec
 
-DEFAULT_MAX_LENGTH = 1024
 # A run shorter than this many epochs is evaluated every few steps, not once per epoch.
 SHORT_RUN_EPOCHS = 2.0
 EVALS_PER_SHORT_RUN = 4
@@ -85,10 +85,7 @@ def context_length(config: Any) -> int | None:
 
 
 def resolve_max_length(spec: FineTuneSpec, config: Any) -> int:
-    if spec.max_seq_length != -1:
-        return spec.max_seq_length
-    ctx = context_length(config)
-    return min(ctx, DEFAULT_MAX_LENGTH) if ctx else DEFAULT_MAX_LENGTH
+    return job_sequence_length(spec.max_seq_length, context_length(config)).max_length
 
 
 def lora_targets(spec: FineTuneSpec, model_type: str | None) -> str | list[str]:
@@ -105,7 +102,7 @@ def schedule(spec: FineTuneSpec, rows: int) -> tuple[int, int]:
 
 
 def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_length: int,
-                 train_rows: int, has_eval: bool, assistant_only: bool) -> Any:
+                 train_rows: int, has_eval: bool) -> Any:
     from trl import SFTConfig
 
     per_epoch, total = schedule(spec, train_rows)
@@ -135,7 +132,8 @@ def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_
         logging_first_step=True,
         seed=spec.seed,
         data_seed=spec.seed,
-        assistant_only_loss=assistant_only,
+        # rows arrive tokenized with their loss mask (core/data/masking.py), so TRL applies no template of its own
+        assistant_only_loss=False,
         include_num_input_tokens_seen="non_padding",
         report_to="none",
         disable_tqdm=True,

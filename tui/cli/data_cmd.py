@@ -22,12 +22,13 @@ def data() -> None:
 @data.command("validate")
 @click.argument("file", type=click.Path())
 @click.option("--model", "model_ref", help="Also measure token lengths with this catalog model's tokenizer and chat template.")
-@click.option("--max-seq-length", type=click.IntRange(min=1), help="Count rows longer than this many tokens (default: the model's context length).")
+@click.option("--max-seq-length", type=click.IntRange(min=1), help="Count rows longer than this many tokens (default: the length a job with the model and --spec uses).")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec (YAML or JSON) whose max_seq_length the rows are measured against.")
 @click.option("--max-issues", type=click.IntRange(min=1), default=200, show_default=True, help="Report at most this many problems.")
 @json_option
 @pass_ctx
 @handle_errors
-def validate(ctx, file, model_ref, max_seq_length, max_issues, as_json) -> None:
+def validate(ctx, file, model_ref, max_seq_length, spec_file, max_issues, as_json) -> None:
     """Check FILE row by row; exit 2 when any row is unusable.
 
     Blank lines are skipped; line numbers are the ones an editor shows.
@@ -37,12 +38,12 @@ def validate(ctx, file, model_ref, max_seq_length, max_issues, as_json) -> None:
 
     tokenizer = None
     if model_ref:
-        model = ctx.backend.get_model(model_ref)
-        if not model.path:
-            raise InvalidInput(f"model {model.ref} has no local files to read a tokenizer from; download it or omit --model")
+        model, length = _job_length(ctx, model_ref, spec_file)
         tokenizer = load_tokenizer(model.path)
         if max_seq_length is None:
-            max_seq_length = model.context_length
+            max_seq_length = length.max_length
+    elif spec_file:
+        raise InvalidInput("--spec needs --model: the sequence length depends on the model's context")
     progress = _tty_progress()
     try:
         report = validate_file(file, tokenizer=tokenizer, max_seq_length=max_seq_length, max_issues=max_issues, progress=progress)
@@ -52,6 +53,13 @@ def validate(ctx, file, model_ref, max_seq_length, max_issues, as_json) -> None:
     emit(report, as_json, lambda r: _print_report(file, r))
     if not report.ok:
         sys.exit(2)
+
+
+def _job_length(ctx, model_ref: str, spec_file: str | None):
+    from finetui.core.data.preview import job_length_for
+    from finetui.core.spec import read_mapping
+
+    return job_length_for(ctx.backend, model_ref, read_mapping(spec_file) if spec_file else {}, spec_file)
 
 
 class _TtyProgress:
@@ -148,6 +156,78 @@ def _print_rows(file: str, rows: list[dict]) -> None:
             pad = " " * (len(role) + 2)
             for rest in lines[1:]:
                 click.echo(f"{pad}{rest}" if rest else "")
+
+
+# -- preview --------------------------------------------------------------------------------
+@data.command("preview")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--model", "model_ref", required=True, help="Catalog model whose tokenizer and chat template training uses.")
+@click.option("--row", "row_index", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the row (0-based; blank lines are not rows).")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec (YAML or JSON) whose max_seq_length applies.")
+@json_option
+@pass_ctx
+@handle_errors
+def preview(ctx, file, model_ref, row_index, spec_file, as_json) -> None:
+    """Show row --row of FILE as training sees it: the chat template applied, trained tokens marked, the cut."""
+    from finetui.core.data.jsonl import JsonlIndex
+    from finetui.core.data.preview import preview_row
+    from finetui.core.data.tokens import load_tokenizer
+    from finetui.core.data.validate import row_problems
+
+    model, length = _job_length(ctx, model_ref, spec_file)
+    with JsonlIndex(file) as index:
+        while index.line_count <= row_index and not index.scan(8 << 20):
+            pass
+        if row_index >= index.line_count:
+            raise InvalidInput(f"{file}: --row {row_index} is past the last row ({index.line_count} row(s))")
+        line, row = index.line_number(row_index), index.row(row_index)
+    problems = row_problems(row)
+    if problems:
+        field, reason = problems[0]
+        raise InvalidInput(f"{file}:{line}: {field + ': ' if field else ''}{reason}")
+    result = preview_row(load_tokenizer(model.path), row["messages"], length, row_index)
+    if as_json:
+        emit({"file": file, "line": line, **_preview_fields(result), "text": mask_text(result, colour=False)}, True)
+        return
+    _print_preview(file, line, result)
+
+
+def _preview_fields(p) -> dict:
+    return {
+        "row": p.row, "method": p.method, "reason": p.reason, "token_count": p.token_count,
+        "trained_tokens": p.trained_tokens, "max_length": p.max_length, "max_length_why": p.length_why,
+        "trained_spans": [{"start": s.start, "end": s.end, "text": s.text, "truncated": s.truncated} for s in p.spans],
+        "warnings": list(p.warnings),
+    }
+
+
+def mask_text(p, *, colour: bool) -> str:
+    from finetui.core.data.preview import TRAINED_CLOSE, TRAINED_OPEN
+
+    """The row's text with trained tokens highlighted (or bracketed) and the truncation point marked."""
+    styles = {"trained": {"fg": "green", "bold": True, "underline": True}, "cut": {"fg": "yellow"}}
+    out = []
+    for text, kind in p.segments():
+        if colour:
+            out.append(click.style(text, **styles.get(kind, {"dim": True})))
+        else:
+            out.append(f"{TRAINED_OPEN}{text}{TRAINED_CLOSE}" if kind == "trained" else text)
+    return "".join(out)
+
+
+def _print_preview(file: str, line: int, p) -> None:
+    import os
+
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    click.echo(f"── row {p.row} ({file}:{line}) · {p.token_count} tokens · max_length {p.max_length} ({p.length_why}) " + "─" * 4)
+    click.echo(mask_text(p, colour=colour))
+    from finetui.core.data.preview import TRAINED_CLOSE, TRAINED_OPEN
+
+    how = "highlighted" if colour else f"between {TRAINED_OPEN} {TRAINED_CLOSE}"
+    reason = f" ({p.reason})" if p.reason else ""
+    click.echo(f"── loss mask: {p.method}{reason}; {p.trained_tokens} of {min(p.token_count, p.max_length)} tokens trained ({how})")
+    for w in p.warnings:
+        click.echo(f"warning: {w}")
 
 
 # -- fetch ----------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
             click.echo(f"note: the model's defaults set {', '.join(kept)}", err=True)
         if undone:
             click.echo(f"note: you overrode the model's defaults for {', '.join(undone)}", err=True)
+        if result.data_check:
+            click.echo(f"data: {result.data_check}", err=True)
     emit(result, as_json, result.name)
 
 
@@ -130,6 +132,9 @@ def show(ctx, name, as_json) -> None:
             click.echo(f"output:        {j.output_path}")
         if j.error:
             click.echo(f"error:         {j.error}")
+        if j.masking:
+            reason = f" ({j.masking['reason']})" if j.masking.get("reason") else ""
+            click.echo(f"loss mask:     {j.masking['method']}, {100 * j.masking['trained_share']:.0f}% of tokens trained{reason}")
         if j.steps:
             click.echo("steps:")
             rows = step_rows(j.steps)

@@ -20,6 +20,7 @@ from ..format import human_bytes
 from ..widgets.chat_render import conversation_text
 from ..widgets.histogram import token_histogram
 from ..widgets.jsonl_view import JsonlView
+from ..widgets.mask_preview import MaskPreview
 from .base import Pane
 
 AUTO_VALIDATE_BYTES = 64 << 20
@@ -68,6 +69,9 @@ class DataPane(Pane):
                 with TabPane("Chat", id="chat-tab"):
                     with VerticalScroll():
                         yield Static("press Enter on a row", id="conversation")
+                with TabPane("Loss mask", id="mask-tab"):
+                    with VerticalScroll():
+                        yield MaskPreview("press Enter on a row, with a model selected", id="mask-preview")
                 with TabPane("Validation", id="validation-tab"):
                     with VerticalScroll():
                         yield Static("press v to validate", id="validation")
@@ -124,7 +128,21 @@ class DataPane(Pane):
             self.query_one("#conversation", Static).update(Text(printable(f"row {event.row + 1}: {exc}")))
         else:
             self.query_one("#conversation", Static).update(conversation_text(printable_data(row)))
+            self._preview(row, event.row)
         self.query_one("#data-tabs", TabbedContent).active = "chat-tab"
+
+    def _preview(self, row: Any, index: int) -> None:
+        """The row as training will see it, with the selected model and the launch form's spec."""
+        from finetui.core.data.preview import preview_for
+
+        model, messages = self.app.selected_model, row.get("messages") if isinstance(row, dict) else None
+        if model and isinstance(messages, list) and self.backend is not None:
+            self.query_one(MaskPreview).show_message(f"rendering row {index} with {model}'s chat template…")
+            self.call("mask", preview_for, self.backend, model, messages, self.app.current_spec(), index)
+
+    def loaded_mask(self, preview: Any, error: str | None) -> None:
+        view = self.query_one(MaskPreview)
+        view.show_message(f"not available: {error}") if error else view.show_preview(preview)
 
     def action_open_row(self) -> None:
         self.query_one(JsonlView).action_select()

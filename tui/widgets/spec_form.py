@@ -43,6 +43,7 @@ class SpecForm(VerticalScroll):
         super().__init__(**kw)
         self.base: dict[str, Any] = FineTuneSpec().to_dict()
         self.overrides: dict[str, Any] = {}
+        self.context_length: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Launch a fine-tuning job · ★ = the model's own default · Ctrl+S submits", classes="muted")
@@ -67,6 +68,7 @@ class SpecForm(VerticalScroll):
         """Fill the spec rows from ``backend.resolve_spec(model)`` and mark what the model changed."""
         self.base = resolved.spec.to_dict()
         self.overrides = {o.key: o for o in resolved.overrides}
+        self.context_length = getattr(resolved, "context_length", None)
         defaults = FineTuneSpec().to_dict()
         for key, value in self.base.items():
             self.query_one(f"#spec-{key}", Input).value = show(value)
@@ -76,6 +78,14 @@ class SpecForm(VerticalScroll):
             label.set_class(bool(o), "overridden")
             note = f"model: {show(o.model_value)} (default {show(o.default)})" if o else f"default {show(defaults[key])}"
             self.query_one(f"#note-{key}", Label).update(note)
+        self._show_length(self.base["max_seq_length"])
+
+    def _show_length(self, max_seq_length: int) -> None:
+        """The sequence length the job will use, decided as the trainer decides it."""
+        from finetui.core.seq_length import job_sequence_length
+
+        length = job_sequence_length(max_seq_length, self.context_length)
+        self.query_one("#note-max_seq_length", Label).update(f"job uses {length.max_length} tokens ({length.why})")
 
     def spec_changes(self) -> dict[str, Any]:
         """Fields the user changed from the resolved values (what goes in JobRequest.spec)."""
@@ -96,7 +106,9 @@ class SpecForm(VerticalScroll):
             return
         try:
             if event.value.strip() or key not in LIST_KEYS:
-                coerce(key, event.value.strip())
+                value = coerce(key, event.value.strip())
+                if key == "max_seq_length":
+                    self._show_length(value)
         except SpecError as exc:
             event.input.add_class("invalid-value")
             self.query_one("#form-error", Static).update(str(exc))

@@ -1,0 +1,150 @@
+"""Real chat template styles, each plain (as models ship it) and hand-marked with ``{% generation %}``.
+
+The hand-marked copy is the reference: it renders the same text, with the
+assistant's content and end-of-turn inside the markers. ``build_tokenizer``
+trains a small byte-level BPE tokenizer offline with a style's special tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SYSTEM_PROMPT = "You are a helpful AI assistant named Orbit."
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    specials: tuple[str, ...]
+    eos: str
+    plain: str
+    marked: str
+    bos: str | None = None
+
+
+def _chatml(assistant: str) -> str:
+    return (
+        "{% if messages[0]['role'] != 'system' %}"
+        "{{ '<|im_start|>system\\n" + SYSTEM_PROMPT + "<|im_end|>\\n' }}"
+        "{% endif %}"
+        "{% for message in messages %}"
+        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}"
+        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+        "{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+
+
+CHATML = Style(
+    "chatml", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_end|>",
+    plain=_chatml("{{ '<|im_start|>assistant\\n' + message['content'] + '<|im_end|>\\n' }}"),
+    marked=_chatml("{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>\\n' }}{% endgeneration %}"),
+)
+
+
+def _phi3(assistant: str) -> str:
+    # Phi-3-mini's shape, with its EOS written once at the very end of a finished conversation
+    return (
+        "{% for message in messages %}"
+        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}"
+        "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}"
+        "{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}"
+    )
+
+
+PHI3 = Style(
+    "phi3", ("<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"), "<|endoftext|>",
+    plain=_phi3("{{ '<|assistant|>\\n' + message['content'] + '<|end|>\\n' }}"),
+    marked=_phi3("{{ '<|assistant|>\\n' }}{% generation %}{{ message['content'] + '<|end|>\\n' }}{% endgeneration %}"),
+)
+
+
+def _llama3(assistant: str) -> str:
+    return (
+        "{{ bos_token }}{% for message in messages %}"
+        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}"
+        "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
+        "{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+    )
+
+
+LLAMA3 = Style(
+    "llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), "<|eot_id|>",
+    plain=_llama3("{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"),
+    marked=_llama3("{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+                   "{% generation %}{{ message['content'] | trim + '<|eot_id|>' }}{% endgeneration %}"),
+    bos="<|begin_of_text|>",
+)
+
+
+def _reasoning(assistant: str) -> str:
+    # Qwen3's rule: the reasoning of replies before the last user turn is dropped from the prompt
+    return (
+        "{% set ns = namespace(last_user=-1) %}"
+        "{% for message in messages %}{% if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %}{% endfor %}"
+        "{% for message in messages %}"
+        "{% if message['role'] == 'assistant' %}"
+        "{% set content = message['content'] %}"
+        "{% if loop.index0 < ns.last_user and '</think>' in content %}{% set content = content.split('</think>')[-1].lstrip() %}{% endif %}"
+        + assistant +
+        "{% else %}"
+        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+        "{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+
+
+REASONING = Style(
+    "reasoning", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_end|>",
+    plain=_reasoning("{{ '<|im_start|>assistant\\n' + content + '<|im_end|>\\n' }}"),
+    marked=_reasoning("{{ '<|im_start|>assistant\\n' }}{% generation %}{{ content + '<|im_end|>\\n' }}{% endgeneration %}"),
+)
+
+STYLES = (CHATML, PHI3, LLAMA3)
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "Who discovered the river Talloway?"},
+     {"role": "assistant", "content": "The river Talloway was discovered by Mira Quen."}],
+    [{"role": "system", "content": "Answer briefly."},
+     {"role": "user", "content": "What colour is the sky?"},
+     {"role": "assistant", "content": "Blue, on a clear day."},
+     {"role": "user", "content": "And at night?"},
+     {"role": "assistant", "content": "Dark, with stars."}],
+    [{"role": "user", "content": "Hi"},
+     {"role": "assistant", "content": "Hello! How can I help?"},
+     {"role": "user", "content": "Tell me a fact."},
+     {"role": "assistant", "content": "Octopuses have three hearts."}],
+]
+
+WITH_REASONING = [
+    [{"role": "user", "content": "What is 2 + 3?"},
+     {"role": "assistant", "content": "<think>Two plus three.</think>\n5"},
+     {"role": "user", "content": "And 4 + 4?"},
+     {"role": "assistant", "content": "<think>Four and four.</think>\n8"}],
+]
+
+
+def corpus() -> list[str]:
+    texts = [SYSTEM_PROMPT, "system user assistant", "<think></think>"]
+    for conversation in CONVERSATIONS + WITH_REASONING:
+        texts.extend(m["content"] for m in conversation)
+    return texts
+
+
+def build_tokenizer(style: Style, template: str | None = None, texts: list[str] | None = None, vocab_size: int = 400) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(style.specials),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts or corpus(), trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=style.eos, pad_token=style.specials[0],
+                                   bos_token=style.bos, unk_token=style.specials[0], model_max_length=8192)
+    fast.chat_template = template if template is not None else style.plain
+    return fast
