@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tiny_model import build_tiny_setup
+from waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -64,16 +65,6 @@ def _spawn(ws: Path, name: str, job_dir: Path, **extra_env: str) -> subprocess.P
             cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _log(job_dir: Path) -> str:
@@ -152,7 +143,7 @@ def test_sigterm_stops_promptly_and_keeps_canceled(tmp_path, tiny):
     store, job_dir = _job(tmp_path, "cancel", tiny, max_steps=100000, num_train_epochs=1000, logging_steps=1)
     proc = _spawn(tmp_path, "cancel", job_dir)
     try:
-        _wait_for(lambda: "| step 3/" in _log(job_dir), 120, "training steps in the log")
+        wait_for(lambda: "| step 3/" in _log(job_dir), 120, "training steps in the log")
         # what `job cancel` does: record Canceled first, then signal the process group
         store.update_job_if("cancel", ACTIVE, status="Canceled", error="canceled by the user", ended_at=time.time())
         sent = time.monotonic()
@@ -172,11 +163,11 @@ def test_sighup_and_sigint_do_not_end_the_job_and_sigkill_leaves_no_output(tmp_p
     store, job_dir = _job(tmp_path, "killed", tiny, max_steps=100000, num_train_epochs=1000, logging_steps=1)
     proc = _spawn(tmp_path, "killed", job_dir)
     try:
-        _wait_for(lambda: "| step 2/" in _log(job_dir), 120, "training steps in the log")
+        wait_for(lambda: "| step 2/" in _log(job_dir), 120, "training steps in the log")
         os.kill(proc.pid, signal.SIGHUP)
         os.kill(proc.pid, signal.SIGINT)
         seen = _log(job_dir).count("| step ")
-        _wait_for(lambda: _log(job_dir).count("| step ") > seen + 2, 60, "training to go on after SIGHUP/SIGINT")
+        wait_for(lambda: _log(job_dir).count("| step ") > seen + 2, 60, "training to go on after SIGHUP/SIGINT")
         assert proc.poll() is None
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=15)
@@ -205,7 +196,7 @@ def test_a_sigterm_not_from_cancel_fails_the_job_in_record_and_log_alike(tmp_pat
     store, job_dir = _job(tmp_path, "termed", tiny, max_steps=100000, num_train_epochs=1000, logging_steps=1)
     proc = _spawn(tmp_path, "termed", job_dir)
     try:
-        _wait_for(lambda: "| step 3/" in _log(job_dir), 180, "training steps in the log")
+        wait_for(lambda: "| step 3/" in _log(job_dir), 180, "training steps in the log")
         os.killpg(proc.pid, signal.SIGTERM)  # an OOM killer, a shutdown, `kill PID`: not `job cancel`
         proc.wait(timeout=60)
     finally:
@@ -230,7 +221,7 @@ def test_sigkill_during_a_checkpoint_leaves_no_checkpoint_taken_for_complete(tmp
     proc = _spawn(tmp_path, "ckpt", job_dir, FINETUI_TEST_PAUSE_AT=f"train.checkpoint.{2 * per_epoch}",
                   FINETUI_TEST_PAUSE_MARKER=str(marker))
     try:
-        _wait_for(lambda: marker.exists() or proc.poll() is not None, 300, "the second checkpoint to start")
+        wait_for(lambda: marker.exists() or proc.poll() is not None, 300, "the second checkpoint to start")
         assert proc.poll() is None, _log(job_dir)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
