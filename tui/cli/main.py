@@ -24,6 +24,7 @@ _COMMANDS = {
     "endpoint": ("finetui.tui.cli.endpoint_cmd", "endpoint"),
     "chat": ("finetui.tui.cli.chat_cmd", "chat"),
     "azure": ("finetui.tui.cli.azure_cmd", "azure"),
+    "history": ("finetui.tui.cli.history_cmd", "history"),
 }
 
 _HELP = {
@@ -35,6 +36,7 @@ _HELP = {
     "endpoint": "Deploy registered models to endpoints, invoke them, delete them.",
     "chat": "Chat with an endpoint in the terminal (streaming).",
     "azure": "Azure ML sign-in and workspace information.",
+    "history": "Every action performed here, with the finetui, az ml and SDK lines that repeat it.",
 }
 
 
