@@ -107,9 +107,11 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
                        else f"registry_client.models.get({model!r}, label='latest')")
     elif action == "model register":
         path = f"azureml://jobs/{p['job']}/outputs/trained_model"
-        out.az.append(_az(t, "model", "create", "--name", name, "--type", "mlflow_model", "--path", path))
+        version = p.get("version")
+        out.az.append(_az(t, "model", "create", "--name", name, *(("--version", version) if version else ()),
+                          "--type", "mlflow_model", "--path", path))
         out.sdk.append(f"ml_client.models.create_or_update(Model(path={path!r}, name={name!r}, "
-                       "type=AssetTypes.MLFLOW_MODEL))")
+                       + (f"version={version!r}, " if version else "") + "type=AssetTypes.MLFLOW_MODEL))")
     elif action == "compute list":
         out.az.append(_az(t, "compute", "list"))
         out.sdk.append("list(ml_client.compute.list())")

@@ -67,14 +67,23 @@ def command_tokens(ctx: click.Context) -> tuple[list[str], bool]:
     return words + args + opts, hid_key
 
 
-def finetui_line(cli_ctx: Any, tokens: list[str]) -> str:
+def finetui_line(cli_ctx: Any, tokens: list[str], target: Any = None) -> str:
+    """``finetui --workspace WS [--backend azure --subscription S --resource-group G --workspace-name W] ...``.
+
+    On Azure the workspace is named in full, whether it came from options, the environment or a
+    config.json found from the working folder, so the line repeats the action from anywhere.
+    """
     head = ["finetui", "--workspace", str(cli_ctx.workspace_path)]
     if cli_ctx.backend_name != "local":
         head += ["--backend", cli_ctx.backend_name]
-        for key, flag in _GLOBAL_FLAGS.items():
-            value = cli_ctx.backend_options.get(key)
-            if value:
-                head += [flag, os.path.abspath(str(value)) if key == "config_path" else str(value)]
+        if target is not None:
+            head += ["--subscription", target.subscription_id, "--resource-group", target.resource_group,
+                     "--workspace-name", target.workspace_name]
+        else:
+            for key, flag in _GLOBAL_FLAGS.items():
+                value = cli_ctx.backend_options.get(key)
+                if value:
+                    head += [flag, os.path.abspath(str(value)) if key == "config_path" else str(value)]
     return " ".join(shlex.quote(t) if t != KEY_VAR else f'"{t}"' for t in head + tokens)
 
 
@@ -104,20 +113,21 @@ def build_entry(ctx: click.Context, cli_ctx: Any, exit_code: int, error: str | N
     az: list[str] = []
     sdk: list[str] = []
     notes: list[str] = []
-    if cli_ctx.backend_name == "azure":
+    target = _azure_target(cli_ctx) if cli_ctx.backend_name == "azure" else None
+    if target is not None:
         from finetui.core.equivalents import azure_equivalents
 
-        target = _azure_target(cli_ctx)
-        if target is not None:
-            eq = azure_equivalents(action, dict(ctx.params), target)
-            az, sdk, notes = eq.az, eq.sdk, eq.notes
+        params = {p.name: os.path.abspath(v) if _is_path(p) and isinstance(v, str) else v
+                  for p in ctx.command.params for v in [ctx.params.get(p.name)]}
+        eq = azure_equivalents(action, params, target)
+        az, sdk, notes = eq.az, eq.sdk, eq.notes
     endpoint = ctx.params.get("endpoint") or ctx.params.get("name")
     if hid_key:
         where = (f"finetui --workspace {shlex.quote(str(cli_ctx.workspace_path))} endpoint keys {endpoint}"
                  if endpoint and "/" not in endpoint else "whoever runs the endpoint")
         notes.append(f"ENDPOINT_KEY: the endpoint's key, from `{where}`")
     return LoggedAction(time=now(), backend=cli_ctx.backend_name, action=action, outcome=outcome_of(exit_code),
-                        exit_code=exit_code, error=error, finetui=finetui_line(cli_ctx, tokens), az=tuple(az),
+                        exit_code=exit_code, error=error, finetui=finetui_line(cli_ctx, tokens, target), az=tuple(az),
                         sdk=tuple(sdk), notes=tuple(notes))
 
 

@@ -1,0 +1,117 @@
+"""The command log on Azure: the az ml and SDK lines of each action, and an exported script run against the fake.
+
+The ``az ml`` lines are compared with tests/golden/az_*.txt, reviewed by hand
+against the Azure CLI reference (ml extension v2: command, flags, values).
+Set FINETUI_UPDATE_GOLDEN=1 to rewrite them after such a review.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+from pathlib import Path
+
+from azure_fake import RG, SUB, WS
+from test_azure_cli import run, world  # noqa: F401  (the fixture: the CLI's Azure world, fake service and login)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def _golden_text(entry: dict) -> str:
+    return "\n".join([*entry["az"], "---", *entry["sdk"], "---", *entry["notes"]]) + "\n"
+
+
+def _register_ft(world) -> None:  # noqa: F811
+    world.models[("ft", "1")] = {"id": f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/"
+                                       f"workspaces/{WS}/models/ft/versions/1",
+                                 "name": "1", "properties": {"modelType": "mlflow_model", "tags": {},
+                                                             "flavors": {"python_function": {"data": {}}}}}
+
+
+def _flow(world, tmp_path, monkeypatch) -> list[dict]:  # noqa: F811
+    from azure.core.pipeline.transport import RequestsTransport
+
+    monkeypatch.setattr(RequestsTransport, "sleep", lambda self, duration: None)  # LRO polls, at once
+    _register_ft(world)
+    (tmp_path / "sample_score.json").write_text(json.dumps({"input_data": {"input_string": [{"role": "user", "content": "hi"}]}}))
+    steps = [
+        ("model", "show", "Phi-3-mini-4k-instruct:7", "--json"),
+        ("compute", "list", "--json"),
+        ("job", "list", "--json"),
+        ("endpoint", "create", "ep1", "--model", "ft:1", "--json"),
+        ("endpoint", "invoke", "ep1", "--request-file", "sample_score.json", "--json"),
+        ("endpoint", "keys", "ep1", "--json"),
+        ("endpoint", "regenerate-keys", "ep1", "--key", "secondary"),
+        ("endpoint", "logs", "ep1"),
+        ("endpoint", "list", "--json"),
+        ("endpoint", "delete", "ep1", "--yes"),
+    ]
+    for args in steps:
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.output)
+    history = run("history", "--json")
+    assert history.exit_code == 0, history.output
+    return json.loads(history.stdout)
+
+
+def test_az_ml_lines_match_the_golden_files(world, tmp_path, monkeypatch):  # noqa: F811
+    entries = _flow(world, tmp_path, monkeypatch)
+    log_text = (Path(os.environ["FINETUI_WORKSPACE"]) / "history.jsonl").read_text()
+    assert "fake-key-1" not in log_text and "fake-key-2" not in log_text
+    assert [e["action"] for e in entries][::-1] == [
+        "model show", "compute list", "job list", "endpoint create", "endpoint invoke", "endpoint keys",
+        "endpoint regenerate-keys", "endpoint logs", "endpoint list", "endpoint delete"]
+    for entry in entries:
+        assert entry["backend"] == "azure" and entry["outcome"] == "ok"
+        assert entry["finetui"].startswith("finetui --workspace ")
+        assert " --backend azure " in entry["finetui"]
+        golden = GOLDEN / f"az_{entry['action'].replace(' ', '_')}.txt"
+        text = _golden_text(entry).replace(str(tmp_path), "$TMP")
+        if os.environ.get("FINETUI_UPDATE_GOLDEN"):
+            golden.write_text(text)
+        assert text == golden.read_text(), golden.name
+
+
+def test_exported_python_script_runs_against_the_fake(world, tmp_path, monkeypatch):  # noqa: F811
+    _flow(world, tmp_path, monkeypatch)
+    assert "ep1" not in world.endpoints
+    script = tmp_path / "session.py"
+    exported = run("history", "--export", str(script))
+    assert exported.exit_code == 0, exported.output
+    before = len(world.requests)
+    runpy.run_path(str(script), run_name="__main__")  # the SDK, signed in from the environment, against the fake
+    calls = [(r.method, r.path.rsplit("/", 2)[-2:]) for r in world.requests[before:]]
+    assert ("PUT", ["onlineEndpoints", "ep1"]) in calls
+    assert ("PUT", ["deployments", "demo"]) in calls
+    assert ("DELETE", ["onlineEndpoints", "ep1"]) in calls
+    assert "ep1" not in world.endpoints  # created, used and deleted again, as the session did
+    assert world.scored, "the script invoked the endpoint"
+    assert not world.unhandled
+
+
+# Actions the flow above does not take (they need a finished job or a cluster), straight from their parameters.
+OTHER_ACTIONS = {
+    "model list": {"query": None},
+    "model register": {"job": "ft-job-1", "name": "ft", "version": None},
+    "azure compute-create": {"name": "gpu-a100", "size": "Standard_NC24ads_A100_v4", "min_nodes": 0, "max_nodes": 2},
+    "job submit": {"model": "Phi-3-mini-4k-instruct", "train_file": "/data/train.jsonl"},
+    "job show": {"name": "ft-job-1"},
+    "job logs": {"name": "ft-job-1", "follow": True},
+    "job cancel": {"name": "ft-job-1"},
+    "endpoint show": {"name": "ep1"},
+}
+
+
+def test_other_actions_match_the_golden_files():
+    from finetui.core.equivalents import AzureTarget, azure_equivalents
+
+    target = AzureTarget(SUB, RG, WS)
+    for action, params in OTHER_ACTIONS.items():
+        eq = azure_equivalents(action, params, target)
+        assert eq.az and eq.sdk, action
+        text = _golden_text({"az": eq.az, "sdk": eq.sdk, "notes": eq.notes})
+        golden = GOLDEN / f"az_{action.replace(' ', '_')}.txt"
+        if os.environ.get("FINETUI_UPDATE_GOLDEN"):
+            golden.write_text(text)
+        assert text == golden.read_text(), golden.name
