@@ -119,6 +119,30 @@ def now() -> float:
     return time.time()
 
 
+KEY_VAR = "$ENDPOINT_KEY"  # what a key is in every recorded line
+
+
+def finetui_command(workspace: Path, backend: str, tokens: list[str], target: Any = None,
+                    global_options: tuple[str, ...] = ()) -> str:
+    """``finetui --workspace WS [--backend B --subscription S --resource-group G --workspace-name W] TOKENS``.
+
+    On Azure ``target`` (an equivalents.AzureTarget) names the workspace in full, wherever it came
+    from (options, the environment, a config.json found from the working folder), so the line
+    repeats the action from any folder.
+    """
+    import shlex
+
+    head = ["finetui", "--workspace", str(workspace)]
+    if backend != "local":
+        head += ["--backend", backend]
+        if target is not None:
+            head += ["--subscription", target.subscription_id, "--resource-group", target.resource_group,
+                     "--workspace-name", target.workspace_name]
+        else:
+            head += list(global_options)
+    return " ".join(f'"{t}"' if t == KEY_VAR else shlex.quote(t) for t in head + list(tokens))
+
+
 def check_export_path(path: str) -> str:
     """``--export`` writes a shell or a Python script: the suffix says which."""
     if path.endswith(".sh"):

@@ -18,11 +18,10 @@ from typing import Any, Callable
 
 import click
 
-from finetui.core.command_log import LoggedAction, now, outcome_of, record
+from finetui.core.command_log import KEY_VAR, LoggedAction, finetui_command, now, outcome_of, record
 from finetui.core.errors import FinetuiError
 
 SECRET_PARAMS = {"key"}  # chat --key: never written anywhere
-KEY_VAR = "$ENDPOINT_KEY"
 PATH_PARAMS = {"train_file", "test_file", "request_file", "spec_file", "file", "path", "out_dir", "azure_config"}
 NOT_RECORDED = {"history"}  # reading the log is not an action
 _GLOBAL_FLAGS = {"subscription_id": "--subscription", "resource_group": "--resource-group",
@@ -68,23 +67,12 @@ def command_tokens(ctx: click.Context) -> tuple[list[str], bool]:
 
 
 def finetui_line(cli_ctx: Any, tokens: list[str], target: Any = None) -> str:
-    """``finetui --workspace WS [--backend azure --subscription S --resource-group G --workspace-name W] ...``.
-
-    On Azure the workspace is named in full, whether it came from options, the environment or a
-    config.json found from the working folder, so the line repeats the action from anywhere.
-    """
-    head = ["finetui", "--workspace", str(cli_ctx.workspace_path)]
-    if cli_ctx.backend_name != "local":
-        head += ["--backend", cli_ctx.backend_name]
-        if target is not None:
-            head += ["--subscription", target.subscription_id, "--resource-group", target.resource_group,
-                     "--workspace-name", target.workspace_name]
-        else:
-            for key, flag in _GLOBAL_FLAGS.items():
-                value = cli_ctx.backend_options.get(key)
-                if value:
-                    head += [flag, os.path.abspath(str(value)) if key == "config_path" else str(value)]
-    return " ".join(shlex.quote(t) if t != KEY_VAR else f'"{t}"' for t in head + tokens)
+    given = []
+    for key, flag in _GLOBAL_FLAGS.items():
+        value = cli_ctx.backend_options.get(key)
+        if value:
+            given += [flag, os.path.abspath(str(value)) if key == "config_path" else str(value)]
+    return finetui_command(cli_ctx.workspace_path, cli_ctx.backend_name, tokens, target, tuple(given))
 
 
 def _azure_target(cli_ctx: Any):

@@ -88,6 +88,10 @@ class Pane(Vertical):
         if fn is None:
             self.post_message(Loaded(key, error=f"not available: the {backend.name} backend has no {method}()"))
             return
+        from finetui.core.action_record import recorded_call
+
+        paths = getattr(backend, "paths", None)  # actions land in the command log, as their CLI twins do
+        fn = recorded_call(backend, method, fn, paths.root if paths is not None else self.app.workspace)
         self.call(key, fn, *args, **kwargs)
 
     @on(Loaded)
