@@ -249,6 +249,8 @@ class Endpoint:
     error: str | None = None
     pid: int | None = None
     backend: str = "local"
+    ttl_s: float | None = None  # time to live from creation (core/ttl.py)
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
 
 
-def parse_duration(text: str | None) -> float | None:
+def parse_duration(text: str | None, option: str = "--idle-timeout") -> float | None:
     """``30m``, ``90s``, ``2h``, ``45`` (seconds) -> seconds; ``0``/``off``/``none`` -> no limit."""
     if text is None or text.strip().lower() in ("", "0", "off", "none"):
         return None
     m = _DURATION.match(text.lower())
     if not m:
-        raise InvalidInput(f"--idle-timeout {quote(text)}: use a number with s, m, h or d, e.g. 30m")
+        raise InvalidInput(f"{option} {quote(text)}: use a number with s, m, h or d, e.g. 30m")
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
@@ -84,21 +84,25 @@ def endpoint() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: a free one).")
 @click.option("--no-wait", is_flag=True, help="Return once the server is started, before the model is loaded.")
+@click.option("--ttl", help="Time to live, e.g. 2h: then the endpoint stops (local) or is deleted (Azure), "
+                            "whether or not finetui runs.")
 @json_option
 @pass_ctx
 @handle_errors
-def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wait, as_json) -> None:
+def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wait, ttl, as_json) -> None:
     """Deploy MODEL to a new local endpoint NAME and wait until it answers."""
     from finetui.core.local.address import host_warning
 
     idle = parse_duration(idle_timeout)
+    ttl_s = parse_duration(ttl, "--ttl")
     warning = host_warning(host)
     if warning:
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
+    extra = {"ttl_s": ttl_s} if ttl_s is not None else {}  # a backend without TTLs is never handed one
     ep = _manager(ctx).create(name, model, host=host, port=port, request_timeout_ms=request_timeout_ms,
-                              idle_timeout_s=idle, wait=not no_wait)
+                              idle_timeout_s=idle, wait=not no_wait, **extra)
     emit(ep, as_json, _summary)
 
 
@@ -149,6 +153,9 @@ def show(ctx, name, as_json) -> None:
     click.echo(f"  auth:         {ep.auth_mode} (Authorization: Bearer <key>)")
     click.echo(f"  timeout:      {ep.request_timeout_ms} ms per request")
     click.echo(f"  idle timeout: {human_duration(ep.idle_timeout_s) if ep.idle_timeout_s else 'none'}")
+    if ep.expires_at:
+        left = ep.expires_at - time.time()
+        click.echo(f"  ttl:          {human_duration(ep.ttl_s)}, " + (f"ends in {human_duration(left)}" if left > 0 else "over"))
     click.echo(f"  uptime:       {human_duration(_uptime(ep))}   idle: {human_duration(_idle(ep))}")
     if ep.pid:
         click.echo(f"  process:      {ep.pid}")
