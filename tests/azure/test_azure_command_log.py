@@ -115,3 +115,48 @@ def test_other_actions_match_the_golden_files():
         if os.environ.get("FINETUI_UPDATE_GOLDEN"):
             golden.write_text(text)
         assert text == golden.read_text(), golden.name
+
+
+def test_ttl_watcher_deletes_the_endpoint_when_its_time_is_over(world, tmp_path, monkeypatch):  # noqa: F811
+    import time
+
+    from azure.core.pipeline.transport import RequestsTransport
+
+    from finetui.core.azure.ttl_watch import status_path
+
+    monkeypatch.setattr(RequestsTransport, "sleep", lambda self, duration: None)
+    _register_ft(world)
+    here = Path(__file__).resolve().parent
+    config, out = tmp_path / "fake.json", tmp_path / "served.json"
+    config.write_text(json.dumps({"endpoints": ["ep1"], "out": str(out)}))
+    # the watcher is its own detached process: it gets its own fake (holding ep1) through sitecustomize
+    monkeypatch.setenv("FINETUI_FAKE_AZURE", str(config))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(here / "watch_site"), str(here), str(here.parent)]))
+
+    created = run("endpoint", "create", "ep1", "--model", "ft:1", "--ttl", "3s", "--json")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["ttl_s"] == 3
+    shown = run("endpoint", "show", "ep1", "--json")
+    watcher = json.loads(shown.stdout)["ttl_watcher"]
+    assert watcher["state"] == "watching" and watcher["alive"] and watcher["ttl_s"] == 3
+
+    local_ws = Path(os.environ["FINETUI_WORKSPACE"])
+    status_file = status_path(local_ws, "ep1")
+    deadline = time.monotonic() + 180
+    while json.loads(status_file.read_text())["state"] == "watching" or not out.exists():
+        assert time.monotonic() < deadline, (status_file.with_suffix(".log").read_text() if status_file.with_suffix(".log")
+                                             .exists() else "no watcher log")
+        time.sleep(0.2)
+    status = json.loads(status_file.read_text())
+    assert (status["state"], status["reason"]) == ("deleted", "deleted: expired (ttl 3s)")
+    assert status["finished_at"] >= status["expires_at"]
+    served = json.loads(out.read_text())
+    assert ["DELETE", f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/"
+                      f"{WS}/onlineEndpoints/ep1"] in served["requests"]
+    assert served["endpoints"] == [] and served["unhandled"] == []
+    text = run("endpoint", "show", "ep1").stdout
+    assert "ttl watcher:  deleted" in text and "expired (ttl 3s)" in text
+    history = json.loads(run("history", "--json").stdout)
+    by_watcher = [e for e in history if e["source"] == "ttl-watcher"]
+    assert [(e["action"], e["outcome"]) for e in by_watcher] == [("endpoint delete", "ok")]
+    assert by_watcher[0]["az"][0].startswith("az ml online-endpoint delete --name ep1 --yes")

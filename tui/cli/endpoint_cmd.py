@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 
 import click
 
@@ -100,9 +101,20 @@ def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wa
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
-    extra = {"ttl_s": ttl_s} if ttl_s is not None else {}  # a backend without TTLs is never handed one
+    local_ttl = ttl_s is not None and ctx.backend_name == "local"
+    extra = {"ttl_s": ttl_s} if local_ttl else {}  # a local server keeps its own time; Azure gets a watcher
+    started = time.time()
     ep = _manager(ctx).create(name, model, host=host, port=port, request_timeout_ms=request_timeout_ms,
                               idle_timeout_s=idle, wait=not no_wait, **extra)
+    if ttl_s is not None and not local_ttl:
+        from finetui.core.azure.ttl_watch import start_watcher
+
+        watcher = start_watcher(ctx.workspace_path, ctx.backend.workspace, name, ttl_s, started,
+                                getattr(ctx.backend, "registry_name", None))
+        ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
+        if not as_json:
+            click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {human_duration(ttl_s)}",
+                       err=True)
     emit(ep, as_json, _summary)
 
 
@@ -142,6 +154,13 @@ def show(ctx, name, as_json) -> None:
     manager = getattr(ctx.backend, "endpoints", None)
     info = manager.info(name) if manager is not None and hasattr(manager, "info") else {"endpoint": ctx.backend.get_endpoint(name)}
     ep: Endpoint = info["endpoint"]
+    if ctx.backend_name != "local":
+        from finetui.core.azure.ttl_watch import read_status
+
+        watcher = read_status(ctx.workspace_path, name)
+        if watcher:
+            info["ttl_watcher"] = watcher
+            ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
     if as_json:
         extra = {k: v for k, v in info.items() if k != "endpoint"}
         click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep), "idle_s": _idle(ep)}, indent=2))
@@ -157,6 +176,10 @@ def show(ctx, name, as_json) -> None:
         left = ep.expires_at - time.time()
         click.echo(f"  ttl:          {human_duration(ep.ttl_s)}, " + (f"ends in {human_duration(left)}" if left > 0 else "over"))
     click.echo(f"  uptime:       {human_duration(_uptime(ep))}   idle: {human_duration(_idle(ep))}")
+    watcher = info.get("ttl_watcher")
+    if watcher:
+        click.echo(f"  ttl watcher:  {watcher['state']} (process {watcher.get('pid') or '-'})"
+                   + (f": {watcher['reason']}" if watcher.get("reason") else ""))
     if ep.pid:
         click.echo(f"  process:      {ep.pid}")
     for key in ("model_path", "log_path"):
