@@ -25,6 +25,7 @@ _COMMANDS = {
     "chat": ("finetui.tui.cli.chat_cmd", "chat"),
     "azure": ("finetui.tui.cli.azure_cmd", "azure"),
     "history": ("finetui.tui.cli.history_cmd", "history"),
+    "prices": ("finetui.tui.cli.prices_cmd", "prices"),
 }
 
 _HELP = {
@@ -37,6 +38,7 @@ _HELP = {
     "chat": "Chat with an endpoint in the terminal (streaming).",
     "azure": "Azure ML sign-in and workspace information.",
     "history": "Every action performed here, with the finetui, az ml and SDK lines that repeat it.",
+    "prices": "Prices per hour by backend and SKU; refresh them from Azure's public price list.",
 }
 
 
