@@ -12,6 +12,8 @@ import os
 import runpy
 from pathlib import Path
 
+import pytest
+
 from azure_fake import RG, SUB, WS
 from test_azure_cli import run, world  # noqa: F401  (the fixture: the CLI's Azure world, fake service and login)
 
@@ -160,3 +162,26 @@ def test_ttl_watcher_deletes_the_endpoint_when_its_time_is_over(world, tmp_path,
     by_watcher = [e for e in history if e["source"] == "ttl-watcher"]
     assert [(e["action"], e["outcome"]) for e in by_watcher] == [("endpoint delete", "ok")]
     assert by_watcher[0]["az"][0].startswith("az ml online-endpoint delete --name ep1 --yes")
+
+
+def test_compute_check_shows_price_and_estimated_job_cost(world, tmp_path):  # noqa: F811
+    from finetui.core.prices import shipped
+
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"messages": [{"role": "user", "content": "hi " * 2000}]}) + "\n")
+    result = run("compute", "check", "Phi-3-mini-4k-instruct", "--train", str(train), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    table = shipped()
+    per_hour = table["prices"]["azure"]["Standard_NC24ads_A100_v4"]
+    rate = table["throughput_tokens_per_s"]["azure"]["Standard_NC24ads_A100_v4"]
+    assert (out["price"]["sku"], out["price"]["per_hour"], out["price"]["currency"]) == ("Standard_NC24ads_A100_v4", per_hour, "USD")
+    est = out["estimate"]
+    tokens = train.stat().st_size // 4
+    epochs = out["spec"]["num_train_epochs"]
+    assert est["tokens"] == tokens and est["epochs"] == epochs
+    assert est["cost"] == pytest.approx(tokens * epochs / rate / 3600 * per_hour)
+    assert est["cost_low"] < est["cost"] < est["cost_high"] and est["uncertainty"] == pytest.approx(0.75)
+    text = run("compute", "check", "Phi-3-mini-4k-instruct", "--train", str(train)).stdout
+    assert f"price: {per_hour:.3f} USD/h per node (Standard_NC24ads_A100_v4; shipped" in text
+    assert "planning figure per SKU (not measured here)" in text and "+-75%" in text
