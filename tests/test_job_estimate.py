@@ -34,13 +34,13 @@ def test_local_estimate_uses_the_measured_throughput(tmp_path, monkeypatch):
 
     first = finetui_json(ws, "compute", "check", "tiny-chat", "--target", "cpu", "--train", str(train), env=env, check=False)
     assert first["price"]["per_hour"] == 0 and first["price"]["sku"] == "cpu"
-    assert first["estimate"] is None and first["estimate_note"].startswith("no throughput measured here yet")
+    assert first["job_estimate"] is None and first["job_estimate_note"].startswith("no throughput measured here yet")
 
     _finished_job(backend, "job-a", [50.0, 100.0])  # the last tokens/s of each job counts
     _finished_job(backend, "job-b", [300.0])
     _finished_job(backend, "job-c", [200.0])
     out = finetui_json(ws, "compute", "check", "tiny-chat", "--target", "cpu", "--train", str(train), env=env, check=False)
-    est = out["estimate"]
+    est = out["job_estimate"]
     assert est["throughput"]["tokens_per_s"] == 200.0  # the median of 100, 300, 200
     assert est["throughput"]["source"] == "measured here: median of 3 finished job(s)"
     tokens = train.stat().st_size // 4

@@ -176,7 +176,7 @@ def test_compute_check_shows_price_and_estimated_job_cost(world, tmp_path):  # n
     per_hour = table["prices"]["azure"]["Standard_NC24ads_A100_v4"]
     rate = table["throughput_tokens_per_s"]["azure"]["Standard_NC24ads_A100_v4"]
     assert (out["price"]["sku"], out["price"]["per_hour"], out["price"]["currency"]) == ("Standard_NC24ads_A100_v4", per_hour, "USD")
-    est = out["estimate"]
+    est = out["job_estimate"]
     tokens = train.stat().st_size // 4
     epochs = out["spec"]["num_train_epochs"]
     assert est["tokens"] == tokens and est["epochs"] == epochs
