@@ -162,7 +162,7 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
     elif action == "endpoint invoke":
         out.az.append(_az(t, "online-endpoint", "invoke", "--name", name, "--request-file", p["request_file"]))
         out.sdk.append(f"ml_client.online_endpoints.invoke(endpoint_name={name!r}, request_file={p['request_file']!r})")
-    elif action in ("endpoint delete", "down"):
+    elif action == "endpoint delete":
         out.az.append(_az(t, "online-endpoint", "delete", "--name", name, "--yes"))
         out.sdk.append(f"ml_client.online_endpoints.begin_delete(name={name!r}).result()")
     return out

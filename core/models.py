@@ -251,6 +251,7 @@ class Endpoint:
     backend: str = "local"
     ttl_s: float | None = None  # time to live from creation (core/ttl.py)
     expires_at: float | None = None
+    instance_type: str | None = None  # the SKU it bills as (Azure); None for a local server
 
 
 @dataclass(frozen=True)

@@ -123,19 +123,30 @@ def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wa
 @pass_ctx
 @handle_errors
 def list_endpoints(ctx, as_json) -> None:
-    """Endpoints in the workspace with state, URL, uptime and idle time."""
+    """Endpoints in the workspace with state, URL, uptime, idle time, price per hour and spend so far."""
+    from finetui.core.meter import meter, money
+    from finetui.core.prices import load_prices
+
     eps = ctx.backend.list_endpoints()
+    prices = load_prices(ctx.workspace_path)
+    meters = [meter(ep, prices) for ep in eps]
     if as_json:
-        click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep), "idle_s": _idle(ep)} for ep in eps], indent=2))
+        click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+                                "idle_s": _idle(ep), **_money_fields(m)} for ep, m in zip(eps, meters)], indent=2))
         return
     if not eps:
         click.echo("no endpoints yet: `finetui endpoint create NAME --model MODEL`")
         return
     table(
         [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
-          human_duration(_uptime(ep)), human_duration(_idle(ep))] for ep in eps],
-        ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE"],
+          human_duration(_uptime(ep) if ep.backend == "local" else m.uptime_s), human_duration(_idle(ep)),
+          money(m.per_hour, m.currency), money(m.spent, m.currency)] for ep, m in zip(eps, meters)],
+        ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE", "PER HOUR", "SPENT"],
     )
+
+
+def _money_fields(m) -> dict:
+    return {"per_hour": m.per_hour, "spent": m.spent, "currency": m.currency}
 
 
 def _jsonable(value):
@@ -161,9 +172,14 @@ def show(ctx, name, as_json) -> None:
         if watcher:
             info["ttl_watcher"] = watcher
             ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
+    from finetui.core.meter import meter, money
+    from finetui.core.prices import load_prices
+
+    m = meter(ep, load_prices(ctx.workspace_path))
     if as_json:
         extra = {k: v for k, v in info.items() if k != "endpoint"}
-        click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep), "idle_s": _idle(ep)}, indent=2))
+        click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+                               "idle_s": _idle(ep), **_money_fields(m)}, indent=2))
         return
     _summary(ep)
     click.echo(f"  openapi:      {ep.openapi_uri or '-'}")
@@ -175,7 +191,10 @@ def show(ctx, name, as_json) -> None:
     if ep.expires_at:
         left = ep.expires_at - time.time()
         click.echo(f"  ttl:          {human_duration(ep.ttl_s)}, " + (f"ends in {human_duration(left)}" if left > 0 else "over"))
-    click.echo(f"  uptime:       {human_duration(_uptime(ep))}   idle: {human_duration(_idle(ep))}")
+    click.echo(f"  uptime:       {human_duration(_uptime(ep) if ep.backend == 'local' else m.uptime_s)}   "
+               f"idle: {human_duration(_idle(ep))}")
+    click.echo(f"  spend:        {money(m.spent, m.currency)} so far at {money(m.per_hour, m.currency)}/h"
+               + (f" ({ep.instance_type})" if ep.instance_type else ""))
     watcher = info.get("ttl_watcher")
     if watcher:
         click.echo(f"  ttl watcher:  {watcher['state']} (process {watcher.get('pid') or '-'})"

@@ -26,6 +26,7 @@ _COMMANDS = {
     "azure": ("finetui.tui.cli.azure_cmd", "azure"),
     "history": ("finetui.tui.cli.history_cmd", "history"),
     "prices": ("finetui.tui.cli.prices_cmd", "prices"),
+    "down": ("finetui.tui.cli.down_cmd", "down"),
 }
 
 _HELP = {
@@ -39,6 +40,7 @@ _HELP = {
     "azure": "Azure ML sign-in and workspace information.",
     "history": "Every action performed here, with the finetui, az ml and SDK lines that repeat it.",
     "prices": "Prices per hour by backend and SKU; refresh them from Azure's public price list.",
+    "down": "Delete endpoints so they stop billing, after one confirmation.",
 }
 
 

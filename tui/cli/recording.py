@@ -132,7 +132,12 @@ def _save(exit_code: int, error: str | None) -> None:
         root = cli_ctx.workspace_path
         if cli_ctx.backend_name != "local" and not root.exists():
             root.mkdir(parents=True, mode=0o700)  # Azure work is logged even where no local work was done yet
-        record(root, build_entry(ctx, cli_ctx, exit_code, error))
+        entry = build_entry(ctx, cli_ctx, exit_code, error)
+    except Exception as exc:  # the log line is not worth the command's own outcome
+        click.echo(f"warning: the command log was not written ({type(exc).__name__}: {exc})", err=True)
+        return
+    try:
+        record(root, entry)
     except OSError as exc:
         click.echo(f"warning: the command log was not written ({exc.strerror or exc})", err=True)
     except FinetuiError as exc:

@@ -25,7 +25,7 @@ if os.environ.get("FINETUI_FAKE_AZURE"):
     _fake, _login = standard_fake(), FakeLogin()
     for _name in _config["endpoints"]:
         _path = f"{WS_ID}/onlineEndpoints/{_name}"
-        _body = json.dumps({"location": LOC, "tags": {}, "properties": {"authMode": "Key"}}).encode()
+        _body = json.dumps({"location": LOC, "tags": {}, "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}}}).encode()
         _fake.endpoint_put(FakeRequest("PUT", MGMT + _path, "management.azure.com", _path, {}, {}, _body), _name)
 
     def _route(req):

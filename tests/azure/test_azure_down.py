@@ -1,0 +1,60 @@
+"""`finetui down` and the spend meter on Azure, against the fake service: one confirmation, what it saves per hour."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from azure_fake import LOC, MGMT, WS_ID
+from azure_replay import FakeRequest
+from test_azure_cli import run, world  # noqa: F401  (the fixture)
+
+from finetui.core.prices import shipped
+
+
+def _endpoint(world, name: str, instance_type: str, created: datetime) -> None:  # noqa: F811
+    path = f"{WS_ID}/onlineEndpoints/{name}"
+    body = json.dumps({"location": LOC, "tags": {"finetui.model": "ft:1", "finetui.instance_type": instance_type},
+                       "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}}}).encode()
+    world.endpoint_put(FakeRequest("PUT", MGMT + path, "management.azure.com", path, {}, {}, body), name)
+    world.endpoints[name]["systemData"] = dict(world.endpoints[name]["systemData"], createdAt=created.isoformat())
+
+
+def test_down_older_than_asks_once_and_says_what_it_saves(world):  # noqa: F811
+    table = shipped()["prices"]["azure"]
+    now = datetime.now(timezone.utc)
+    _endpoint(world, "old-ep", "Standard_NC6s_v3", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    _endpoint(world, "new-ep", "Standard_NC24ads_A100_v4", now)
+
+    listed = {e["name"]: e for e in json.loads(run("endpoint", "list", "--json").stdout)}
+    assert listed["old-ep"]["per_hour"] == table["Standard_NC6s_v3"]
+    assert listed["old-ep"]["spent"] == pytest.approx(listed["old-ep"]["uptime_s"] / 3600 * table["Standard_NC6s_v3"], rel=1e-3)
+    assert listed["new-ep"]["uptime_s"] < 600 and listed["new-ep"]["currency"] == "USD"
+    shown = run("endpoint", "show", "new-ep").stdout
+    assert f"at {table['Standard_NC24ads_A100_v4']:.2f} USD/h (Standard_NC24ads_A100_v4)" in shown
+
+    unconfirmed = run("down", "--older-than", "1h")  # no terminal to ask on: nothing is deleted
+    assert unconfirmed.exit_code == 2 and "pass --yes" in unconfirmed.stderr
+    assert "old-ep" in unconfirmed.stdout and "new-ep" not in unconfirmed.stdout
+    assert f"saves {table['Standard_NC6s_v3']:.2f} USD/h" in unconfirmed.stdout
+    assert set(world.endpoints) == {"old-ep", "new-ep"}
+
+    done = run("down", "--older-than", "1h", "--yes", "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert out["deleted"] == ["old-ep"] and out["saves_per_hour"] == table["Standard_NC6s_v3"]
+    assert set(world.endpoints) == {"new-ep"}
+
+    confirmed = run("down", "--all", "--yes")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "deleted new-ep" in confirmed.stdout and world.endpoints == {}
+    assert run("down", "--yes").stdout.strip() == "nothing to stop: no endpoints"
+
+
+def test_down_unknown_price_is_said_not_guessed(world):  # noqa: F811
+    _endpoint(world, "odd-ep", "Standard_Z99", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    result = run("down", "--yes")
+    assert "(and the unknown price of odd-ep)" in result.stdout and "?" in result.stdout
+    assert result.exit_code == 0 and world.endpoints == {}
