@@ -79,3 +79,12 @@ class StandInRegistry:
         return RegisteredModel(
             name=name, version=version or "1", path=str(self.models[name]), job=None, base_model=None, created_at=time.time()
         )
+
+
+def tiny_chat_workspace(tmp_path: Path):
+    """A LocalBackend on ``tmp_path/ws`` whose catalog holds this tiny model as ``tiny-chat``."""
+    from finetui.core.local.backend import LocalBackend
+
+    backend = LocalBackend(tmp_path / "ws")
+    backend.catalog.add_path(build_tiny_phi3(tmp_path / "tiny"), name="tiny-chat")
+    return backend

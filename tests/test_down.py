@@ -7,18 +7,15 @@ import time
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from serve_model import build_tiny_phi3
+from serve_model import tiny_chat_workspace
 
 from finetui.core.local import procs
 
 
 @pytest.mark.slow
 def test_down_stops_local_endpoints_after_one_confirmation(tmp_path, monkeypatch):
-    from finetui.core.local.backend import LocalBackend
-
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    backend = LocalBackend(tmp_path / "ws")
-    backend.catalog.add_path(build_tiny_phi3(tmp_path / "tiny"), name="tiny-chat")
+    backend = tiny_chat_workspace(tmp_path)
     ws = backend.paths.root
     try:
         finetui(ws, "endpoint", "create", "ep-down", "--model", "tiny-chat", "--no-wait", env={"OMP_NUM_THREADS": "1"})

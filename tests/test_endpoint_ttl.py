@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from serve_model import build_tiny_phi3
+from serve_model import tiny_chat_workspace
+from test_endpoint_lifecycle import wait_for
 
 from finetui.core.local import procs
 from finetui.core.local.address import port_open
@@ -15,23 +14,10 @@ from finetui.core.local.address import port_open
 NAME = "ep-ttl"
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
-    from finetui.core.local.backend import LocalBackend
-
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    backend = LocalBackend(tmp_path / "ws")
-    backend.catalog.add_path(build_tiny_phi3(tmp_path / "tiny"), name="tiny-chat")
+    backend = tiny_chat_workspace(tmp_path)
     ws = backend.paths.root
     try:
         # the CLI process returns at once and is gone: only the server is left to keep the time
