@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 
 from .commands import ActionsProvider
-from .format import duration, first_line
+from .format import first_line
 from .panes.compute import ComputePane
 from .panes.data import DataPane
 from .panes.endpoints import EndpointsPane
@@ -31,7 +31,7 @@ PANES = (("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), 
 
 HELP = """[b]finetui[/b] — fine-tune a chat model, deploy it, chat with it.
 
-[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · q quit
+[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · @ command log · q quit
 [b]Models[/b]     / filter · c check compute · t fine-tune (launch form)
 [b]Compute[/b]    r re-check the fit for the selected model and spec
 [b]Data[/b]       Enter open a row as a chat · End last row · v validate
@@ -68,6 +68,7 @@ class FinetuiApp(App[None]):
     BINDINGS = [
         *(Binding(str(i + 1), f"show('{pid}')", label) for i, (pid, label, _) in enumerate(PANES)),
         Binding("question_mark", "help", "Help"),
+        Binding("at", "command_log", "Command log", show=False),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
     ]
@@ -240,6 +241,16 @@ class FinetuiApp(App[None]):
 
         self.push_screen(HelpScreen(HELP))
 
+    def workspace_root(self) -> str | None:
+        """Where the command log and the price override live: the local workspace, if there is one."""
+        paths = getattr(self.backend, "paths", None)
+        return str(paths.root) if paths is not None else self.workspace
+
+    def action_command_log(self) -> None:
+        from .widgets.command_log import CommandLogScreen
+
+        self.push_screen(CommandLogScreen(self.workspace_root()))
+
     # -- quitting: detached jobs and endpoints keep running -----------------------------------
     async def action_quit(self) -> None:
         endpoints = [p for p in self.panes() if p.id == "endpoints-pane"]
@@ -249,9 +260,9 @@ class FinetuiApp(App[None]):
             return
         from .screens import ConfirmScreen
 
-        now = self.clock()
-        lines = "\n".join(f"  {e.name}  up {duration(now - (e.started_at or e.created_at or now))}" for e in up)
-        question = f"These endpoints keep running after you quit (delete them in pane 5):\n{lines}\n\nQuit anyway?"
+        from .widgets.spend import quit_question
+
+        question = quit_question(up, self.clock(), self.workspace_root())
 
         def done(yes: bool | None) -> None:
             if yes:
