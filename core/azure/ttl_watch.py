@@ -62,7 +62,8 @@ def start_watcher(local_root: Path, workspace: Any, endpoint: str, ttl_s: float,
     path = status_path(local_root, endpoint)
     status = {"endpoint": endpoint, "subscription_id": workspace.subscription_id,
               "resource_group": workspace.resource_group, "workspace_name": workspace.workspace_name,
-              "ttl_s": ttl_s, "expires_at": expires_at, "state": "watching", "reason": None, "pid": None}
+              "created_at": expires_at - ttl_s, "ttl_s": ttl_s, "expires_at": expires_at, "state": "watching",
+              "reason": None, "pid": None}
     _write(path, status)
     argv = procs.python_module_argv("finetui.core.azure.ttl_watch", "--status", str(path), "--workspace", str(local_root))
     pid, started = procs.spawn_detached(argv, log_path=path.with_suffix(".log"), cwd=path.parent,
@@ -70,6 +71,18 @@ def start_watcher(local_root: Path, workspace: Any, endpoint: str, ttl_s: float,
     status.update(pid=pid, pid_start_time=started)
     _write(path, status)
     return status
+
+
+REPLACED_AFTER_S = 300.0  # an endpoint created this long after our deadline's start is another one
+
+
+def _superseded(status_file: Path, pid: int) -> bool:
+    """True when the status file now names another watcher (a later create --ttl of the same name)."""
+    try:
+        owner = json.loads(status_file.read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError):
+        return True
+    return owner is not None and owner != pid
 
 
 def _credential():
@@ -85,8 +98,11 @@ def watch(status_file: Path, local_root: Path, backend: Any = None, sleep=time.s
     from ..errors import FinetuiError, NotFound
 
     status = json.loads(status_file.read_text(encoding="utf-8"))
+    me = os.getpid()
     while clock() < status["expires_at"]:
         sleep(min(60.0, max(status["expires_at"] - clock(), 0.05)))
+    if _superseded(status_file, me):
+        return status  # the endpoint was created again with a new watcher: that one decides now
     reason = expired_reason(status["ttl_s"])
     if backend is None:
         from .backend import AzureBackend
@@ -94,8 +110,13 @@ def watch(status_file: Path, local_root: Path, backend: Any = None, sleep=time.s
         backend = AzureBackend(status["subscription_id"], status["resource_group"], status["workspace_name"],
                                credential=_credential())
     try:
-        backend.delete_endpoint(status["endpoint"])
-        status.update(state="deleted", reason=f"deleted: {reason}")
+        current = backend.get_endpoint(status["endpoint"])
+        if current.created_at and current.created_at > status.get("created_at", 0) + REPLACED_AFTER_S:
+            # deleted and created again by someone (portal, az, finetui without --ttl): not ours to delete
+            status.update(state="gone", reason=f"{reason}; the endpoint was deleted and created again since, so it stays")
+        else:
+            backend.delete_endpoint(status["endpoint"])
+            status.update(state="deleted", reason=f"deleted: {reason}")
         code = 0
     except NotFound:
         status.update(state="gone", reason=f"{reason}; the endpoint was already deleted")
@@ -104,8 +125,11 @@ def watch(status_file: Path, local_root: Path, backend: Any = None, sleep=time.s
         status.update(state="failed", reason=f"{reason}, but the delete failed: {str(exc).splitlines()[0]}")
         code = 1
     status["finished_at"] = clock()
+    if _superseded(status_file, me):
+        return status
     _write(status_file, status)
-    _log_action(local_root, status, code)
+    if status["state"] != "gone":  # nothing was done to an endpoint that was gone or replaced
+        _log_action(local_root, status, code)
     return status
 
 

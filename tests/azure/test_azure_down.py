@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -58,3 +59,23 @@ def test_down_unknown_price_is_said_not_guessed(world):  # noqa: F811
     result = run("down", "--yes")
     assert "(and the unknown price of odd-ep)" in result.stdout and "?" in result.stdout
     assert result.exit_code == 0 and world.endpoints == {}
+
+
+def test_ttl_watcher_leaves_an_endpoint_created_again_alone(fake, backend, tmp_path):
+    """Deleted by hand and created again under the same name: the old watcher must not delete the new one."""
+    from finetui.core.azure.ttl_watch import watch
+
+    now = time.time()
+    _endpoint(fake, "ep1", "Standard_NC6s_v3", datetime.fromtimestamp(now, timezone.utc))
+    status_file = tmp_path / "ep1.json"
+    status = {"endpoint": "ep1", "subscription_id": "s", "resource_group": "r", "workspace_name": "w",
+              "created_at": now - 7200, "ttl_s": 3600.0, "expires_at": now - 3600, "state": "watching", "pid": None}
+    status_file.write_text(json.dumps(status))
+    out = watch(status_file, tmp_path, backend=backend)
+    assert out["state"] == "gone" and "created again" in out["reason"]
+    assert "ep1" in fake.endpoints
+
+    status["created_at"] = now - 60  # the endpoint it was started for: deleted
+    status_file.write_text(json.dumps(status))
+    assert watch(status_file, tmp_path, backend=backend)["state"] == "deleted"
+    assert "ep1" not in fake.endpoints
