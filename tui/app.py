@@ -154,6 +154,11 @@ class FinetuiApp(App[None]):
         self.set_status(f"{getattr(event.backend, 'name', 'backend')} · {where}")
         for pane in self.panes():
             pane.backend_ready()
+        self._refresh_meter()
+        if self.poll_interval:
+            from .widgets.spend import METER_EVERY_S
+
+            self.set_interval(METER_EVERY_S, self._refresh_meter)
 
     @on(BackendFailed)
     def _backend_failed(self, event: BackendFailed) -> None:
@@ -188,7 +193,23 @@ class FinetuiApp(App[None]):
         return jobs[0].current_spec() if jobs else {}
 
     def set_status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self._status_text = text
+        meter = getattr(self, "_meter_text", "")
+        self.query_one("#status", Static).update(f"{text}  ·  {meter}" if meter else text)
+
+    @work(thread=True, exclusive=True, group="meter", exit_on_error=False)
+    def _refresh_meter(self) -> None:
+        from .widgets.spend import MeterUpdated, meter_text
+
+        try:
+            text = meter_text(self.backend.list_endpoints(), self.clock(), self.workspace_root())
+        except Exception:  # the meter is a nicety: an unreachable service shows in pane 5, not here
+            return
+        self.post_message(MeterUpdated(text))
+
+    def on_meter_updated(self, event) -> None:
+        self._meter_text = event.text
+        self.set_status(getattr(self, "_status_text", ""))
 
     @property
     def mounted(self) -> bool:

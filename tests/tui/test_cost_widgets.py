@@ -99,6 +99,7 @@ async def _quit(pilot) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
     await wait_for(pilot, lambda: app.pane("endpoints").endpoints)
+    await wait_for(pilot, lambda: "billing" in str(app.query_one("#status").content))  # the meter, behind the dialog
     await pilot.press("q")
     await wait_for(pilot, lambda: bool(app.screen.query("#confirm-question")))
     await pilot.pause(0.1)
@@ -119,3 +120,27 @@ async def test_quit_dialog_says_what_the_endpoints_cost(billing_backend):
 
 def test_quit_dialog_snapshot(snap_compare, billing_backend):
     assert snap_compare(_app(billing_backend), terminal_size=(100, 30), run_before=_quit)
+
+
+async def _endpoints_with_meter(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
+    await pilot.press("5")
+    await wait_for(pilot, lambda: app.pane("endpoints").endpoint is not None)
+    await wait_for(pilot, lambda: "billing" in str(app.query_one("#status").content))
+    await pilot.pause(0.1)
+
+
+async def test_status_bar_meter_shows_what_bills(billing_backend):
+    per_hour = shipped()["prices"]["azure"]["Standard_NC24ads_A100_v4"]
+    app = _app(billing_backend)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _endpoints_with_meter(pilot)
+        status = str(app.query_one("#status").content)
+        assert status.endswith(f"1 endpoint billing: {per_hour:.2f} USD/h, {per_hour * 2:.2f} USD so far")
+        app.set_status("demo workspace ready")  # other news keeps the meter beside it
+        assert str(app.query_one("#status").content).startswith("demo workspace ready  ·  1 endpoint billing")
+
+
+def test_status_bar_meter_snapshot(snap_compare, billing_backend):
+    assert snap_compare(_app(billing_backend), terminal_size=(120, 40), run_before=_endpoints_with_meter)
