@@ -86,6 +86,7 @@ class ComputeTarget:
     gpus_per_node: int | None = None
     max_nodes: int | None = None
     provisioning_state: str | None = None
+    min_nodes: int | None = None  # an Azure cluster above 0 bills its idle nodes (`finetui down` scales it to 0)
 
     @property
     def accelerator_memory_bytes(self) -> int | None:

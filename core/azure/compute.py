@@ -91,6 +91,7 @@ def to_target(compute: Any, gpus_per_node: int | None) -> ComputeTarget:
         gpus_per_node=gpus_per_node,
         max_nodes=getattr(compute, "max_instances", None),
         provisioning_state=_state(getattr(compute, "provisioning_state", None)),
+        min_nodes=getattr(compute, "min_instances", None),
     )
 
 
@@ -169,6 +170,21 @@ class AzureCompute:
         poller = self.client.call(lambda: ws.compute.begin_create_or_update(cluster), ctx)
         if wait:
             self.client.call(poller.result, ctx)
+        return self.get(name)
+
+    def scale_to_zero(self, name: str) -> ComputeTarget:
+        """Let a cluster scale down to no nodes when idle (min nodes 0): it stops billing between jobs."""
+        with quiet():
+            from azure.ai.ml.entities import AmlCompute
+
+        found = self.get_sdk(name)
+        # a fresh entity, not the fetched one: the SDK cannot send back a cluster it read without a subnet
+        cluster = AmlCompute(name=found.name, size=found.size, min_instances=0, max_instances=found.max_instances,
+                             idle_time_before_scale_down=found.idle_time_before_scale_down, tier=found.tier)
+        ws = self.client.ws
+        ctx = self.client.ws_ctx(f"compute {name}", "update")
+        poller = self.client.call(lambda: ws.compute.begin_create_or_update(cluster), ctx)
+        self.client.call(poller.result, ctx)
         return self.get(name)
 
     # -- the check ---------------------------------------------------------------------

@@ -79,3 +79,20 @@ def test_ttl_watcher_leaves_an_endpoint_created_again_alone(fake, backend, tmp_p
     status_file.write_text(json.dumps(status))
     assert watch(status_file, tmp_path, backend=backend)["state"] == "deleted"
     assert "ep1" not in fake.endpoints
+
+
+def test_down_scales_clusters_that_bill_while_idle_to_zero(world):  # noqa: F811
+    per_hour = shipped()["prices"]["azure"]["Standard_NC24ads_A100_v4"]
+    world.computes["gpu-a100"]["properties"]["properties"]["scaleSettings"]["minNodeCount"] = 2
+    asked = run("down")
+    assert asked.exit_code == 2 and "pass --yes" in asked.stderr
+    assert "gpu-a100" in asked.stdout and "2 -> 0" in asked.stdout
+    assert f"scaling 1 cluster(s) down to 0 nodes saves {2 * per_hour:.2f} USD/h" in asked.stdout
+    before = len(world.requests)
+    done = run("down", "--yes", "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert out["scaled_to_zero"] == ["gpu-a100"] and out["saves_per_hour"] == pytest.approx(2 * per_hour)
+    puts = [r.json() for r in world.requests[before:] if r.method == "PUT" and r.path.endswith("/computes/gpu-a100")]
+    assert puts and puts[-1]["properties"]["properties"]["scaleSettings"]["minNodeCount"] == 0
+    assert run("down", "--yes").stdout.strip() == "nothing to stop: no endpoints"
