@@ -81,10 +81,12 @@ class FinetuiApp(App[None]):
         build_demo: bool = False,
         poll_interval: float | None = 2.0,
         clock: Callable[[], float] = time.time,
+        log_root: str | None = None,
     ) -> None:
         super().__init__()
         self.backend_factory = backend_factory
         self.workspace = workspace
+        self.log_root = log_root  # where the command log lives when the backend has no local workspace (Azure)
         self.backend: Any = None
         self.backend_error: str | None = None
         self.want_demo = build_demo
@@ -265,7 +267,7 @@ class FinetuiApp(App[None]):
     def workspace_root(self) -> str | None:
         """Where the command log and the price override live: the local workspace, if there is one."""
         paths = getattr(self.backend, "paths", None)
-        return str(paths.root) if paths is not None else self.workspace
+        return str(paths.root) if paths is not None else (self.workspace or self.log_root)
 
     def action_command_log(self) -> None:
         from .widgets.command_log import CommandLogScreen

@@ -90,8 +90,7 @@ class Pane(Vertical):
             return
         from finetui.core.action_record import recorded_call
 
-        paths = getattr(backend, "paths", None)  # actions land in the command log, as their CLI twins do
-        fn = recorded_call(backend, method, fn, paths.root if paths is not None else self.app.workspace)
+        fn = recorded_call(backend, method, fn, self.app.workspace_root())  # logged as their CLI twins are
         self.call(key, fn, *args, **kwargs)
 
     @on(Loaded)
