@@ -96,3 +96,26 @@ def test_down_scales_clusters_that_bill_while_idle_to_zero(world):  # noqa: F811
     puts = [r.json() for r in world.requests[before:] if r.method == "PUT" and r.path.endswith("/computes/gpu-a100")]
     assert puts and puts[-1]["properties"]["properties"]["scaleSettings"]["minNodeCount"] == 0
     assert run("down", "--yes").stdout.strip() == "nothing to stop: no endpoints"
+
+
+async def test_an_app_action_on_azure_is_logged_with_its_az_ml_line(fake, backend, tmp_path):
+    from finetui.core.command_log import CommandLog
+    from finetui.tui.app import FinetuiApp
+
+    _endpoint(fake, "ep1", "Standard_NC6s_v3", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    log_root = tmp_path / "local-ws"
+    log_root.mkdir()
+    app = FinetuiApp(lambda: backend, poll_interval=None, log_root=str(log_root))
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not (app.mounted and app.backend is not None):
+            await pilot.pause(0.05)
+        app.pane("endpoints").backend_call("deleted", "delete_endpoint", "ep1")  # what typing the name to confirm does
+        deadline = time.monotonic() + 60
+        while not CommandLog(log_root).read():
+            assert time.monotonic() < deadline, "nothing logged"
+            await pilot.pause(0.05)
+    entry = CommandLog(log_root).read()[0]
+    assert (entry.source, entry.backend, entry.action, entry.outcome) == ("app", "azure", "endpoint delete", "ok")
+    assert entry.az == ("az ml online-endpoint delete --name ep1 --yes --resource-group rg1 --workspace-name ws1 "
+                        "--subscription 00000000-0000-0000-0000-000000000000",)
+    assert "ep1" not in fake.endpoints
