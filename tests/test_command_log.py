@@ -41,6 +41,8 @@ def test_each_noun_recorded_line_reruns_to_the_same_result(tmp_path):
         ("endpoint", "list", "--json"),
         ("endpoint", "show", "nosuch"),
         ("chat", "nosuch", "--message", "hi"),
+        ("prices", "--json"),
+        ("down", "--yes", "--json"),
     ]
     originals = []
     for args in actions:
@@ -50,7 +52,8 @@ def test_each_noun_recorded_line_reruns_to_the_same_result(tmp_path):
                                         capture_output=True, text=True, cwd=work, env={**env, "PYTHONPATH": str(REPO)},
                                         timeout=300))
     entries = finetui_json(ws, "history")
-    assert [e["action"] for e in entries] == [" ".join(a[:1]) if a[0] == "chat" else " ".join(a[:2]) for a in reversed(actions)]
+    one_word = {"chat", "prices", "down"}
+    assert [e["action"] for e in entries] == [a[0] if a[0] in one_word else " ".join(a[:2]) for a in reversed(actions)]
     for entry, args, first in zip(reversed(entries), actions, originals):
         assert entry["backend"] == "local"
         assert entry["exit_code"] == first.returncode
