@@ -158,8 +158,8 @@ class EndpointManager:
         deadline = time.monotonic() + timeout_s
         while True:
             rec = self._record(name)
-            if rec["state"] == EndpointState.STOPPED.value:  # its time to live ran out while it started
-                raise OperationFailed(f"endpoint {name} stopped: {rec.get('error')}")
+            if rec["state"] == EndpointState.STOPPED.value and rec.get("expires_at") and time.time() >= rec["expires_at"]:
+                raise OperationFailed(f"endpoint {name} stopped: {rec.get('error')}")  # its time ran out while it started
             if rec["state"] == EndpointState.FAILED.value:
                 self._stop_process(rec)  # the server is on its way out; make sure it is gone
                 raise OperationFailed(f"endpoint {name} failed: {rec.get('error')}", hint=f"`finetui endpoint logs {name}`")
