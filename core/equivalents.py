@@ -90,6 +90,9 @@ def _endpoint_create(p: dict[str, Any], t: AzureTarget, out: Equivalents) -> Non
     ]
     out.notes.append("deployment.yml: $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json "
                      "(every other field comes from --set)")
+    if p.get("ttl"):
+        out.notes.append(f"--ttl {p['ttl']}: az ml has no time to live; finetui's watcher process deletes the endpoint "
+                         f"then (`finetui endpoint show {name}` shows it)")
 
 
 def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equivalents:

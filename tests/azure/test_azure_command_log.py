@@ -185,3 +185,11 @@ def test_compute_check_shows_price_and_estimated_job_cost(world, tmp_path):  # n
     text = run("compute", "check", "Phi-3-mini-4k-instruct", "--train", str(train)).stdout
     assert f"price: {per_hour:.3f} USD/h per node (Standard_NC24ads_A100_v4; shipped" in text
     assert "planning figure per SKU (not measured here)" in text and "+-75%" in text
+
+
+def test_endpoint_create_with_ttl_notes_what_az_ml_lacks():
+    from finetui.core.equivalents import AzureTarget, azure_equivalents
+
+    eq = azure_equivalents("endpoint create", {"name": "ep1", "model": "ft:1", "ttl": "2h"}, AzureTarget(SUB, RG, WS))
+    assert eq.az == azure_equivalents("endpoint create", {"name": "ep1", "model": "ft:1"}, AzureTarget(SUB, RG, WS)).az
+    assert eq.notes[-1].startswith("--ttl 2h: az ml has no time to live; finetui's watcher process deletes the endpoint")
