@@ -90,7 +90,7 @@ class ComputeTarget:
     max_nodes: int | None = None
     provisioning_state: str | None = None
     tier: str | None = None  # Azure: dedicated or low_priority
-    min_nodes: int | None = None
+    min_nodes: int | None = None  # an Azure cluster above 0 bills its idle nodes (`finetui down` scales it to 0)
     idle_seconds: int | None = None  # Azure: idle time before scale-down
 
     @property
@@ -302,6 +302,9 @@ class Endpoint:
     error: str | None = None
     pid: int | None = None
     backend: str = "local"
+    ttl_s: float | None = None  # time to live from creation (core/ttl.py)
+    expires_at: float | None = None
+    instance_type: str | None = None  # the SKU it bills as (Azure); None for a local server
 
 
 @dataclass(frozen=True)

@@ -105,3 +105,12 @@ def serving_backend(workspace: Path, model: Path, name: str = "tiny-chat"):
                     backend.endpoints.delete(ep.name)
                 except NotFound:
                     pass
+
+
+def tiny_chat_workspace(tmp_path: Path):
+    """A LocalBackend on ``tmp_path/ws`` whose catalog holds this tiny model as ``tiny-chat``."""
+    from finetui.core.local.backend import LocalBackend
+
+    backend = LocalBackend(tmp_path / "ws")
+    backend.catalog.add_path(build_tiny_phi3(tmp_path / "tiny"), name="tiny-chat")
+    return backend

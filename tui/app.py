@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 
 from .commands import ActionsProvider
-from .format import duration, first_line
+from .format import first_line
 from .panes.compute import ComputePane
 from .panes.data import DataPane
 from .panes.endpoints import EndpointsPane
@@ -31,7 +31,7 @@ PANES = (("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), 
 
 HELP = """[b]finetui[/b] — fine-tune a chat model, deploy it, chat with it.
 
-[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · q quit
+[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · @ command log · q quit
 [b]Models[/b]     / filter · c check compute · t fine-tune (launch form)
 [b]Compute[/b]    r re-check the fit for the selected model and spec
 [b]Data[/b]       Enter open a row as a chat · End last row · v validate
@@ -68,6 +68,7 @@ class FinetuiApp(App[None]):
     BINDINGS = [
         *(Binding(str(i + 1), f"show('{pid}')", label) for i, (pid, label, _) in enumerate(PANES)),
         Binding("question_mark", "help", "Help"),
+        Binding("at", "command_log", "Command log", show=False),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
     ]
@@ -80,10 +81,12 @@ class FinetuiApp(App[None]):
         build_demo: bool = False,
         poll_interval: float | None = 2.0,
         clock: Callable[[], float] = time.time,
+        log_root: str | None = None,
     ) -> None:
         super().__init__()
         self.backend_factory = backend_factory
         self.workspace = workspace
+        self.log_root = log_root  # where the command log lives when the backend has no local workspace (Azure)
         self.backend: Any = None
         self.backend_error: str | None = None
         self.want_demo = build_demo
@@ -153,6 +156,11 @@ class FinetuiApp(App[None]):
         self.set_status(f"{getattr(event.backend, 'name', 'backend')} · {where}")
         for pane in self.panes():
             pane.backend_ready()
+        self._refresh_meter()
+        if self.poll_interval:
+            from .widgets.spend import METER_EVERY_S
+
+            self.set_interval(METER_EVERY_S, self._refresh_meter)
 
     @on(BackendFailed)
     def _backend_failed(self, event: BackendFailed) -> None:
@@ -187,7 +195,23 @@ class FinetuiApp(App[None]):
         return jobs[0].current_spec() if jobs else {}
 
     def set_status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self._status_text = text
+        meter = getattr(self, "_meter_text", "")
+        self.query_one("#status", Static).update(f"{text}  ·  {meter}" if meter else text)
+
+    @work(thread=True, exclusive=True, group="meter", exit_on_error=False)
+    def _refresh_meter(self) -> None:
+        from .widgets.spend import MeterUpdated, meter_text
+
+        try:
+            text = meter_text(self.backend.list_endpoints(), self.clock(), self.workspace_root())
+        except Exception:  # the meter is a nicety: an unreachable service shows in pane 5, not here
+            return
+        self.post_message(MeterUpdated(text))
+
+    def on_meter_updated(self, event) -> None:
+        self._meter_text = event.text
+        self.set_status(getattr(self, "_status_text", ""))
 
     @property
     def mounted(self) -> bool:
@@ -240,6 +264,16 @@ class FinetuiApp(App[None]):
 
         self.push_screen(HelpScreen(HELP))
 
+    def workspace_root(self) -> str | None:
+        """Where the command log and the price override live: the local workspace, if there is one."""
+        paths = getattr(self.backend, "paths", None)
+        return str(paths.root) if paths is not None else (self.workspace or self.log_root)
+
+    def action_command_log(self) -> None:
+        from .widgets.command_log import CommandLogScreen
+
+        self.push_screen(CommandLogScreen(self.workspace_root()))
+
     # -- quitting: detached jobs and endpoints keep running -----------------------------------
     async def action_quit(self) -> None:
         endpoints = [p for p in self.panes() if p.id == "endpoints-pane"]
@@ -249,9 +283,9 @@ class FinetuiApp(App[None]):
             return
         from .screens import ConfirmScreen
 
-        now = self.clock()
-        lines = "\n".join(f"  {e.name}  up {duration(now - (e.started_at or e.created_at or now))}" for e in up)
-        question = f"These endpoints keep running after you quit (delete them in pane 5):\n{lines}\n\nQuit anyway?"
+        from .widgets.spend import quit_question
+
+        question = quit_question(up, self.clock(), self.workspace_root())
 
         def done(yes: bool | None) -> None:
             if yes:

@@ -16,5 +16,6 @@ def launch(ctx: Any) -> None:
         backend_factory=lambda: ctx.backend,
         workspace=str(ctx.workspace_path) if ctx.backend_name == "local" else None,
         build_demo=ctx.backend_name == "local",
+        log_root=str(ctx.workspace_path),
     )
     app.run()

@@ -15,7 +15,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import CatalogModel, ComputeTarget, FitReport, GpuInfo, MemoryEstimate, Verdict
 from ..spec import FineTuneSpec
 from .catalog import parse_list_tag
-from .client import AzureClient
+from .client import AzureClient, quiet
 
 GIB = 1 << 30  # NVIDIA's "16 GB" V100 or "80 GB" A100 holds 16 or 80 GiB
 UNSUPPORTED_GPU_VMS = ("standard_nc6", "standard_nc12", "standard_nc24", "standard_nc24r")
@@ -167,6 +167,21 @@ class AzureCompute:
         found = self.client.call(lambda: list(ws.compute.list()), self.client.ws_ctx("compute"))
         clusters = [c for c in found if str(getattr(c, "type", "")).lower() in ("amlcompute", "computeinstance")]
         return [to_target(c, self._gpus_or_none(c)) for c in clusters]
+
+    def scale_to_zero(self, name: str) -> ComputeTarget:
+        """Let a cluster scale down to no nodes when idle (min nodes 0): it stops billing between jobs."""
+        with quiet():
+            from azure.ai.ml.entities import AmlCompute
+
+        found = self.get_sdk(name)
+        # a fresh entity, not the fetched one: the SDK cannot send back a cluster it read without a subnet
+        cluster = AmlCompute(name=found.name, size=found.size, min_instances=0, max_instances=found.max_instances,
+                             idle_time_before_scale_down=found.idle_time_before_scale_down, tier=found.tier)
+        ws = self.client.ws
+        ctx = self.client.ws_ctx(f"compute {name}", "update")
+        poller = self.client.call(lambda: ws.compute.begin_create_or_update(cluster), ctx)
+        self.client.call(poller.result, ctx)
+        return self.get(name)
 
     # -- the check ---------------------------------------------------------------------
     def check(self, model: CatalogModel, spec: FineTuneSpec, name: str,

@@ -54,6 +54,17 @@ def parse_score(raw: Any) -> dict[str, Any]:
     return {"output": value if isinstance(value, str) else json.dumps(value)}
 
 
+def _created_at(ep: Any) -> Any:
+    """The SDK keeps an online endpoint's creation time only in ``properties["createdAt"]``, as text."""
+    from datetime import datetime
+
+    text = (getattr(ep, "properties", None) or {}).get("createdAt")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z") if text else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _wait(poller: Any, progress: Progress | None, message: str, fraction: float | None) -> Any:
     """Block on an LRO, telling ``progress`` its state now and then."""
     if progress is None:
@@ -74,7 +85,7 @@ class AzureEndpoints:
     def _to_endpoint(self, ep: Any) -> Endpoint:
         tags = dict(getattr(ep, "tags", None) or {})
         timeout = tags.get(f"{TAG}request_timeout_ms")
-        created = getattr(getattr(ep, "creation_context", None), "created_at", None)
+        created = getattr(getattr(ep, "creation_context", None), "created_at", None) or _created_at(ep)
         return Endpoint(
             name=str(ep.name),
             model=tags.get(f"{TAG}model", ""),
@@ -85,6 +96,7 @@ class AzureEndpoints:
             created_at=created.timestamp() if hasattr(created, "timestamp") else None,
             request_timeout_ms=int(timeout) if timeout and str(timeout).isdigit() else 90000,
             backend="azure",
+            instance_type=tags.get(f"{TAG}instance_type"),
         )
 
     def foundation_of(self, registered: Any) -> Any | None:
@@ -149,7 +161,8 @@ class AzureEndpoints:
             description=f"Online endpoint for {registered.name}, fine tuned model for ultrachat-200k-chat-completion",
             auth_mode="key",
             tags={f"{TAG}model": f"{registered.name}:{registered.version}",
-                  f"{TAG}request_timeout_ms": str(options.request_timeout_ms), f"{TAG}deployment": options.deployment_name},
+                  f"{TAG}request_timeout_ms": str(options.request_timeout_ms), f"{TAG}deployment": options.deployment_name,
+                  f"{TAG}instance_type": options.instance_type},
         )
         readiness = (ProbeSettings(initial_delay=options.readiness_initial_delay_s)
                      if options.readiness_initial_delay_s is not None else None)

@@ -131,7 +131,8 @@ class LocalBackend:
                                "to --backend local")
         o = options or LocalEndpointOptions()
         return self.endpoints.create(name, model_ref, host=o.host, port=o.port, request_timeout_ms=o.request_timeout_ms,
-                                     idle_timeout_s=o.idle_timeout_s, max_queue=o.max_queue, wait=o.wait)
+                                     idle_timeout_s=o.idle_timeout_s, max_queue=o.max_queue,
+                                     ttl_s=o.ttl_s, wait=o.wait)
 
     def list_endpoints(self) -> list[Endpoint]:
         return self.endpoints.list()

@@ -77,8 +77,12 @@ class EndpointManager:
         read_timeout_s: float | None = None,
         wait: bool = True,
         ready_timeout_s: float = READY_TIMEOUT_S,
+        ttl_s: float | None = None,
     ) -> Endpoint:
+        from ..ttl import check_ttl
+
         check_name("endpoint", name)
+        ttl_s = check_ttl(ttl_s)
         if not 1 <= int(request_timeout_ms) <= 3_600_000:
             raise InvalidInput(f"request timeout {request_timeout_ms} ms is out of range; use 1..3600000")
         if idle_timeout_s is not None and idle_timeout_s <= 0:
@@ -105,6 +109,8 @@ class EndpointManager:
             "log_path": str(self.paths.endpoint_dir(name) / "server.log"), "pid_start_time": None,
             "warning": host_warning(host),
         }
+        if ttl_s is not None:  # the server stops itself at expires_at (serve/__main__.py)
+            record.update(ttl_s=ttl_s, expires_at=record["created_at"] + ttl_s)
         with self.store.transaction() as db:  # check and insert together: two creates of one name cannot both win
             row = db.execute("SELECT state FROM endpoints WHERE name = ?", (name,)).fetchone()
             if row is not None:
@@ -173,6 +179,8 @@ class EndpointManager:
         deadline = time.monotonic() + timeout_s
         while True:
             rec = self._record(name)
+            if rec["state"] == EndpointState.STOPPED.value and rec.get("expires_at") and time.time() >= rec["expires_at"]:
+                raise OperationFailed(f"endpoint {name} stopped: {rec.get('error')}")  # its time ran out while it started
             if rec["state"] == EndpointState.FAILED.value:
                 self._stop_process(rec)  # the server is on its way out; make sure it is gone
                 raise OperationFailed(f"endpoint {name} failed: {rec.get('error')}", hint=f"`finetui endpoint logs {name}`")
@@ -311,6 +319,9 @@ class EndpointManager:
         rec = self._record(name)
         if rec["state"] == EndpointState.DELETING.value:
             raise Conflict(f"endpoint {name} is being deleted")
+        if rec.get("expires_at") and time.time() >= rec["expires_at"]:
+            raise Conflict(f"endpoint {name} has {rec.get('error') or 'expired'}; its time to live is over: "
+                           f"delete it and create it again")
         self.store.update_endpoint(name, state=EndpointState.UPDATING.value, error=None)
         self._stop_process(rec)
         if port_open(rec["host"], rec["port"]):  # someone else took the port meanwhile

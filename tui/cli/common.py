@@ -89,7 +89,10 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """Turn the project's typed errors into a one-line message and the right exit code."""
+    """Turn the project's typed errors into a one-line message and the right exit code; log the action."""
+    from .recording import recorded
+
+    fn = recorded(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

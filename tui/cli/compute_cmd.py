@@ -49,10 +49,11 @@ def list_targets(ctx, as_json) -> None:
 @click.option("--spec", "spec_file", type=click.Path(), help="FineTuneSpec as YAML or JSON.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one spec key (repeatable).")
 @click.option("--target", help="Compute target (default: the first GPU, else the CPU).")
+@click.option("--train", "train_file", type=click.Path(), help="Training data: also estimate the job's time and cost.")
 @json_option
 @pass_ctx
 @handle_errors
-def check(ctx, model, spec_file, sets, target, as_json) -> None:
+def check(ctx, model, spec_file, sets, target, train_file, as_json) -> None:
     """Estimate the memory MODEL needs to fine-tune with a spec, and whether it fits.
 
     Exits 0 when it fits (OK or TIGHT), 1 when it does not.
@@ -68,11 +69,15 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
     # On Azure, pipeline inputs outside FineTuneSpec (precision) change the estimate too.
     extra = {"component_inputs": dict(resolved.passthrough)} if ctx.backend_name == "azure" else {}
     report = backend.check_compute(model, resolved.spec, target, **extra)
+    from .cost_view import cost_of_check, print_cost
+
+    cost = cost_of_check(ctx, report, resolved.spec, train_file)
     if as_json:
         out = to_jsonable(report)
         out["spec"] = resolved.spec.to_dict()
         out["overrides"] = to_jsonable(list(resolved.overrides))
         out["warnings"] = list(resolved.warnings)
+        out.update(to_jsonable(cost))
         emit(out, True)
     else:
         for w in resolved.warnings:
@@ -81,6 +86,7 @@ def check(ctx, model, spec_file, sets, target, as_json) -> None:
             kept = "kept" if o.by == "model" else f"you set {o.final!r}"
             click.echo(f"model default: {o.key} {o.default!r} -> {o.model_value!r} ({kept})")
         _print_report(report)
+        print_cost(cost)
     if not report.fits:
         sys.exit(1)
 

@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import replace
 
 import click
 
@@ -23,13 +24,13 @@ _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
 
 
-def parse_duration(text: str | None) -> float | None:
+def parse_duration(text: str | None, option: str = "--idle-timeout") -> float | None:
     """``30m``, ``90s``, ``2h``, ``45`` (seconds) -> seconds; ``0``/``off``/``none`` -> no limit."""
     if text is None or text.strip().lower() in ("", "0", "off", "none"):
         return None
     m = _DURATION.match(text.lower())
     if not m:
-        raise InvalidInput(f"--idle-timeout {quote(text)}: use a number with s, m, h or d, e.g. 30m")
+        raise InvalidInput(f"{option} {quote(text)}: use a number with s, m, h or d, e.g. 30m")
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
@@ -85,12 +86,14 @@ def endpoint() -> None:
               help="Local: requests that may wait beyond the generating batch before new ones get 429 (default: 32).")
 @click.option("--no-wait", is_flag=True, help="Return once started: before the model is loaded (local) or before "
               "the deployment is ready and takes traffic (Azure).")
+@click.option("--ttl", help="Time to live, e.g. 2h: then the endpoint stops (local) or is deleted (Azure), "
+                            "whether or not finetui runs.")
 @click.option("--dry-run", is_flag=True, help="Azure: print the endpoint and deployment YAML instead of creating them.")
 @json_option
 @pass_ctx
 @handle_errors
 def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, deployment_name, liveness_delay,
-           readiness_delay, idle_timeout, host, port, max_queue, no_wait, dry_run, as_json) -> None:
+           readiness_delay, idle_timeout, host, port, max_queue, no_wait, ttl, dry_run, as_json) -> None:
     """Deploy MODEL to a new endpoint NAME and wait until it answers."""
     from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions, refuse_foreign
 
@@ -101,6 +104,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
                                     ("readiness_initial_delay_s", "readiness_delay"))
              if click_ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE}
     on_azure = ctx.backend_name == "azure"
+    ttl_s = parse_duration(ttl, "--ttl")
     refuse_foreign("azure" if on_azure else "local", given)
     if on_azure:
         options = AzureEndpointOptions(instance_type=instance_type, instance_count=instance_count,
@@ -117,7 +121,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
             click.echo(f"warning: {warning}", err=True)
         options = LocalEndpointOptions(host=host, port=port, request_timeout_ms=request_timeout_ms,
                                        idle_timeout_s=parse_duration(idle_timeout), max_queue=max_queue,
-                                       wait=not no_wait)
+                                       ttl_s=ttl_s, wait=not no_wait)
     if dry_run:
         files = ctx.backend.plan_endpoint(name, model, options)
         if as_json:
@@ -129,7 +133,17 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
         return
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
+    started = time.time()
     ep = ctx.backend.create_endpoint(name, model, options)
+    if ttl_s is not None and on_azure:  # a local server keeps its own time; Azure gets a watcher
+        from finetui.core.azure.ttl_watch import start_watcher
+
+        watcher = start_watcher(ctx.workspace_path, ctx.backend.workspace, name, ttl_s, started,
+                                getattr(ctx.backend, "registry_name", None))
+        ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
+        if not as_json:
+            click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {duration(ttl_s)}",
+                       err=True)
     emit(ep, as_json, _summary)
 
 
@@ -138,19 +152,30 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
 @pass_ctx
 @handle_errors
 def list_endpoints(ctx, as_json) -> None:
-    """Endpoints in the workspace with state, URL, uptime and idle time."""
+    """Endpoints in the workspace with state, URL, uptime, idle time, price per hour and spend so far."""
+    from finetui.core.meter import meter, money
+    from finetui.core.prices import load_prices
+
     eps = ctx.backend.list_endpoints()
+    prices = load_prices(ctx.workspace_path)
+    meters = [meter(ep, prices) for ep in eps]
     if as_json:
-        click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep), "idle_s": _idle(ep)} for ep in eps], indent=2))
+        click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+                                "idle_s": _idle(ep), **_money_fields(m)} for ep, m in zip(eps, meters)], indent=2))
         return
     if not eps:
         click.echo("no endpoints yet: `finetui endpoint create NAME --model MODEL`")
         return
     table(
         [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
-          duration(_uptime(ep)), duration(_idle(ep))] for ep in eps],
-        ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE"],
+          duration(_uptime(ep) if ep.backend == "local" else m.uptime_s), duration(_idle(ep)),
+          money(m.per_hour, m.currency), money(m.spent, m.currency)] for ep, m in zip(eps, meters)],
+        ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE", "PER HOUR", "SPENT"],
     )
+
+
+def _money_fields(m) -> dict:
+    return {"per_hour": m.per_hour, "spent": m.spent, "currency": m.currency}
 
 
 def _jsonable(value):
@@ -169,9 +194,21 @@ def show(ctx, name, as_json) -> None:
     manager = getattr(ctx.backend, "endpoints", None)
     info = manager.info(name) if manager is not None and hasattr(manager, "info") else {"endpoint": ctx.backend.get_endpoint(name)}
     ep: Endpoint = info["endpoint"]
+    if ctx.backend_name != "local":
+        from finetui.core.azure.ttl_watch import read_status
+
+        watcher = read_status(ctx.workspace_path, name)
+        if watcher:
+            info["ttl_watcher"] = watcher
+            ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
+    from finetui.core.meter import meter, money
+    from finetui.core.prices import load_prices
+
+    m = meter(ep, load_prices(ctx.workspace_path))
     if as_json:
         extra = {k: v for k, v in info.items() if k != "endpoint"}
-        click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep), "idle_s": _idle(ep)}, indent=2))
+        click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+                               "idle_s": _idle(ep), **_money_fields(m)}, indent=2))
         return
     _summary(ep)
     click.echo(f"  openapi:      {ep.openapi_uri or '-'}")
@@ -180,7 +217,17 @@ def show(ctx, name, as_json) -> None:
     click.echo(f"  auth:         {ep.auth_mode} (Authorization: Bearer <key>)")
     click.echo(f"  timeout:      {ep.request_timeout_ms} ms per request")
     click.echo(f"  idle timeout: {duration(ep.idle_timeout_s) if ep.idle_timeout_s else 'none'}")
-    click.echo(f"  uptime:       {duration(_uptime(ep))}   idle: {duration(_idle(ep))}")
+    if ep.expires_at:
+        left = ep.expires_at - time.time()
+        click.echo(f"  ttl:          {duration(ep.ttl_s)}, " + (f"ends in {duration(left)}" if left > 0 else "over"))
+    click.echo(f"  uptime:       {duration(_uptime(ep) if ep.backend == 'local' else m.uptime_s)}   "
+               f"idle: {duration(_idle(ep))}")
+    click.echo(f"  spend:        {money(m.spent, m.currency)} so far at {money(m.per_hour, m.currency)}/h"
+               + (f" ({ep.instance_type})" if ep.instance_type else ""))
+    watcher = info.get("ttl_watcher")
+    if watcher:
+        click.echo(f"  ttl watcher:  {watcher['state']} (process {watcher.get('pid') or '-'})"
+                   + (f": {watcher['reason']}" if watcher.get("reason") else ""))
     if ep.pid:
         click.echo(f"  process:      {ep.pid}")
     for key in ("model_path", "log_path"):

@@ -26,6 +26,9 @@ _COMMANDS = {
     "endpoint": ("finetui.tui.cli.endpoint_cmd", "endpoint"),
     "chat": ("finetui.tui.cli.chat_cmd", "chat"),
     "azure": ("finetui.tui.cli.azure_cmd", "azure"),
+    "history": ("finetui.tui.cli.history_cmd", "history"),
+    "prices": ("finetui.tui.cli.prices_cmd", "prices"),
+    "down": ("finetui.tui.cli.down_cmd", "down"),
 }
 
 _HELP = {
@@ -37,6 +40,9 @@ _HELP = {
     "endpoint": "Deploy registered models to endpoints, invoke them, delete them.",
     "chat": "Chat with an endpoint in the terminal (streaming).",
     "azure": "Azure ML sign-in and workspace information.",
+    "history": "Every action performed here, with the finetui, az ml and SDK lines that repeat it.",
+    "prices": "Prices per hour by backend and SKU; refresh them from Azure's public price list.",
+    "down": "Delete endpoints so they stop billing, after one confirmation.",
 }
 
 

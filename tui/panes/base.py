@@ -88,6 +88,9 @@ class Pane(Vertical):
         if fn is None:
             self.post_message(Loaded(key, error=f"not available: the {backend.name} backend has no {method}()"))
             return
+        from finetui.core.action_record import recorded_call
+
+        fn = recorded_call(backend, method, fn, self.app.workspace_root())  # logged as their CLI twins are
         self.call(key, fn, *args, **kwargs)
 
     @on(Loaded)

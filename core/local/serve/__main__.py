@@ -199,7 +199,21 @@ async def serve(paths, store, record: dict) -> int:
                                    stopped_at=time.time())
                 server.should_exit = True
 
+    async def stop_at_expiry(expires_at: float, ttl_s: float) -> None:
+        from ...ttl import expired_reason
+
+        while not server.should_exit and time.time() < expires_at:
+            await asyncio.sleep(min(1.0, max(expires_at - time.time(), 0.01)))
+        if server.should_exit:
+            return
+        log.info("time to live of %.0f s is over; stopping", ttl_s)
+        update_endpoint_if(store, name, ("Succeeded", "Creating", "Updating", "Unhealthy"), state="Stopped",
+                           error=expired_reason(ttl_s), stopped_at=time.time())
+        server.should_exit = True
+
     tasks = [asyncio.create_task(load()), asyncio.create_task(keep_state())]
+    if record.get("expires_at"):
+        tasks.append(asyncio.create_task(stop_at_expiry(float(record["expires_at"]), float(record["ttl_s"]))))
     if record.get("idle_timeout_s"):
         tasks.append(asyncio.create_task(stop_when_idle(float(record["idle_timeout_s"]))))
     try:
