@@ -36,7 +36,7 @@ def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
 
         shown = finetui_json(ws, "endpoint", "show", NAME)
         assert (shown["state"], shown["error"]) == ("Stopped", "expired (ttl 5s)")
-        assert "ttl:          0m05s, over" in finetui(ws, "endpoint", "show", NAME).stdout
+        assert "ttl:          5s, over" in finetui(ws, "endpoint", "show", NAME).stdout
         again = finetui(ws, "endpoint", "restart", NAME, check=False)  # no more time: a restart would stop at once
         assert again.returncode == 1 and "time to live is over" in again.stderr
     finally:

@@ -18,7 +18,7 @@ def test_tutorial_flow(backend, fake, chat_files):
     # 3. compute checks: allow list matched case-insensitively, GPUs from list_sizes, memory estimate
     report = backend.check_compute("Phi-3-mini-4k-instruct", target="gpu-a100")
     assert report.verdict is Verdict.OK, report.reasons
-    assert report.available_bytes == 80 * 10**9
+    assert report.available_bytes == 80 * 2**30  # an "80 GB" A100 holds 80 GiB
 
     # 5. the pipeline job
     job = backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
