@@ -111,6 +111,8 @@ class FixedBackend:
         self.endpoint = Endpoint(name="tiny-chat-ep", model="tiny-chat-ft:1", state=EndpointState.SUCCEEDED,
                                  scoring_uri="http://127.0.0.1:8123/score", base_url="http://127.0.0.1:8123",
                                  created_at=T0, started_at=T0 + 10, last_request_at=T0 + 50, idle_timeout_s=3600)
+        self.endpoints = [self.endpoint]
+        self.endpoint_lists = 0  # list_endpoints calls: tests wait for a poll to have happened
         self._log = ("\n".join(log_lines(200)) + "\n").encode()
 
     def list_models(self, query=None):
@@ -150,10 +152,11 @@ class FixedBackend:
         return []
 
     def list_endpoints(self):
-        return [self.endpoint]
+        self.endpoint_lists += 1
+        return list(self.endpoints)
 
     def get_endpoint(self, name):
-        return self.endpoint
+        return next(e for e in self.endpoints if e.name == name)
 
     def endpoint_keys(self, name):
         return EndpointKeys("pk-secret-primary-0123456789", "sk-secret-secondary-9876543210")

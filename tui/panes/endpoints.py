@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from ..format import duration, mask
 from ..widgets.chat import ChatConsole
+from ..widgets.table_sync import sync_rows
 from .base import Pane
 
 UP = "Succeeded"
@@ -73,7 +74,8 @@ class EndpointsPane(Pane):
         with Horizontal():
             with Vertical(classes="side"):
                 table = DataTable(id="endpoint-table", cursor_type="row")
-                table.add_columns("Endpoint", "State", "Up")
+                table.add_column("Endpoint", key="name")
+                table.add_columns("State", "Up")
                 yield table
             with TabbedContent(id="endpoint-tabs"):
                 with TabPane("Details", id="endpoint-details-tab"):
@@ -97,14 +99,9 @@ class EndpointsPane(Pane):
             return
         self.endpoints = endpoints or []
         now = self.app.clock()
-        table = self.query_one("#endpoint-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for e in self.endpoints:
-            up = duration(now - e.started_at) if e.started_at and e.state.value == UP else "-"
-            table.add_row(e.name, e.state.value, up, key=e.name)
-        if self.endpoints:
-            table.move_cursor(row=min(cursor, len(self.endpoints) - 1), animate=False)
+        rows = [(e.name, (e.name, e.state.value, duration(now - e.started_at) if e.started_at and e.state.value == UP else "-"))
+                for e in self.endpoints]
+        sync_rows(self.query_one("#endpoint-table", DataTable), rows, "name")
         if self.endpoint is not None:
             fresh = next((e for e in self.endpoints if e.name == self.endpoint.name), None)
             self._show(fresh)

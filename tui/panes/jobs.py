@@ -19,6 +19,7 @@ from ..format import duration
 from ..widgets.log_view import LogPanel, LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
+from ..widgets.table_sync import sync_rows
 from .base import Pane
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
@@ -63,7 +64,8 @@ class JobsPane(Pane):
         with Horizontal():
             with Vertical(classes="side"):
                 table = DataTable(id="job-table", cursor_type="row")
-                table.add_columns("", "Job")
+                table.add_column("")
+                table.add_column("Job", key="name")
                 yield table
             with TabbedContent(id="job-tabs"):
                 with TabPane("Log", id="log-tab"):
@@ -89,16 +91,9 @@ class JobsPane(Pane):
         if error:
             self.query_one("#job-details", Static).update(f"not available: {error}")
             return
-        table = self.query_one("#job-table", DataTable)
-        selected = self.job.name if self.job else None
         self.jobs = jobs or []
-        if [(r.name, r.status) for r in self.jobs] != getattr(self, "_shown", None):
-            self._shown = [(r.name, r.status) for r in self.jobs]
-            table.clear()
-            for job in self.jobs:
-                table.add_row(STATUS_MARK.get(job.status.value, "…"), job.name, key=job.name)
-            if selected in {j.name for j in self.jobs}:
-                table.move_cursor(row=[j.name for j in self.jobs].index(selected), animate=False)
+        rows = [(job.name, (STATUS_MARK.get(job.status.value, "…"), job.name)) for job in self.jobs]
+        sync_rows(self.query_one("#job-table", DataTable), rows, "name")
         if self.job is not None:
             fresh = next((j for j in self.jobs if j.name == self.job.name), None)
             if fresh is not None:

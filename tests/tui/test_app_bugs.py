@@ -1,0 +1,79 @@
+"""Issue 14's app bugs, each driven by keys through Pilot over a fixed backend (and a real chat server)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from chat_server import ChatServer
+from test_app_panes import app_for, plain, text_of
+from textual.widgets import DataTable, TabbedContent
+from tui_fixtures import T0, wait_for
+
+from finetui.tui.widgets.chat import ChatConsole
+
+PRIMARY = "pk-secret-primary-0123456789"
+
+
+def two_endpoints(backend, url: str) -> None:
+    second = dataclasses.replace(backend.endpoint, name="tiny-chat-ep2", base_url=url, scoring_uri=f"{url}/score",
+                                 started_at=T0 + 20)
+    backend.endpoints = [backend.endpoint, second]
+
+
+def busy(app, group: str) -> bool:
+    return any(w.group == group and not w.is_finished for w in app.workers)
+
+
+async def polled(pilot, app, backend) -> None:
+    """One poll of the endpoints pane, waited for by its effect (the list was read and shown)."""
+    before = backend.endpoint_lists
+    app.pane("endpoints").poll()
+    await wait_for(pilot, lambda: backend.endpoint_lists > before and not busy(app, "endpoints-pane-endpoints"))
+    await pilot.pause()  # the worker posted its result before it ended: let the pane handle it
+
+
+async def test_poll_keeps_cursor_chat_and_revealed_keys_on_the_second_row(fixed_backend):
+    with ChatServer(PRIMARY) as server:
+        two_endpoints(fixed_backend, server.url)
+        app = app_for(fixed_backend)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.mounted)
+            await pilot.press("5")
+            table = app.query_one("#endpoint-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 2)
+            pane = app.pane("endpoints")
+            await pilot.press("down")
+            await wait_for(pilot, lambda: pane.endpoint is not None and pane.endpoint.name == "tiny-chat-ep2")
+            await pilot.press("v")
+            await wait_for(pilot, lambda: pane.revealed)
+            await pilot.press("i", *"hello", "enter")
+            console = app.query_one(ChatConsole)
+            await wait_for(pilot, lambda: len(console.messages) == 2, timeout=30)
+            for _ in range(3):
+                await polled(pilot, app, fixed_backend)
+            assert table.cursor_row == 1 and pane.endpoint.name == "tiny-chat-ep2"
+            assert PRIMARY in text_of(app, "#endpoint-details")
+            assert [m["role"] for m in console.messages] == ["user", "assistant"]
+            assert len(console.query(".chat-assistant")) == 1
+            # a second turn goes to the same endpoint, with the first in its history
+            await pilot.press(*"again", "enter")
+            await wait_for(pilot, lambda: len(console.messages) == 4, timeout=30)
+            assert console.messages[-1]["content"].startswith("[2] ")
+            assert server.requests == 2
+
+
+async def test_new_endpoint_row_does_not_move_the_cursor(fixed_backend):
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("5")
+        table = app.query_one("#endpoint-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        first = fixed_backend.endpoint
+        fixed_backend.endpoints = [dataclasses.replace(first, name="aaa-first"), first]
+        await polled(pilot, app, fixed_backend)
+        assert table.row_count == 2
+        assert app.pane("endpoints").endpoint.name == "tiny-chat-ep"
+        assert table.cursor_row == 1  # the row moved down; the cursor went with it
+        assert app.query_one("#endpoint-tabs", TabbedContent).active == "endpoint-details-tab"
+        assert "tiny-chat-ep" in plain(app.query_one("#endpoint-details").content)
