@@ -18,3 +18,5 @@ def launch(ctx: Any) -> None:
         build_demo=ctx.backend_name == "local",
     )
     app.run()
+    if app.return_code:  # Textual prints the traceback and keeps the code; the shell must see it
+        raise SystemExit(app.return_code)

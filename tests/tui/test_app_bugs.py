@@ -77,3 +77,32 @@ async def test_new_endpoint_row_does_not_move_the_cursor(fixed_backend):
         assert table.cursor_row == 1  # the row moved down; the cursor went with it
         assert app.query_one("#endpoint-tabs", TabbedContent).active == "endpoint-details-tab"
         assert "tiny-chat-ep" in plain(app.query_one("#endpoint-details").content)
+
+
+async def test_metrics_tab_renders_under_no_color_and_legend_shows_the_last_loss(fixed_backend, monkeypatch):
+    from finetui.core.models import MetricPoint
+    from finetui.tui.widgets.plot import LossPlot
+    from tui_fixtures import metric_points
+
+    # the Trainer ends with train_loss: the run's mean, not the curve's last value
+    points = [MetricPoint(p["name"], p["value"], p["step"]) for p in metric_points(40)]
+    fixed_backend.job_metrics = lambda name: [*points, MetricPoint("train_loss", 1.4152, 40)]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        plot = app.query_one(LossPlot)
+        await wait_for(pilot, lambda: bool(plot.series))
+        await pilot.press("m")
+        await wait_for(pilot, lambda: app.query_one("#job-tabs", TabbedContent).active == "metrics-tab")
+        await pilot.pause()
+        screen = app.export_screenshot()
+        assert app.is_running and app.return_code is None
+        legend = plain(app.query_one("#plot-legend").content)
+        assert "loss 0.83 @40" in legend and "eval_loss 1.225 @36" in legend
+        assert "run mean 1.415" in legend
+        assert "step" in screen  # the x axis is labelled
+        await pilot.press("z")  # the plot has the focus after m: zoom on the last 50 steps, then 10
+        await pilot.press("z")
+        assert "z: last 10" in plain(app.query_one("#plot-legend").content)

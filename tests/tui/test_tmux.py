@@ -67,3 +67,57 @@ def _alive(tmux: Tmux) -> bool:
         return "app" in tmux("list-sessions", "-F", "#{session_name}").split()
     except subprocess.CalledProcessError:
         return False
+
+
+def run_in_tmux(tmux: Tmux, cmd: str, size: tuple[int, int] = (80, 24)) -> None:
+    """Start ``cmd`` in a tmux session; when it ends the pane shows ``EXIT=<status>``."""
+    tmux("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), f"{cmd}; echo EXIT=$?; sleep 600")
+
+
+def test_no_color_metrics_tab_does_not_crash(local_ws, tmp_path):
+    tmux = Tmux(f"finetui-test-{os.getpid()}-nc")
+    env = f"HF_HOME={shlex.quote(str(tmp_path / 'hf'))} TERM=xterm-256color NO_COLOR=1"
+    run_in_tmux(tmux, f"{env} {shlex.quote(sys.executable)} -m finetui.tui.cli.main "
+                      f"--workspace {shlex.quote(str(local_ws.paths.root))}")
+    try:
+        tmux.wait_for("tiny-chat:1")
+        tmux("send-keys", "-t", "app", "4")
+        tmux.wait_for("step 300/300")
+        tmux("send-keys", "-t", "app", "m")
+        screen = tmux.wait_for("eval_loss")
+        assert "EXIT=" not in screen
+        tmux("send-keys", "-t", "app", "q")
+        assert "EXIT=0" in tmux.wait_for("EXIT=")
+    finally:
+        subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
+
+
+CRASHY = """
+import sys
+from finetui.core.backend import register_backend
+
+
+class Crashy:  # a backend whose name cannot be read: the app fails while showing it
+    @property
+    def name(self):
+        raise RuntimeError("this backend breaks the app")
+
+
+register_backend("crashy", lambda **options: Crashy())
+from finetui.tui.cli.main import main
+
+sys.argv = ["finetui", "--backend", "crashy"]
+main()
+"""
+
+
+def test_a_crash_exits_non_zero(tmp_path):
+    script = tmp_path / "crashy.py"
+    script.write_text(CRASHY)
+    tmux = Tmux(f"finetui-test-{os.getpid()}-crash")
+    run_in_tmux(tmux, f"TERM=xterm-256color {shlex.quote(sys.executable)} {shlex.quote(str(script))}")
+    try:
+        screen = tmux.wait_for("EXIT=", timeout=60)
+        assert "EXIT=1" in screen, screen
+    finally:
+        subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)

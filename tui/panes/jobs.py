@@ -166,6 +166,7 @@ class JobsPane(Pane):
 
     def action_show_metrics(self) -> None:
         self.query_one("#job-tabs", TabbedContent).active = "metrics-tab"
+        self.query_one(LossPlot).focus()
 
     def action_refresh(self) -> None:
         self.reload()
