@@ -29,17 +29,6 @@ from .panes.models import ModelsPane
 PANES = (("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), ("data", "Data", DataPane),
          ("jobs", "Jobs", JobsPane), ("endpoints", "Endpoints", EndpointsPane))
 
-HELP = """[b]finetui[/b] — fine-tune a chat model, deploy it, chat with it.
-
-[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · q quit
-[b]Models[/b]     / filter · c check compute · t fine-tune (launch form)
-[b]Compute[/b]    r re-check the fit for the selected model and spec
-[b]Data[/b]       Enter open a row as a chat · End last row · v validate
-[b]Jobs[/b]       n new job · x cancel · r register · / search log · f filter log · End follow
-[b]Endpoints[/b]  c create · d delete (type the name) · v reveal keys · Enter chat
-[b]Chat[/b]       Enter send · Ctrl+Y copy as curl (OSC 52) · Ctrl+R raw request/response
-
-Jobs and endpoints run as detached processes: quitting the app stops neither."""
 
 
 class BackendReady(Message):
@@ -66,7 +55,8 @@ class FinetuiApp(App[None]):
     AUTO_FOCUS = "#model-table"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     BINDINGS = [
-        *(Binding(str(i + 1), f"show('{pid}')", label) for i, (pid, label, _) in enumerate(PANES)),
+        # the tab bar shows "1 Models ... 5 Endpoints": the footer keeps its room for the pane's keys
+        *(Binding(str(i + 1), f"show('{pid}')", label, show=False) for i, (pid, label, _) in enumerate(PANES)),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
@@ -236,9 +226,10 @@ class FinetuiApp(App[None]):
             self.pane(pid).focus_main()
 
     def action_help(self) -> None:
+        from .help import help_text
         from .screens import HelpScreen
 
-        self.push_screen(HelpScreen(HELP))
+        self.push_screen(HelpScreen(help_text(self, PANES)))
 
     # -- quitting: detached jobs and endpoints keep running -----------------------------------
     async def action_quit(self) -> None:

@@ -106,3 +106,67 @@ async def test_metrics_tab_renders_under_no_color_and_legend_shows_the_last_loss
         await pilot.press("z")  # the plot has the focus after m: zoom on the last 50 steps, then 10
         await pilot.press("z")
         assert "z: last 10" in plain(app.query_one("#plot-legend").content)
+
+
+async def test_pane_keys_keep_working_after_a_sub_tab_switch(fixed_backend):
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.query_one("#job-table", DataTable).row_count == 1)
+        tabs = app.query_one("#job-tabs", TabbedContent)
+        await pilot.press("l", "m")
+        assert tabs.active == "metrics-tab"
+        assert "n" in app.screen.active_bindings  # the footer still offers the pane's keys
+        await pilot.press("l")
+        assert tabs.active == "log-tab"
+        await pilot.press("right_square_bracket")
+        assert tabs.active == "metrics-tab"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: tabs.active == "launch-tab")
+        # Data: Enter opens a row as a chat; v still validates, and shows the report; Esc goes back
+        await pilot.press("3")
+        data_tabs = app.query_one("#data-tabs", TabbedContent)
+        await wait_for(pilot, lambda: app.query_one("#rows").row_count > 0)
+        app.query_one("#rows").focus()
+        await pilot.press("enter")
+        assert data_tabs.active == "chat-tab"
+        await pilot.press("v")
+        assert data_tabs.active == "validation-tab"
+        await pilot.press("escape")
+        assert data_tabs.active == "rows-tab"
+
+
+async def test_endpoint_keys_show_on_the_details_tab(fixed_backend):
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("5")
+        pane = app.pane("endpoints")
+        await wait_for(pilot, lambda: pane.endpoint is not None)
+        tabs = app.query_one("#endpoint-tabs", TabbedContent)
+        await pilot.press("i")
+        assert tabs.active == "endpoint-chat-tab"
+        await pilot.press("escape", "v")  # leave the message field, then reveal
+        await wait_for(pilot, lambda: pane.revealed)
+        assert tabs.active == "endpoint-details-tab"
+
+
+async def test_help_lists_every_binding_of_every_pane(fixed_backend):
+    from textual.binding import Binding
+
+    from finetui.tui.app import PANES
+
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 80)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("question_mark")
+        text = plain(app.screen.query_one("#help-text").content)
+        assert "i             chat with the endpoint" in text and "Enter chat" not in text
+        for _, label, cls in PANES:
+            section = text.split(f"\n{label}\n", 1)[1].split("\n\n", 1)[0]
+            for widget in (cls, *cls.HELP_WIDGETS):
+                for binding in Binding.make_bindings(widget.__dict__.get("BINDINGS", [])):
+                    assert app.get_key_display(binding) in section, (label, binding.key)
+        for key in ("^s", "^l", "^y", "^r", "tab", "esc", "n ", "N ", "]"):
+            assert f"  {key}" in text, key

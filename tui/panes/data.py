@@ -47,6 +47,8 @@ class DataPane(Pane):
     ACTIONS = [("open_row", "open the row as a chat", "Enter"), ("last_row", "jump to the last row", "End"),
                ("validate", "validate the file", "v"), ("refresh", "rescan the data folder", "")]
     BINDINGS = [Binding("v", "validate", "Validate")]
+    TABS = "#data-tabs"
+    HELP_WIDGETS = (JsonlView,)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -96,7 +98,7 @@ class DataPane(Pane):
         self.query_one("#validation", Static).update("press v to validate")
         self.query_one(JsonlView).load(self.path, index)
         if self.path.stat().st_size <= AUTO_VALIDATE_BYTES and self.backend is not None:
-            self.action_validate()
+            self._validate()
 
     def focus_main(self) -> None:
         self.query_one(JsonlView).focus()
@@ -122,13 +124,13 @@ class DataPane(Pane):
             self.query_one("#conversation", Static).update(f"row {event.row + 1}: {exc}")
         else:
             self.query_one("#conversation", Static).update(conversation_text(row))
-        self.query_one("#data-tabs", TabbedContent).active = "chat-tab"
+        self.show_tab("chat-tab")
 
     def action_open_row(self) -> None:
         self.query_one(JsonlView).action_select()
 
     def action_last_row(self) -> None:
-        self.query_one("#data-tabs", TabbedContent).active = "rows-tab"
+        self.show_tab("rows-tab")
         self.query_one(JsonlView).action_jump(-1)
 
     def action_refresh(self) -> None:
@@ -136,6 +138,10 @@ class DataPane(Pane):
 
     # -- validation ------------------------------------------------------------------------
     def action_validate(self) -> None:
+        self.show_tab("validation-tab")  # an action shows its result
+        self._validate()
+
+    def _validate(self) -> None:
         if self.path is None:
             return
         self.query_one("#validation", Static).update(f"validating {self.path.name}…")

@@ -61,6 +61,8 @@ class EndpointsPane(Pane):
         Binding("v", "reveal", "Keys"),
         Binding("i", "chat", "Chat"),
     ]
+    TABS = "#endpoint-tabs"
+    HELP_WIDGETS = (ChatConsole,)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -136,12 +138,13 @@ class EndpointsPane(Pane):
         self.reload()
 
     def action_chat(self) -> None:
-        self.query_one("#endpoint-tabs", TabbedContent).active = "endpoint-chat-tab"
+        self.show_tab("endpoint-chat-tab")
         self.query_one("#chat-input").focus()
 
     def action_reveal(self) -> None:
         if self.endpoint is None:
             return
+        self.show_tab("endpoint-details-tab")  # the keys show where the user can see them
         if self.keys is None:
             self.backend_call("keys", "endpoint_keys", self.endpoint.name)
             return

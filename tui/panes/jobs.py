@@ -49,8 +49,10 @@ class JobsPane(Pane):
         Binding("r", "register", "Register"),
         Binding("l", "show_log", "Log"),
         Binding("m", "show_metrics", "Metrics"),
-        Binding("ctrl+s", "submit", "Launch", show=False),
+        Binding("ctrl+s", "submit", "launch the job in the form", show=False),
     ]
+    TABS = "#job-tabs"
+    HELP_WIDGETS = (LogPanel, LogView, LossPlot, SpecForm)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -161,11 +163,11 @@ class JobsPane(Pane):
 
     # -- actions -------------------------------------------------------------------------------------
     def action_show_log(self) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = "log-tab"
+        self.show_tab("log-tab")
         self.query_one(LogView).focus()
 
     def action_show_metrics(self) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = "metrics-tab"
+        self.show_tab("metrics-tab")
         self.query_one(LossPlot).focus()
 
     def action_refresh(self) -> None:
@@ -175,7 +177,7 @@ class JobsPane(Pane):
         self.show_launch()
 
     def show_launch(self) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = "launch-tab"
+        self.show_tab("launch-tab")
         form = self.query_one(SpecForm)
         model = self.app.selected_model
         files = self.app.pane("data").files

@@ -118,6 +118,13 @@ class ModelsPane(Pane):
     def _selected(self) -> None:
         self.action_check()
 
+    def action_back(self) -> None:
+        """Esc clears the filter (and leaves it), showing the whole catalog again."""
+        box = self.query_one("#model-filter", Input)
+        if box.value:
+            box.value = ""
+        self.focus_main()
+
     def action_filter(self) -> None:
         self.query_one("#model-filter", Input).focus()
 

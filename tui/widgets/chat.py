@@ -61,7 +61,7 @@ class ChatConsole(Vertical):
     BINDINGS = [
         Binding("ctrl+y", "copy_curl", "Copy as curl"),
         Binding("ctrl+r", "toggle_raw", "Raw"),
-        Binding("ctrl+l", "clear", "Clear", show=False),
+        Binding("ctrl+l", "clear", "clear the conversation", show=False),
     ]
 
     def __init__(self, **kw: Any) -> None:

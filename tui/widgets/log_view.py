@@ -41,10 +41,10 @@ class LogView(ScrollView, can_focus=True):
     LogView > .log-view--current { background: $accent 30%; }
     """
     BINDINGS = [
-        Binding("end,G", "tail", "Tail", show=False),
-        Binding("home,g", "head", "Head", show=False),
-        Binding("n", "next_match", "Next", show=False),
-        Binding("N", "previous_match", "Prev", show=False),
+        Binding("end,G", "tail", "follow the end", show=False),
+        Binding("home,g", "head", "first line", show=False),
+        Binding("n", "next_match", "next match", show=False),
+        Binding("N", "previous_match", "previous match", show=False),
     ]
 
     class Scanned(Message):
@@ -334,7 +334,7 @@ class LogPanel(Vertical):
     BINDINGS = [
         Binding("slash", "find('search')", "Search"),
         Binding("f", "find('filter')", "Filter"),
-        Binding("escape", "clear_find", "Clear", show=False),
+        Binding("escape", "clear_find", "clear the search or filter", show=False),
     ]
 
     def __init__(self, **kw) -> None:
