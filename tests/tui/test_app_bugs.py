@@ -170,3 +170,74 @@ async def test_help_lists_every_binding_of_every_pane(fixed_backend):
                     assert app.get_key_display(binding) in section, (label, binding.key)
         for key in ("^s", "^l", "^y", "^r", "tab", "esc", "n ", "N ", "]"):
             assert f"  {key}" in text, key
+
+
+async def test_launch_form_fits_80_columns_and_marks_what_the_user_changed(fixed_backend):
+    from tui_fixtures import screen_text
+
+    from finetui.tui.widgets.spec_form import SpecForm
+
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted and app.selected_model == "tiny-chat:1")
+        await pilot.press("t")
+        form = app.query_one(SpecForm)
+        await wait_for(pilot, lambda: "learning_rate" in form.overrides)
+        await pilot.pause()
+        screen = screen_text(app)
+        # a long path shows its end (48 columns of it), so two files can be told apart
+        assert str(fixed_backend.paths.data / "train.jsonl")[-44:] in screen
+        assert "^s Launch" in screen  # the footer offers the form's keys
+        form.scroll_to_widget(form.query_one("#spec-per_device_eval_batch_size"), animate=False)
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "  per_device_train_batch_size 1 " in screen
+        assert "  per_device_eval_batch_size  1 " in screen
+        assert "★ learning_rate" in screen and "model: 0.0001 (default 5e-06)" in screen
+        form.query_one("#spec-lora_r").value = "16"
+        await pilot.pause()
+        assert plain(app.query_one("#label-lora_r").content).strip() == "✎ lora_r"
+        form.query_one("#spec-learning_rate").value = "0.0002"
+        await pilot.pause()
+        assert plain(app.query_one("#label-learning_rate").content).strip() == "✎ learning_rate"
+        form.query_one("#spec-learning_rate").value = "0.0001"  # back to the model's value
+        await pilot.pause()
+        assert plain(app.query_one("#label-learning_rate").content).strip() == "★ learning_rate"
+
+
+async def test_log_filter_does_not_leak_to_another_job(fixed_backend):
+    from finetui.tui.widgets.log_view import LogView
+
+    first = fixed_backend.job
+    fixed_backend.list_jobs = lambda: [dataclasses.replace(first, name="tiny-chat-20250102-000000-bcde"), first]
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.query_one("#job-table", DataTable).row_count == 2)
+        view = app.query_one(LogView)
+        await wait_for(pilot, lambda: view.line_count == 200)
+        await pilot.press("l", "f", *"step 12", "enter")
+        await wait_for(pilot, lambda: view.matches is not None and view.filter_on)
+        app.query_one("#job-table").focus()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: app.pane("jobs").job.name == first.name)
+        await wait_for(pilot, lambda: view.line_count == 200)
+        status = plain(app.query_one("#log-status").content)
+        assert not view.filter_on and view.needle == "" and "matches" not in status
+        assert app.query_one("#log-find").value == ""
+
+
+async def test_cancel_dialog_says_checkpoints_are_kept(fixed_backend):
+    from finetui.core.models import JobStatus
+
+    fixed_backend.job = dataclasses.replace(fixed_backend.job, status=JobStatus.RUNNING, ended_at=None)
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.pane("jobs").job is not None)
+        await pilot.press("x")
+        question = plain(app.screen.query_one("#confirm-question").content)
+        assert "checkpoints it has written are kept" in question and "lost" not in question
+        await pilot.press("n")

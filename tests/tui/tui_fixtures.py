@@ -172,3 +172,14 @@ async def wait_for(pilot, condition, timeout: float = 10.0, step: float = 0.02) 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(step)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text (one line per row)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()

@@ -49,7 +49,6 @@ class JobsPane(Pane):
         Binding("r", "register", "Register"),
         Binding("l", "show_log", "Log"),
         Binding("m", "show_metrics", "Metrics"),
-        Binding("ctrl+s", "submit", "launch the job in the form", show=False),
     ]
     TABS = "#job-tabs"
     HELP_WIDGETS = (LogPanel, LogView, LossPlot, SpecForm)
@@ -102,7 +101,13 @@ class JobsPane(Pane):
                 self._show_job(fresh)
 
     def focus_main(self) -> None:
+        if self.has_class("launching"):  # the list is hidden beside the form
+            self.show_tab("log-tab")
         self.query_one("#job-table", DataTable).focus()
+
+    @on(TabbedContent.TabActivated, "#job-tabs")
+    def _job_tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        self.set_class(event.pane.id == "launch-tab", "launching")
 
     @on(DataTable.RowHighlighted, "#job-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -132,7 +137,6 @@ class JobsPane(Pane):
         return None
 
     def loaded_log_path(self, path: Path | None, error: str | None) -> None:
-        view = self.query_one(LogView)
         name = self._log_for
         if path is None:
             if self._mirror_dir is None:
@@ -140,7 +144,7 @@ class JobsPane(Pane):
             path = self._mirror_dir / f"{name}.log"
             path.touch()
             self._mirror(name, path)
-        view.load(path, follow=True)  # waits for a log that does not exist yet
+        self.query_one(LogPanel).load(path, follow=True)  # waits for a log that does not exist yet
 
     @work(thread=True, exclusive=True, group="log-mirror", exit_on_error=False)
     def _mirror(self, name: str, path: Path) -> None:
@@ -200,9 +204,6 @@ class JobsPane(Pane):
         except Exception:
             return {}
 
-    def action_submit(self) -> None:
-        self.query_one(SpecForm).submit()
-
     @on(SpecForm.Submitted)
     def _submit(self, event: SpecForm.Submitted) -> None:
         from finetui.core.backend import JobRequest
@@ -234,7 +235,8 @@ class JobsPane(Pane):
             if yes:
                 self.backend_call("cancel", "cancel_job", name)
 
-        self.app.push_screen(ConfirmScreen(f"Cancel job {name}? Its progress is lost.", yes="Cancel job", no="Keep"), answer)
+        question = f"Cancel job {name}? It stops now; the checkpoints it has written are kept."
+        self.app.push_screen(ConfirmScreen(question, yes="Cancel job", no="Keep"), answer)
 
     def loaded_cancel(self, job: Any, error: str | None) -> None:
         self.app.notify(error or f"job {job.name}: {job.status.value}", severity="error" if error else "information")

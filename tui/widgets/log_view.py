@@ -90,7 +90,8 @@ class LogView(ScrollView, can_focus=True):
         self.follow = self._watch_growth = follow
         self._watching = None
         self.workers.cancel_group(self, "log-follow")
-        self.matches, self.current_match, self.filter_on = None, None, False
+        # another file: a search or filter typed for the last one does not carry over
+        self.needle, self.matches, self.current_match, self.filter_on = "", None, None, False
         self._cache.clear()
         self.virtual_size = Size(0, 0)
         self.scroll_to(0, 0, animate=False)
@@ -349,6 +350,13 @@ class LogPanel(Vertical):
     @property
     def view(self) -> LogView:
         return self.query_one(LogView)
+
+    def load(self, path: str | Path, *, follow: bool = True) -> None:
+        """Show another log, with the search bar closed and emptied."""
+        box = self.query_one("#log-find", Input)
+        box.value, self._mode = "", "search"
+        box.add_class("hidden")
+        self.view.load(path, follow=follow)
 
     def action_find(self, mode: str) -> None:
         self._mode = mode
