@@ -241,7 +241,8 @@ class FinetuiApp(App[None]):
         from .screens import ConfirmScreen
 
         now = self.clock()
-        lines = "\n".join(f"  {e.name}  up {duration(now - (e.started_at or e.created_at or now))}" for e in up)
+        width = max(len(e.name) for e in up)
+        lines = "\n".join(f"  {e.name:<{width}}  up {duration(now - (e.started_at or e.created_at or now))}" for e in up)
         question = f"These endpoints keep running after you quit (delete them in pane 5):\n{lines}\n\nQuit anyway?"
 
         def done(yes: bool | None) -> None:

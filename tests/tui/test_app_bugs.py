@@ -241,3 +241,54 @@ async def test_cancel_dialog_says_checkpoints_are_kept(fixed_backend):
         question = plain(app.screen.query_one("#confirm-question").content)
         assert "checkpoints it has written are kept" in question and "lost" not in question
         await pilot.press("n")
+
+
+async def test_raw_view_is_whole_and_follows_the_endpoint(fixed_backend):
+    with ChatServer(PRIMARY) as server:
+        two_endpoints(fixed_backend, server.url)
+        app = app_for(fixed_backend)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await wait_for(pilot, lambda: app.mounted)
+            await pilot.press("5")
+            pane = app.pane("endpoints")
+            await wait_for(pilot, lambda: app.query_one("#endpoint-table", DataTable).row_count == 2)
+            await pilot.press("down")
+            await wait_for(pilot, lambda: pane.endpoint is not None and pane.endpoint.name == "tiny-chat-ep2")
+            await pilot.press("i", *"hello", "enter")
+            console = app.query_one(ChatConsole)
+            await wait_for(pilot, lambda: len(console.messages) == 2, timeout=30)
+            await pilot.press("ctrl+r")
+            raw = plain(app.query_one("#chat-raw").content)
+            # every event of the streamed answer is there, each on its own line
+            assert raw.count("data: ") == 8 and "data: [DONE]" in raw and PRIMARY not in raw
+            assert app.query_one("#chat-raw-box").display
+            await pilot.press("escape")  # leave the message field, then go to the first endpoint
+            app.query_one("#endpoint-table").focus()
+            await pilot.press("up")
+            await wait_for(pilot, lambda: pane.endpoint.name == "tiny-chat-ep")
+            assert plain(app.query_one("#chat-raw").content).strip() == "no request yet"
+
+
+async def test_esc_clears_the_models_filter(fixed_backend):
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        table = app.query_one("#model-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("slash", *"nothing-like-this")
+        await wait_for(pilot, lambda: table.row_count == 0)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert app.query_one("#model-filter").value == "" and app.focused is table
+
+
+async def test_quit_dialog_aligns_the_endpoint_list(fixed_backend):
+    fixed_backend.endpoints = [fixed_backend.endpoint, dataclasses.replace(fixed_backend.endpoint, name="a-much-longer-endpoint")]
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await wait_for(pilot, lambda: len(app.pane("endpoints").endpoints) == 2)
+        await pilot.press("q")
+        lines = [line for line in plain(app.screen.query_one("#confirm-question").content).splitlines() if " up " in line]
+        assert len(lines) == 2 and len({line.index(" up ") for line in lines}) == 1
+        await pilot.press("n")

@@ -16,6 +16,7 @@ import shlex
 import time
 from typing import Any, Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -57,6 +58,13 @@ def stats_text(client: Any, first: float | None, elapsed: float, pieces: int) ->
     return f"first token {ttft} · {pieces} pieces · {rate:.1f} tok/s"
 
 
+def response_text(response: Any) -> str:
+    """The raw response as the server sent it: the status, then the body with its own line breaks."""
+    if isinstance(response, dict) and isinstance(response.get("body"), str):
+        return f"status {response.get('status')}\n{response['body']}"
+    return json.dumps(response, indent=2)
+
+
 class ChatConsole(Vertical):
     BINDINGS = [
         Binding("ctrl+y", "copy_curl", "Copy as curl"),
@@ -76,7 +84,8 @@ class ChatConsole(Vertical):
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-messages")
-        yield Static("", id="chat-raw", classes="hidden")
+        with VerticalScroll(id="chat-raw-box", classes="hidden"):
+            yield Static("no request yet", id="chat-raw")
         yield Static("pick an endpoint that is up", id="chat-stats", classes="status-line")
         yield Input(placeholder="message (Enter sends)", id="chat-input")
 
@@ -143,13 +152,14 @@ class ChatConsole(Vertical):
     def _update_raw(self) -> None:
         raw = self.query_one("#chat-raw", Static)
         if self.last_request is not None:
-            raw.update(f"request  {json.dumps(self.last_request)[:2000]}\nresponse {json.dumps(self.last_response)[:2000]}")
+            # whole and indented, in a box that scrolls: a long answer is not cut after two lines
+            raw.update(Text(f"request\n{json.dumps(self.last_request, indent=2)}\n\nresponse\n{response_text(self.last_response)}"))
         else:
             raw.update("no request yet")
 
     def action_toggle_raw(self) -> None:
         self._update_raw()
-        self.query_one("#chat-raw").toggle_class("hidden")
+        self.query_one("#chat-raw-box").toggle_class("hidden")
 
     def action_copy_curl(self) -> None:
         if not self.url:
@@ -164,5 +174,6 @@ class ChatConsole(Vertical):
 
     def action_clear(self) -> None:
         self.messages.clear()
-        self.last_request, self.last_response = None, None
+        self.last_request, self.last_response, self.request_url = None, None, None
         self.query_one("#chat-messages", VerticalScroll).remove_children()
+        self._update_raw()  # another endpoint: its raw view must not show the last one's request
