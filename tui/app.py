@@ -90,7 +90,7 @@ class FinetuiApp(App[None]):
                     yield cls(id=f"{pid}-pane") if i == 0 else Lazy(cls(id=f"{pid}-pane"))
         yield Static("starting…", id="status")
         yield ProgressBar(id="demo-progress", show_eta=False, classes="hidden")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # Ctrl+P still opens it; the room goes to the pane's keys
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._first_frame)

@@ -30,7 +30,7 @@ def entries(app: Any, bindings: Iterable[Binding], titles: dict[str, str] | None
     """(keys, what they do): keys bound to the same action share one entry (``↑/k``)."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for binding in bindings:
-        what = (titles or {}).get(binding.action, binding.description) or binding.action
+        what = (titles or {}).get(binding.action) or binding.tooltip or binding.description or binding.action
         grouped.setdefault((binding.action, what), []).append(app.get_key_display(binding))
     return [("/".join(dict.fromkeys(keys)), what) for (_, what), keys in grouped.items()]
 

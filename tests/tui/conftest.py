@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tui_fixtures import FixedBackend, make_local_workspace
@@ -17,3 +19,13 @@ def local_ws(tmp_path, monkeypatch):
 @pytest.fixture
 def fixed_backend(tmp_path):
     return FixedBackend(tmp_path / "fixed")
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times on screen in UTC: snapshots must not depend on this machine's time zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -183,13 +183,12 @@ async def test_launch_form_fits_80_columns_and_marks_what_the_user_changed(fixed
         await pilot.press("t")
         form = app.query_one(SpecForm)
         await wait_for(pilot, lambda: "learning_rate" in form.overrides)
-        await pilot.pause()
-        screen = screen_text(app)
         # a long path shows its end (48 columns of it), so two files can be told apart
-        assert str(fixed_backend.paths.data / "train.jsonl")[-44:] in screen
-        assert "^s Launch" in screen  # the footer offers the form's keys
+        tail = str(fixed_backend.paths.data / "train.jsonl")[-44:]
+        await wait_for(pilot, lambda: tail in screen_text(app))
+        await wait_for(pilot, lambda: "^s Launch" in screen_text(app))  # the footer offers the form's keys
         form.scroll_to_widget(form.query_one("#spec-per_device_eval_batch_size"), animate=False)
-        await pilot.pause()
+        await wait_for(pilot, lambda: "per_device_eval_batch_size" in screen_text(app))
         screen = screen_text(app)
         assert "  per_device_train_batch_size 1 " in screen
         assert "  per_device_eval_batch_size  1 " in screen

@@ -105,7 +105,8 @@ class FixedBackend:
             dtype="float32", description="the offline demo model", tags={"task": "chat-completion"},
             model_specific_defaults=DEFAULTS)
         self.job = Job(name="tiny-chat-20250101-000000-abcd", display_name="tiny-chat-ultrachat",
-                       status=JobStatus.COMPLETED, backend="fixed", model="tiny-chat:1", train_file=str(data / "train.jsonl"),
+                       status=JobStatus.COMPLETED, backend="fixed", model="tiny-chat:1",
+                       train_file="/workspace/demo/data/train.jsonl",  # a record's text: snapshots show it
                        test_file=None, spec=resolve_spec(DEFAULTS).spec.to_dict(), created_at=T0, started_at=T0 + 5,
                        ended_at=T0 + 125)
         self.endpoint = Endpoint(name="tiny-chat-ep", model="tiny-chat-ft:1", state=EndpointState.SUCCEEDED,

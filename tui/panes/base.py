@@ -40,8 +40,8 @@ class Pane(Vertical):
     # widgets inside this pane whose own keys the help lists under it
     HELP_WIDGETS: ClassVar[tuple[type, ...]] = ()
     BINDINGS = [
-        Binding("right_square_bracket", "next_tab(1)", "Next tab"),
-        Binding("left_square_bracket", "next_tab(-1)", "Previous tab", show=False),
+        Binding("right_square_bracket", "next_tab(1)", "Tab", tooltip="next sub-tab"),
+        Binding("left_square_bracket", "next_tab(-1)", "previous sub-tab", show=False),
         Binding("escape", "back", "Back / leave field", show=False),
     ]
 

@@ -28,6 +28,15 @@ def make_client(backend: Any, endpoint: Any) -> Any:
     return ChatClient(endpoint.base_url or endpoint.scoring_uri, keys.primary, endpoint=endpoint.name)
 
 
+def endpoint_row(e: Any, now: float) -> Text:
+    """An endpoint in the list: its name, then its state and how long it has been up (fits 80 columns)."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append(e.name, style="bold")
+    up = f" · up {duration(now - e.started_at)}" if e.started_at and e.state.value == UP else ""
+    out.append(f"\n  {e.state.value.lower()}{up}")
+    return out
+
+
 def endpoint_details(e: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
     out = Text()
     up = now - e.started_at if e.started_at and e.state.value == UP else None
@@ -76,8 +85,7 @@ class EndpointsPane(Pane):
         with Horizontal():
             with Vertical(classes="side"):
                 table = DataTable(id="endpoint-table", cursor_type="row")
-                table.add_column("Endpoint", key="name")
-                table.add_columns("State", "Up")
+                table.add_column("Endpoints")
                 yield table
             with TabbedContent(id="endpoint-tabs"):
                 with TabPane("Details", id="endpoint-details-tab"):
@@ -101,9 +109,11 @@ class EndpointsPane(Pane):
             return
         self.endpoints = endpoints or []
         now = self.app.clock()
-        rows = [(e.name, (e.name, e.state.value, duration(now - e.started_at) if e.started_at and e.state.value == UP else "-"))
-                for e in self.endpoints]
-        sync_rows(self.query_one("#endpoint-table", DataTable), rows, "name")
+        rows = [(e.name, (endpoint_row(e, now),)) for e in self.endpoints]
+        sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=2)
+        if not self.endpoints:
+            self.query_one("#endpoint-details", Static).update(
+                "no endpoints: c deploys a registered model (register one with r on a finished job in pane 4)")
         if self.endpoint is not None:
             fresh = next((e for e in self.endpoints if e.name == self.endpoint.name), None)
             self._show(fresh)

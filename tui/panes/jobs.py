@@ -23,6 +23,22 @@ from ..widgets.table_sync import sync_rows
 from .base import Pane
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
+ROW_LINES = 3
+
+
+def job_row(job: Any, now: float) -> Text:
+    """A job in the list, in words that fit 80 columns: model, status and run time, when it was created.
+
+    Jobs of one model differ by their creation time; the full name is in Details.
+    """
+    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    model = job.model.split(":")[0]
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append(f"{STATUS_MARK.get(job.status.value, '…')} ")
+    out.append(model if len(model) <= 22 else model[:21] + "…", style="bold")
+    out.append(f"\n  {job.status.value.lower()}" + (f" · {duration(ran)}" if ran is not None else ""))
+    out.append(f"\n  {time.strftime('%Y-%m-%d %H:%M', time.localtime(job.created_at))}", style="dim")
+    return out
 
 
 def job_details(job: Any, now: float) -> Text:
@@ -44,11 +60,11 @@ class JobsPane(Pane):
                ("register", "register the job's model", "r"), ("show_log", "show the job's log", "l"),
                ("show_metrics", "plot loss and eval loss", "m"), ("refresh", "reload the job list", "")]
     BINDINGS = [
-        Binding("n", "new", "New job"),
-        Binding("x", "cancel", "Cancel job"),
+        Binding("n", "new", "New"),
+        Binding("x", "cancel", "Cancel"),
         Binding("r", "register", "Register"),
-        Binding("l", "show_log", "Log"),
-        Binding("m", "show_metrics", "Metrics"),
+        Binding("l", "show_log", "Log", show=False),
+        Binding("m", "show_metrics", "Metrics", show=False),
     ]
     TABS = "#job-tabs"
     HELP_WIDGETS = (LogPanel, LogView, LossPlot, SpecForm)
@@ -65,8 +81,7 @@ class JobsPane(Pane):
         with Horizontal():
             with Vertical(classes="side"):
                 table = DataTable(id="job-table", cursor_type="row")
-                table.add_column("")
-                table.add_column("Job", key="name")
+                table.add_column("Jobs, newest first")
                 yield table
             with TabbedContent(id="job-tabs"):
                 with TabPane("Log", id="log-tab"):
@@ -93,8 +108,11 @@ class JobsPane(Pane):
             self.query_one("#job-details", Static).update(f"not available: {error}")
             return
         self.jobs = jobs or []
-        rows = [(job.name, (STATUS_MARK.get(job.status.value, "…"), job.name)) for job in self.jobs]
-        sync_rows(self.query_one("#job-table", DataTable), rows, "name")
+        now = self.app.clock()
+        rows = [(job.name, (job_row(job, now),)) for job in self.jobs]
+        sync_rows(self.query_one("#job-table", DataTable), rows, height=ROW_LINES)
+        if not self.jobs:
+            self.query_one("#job-details", Static).update("no jobs yet: n opens the launch form (or t on a model in pane 1)")
         if self.job is not None:
             fresh = next((j for j in self.jobs if j.name == self.job.name), None)
             if fresh is not None:

@@ -67,7 +67,7 @@ def response_text(response: Any) -> str:
 
 class ChatConsole(Vertical):
     BINDINGS = [
-        Binding("ctrl+y", "copy_curl", "Copy as curl"),
+        Binding("ctrl+y", "copy_curl", "Copy curl"),
         Binding("ctrl+r", "toggle_raw", "Raw"),
         Binding("ctrl+l", "clear", "clear the conversation", show=False),
     ]

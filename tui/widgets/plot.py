@@ -91,5 +91,4 @@ class LossPlot(Vertical, can_focus=True):
             else:
                 plt.scatter(xs, ys, marker=marker, label=name)
         plt.xlabel("step")
-        plt.ylabel("loss")
         canvas.refresh()

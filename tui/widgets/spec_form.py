@@ -36,7 +36,7 @@ def show(value: Any) -> str:
 
 
 class SpecForm(VerticalScroll):
-    BINDINGS = [Binding("ctrl+s", "submit", "Launch"), Binding("escape", "app.leave_input", "Leave form")]
+    BINDINGS = [Binding("ctrl+s", "submit", "Launch"), Binding("escape", "app.leave_input", "Leave")]
 
     class Submitted(Message):
         def __init__(self, request: dict[str, Any], spec: dict[str, Any]) -> None:

@@ -24,24 +24,39 @@ def cursor_key(table: DataTable) -> str | None:
         return None
 
 
-def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], key_column: str) -> None:
-    """Show ``rows`` (key, cells), in this order; ``key_column`` is the column holding the key."""
+def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], height: int = 1) -> None:
+    """Show ``rows`` (key, cells), in this order, keeping the cursor on its row key.
+
+    While the rows change no RowHighlighted is sent: the selected row is the same
+    one, so nothing listening has anything to redo. Only when the selected row is
+    gone does the cursor move, and say so.
+    """
     selected = cursor_key(table)
     wanted = [key for key, _ in rows]
     keep = set(wanted)
-    for row_key in list(table.rows):
-        if row_key.value not in keep:
-            table.remove_row(row_key)
-    columns = list(table.columns)
-    for key, cells in rows:
-        if key in table.rows:
-            for column, value in zip(columns, cells):
-                if table.get_cell(key, column) != value:
-                    table.update_cell(key, column, value)
-        else:
-            table.add_row(*cells, key=key)
-    if [row.key.value for row in table.ordered_rows] != wanted:
-        rank = {key: i for i, key in enumerate(wanted)}
-        table.sort(key_column, key=lambda value: rank.get(str(value), len(rank)))
-    if selected in keep and table.cursor_row != wanted.index(selected):
-        table.move_cursor(row=wanted.index(selected), animate=False)
+    with table.prevent(DataTable.RowHighlighted):
+        for row_key in list(table.rows):
+            if row_key.value not in keep:
+                table.remove_row(row_key)
+        columns = list(table.columns)
+        for key, cells in rows:
+            if key in table.rows:
+                for column, value in zip(columns, cells):
+                    if table.get_cell(key, column) != value:
+                        table.update_cell(key, column, value)
+            else:
+                table.add_row(*cells, key=key, height=height)
+        order = [row.key.value for row in table.ordered_rows]
+        if order != wanted:  # re-add the rows from the first one out of place
+            first = next((i for i, (a, b) in enumerate(zip(order, wanted)) if a != b), min(len(order), len(wanted)))
+            for key in order[first:]:
+                table.remove_row(key)
+            for key, cells in rows[first:]:
+                table.add_row(*cells, key=key, height=height)
+        if selected in keep:
+            table.move_cursor(row=wanted.index(selected), animate=False)
+            return
+    if table.row_count:  # a first row, or the selected one gone: the cursor is on another row now
+        row = min(table.cursor_row, table.row_count - 1)
+        table.move_cursor(row=row, animate=False)
+        table.post_message(DataTable.RowHighlighted(table, row, table.ordered_rows[row].key))
