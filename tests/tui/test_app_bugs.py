@@ -291,3 +291,40 @@ async def test_quit_dialog_aligns_the_endpoint_list(fixed_backend):
         lines = [line for line in plain(app.screen.query_one("#confirm-question").content).splitlines() if " up " in line]
         assert len(lines) == 2 and len({line.index(" up ") for line in lines}) == 1
         await pilot.press("n")
+
+
+async def test_deploy_from_models_pane_then_compare_two_endpoints(fixed_backend):
+    from finetui.core.models import RegisteredModel
+    from finetui.tui.screens import PickScreen, PromptScreen
+    from finetui.tui.widgets.compare import CompareScreen
+
+    with ChatServer(PRIMARY) as server:
+        fixed_backend.endpoint = dataclasses.replace(fixed_backend.endpoint, base_url=server.url)
+        fixed_backend.endpoints = [fixed_backend.endpoint]
+        fixed_backend.serve_url = server.url
+        fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+        app = app_for(fixed_backend)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.mounted and app.selected_model == "tiny-chat:1")
+            await pilot.press("d")  # in the Models pane
+            await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+            assert [v for v, _ in app.screen.choices] == ["tiny-chat-ft:1"]
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+            assert app.screen.query_one("#prompt-input").value == "tiny-chat-ft-ep"
+            await pilot.press("enter")
+            table = app.query_one("#endpoint-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 2)
+            assert app.query_one("#panes", TabbedContent).active == "endpoints"
+            table.focus()
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+            await pilot.press(*"hello", "enter")
+            consoles = app.screen.consoles
+            await wait_for(pilot, lambda: all(len(c.messages) == 2 for c in consoles), timeout=30)
+            assert server.requests == 2
+            assert [c.url for c in consoles] == [server.url, server.url]
+            await pilot.press("escape")
+            assert not isinstance(app.screen, CompareScreen)

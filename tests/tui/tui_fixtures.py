@@ -113,6 +113,8 @@ class FixedBackend:
                                  scoring_uri="http://127.0.0.1:8123/score", base_url="http://127.0.0.1:8123",
                                  created_at=T0, started_at=T0 + 10, last_request_at=T0 + 50, idle_timeout_s=3600)
         self.endpoints = [self.endpoint]
+        self.registered: list = []
+        self.serve_url = "http://127.0.0.1:9"
         self.endpoint_lists = 0  # list_endpoints calls: tests wait for a poll to have happened
         self._log = ("\n".join(log_lines(200)) + "\n").encode()
 
@@ -150,7 +152,14 @@ class FixedBackend:
         return [MetricPoint(p["name"], p["value"], p["step"]) for p in metric_points(40)]
 
     def list_registered(self, name=None):
-        return []
+        return list(self.registered)
+
+    def create_endpoint(self, name, ref):
+        """Records an endpoint that is up at ``serve_url`` (a test's chat server)."""
+        endpoint = Endpoint(name=name, model=ref, state=EndpointState.SUCCEEDED, scoring_uri=f"{self.serve_url}/score",
+                            base_url=self.serve_url, created_at=T0 + 60, started_at=T0 + 70, idle_timeout_s=3600)
+        self.endpoints.append(endpoint)
+        return endpoint
 
     def list_endpoints(self):
         self.endpoint_lists += 1

@@ -45,11 +45,13 @@ def model_details(m: Any) -> Table:
 
 class ModelsPane(Pane):
     ACTIONS = [("filter", "filter the catalog", "/"), ("check", "check compute for the model", "c"),
-               ("finetune", "fine-tune the model", "t"), ("refresh", "reload the catalog", "")]
+               ("finetune", "fine-tune the model", "t"), ("deploy", "deploy a model as an endpoint", "d"),
+               ("refresh", "reload the catalog", "")]
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("c", "check", "Check compute"),
         Binding("t", "finetune", "Fine-tune"),
+        Binding("d", "deploy", "Deploy"),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -124,6 +126,10 @@ class ModelsPane(Pane):
         if box.value:
             box.value = ""
         self.focus_main()
+
+    def action_deploy(self) -> None:
+        """Deploy from where the model is: the list offers registered versions first, then base models."""
+        self.app.pane("endpoints").action_create()
 
     def action_filter(self) -> None:
         self.query_one("#model-filter", Input).focus()

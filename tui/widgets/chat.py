@@ -102,12 +102,17 @@ class ChatConsole(Vertical):
 
     @on(Input.Submitted, "#chat-input")
     def _send(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+        if self.send(event.value):
+            event.input.value = ""
+
+    def send(self, text: str) -> bool:
+        """Send one user turn (the compare screen sends the same one to two consoles)."""
+        text = text.strip()
         if not text or self.client_factory is None:
-            return
-        event.input.value = ""
+            return False
         self.messages.append({"role": "user", "content": text})
         self._answer()
+        return True
 
     @work(exclusive=True, group="chat", exit_on_error=False)
     async def _answer(self) -> None:
