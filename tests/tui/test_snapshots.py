@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from tui_fixtures import wait_for
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from finetui.tui.app import FinetuiApp
 from finetui.tui.widgets.jsonl_view import JsonlView
@@ -63,6 +63,8 @@ def ready(pane: str, tab: str | None, keys: str):
             await wait_for(pilot, lambda: bool(form.overrides))
             # the form names the data pane's file, under this test's tmp folder: show a fixed one
             form.set_request(train_file="/workspace/demo/data/train.jsonl")
+        for field in app.query(Input):  # a blinking cursor would make the snapshot depend on timing
+            field.cursor_blink = False
         await pilot.pause(0.1)
 
     return run

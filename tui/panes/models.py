@@ -39,7 +39,7 @@ def model_details(m: Any) -> Table:
         defaults = ", ".join(f"{k}={v}" for k, v in m.model_specific_defaults.items())
         grid.add_row("Model defaults", Text(defaults, style="italic"))
     grid.add_row("", "")
-    grid.add_row("Next", "c check compute · t fine-tune")
+    grid.add_row("Next", "c check compute · t fine-tune · d deploy")
     return grid
 
 

@@ -151,7 +151,8 @@ class ChatConsole(Vertical):
         await answer.update(full)  # one final render of the whole answer
         elapsed = time.perf_counter() - start
         self.messages.append({"role": "assistant", "content": full})
-        stats.update(f"{stats_text(client, first, elapsed, len(parts))} · Ctrl+Y copy as curl · Ctrl+R raw")
+        turn = sum(1 for m in self.messages if m["role"] == "user")
+        stats.update(f"turn {turn} · {stats_text(client, first, elapsed, len(parts))} · Ctrl+Y copy as curl · Ctrl+R raw")
         self._update_raw()
 
     def _update_raw(self) -> None:
