@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 
@@ -109,3 +109,23 @@ class PickScreen(ModalScreen[str | None]):
     @on(OptionList.OptionSelected, "#pick-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class TextScreen(ModalScreen[None]):
+    """Text to take away (a curl command): always on screen, selectable, whatever the clipboard did."""
+
+    AUTO_FOCUS = "#text-body"
+    BINDINGS = [Binding("escape", "dismiss", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog text"):
+            yield Static(self.title_text, id="text-title")
+            yield TextArea(self.text, read_only=True, soft_wrap=True, id="text-body")
+            yield Label("select with Shift+arrows or the mouse · Esc closes", classes="muted")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

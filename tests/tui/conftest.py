@@ -29,3 +29,17 @@ def utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def demo_backend(tmp_path, monkeypatch):
+    """The offline demo workspace (model and data) behind a LocalBackend; endpoints deleted afterwards."""
+    from finetui.core.local import demo
+    from finetui.core.local.backend import LocalBackend
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    backend = LocalBackend(tmp_path / "ws")
+    demo.build_demo(backend.paths, backend.store, lambda *_: None)
+    yield backend
+    for endpoint in backend.list_endpoints():  # never leave a server behind
+        backend.delete_endpoint(endpoint.name)

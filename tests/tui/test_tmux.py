@@ -124,20 +124,6 @@ def test_a_crash_exits_non_zero(tmp_path):
         subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
 
 
-@pytest.fixture
-def demo_ws(tmp_path, monkeypatch):
-    """The offline demo workspace, and a backend on it for the test's own checks (the app runs apart, in tmux)."""
-    from finetui.core.local import demo
-    from finetui.core.local.backend import LocalBackend
-
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    backend = LocalBackend(tmp_path / "ws")
-    demo.build_demo(backend.paths, backend.store, lambda *_: None)
-    yield backend
-    for endpoint in backend.list_endpoints():  # never leave a server behind
-        backend.delete_endpoint(endpoint.name)
-
-
 def until(condition, what: str, timeout: float, step: float = 0.5):
     """Wait for ``condition()`` to be truthy (a deadline, not a sleep); return its value."""
     deadline = time.monotonic() + timeout
@@ -151,7 +137,7 @@ def until(condition, what: str, timeout: float, step: float = 0.5):
 
 
 @pytest.mark.slow
-def test_keyboard_only_flow_at_80x24(demo_ws, tmp_path):
+def test_keyboard_only_flow_at_80x24(demo_backend, tmp_path):
     """demo model -> launch from the form -> follow the log -> register -> deploy from Models (twice: the
     fine-tuned and the base model) -> chat two turns on the second endpoint row -> compare -> delete."""
     tmux = Tmux(f"finetui-test-{os.getpid()}-flow")
@@ -159,22 +145,22 @@ def test_keyboard_only_flow_at_80x24(demo_ws, tmp_path):
     text = lambda s: tmux("send-keys", "-t", "app", "-l", s)  # noqa: E731
     env = f"HF_HOME={shlex.quote(str(tmp_path / 'hf'))} TERM=xterm-256color"
     run_in_tmux(tmux, f"{env} {shlex.quote(sys.executable)} -m finetui.tui.cli.main "
-                      f"--workspace {shlex.quote(str(demo_ws.paths.root))}")
+                      f"--workspace {shlex.quote(str(demo_backend.paths.root))}")
     try:
         tmux.wait_for("finetui-demo-base", timeout=60)
         keys("t")  # fine-tune the selected model: the launch form, filled in
         tmux.wait_for("^s Launch", timeout=30)
         tmux.wait_for("train_sft.jsonl", timeout=30)
         keys("C-s")
-        job = until(lambda: demo_ws.list_jobs(), "job submitted", 120)[0]
+        job = until(lambda: demo_backend.list_jobs(), "job submitted", 120)[0]
         tmux.wait_for("following", timeout=60)  # the log tab, following the new job's log
-        until(lambda: demo_ws.get_job(job.name).status.terminal, "job finished", 1200, step=1.0)
-        assert demo_ws.get_job(job.name).status.value == "Completed", demo_ws.get_job(job.name).error
+        until(lambda: demo_backend.get_job(job.name).status.terminal, "job finished", 1200, step=1.0)
+        assert demo_backend.get_job(job.name).status.value == "Completed", demo_backend.get_job(job.name).error
         tmux.wait_for("completed ·", timeout=30)  # the list says so, in words
         keys("r")
         tmux.wait_for("Register the model", timeout=30)
         keys("Enter")
-        until(lambda: demo_ws.list_registered(), "model registered", 300)
+        until(lambda: demo_backend.list_registered(), "model registered", 300)
         # deploy from where the model is: the Models pane, the fine-tuned version first, then the base
         for down in (0, 1):
             keys("1", "d")
@@ -184,8 +170,8 @@ def test_keyboard_only_flow_at_80x24(demo_ws, tmp_path):
             keys("Enter")
             tmux.wait_for("as endpoint:", timeout=30)
             keys("Enter")
-            until(lambda: len(demo_ws.list_endpoints()) == down + 1, "endpoint created", 60)
-        up = until(lambda: [e for e in demo_ws.list_endpoints() if e.state.value == "Succeeded"][1:] or None,
+            until(lambda: len(demo_backend.list_endpoints()) == down + 1, "endpoint created", 60)
+        up = until(lambda: [e for e in demo_backend.list_endpoints() if e.state.value == "Succeeded"][1:] or None,
                    "two endpoints up", 900, step=1.0)
         assert up
         tmux.wait_for("up ", timeout=30)
@@ -193,7 +179,7 @@ def test_keyboard_only_flow_at_80x24(demo_ws, tmp_path):
         keys("5")
         keys("Home", "Down")
         name = re.search(r"Endpoint\s+(\S+)", tmux.wait_for("Scoring URI", timeout=30)).group(1)
-        rows = [e.name for e in demo_ws.list_endpoints()]
+        rows = [e.name for e in demo_backend.list_endpoints()]
         keys("i")
         tmux.wait_for("message (Enter sends)", timeout=30)
         for turn, message in enumerate(("Hello there", "And again"), start=1):
@@ -202,7 +188,7 @@ def test_keyboard_only_flow_at_80x24(demo_ws, tmp_path):
             tmux.wait_for(f"turn {turn} · first token", timeout=300)
         screen = tmux.screen()
         assert "Hello there" in screen and "And again" in screen
-        assert demo_ws.get_endpoint(name).last_request_at, f"{name} (the second row of {rows}) answered nothing"
+        assert demo_backend.get_endpoint(name).last_request_at, f"{name} (the second row of {rows}) answered nothing"
         # compare the two endpoints on one prompt
         keys("Escape", "p")
         tmux.wait_for("Compare ", timeout=30)
@@ -218,7 +204,7 @@ def test_keyboard_only_flow_at_80x24(demo_ws, tmp_path):
             asked = re.search(r"Type (\S+) to delete", tmux.wait_for("to delete the endpoint", timeout=30)).group(1)
             text(asked)
             keys("Enter")
-            until(lambda: asked not in {e.name for e in demo_ws.list_endpoints()}, f"{asked} deleted", 120)
+            until(lambda: asked not in {e.name for e in demo_backend.list_endpoints()}, f"{asked} deleted", 120)
         keys("q")
         assert "EXIT=0" in tmux.wait_for("EXIT=", timeout=60)
     finally:

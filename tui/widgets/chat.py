@@ -69,6 +69,7 @@ class ChatConsole(Vertical):
     BINDINGS = [
         Binding("ctrl+y", "copy_curl", "Copy curl"),
         Binding("ctrl+r", "toggle_raw", "Raw"),
+        Binding("ctrl+o", "settings", "Settings"),
         Binding("ctrl+l", "clear", "clear the conversation", show=False),
     ]
 
@@ -78,15 +79,18 @@ class ChatConsole(Vertical):
         self.url: str | None = None
         self.messages: list[dict[str, str]] = []
         self.params: Any = None  # core's ChatParams; None takes the client's defaults
+        self.system: str | None = None  # the system prompt, sent first with every turn
         self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
         self.last_response: Any = None
         self.request_url: str | None = None
+        self.streaming: list[str] | None = None  # the answer's pieces so far, while one streams
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-messages")
         with VerticalScroll(id="chat-raw-box", classes="hidden"):
             yield Static("no request yet", id="chat-raw")
         yield Static("pick an endpoint that is up", id="chat-stats", classes="status-line")
+        yield Static("", id="chat-settings", classes="status-line")
         yield Input(placeholder="message (Enter sends)", id="chat-input")
 
     def set_endpoint(self, url: str | None, client_factory: Callable[[], Any] | None) -> None:
@@ -123,13 +127,15 @@ class ChatConsole(Vertical):
         await box.mount(answer)
         box.anchor()
         parts: list[str] = []
+        self.streaming = parts
         start = time.perf_counter()
         first: float | None = None
         stream = Markdown.get_stream(answer)
         client = None
         try:
             client = await asyncio.to_thread(self.client_factory)  # reads the keys: off the UI thread
-            async for piece in client.stream(self.messages, self.params):
+            conversation = ([{"role": "system", "content": self.system}] if self.system else []) + self.messages
+            async for piece in client.stream(conversation, self.params):
                 text = piece_text(piece)
                 if not text:
                     continue
@@ -147,6 +153,7 @@ class ChatConsole(Vertical):
                 self.request_url = getattr(client, "url", None)
                 if hasattr(client, "aclose"):
                     await client.aclose()
+        self.streaming = None
         full = "".join(parts)
         await answer.update(full)  # one final render of the whole answer
         elapsed = time.perf_counter() - start
@@ -175,8 +182,58 @@ class ChatConsole(Vertical):
             url, body = self.last_request.get("url", self.url), self.last_request.get("json", {})
         else:
             url, body = self.url, {"messages": [{"role": "user", "content": "Hello"}]}
-        self.app.copy_to_clipboard(curl_command(url, body))
-        self.app.notify("curl command copied (set FINETUI_ENDPOINT_KEY to the endpoint key)", title="clipboard")
+        from ..screens import TextScreen
+
+        command = curl_command(url, body)
+        # OSC 52 is only a request: many terminals (and tmux without set-clipboard) drop it
+        # silently, so the command is always shown too, never "copied" on faith
+        self.app.copy_to_clipboard(command)
+        self.app.push_screen(TextScreen(
+            "curl for this request (set FINETUI_ENDPOINT_KEY to the endpoint key). Also sent to the terminal's "
+            "clipboard (OSC 52), if the terminal accepts it:", command))
+
+    # -- settings: visible under the transcript, edited as KEY=VALUE ------------------------------
+    def on_mount(self) -> None:
+        self._show_settings()
+
+    def _current_params(self) -> Any:
+        if self.params is None:
+            from finetui.core.chat import ChatParams
+
+            self.params = ChatParams()
+        return self.params
+
+    def settings_text(self) -> str:
+        p = self._current_params()
+        sampling = f"temperature {p.temperature:g}" if p.do_sample else "greedy"
+        return f"system: {self.system or '(none)'} · {sampling} · max_new_tokens {p.max_new_tokens} · Ctrl+O edit"
+
+    def _show_settings(self) -> None:
+        self.query_one("#chat-settings", Static).update(self.settings_text())
+
+    def action_settings(self) -> None:
+        from ..screens import PromptScreen
+
+        p = self._current_params()
+        value = (f"temperature={p.temperature:g} top_p={p.top_p:g} do_sample={str(p.do_sample).lower()} "
+                 f"max_new_tokens={p.max_new_tokens}" + (f" system={self.system}" if self.system else ""))
+        title = "Chat settings as KEY=VALUE (temperature, top_p, do_sample, max_new_tokens, seed, stop); system=TEXT last:"
+        self.app.push_screen(PromptScreen(title, value=value), self.apply_settings)
+
+    def apply_settings(self, text: str | None) -> None:
+        """``temperature=0.2 max_new_tokens=64 system=You are terse.``: everything after ``system=`` is the prompt."""
+        if text is None:
+            return
+        head, sep, system = f" {text}".partition(" system=")
+        try:
+            params = self._current_params().updated(head.split())
+        except Exception as exc:  # core's InvalidInput: one line naming the key
+            self.app.notify(str(exc), severity="error", title="chat settings unchanged")
+            return
+        self.params = params
+        if sep:
+            self.system = system.strip() or None
+        self._show_settings()
 
     def action_clear(self) -> None:
         self.messages.clear()
