@@ -57,6 +57,7 @@ class FinetuiApp(App[None]):
     BINDINGS = [
         # the tab bar shows "1 Models ... 5 Endpoints": the footer keeps its room for the pane's keys
         *(Binding(str(i + 1), f"show('{pid}')", label, show=False) for i, (pid, label, _) in enumerate(PANES)),
+        Binding("plus", "zoom", "zoom: the view takes the whole screen (again: back)", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
@@ -217,6 +218,10 @@ class FinetuiApp(App[None]):
             for pane in self.panes():
                 if pane.id == f"{active}-pane":
                     pane.poll()
+
+    def action_zoom(self) -> None:
+        """Any pane: hide the lists beside the view and the pane tabs, so a log or a chat gets the full width."""
+        self.screen.toggle_class("zoomed")
 
     def action_leave_input(self) -> None:
         from textual.widgets import Input

@@ -328,3 +328,22 @@ async def test_deploy_from_models_pane_then_compare_two_endpoints(fixed_backend)
             assert [c.url for c in consoles] == [server.url, server.url]
             await pilot.press("escape")
             assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_plus_zooms_the_view_to_the_whole_screen(fixed_backend):
+    from tui_fixtures import screen_text
+
+    from finetui.tui.widgets.log_view import LogView
+
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        view = app.query_one(LogView)
+        await wait_for(pilot, lambda: view.line_count == 200)
+        narrow = view.size.width
+        await pilot.press("l", "plus")
+        await wait_for(pilot, lambda: view.size.width > narrow)
+        assert view.size.width >= 78 and "Jobs, newest first" not in screen_text(app)
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: view.size.width == narrow)
