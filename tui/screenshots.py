@@ -4,7 +4,7 @@
 
 Without --workspace (or FINETUI_WORKSPACE) the offline demo is built in a temp
 dir first. Writes ``<out>/<pane>.svg``, ``metrics.svg`` and, when an endpoint
-is up in the workspace, ``chat.svg`` (an answer while it streams); and, where
+is up in the workspace, ``chat.svg`` (a two-turn chat with it); and, where
 ``rsvg-convert`` is installed (Debian: librsvg2-bin), a PNG of each. Keys stay masked.
 """
 
@@ -65,16 +65,23 @@ async def capture(workspace: Path, out: Path) -> list[Path]:
         endpoints = app.pane("endpoints")
         if endpoints.running_endpoints():
             endpoints.query_one("#endpoint-table").focus()
-            await pilot.press("i", *"Write a haiku about fine-tuning.", "enter")
             console = endpoints.query_one(ChatConsole)
-            deadline = time.monotonic() + CHAT_WAIT_S
-            # a chat in progress: some of the answer on screen, the rest still streaming
-            while time.monotonic() < deadline and not (console.streaming and len(console.streaming) >= 8):
-                await pilot.pause(0.05)
+            await pilot.press("i", *"Do you know what the capital of Ardovia is?", "enter")
+            await until(pilot, lambda: len(console.messages) == 2)
+            # a conversation under way: the demo model answers in well under a second, so
+            # a frame mid-stream cannot be caught reliably; the second turn shows the history kept
+            await pilot.press(*"And the capital of Mordavia?", "enter")
+            await until(pilot, lambda: len(console.messages) == 4)
             shot("chat")
         else:
             print("no endpoint up in this workspace: no chat screenshot", file=sys.stderr)
     return written
+
+
+async def until(pilot, condition, timeout: float = CHAT_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.01)
 
 
 def to_png(svgs: list[Path]) -> list[Path]:

@@ -83,7 +83,6 @@ class ChatConsole(Vertical):
         self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
         self.last_response: Any = None
         self.request_url: str | None = None
-        self.streaming: list[str] | None = None  # the answer's pieces so far, while one streams
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-messages")
@@ -127,7 +126,6 @@ class ChatConsole(Vertical):
         await box.mount(answer)
         box.anchor()
         parts: list[str] = []
-        self.streaming = parts
         start = time.perf_counter()
         first: float | None = None
         stream = Markdown.get_stream(answer)
@@ -153,7 +151,6 @@ class ChatConsole(Vertical):
                 self.request_url = getattr(client, "url", None)
                 if hasattr(client, "aclose"):
                     await client.aclose()
-        self.streaming = None
         full = "".join(parts)
         await answer.update(full)  # one final render of the whole answer
         elapsed = time.perf_counter() - start
