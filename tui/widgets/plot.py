@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 # (metric, legend mark, plotext marker)
 SERIES = (("loss", "⠿", "braille"), ("eval_loss", "x", "x"))
@@ -52,7 +51,7 @@ class LossPlot(Vertical, can_focus=True):
     DEFAULT_CSS = """
     LossPlot { height: 1fr; }
     LossPlot > #plot-legend { height: auto; padding: 0 1; }
-    LossPlot > PlotextPlot { height: 1fr; }
+    LossPlot > #plot-canvas { height: 1fr; }
     """
     BINDINGS = [Binding("z", "zoom", "Zoom")]
 
@@ -63,6 +62,8 @@ class LossPlot(Vertical, can_focus=True):
         self.last_n: int | None = None
 
     def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # plotext loads when the Jobs pane mounts, after the first frame
+
         yield Static(EMPTY, id="plot-legend")
         yield PlotextPlot(id="plot-canvas")
 
@@ -76,7 +77,7 @@ class LossPlot(Vertical, can_focus=True):
 
     def _draw(self) -> None:
         self.query_one("#plot-legend", Static).update(legend(self.series, self.mean, self.last_n))
-        canvas = self.query_one(PlotextPlot)
+        canvas = self.query_one("#plot-canvas")
         plt = canvas.plt
         plt.clear_figure()
         last = max((s[-1][0] for s in self.series.values() if s), default=0.0)
