@@ -21,6 +21,7 @@ from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
 from ..widgets.table_sync import sync_rows
 from .base import Pane
+from .data import find_datasets
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
 ROW_LINES = 3
@@ -202,13 +203,22 @@ class JobsPane(Pane):
         self.show_tab("launch-tab")
         form = self.query_one(SpecForm)
         model = self.app.selected_model
-        files = self.app.pane("data").files
-        train = next((p for p in files if "train" in p.name), files[0] if files else None)
-        test = next((p for p in files if "test" in p.name and p != train), None)
-        form.set_request(model=model, train_file=train, test_file=test)
+        form.set_request(model=model)
+        # the data folder is scanned here: the Data pane may not have listed it yet
+        self.call("launch_files", find_datasets, getattr(getattr(self.backend, "paths", None), "data", None))
         if model:
             self.backend_call("resolved", "resolve_spec", model)
         self.call_after_refresh(lambda: form.query_one("#req-model").focus())
+
+    def loaded_launch_files(self, files: list[Path] | None, error: str | None) -> None:
+        """Fill the train and test files with the workspace's data, unless the user typed some already."""
+        files = files or []
+        form = self.query_one(SpecForm)
+        if not files or form.request_values()["train_file"]:
+            return
+        train = next((p for p in files if "train" in p.name), files[0])
+        test = next((p for p in files if "test" in p.name and p != train), None)
+        form.set_request(train_file=train, test_file=test)
 
     def loaded_resolved(self, resolved: Any, error: str | None) -> None:
         if error:

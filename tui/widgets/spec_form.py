@@ -68,7 +68,11 @@ class SpecForm(VerticalScroll):
                 field = self.query_one(f"#req-{key}", Input)
                 field.value = str(value)
                 # a long path shows its end: the file name tells two files apart
-                self.call_after_refresh(lambda field=field: field.scroll_to(x=field.max_scroll_x, animate=False))
+                self.call_after_refresh(self._show_end, field)
+
+    def _show_end(self, field: Input) -> None:
+        field.cursor_position = 0  # a change of cursor is what scrolls an Input
+        field.action_end()
 
     def set_resolved(self, resolved: Any) -> None:
         """Fill the spec rows from ``backend.resolve_spec(model)`` and mark what the model changed."""
