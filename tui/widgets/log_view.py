@@ -372,6 +372,13 @@ class LogPanel(Vertical):
         self.view.search("", filter_on=False)
         self.view.focus()
 
+    @on(Input.Changed, "#log-find")
+    def _typed(self, event: Input.Changed) -> None:
+        """Filter and search as you type (each keystroke replaces the last scan: the workers are exclusive)."""
+        event.stop()
+        if not self.query_one("#log-find").has_class("hidden"):
+            self.view.search(event.value.strip(), filter_on=self._mode == "filter")
+
     @on(Input.Submitted, "#log-find")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
