@@ -29,17 +29,6 @@ from .panes.models import ModelsPane
 PANES = (("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), ("data", "Data", DataPane),
          ("jobs", "Jobs", JobsPane), ("endpoints", "Endpoints", EndpointsPane))
 
-HELP = """[b]finetui[/b] — fine-tune a chat model, deploy it, chat with it.
-
-[b]Anywhere[/b]   1-5 switch pane · Ctrl+P every action · ? this help · @ command log · q quit
-[b]Models[/b]     / filter · c check compute · t fine-tune (launch form)
-[b]Compute[/b]    r re-check the fit for the selected model and spec
-[b]Data[/b]       Enter open a row as a chat · End last row · v validate
-[b]Jobs[/b]       n new job · x cancel · r register · / search log · f filter log · End follow
-[b]Endpoints[/b]  c create · d delete (type the name) · v reveal keys · Enter chat
-[b]Chat[/b]       Enter send · Ctrl+Y copy as curl (OSC 52) · Ctrl+R raw request/response
-
-Jobs and endpoints run as detached processes: quitting the app stops neither."""
 
 
 class BackendReady(Message):
@@ -66,7 +55,9 @@ class FinetuiApp(App[None]):
     AUTO_FOCUS = "#model-table"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     BINDINGS = [
-        *(Binding(str(i + 1), f"show('{pid}')", label) for i, (pid, label, _) in enumerate(PANES)),
+        # the tab bar shows "1 Models ... 5 Endpoints": the footer keeps its room for the pane's keys
+        *(Binding(str(i + 1), f"show('{pid}')", label, show=False) for i, (pid, label, _) in enumerate(PANES)),
+        Binding("plus", "zoom", "zoom: the view takes the whole screen (again: back)", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("at", "command_log", "Command log", show=False),
         Binding("q", "quit", "Quit"),
@@ -103,7 +94,7 @@ class FinetuiApp(App[None]):
                     yield cls(id=f"{pid}-pane") if i == 0 else Lazy(cls(id=f"{pid}-pane"))
         yield Static("starting…", id="status")
         yield ProgressBar(id="demo-progress", show_eta=False, classes="hidden")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # Ctrl+P still opens it; the room goes to the pane's keys
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._first_frame)
@@ -252,6 +243,10 @@ class FinetuiApp(App[None]):
                 if pane.id == f"{active}-pane":
                     pane.poll()
 
+    def action_zoom(self) -> None:
+        """Any pane: hide the lists beside the view and the pane tabs, so a log or a chat gets the full width."""
+        self.screen.toggle_class("zoomed")
+
     def action_leave_input(self) -> None:
         from textual.widgets import Input
 
@@ -260,9 +255,10 @@ class FinetuiApp(App[None]):
             self.pane(pid).focus_main()
 
     def action_help(self) -> None:
+        from .help import help_text
         from .screens import HelpScreen
 
-        self.push_screen(HelpScreen(HELP))
+        self.push_screen(HelpScreen(help_text(self, PANES)))
 
     def workspace_root(self) -> str | None:
         """Where the command log and the price override live: the local workspace, if there is one."""

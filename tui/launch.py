@@ -19,3 +19,5 @@ def launch(ctx: Any) -> None:
         log_root=str(ctx.workspace_path),
     )
     app.run()
+    if app.return_code:  # Textual prints the traceback and keeps the code; the shell must see it
+        raise SystemExit(app.return_code)

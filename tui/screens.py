@@ -1,4 +1,4 @@
-"""Modal screens: help, confirm, type-the-name-to-confirm, prompt, quit."""
+"""Modal screens: help, confirm, type-the-name-to-confirm, prompt, pick from a list, quit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
+from textual.widgets.option_list import Option
 
 
 class HelpScreen(ModalScreen[None]):
@@ -79,3 +80,52 @@ class PromptScreen(ModalScreen[str | None]):
             self.query_one("#prompt-error", Label).update("a value is required")
             return
         self.dismiss(value)
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Pick one of ``choices`` ((value, label) pairs) with the arrows and Enter; Esc cancels."""
+
+    AUTO_FOCUS = "#pick-list"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], selected: str | None = None) -> None:
+        super().__init__()
+        self.title_text, self.choices, self.selected = title, choices, selected
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, id="pick-title")
+            yield OptionList(*(Option(label, id=value) for value, label in self.choices), id="pick-list")
+            yield Label("↑↓ choose · Enter picks · Esc cancels", classes="muted")
+
+    def on_mount(self) -> None:
+        values = [value for value, _ in self.choices]
+        if self.selected in values:
+            self.query_one(OptionList).highlighted = values.index(self.selected)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(OptionList.OptionSelected, "#pick-list")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+class TextScreen(ModalScreen[None]):
+    """Text to take away (a curl command): always on screen, selectable, whatever the clipboard did."""
+
+    AUTO_FOCUS = "#text-body"
+    BINDINGS = [Binding("escape", "dismiss", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog text"):
+            yield Static(self.title_text, id="text-title")
+            yield TextArea(self.text, read_only=True, soft_wrap=True, id="text-body")
+            yield Label("select with Shift+arrows or the mouse · Esc closes", classes="muted")
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

@@ -3,8 +3,9 @@
     python -m finetui.tui.screenshots [--workspace DIR] [--out screenshots]
 
 Without --workspace (or FINETUI_WORKSPACE) the offline demo is built in a temp
-dir first. Writes ``<out>/<pane>.svg`` and, where ``rsvg-convert`` is
-installed (Debian: librsvg2-bin), ``<out>/<pane>.png``. Keys stay masked.
+dir first. Writes ``<out>/<pane>.svg``, ``metrics.svg`` and, when an endpoint
+is up in the workspace, ``chat.svg`` (a two-turn chat with it); and, where
+``rsvg-convert`` is installed (Debian: librsvg2-bin), a PNG of each. Keys stay masked.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 SIZE = (120, 40)
 SETTLE_S = 1.5
+CHAT_WAIT_S = 120.0
 
 
 def demo_workspace(root: Path) -> Path:
@@ -32,12 +35,20 @@ def demo_workspace(root: Path) -> Path:
 
 
 async def capture(workspace: Path, out: Path) -> list[Path]:
+    """Every pane, the Metrics tab, and (when the workspace has an endpoint up) a chat while it streams."""
     from finetui.core.local.backend import LocalBackend
 
     from .app import PANES, FinetuiApp
+    from .widgets.chat import ChatConsole
 
     app = FinetuiApp(lambda: LocalBackend(workspace), workspace=str(workspace), poll_interval=None)
     written: list[Path] = []
+
+    def shot(name: str) -> None:
+        path = out / f"{name}.svg"
+        app.save_screenshot(path.name, str(out))
+        written.append(path)
+
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(SETTLE_S)
         for i, (pid, _, _) in enumerate(PANES):
@@ -46,10 +57,31 @@ async def capture(workspace: Path, out: Path) -> list[Path]:
             if pid == "data":
                 await pilot.press("end")
                 await pilot.pause(0.3)
-            path = out / f"{pid}.svg"
-            app.save_screenshot(path.name, str(out))
-            written.append(path)
+            shot(pid)
+            if pid == "jobs":
+                await pilot.press("m")
+                await pilot.pause(SETTLE_S)
+                shot("metrics")
+        endpoints = app.pane("endpoints")
+        if endpoints.running_endpoints():
+            endpoints.query_one("#endpoint-table").focus()
+            console = endpoints.query_one(ChatConsole)
+            await pilot.press("i", *"Do you know what the capital of Ardovia is?", "enter")
+            await until(pilot, lambda: len(console.messages) == 2)
+            # a conversation under way: the demo model answers in well under a second, so
+            # a frame mid-stream cannot be caught reliably; the second turn shows the history kept
+            await pilot.press(*"And the capital of Mordavia?", "enter")
+            await until(pilot, lambda: len(console.messages) == 4)
+            shot("chat")
+        else:
+            print("no endpoint up in this workspace: no chat screenshot", file=sys.stderr)
     return written
+
+
+async def until(pilot, condition, timeout: float = CHAT_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.01)
 
 
 def to_png(svgs: list[Path]) -> list[Path]:

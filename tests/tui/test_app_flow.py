@@ -18,19 +18,6 @@ from finetui.tui.widgets.log_view import LogView
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def demo_backend(tmp_path, monkeypatch):
-    from finetui.core.local import demo
-    from finetui.core.local.backend import LocalBackend
-
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    backend = LocalBackend(tmp_path / "ws")
-    demo.build_demo(backend.paths, backend.store, lambda *_: None)
-    yield backend
-    for endpoint in backend.list_endpoints():  # never leave a server behind
-        backend.delete_endpoint(endpoint.name)
-
-
 async def test_whole_flow_keyboard_only(demo_backend):
     app = FinetuiApp(lambda: demo_backend, poll_interval=0.5)
     async with app.run_test(size=(120, 40)) as pilot:

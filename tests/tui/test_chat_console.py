@@ -10,6 +10,7 @@ from textual.widgets import Markdown, Static
 from tui_fixtures import wait_for
 
 from finetui.core.chat import ChatClient
+from finetui.tui.screens import PromptScreen
 from finetui.tui.widgets.chat import ChatConsole
 
 KEY = "sk-test-0123456789abcdef"
@@ -53,3 +54,50 @@ async def test_streams_answer_and_copies_curl_without_the_key():
         await pilot.press("ctrl+y")
         assert "$FINETUI_ENDPOINT_KEY" in app.clipboard and KEY not in app.clipboard
         assert "http://127.0.0.1:9/v1/chat/completions" in app.clipboard
+        # the command is on screen too: OSC 52 may have gone nowhere
+        shown = app.screen.query_one("#text-body").text
+        assert shown == app.clipboard
+        await pilot.press("escape")
+        assert app.screen.query_one(ChatConsole) is console
+
+
+async def test_settings_are_visible_and_editable():
+    seen: list[dict] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return sse(request)
+
+    class SettingsApp(App):
+        def compose(self) -> ComposeResult:
+            yield ChatConsole()
+
+        def on_mount(self) -> None:
+            url = "http://127.0.0.1:9/v1"
+            self.query_one(ChatConsole).set_endpoint(
+                url, lambda: ChatClient(url, KEY, endpoint="ep", transport=httpx.MockTransport(record)))
+
+    app = SettingsApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        console = app.query_one(ChatConsole)
+        settings = app.query_one("#chat-settings", Static)
+        assert "system: (none)" in str(settings.content) and "max_new_tokens 200" in str(settings.content)
+        app.query_one("#chat-input").focus()
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        field = app.screen.query_one("#prompt-input")
+        field.value = "temperature=0.2 max_new_tokens=64 system=You are terse."
+        await pilot.press("enter")
+        assert "system: You are terse. · temperature 0.2 · max_new_tokens 64" in str(settings.content)
+        await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one("#prompt-input").value = "max_tokens=5"  # not a key: nothing changes, and it says why
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        assert "max_new_tokens 64" in str(settings.content)
+        app.query_one("#chat-input").focus()
+        await pilot.press(*"Hi", "enter")
+        await wait_for(pilot, lambda: len(console.messages) == 2)
+        assert seen[-1]["messages"][0] == {"role": "system", "content": "You are terse."}
+        assert seen[-1]["temperature"] == 0.2 and seen[-1]["max_tokens"] == 64

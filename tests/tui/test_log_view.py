@@ -92,3 +92,19 @@ async def test_search_and_filter(tmp_path):
         await pilot.press("slash", *"line 2500 ", "enter")
         await _until(pilot, lambda: view.current_match == 2500)
         assert "line 2500 step=1" in view.visible_lines()
+
+
+async def test_filter_applies_as_you_type(fixed_backend):
+    from test_app_panes import app_for
+    from tui_fixtures import wait_for
+
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        view = app.query_one(LogView)
+        await wait_for(pilot, lambda: view.line_count == 200)
+        await pilot.press("l", "f", *"step 12")  # no Enter
+        await wait_for(pilot, lambda: view.filter_on and view.needle == "step 12" and view.line_count == 11)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not view.filter_on and view.line_count == 200)

@@ -1,24 +1,35 @@
-"""Snapshot tests: each pane at 80x24 and 120x40 over fixed records (no clock, no machine facts).
+"""Snapshot tests: every pane and sub-tab at 80x24 and 120x36, in colour and under NO_COLOR.
 
-Update only after looking at the diff: `pytest tests/tui/test_snapshots.py --snapshot-update`.
+Fixed records (no clock, no machine facts). Update only after looking at the
+SVGs: `pytest tests/tui/test_snapshots.py --snapshot-update`.
 """
 
 from __future__ import annotations
 
 import pytest
 from tui_fixtures import wait_for
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from finetui.tui.app import FinetuiApp
 from finetui.tui.widgets.jsonl_view import JsonlView
 from finetui.tui.widgets.log_view import LogView
 from finetui.tui.widgets.plot import LossPlot
+from finetui.tui.widgets.spec_form import SpecForm
 
-SIZES = [(80, 24), (120, 40)]
+SIZES = [(80, 24), (120, 36)]
+# (pane, sub-tab or None, keys that show it)
+VIEWS = [
+    ("models", None, ""), ("compute", None, ""),
+    ("data", "rows-tab", ""), ("data", "chat-tab", "enter"), ("data", "validation-tab", "v"),
+    ("jobs", "log-tab", ""), ("jobs", "metrics-tab", "m"), ("jobs", "details-tab", "right_square_bracket right_square_bracket"),
+    ("jobs", "launch-tab", "n"),
+    ("endpoints", "endpoint-details-tab", ""), ("endpoints", "endpoint-chat-tab", "i"),
+]
+TABS = {"data": "#data-tabs", "jobs": "#job-tabs", "endpoints": "#endpoint-tabs"}
 
 
-def ready(pane: str):
-    """A run_before script: show the pane, then wait until its data is on screen."""
+def ready(pane: str, tab: str | None, keys: str):
+    """A run_before script: show the pane, wait until its data is on screen, then show the sub-tab."""
 
     async def run(pilot) -> None:
         app = pilot.app
@@ -31,7 +42,8 @@ def ready(pane: str):
             await wait_for(pilot, lambda: app.query_one("#compute-table", DataTable).row_count == 1)
         elif pane == "data":
             view = app.query_one(JsonlView)
-            await wait_for(pilot, lambda: view.done or "not available" in str(app.query_one("#rows-status", Static).content))
+            await wait_for(pilot, lambda: view.done and "VALID" in str(app.query_one("#validation", Static).content))
+            view.focus()
         elif pane == "jobs":
             view = app.query_one(LogView)
             await wait_for(pilot, lambda: view.log_file is not None and view.log_file.complete and view.line_count == 200)
@@ -42,13 +54,27 @@ def ready(pane: str):
             view.action_tail()
         elif pane == "endpoints":
             await wait_for(pilot, lambda: app.pane("endpoints").endpoint is not None)
+        if keys:
+            await pilot.press(*keys.split())
+        if tab is not None:
+            await wait_for(pilot, lambda: app.query_one(TABS[pane], TabbedContent).active == tab)
+        if tab == "launch-tab":
+            form = app.query_one(SpecForm)
+            await wait_for(pilot, lambda: bool(form.overrides))
+            # the form names the data pane's file, under this test's tmp folder: show a fixed one
+            form.set_request(train_file="/workspace/demo/data/train.jsonl")
+        for field in app.query(Input):  # a blinking cursor would make the snapshot depend on timing
+            field.cursor_blink = False
         await pilot.pause(0.1)
 
     return run
 
 
+@pytest.mark.parametrize("color", ["color", "no_color"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("pane", ["models", "compute", "data", "jobs", "endpoints"])
-def test_pane_snapshot(snap_compare, fixed_backend, pane, size):
+@pytest.mark.parametrize("pane,tab,keys", VIEWS, ids=[f"{p}-{t}" if t else p for p, t, _ in VIEWS])
+def test_view_snapshot(snap_compare, fixed_backend, monkeypatch, pane, tab, keys, size, color):
+    if color == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
     app = FinetuiApp(lambda: fixed_backend, poll_interval=None, clock=lambda: 1_760_000_100.0)
-    assert snap_compare(app, terminal_size=size, run_before=ready(pane))
+    assert snap_compare(app, terminal_size=size, run_before=ready(pane, tab, keys))

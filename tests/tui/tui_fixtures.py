@@ -105,12 +105,17 @@ class FixedBackend:
             dtype="float32", description="the offline demo model", tags={"task": "chat-completion"},
             model_specific_defaults=DEFAULTS)
         self.job = Job(name="tiny-chat-20250101-000000-abcd", display_name="tiny-chat-ultrachat",
-                       status=JobStatus.COMPLETED, backend="fixed", model="tiny-chat:1", train_file=str(data / "train.jsonl"),
+                       status=JobStatus.COMPLETED, backend="fixed", model="tiny-chat:1",
+                       train_file="/workspace/demo/data/train.jsonl",  # a record's text: snapshots show it
                        test_file=None, spec=resolve_spec(DEFAULTS).spec.to_dict(), created_at=T0, started_at=T0 + 5,
                        ended_at=T0 + 125)
         self.endpoint = Endpoint(name="tiny-chat-ep", model="tiny-chat-ft:1", state=EndpointState.SUCCEEDED,
                                  scoring_uri="http://127.0.0.1:8123/score", base_url="http://127.0.0.1:8123",
                                  created_at=T0, started_at=T0 + 10, last_request_at=T0 + 50, idle_timeout_s=3600)
+        self.endpoints = [self.endpoint]
+        self.registered: list = []
+        self.serve_url = "http://127.0.0.1:9"
+        self.endpoint_lists = 0  # list_endpoints calls: tests wait for a poll to have happened
         self._log = ("\n".join(log_lines(200)) + "\n").encode()
 
     def list_models(self, query=None):
@@ -147,13 +152,21 @@ class FixedBackend:
         return [MetricPoint(p["name"], p["value"], p["step"]) for p in metric_points(40)]
 
     def list_registered(self, name=None):
-        return []
+        return list(self.registered)
+
+    def create_endpoint(self, name, ref):
+        """Records an endpoint that is up at ``serve_url`` (a test's chat server)."""
+        endpoint = Endpoint(name=name, model=ref, state=EndpointState.SUCCEEDED, scoring_uri=f"{self.serve_url}/score",
+                            base_url=self.serve_url, created_at=T0 + 60, started_at=T0 + 70, idle_timeout_s=3600)
+        self.endpoints.append(endpoint)
+        return endpoint
 
     def list_endpoints(self):
-        return [self.endpoint]
+        self.endpoint_lists += 1
+        return list(self.endpoints)
 
     def get_endpoint(self, name):
-        return self.endpoint
+        return next(e for e in self.endpoints if e.name == name)
 
     def endpoint_keys(self, name):
         return EndpointKeys("pk-secret-primary-0123456789", "sk-secret-secondary-9876543210")
@@ -169,3 +182,14 @@ async def wait_for(pilot, condition, timeout: float = 10.0, step: float = 0.02) 
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(step)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text (one line per row)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()

@@ -50,6 +50,8 @@ class DataPane(Pane):
     ACTIONS = [("open_row", "open the row as a chat", "Enter"), ("last_row", "jump to the last row", "End"),
                ("validate", "validate the file", "v"), ("refresh", "rescan the data folder", "")]
     BINDINGS = [Binding("v", "validate", "Validate")]
+    TABS = "#data-tabs"
+    HELP_WIDGETS = (JsonlView,)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -102,7 +104,7 @@ class DataPane(Pane):
         self.query_one("#validation", Static).update("press v to validate")
         self.query_one(JsonlView).load(self.path, index)
         if self.path.stat().st_size <= AUTO_VALIDATE_BYTES and self.backend is not None:
-            self.action_validate()
+            self._validate()
 
     def focus_main(self) -> None:
         self.query_one(JsonlView).focus()
@@ -129,7 +131,7 @@ class DataPane(Pane):
         else:
             self.query_one("#conversation", Static).update(conversation_text(printable_data(row)))
             self._preview(row, event.row)
-        self.query_one("#data-tabs", TabbedContent).active = "chat-tab"
+        self.show_tab("chat-tab")
 
     def _preview(self, row: Any, index: int) -> None:
         """The row as training will see it, with the selected model and the launch form's spec."""
@@ -148,7 +150,7 @@ class DataPane(Pane):
         self.query_one(JsonlView).action_select()
 
     def action_last_row(self) -> None:
-        self.query_one("#data-tabs", TabbedContent).active = "rows-tab"
+        self.show_tab("rows-tab")
         self.query_one(JsonlView).action_jump(-1)
 
     def action_refresh(self) -> None:
@@ -156,6 +158,10 @@ class DataPane(Pane):
 
     # -- validation ------------------------------------------------------------------------
     def action_validate(self) -> None:
+        self.show_tab("validation-tab")  # an action shows its result
+        self._validate()
+
+    def _validate(self) -> None:
         if self.path is None:
             return
         self.query_one("#validation", Static).update(f"validating {self.path.name}…")

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from ..format import duration, mask
 from ..widgets.chat import ChatConsole
+from ..widgets.table_sync import sync_rows
 from .base import Pane
 
 UP = "Succeeded"
@@ -25,6 +26,15 @@ def make_client(backend: Any, endpoint: Any) -> Any:
     keys = backend.endpoint_keys(endpoint.name)
     # the OpenAI-style route streams token by token; /score answers in one piece
     return ChatClient(endpoint.base_url or endpoint.scoring_uri, keys.primary, endpoint=endpoint.name)
+
+
+def endpoint_row(e: Any, now: float) -> Text:
+    """An endpoint in the list: its name, then its state and how long it has been up (fits 80 columns)."""
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append(e.name, style="bold")
+    up = f" · up {duration(now - e.started_at)}" if e.started_at and e.state.value == UP else ""
+    out.append(f"\n  {e.state.value.lower()}{up}")
+    return out
 
 
 def endpoint_details(e: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
@@ -53,13 +63,17 @@ def endpoint_details(e: Any, now: float, keys: Any = None, revealed: bool = Fals
 class EndpointsPane(Pane):
     ACTIONS = [("create", "create an endpoint", "c"), ("delete", "delete the endpoint (type its name)", "d"),
                ("reveal", "reveal or hide the keys", "v"), ("chat", "chat with the endpoint", "i"),
+               ("compare", "compare two endpoints on the same prompts", "p"),
                ("refresh", "reload endpoints", "")]
     BINDINGS = [
         Binding("c", "create", "Create"),
         Binding("d", "delete", "Delete"),
         Binding("v", "reveal", "Keys"),
         Binding("i", "chat", "Chat"),
+        Binding("p", "compare", "Compare"),
     ]
+    TABS = "#endpoint-tabs"
+    HELP_WIDGETS = (ChatConsole,)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -73,7 +87,7 @@ class EndpointsPane(Pane):
         with Horizontal():
             with Vertical(classes="side"):
                 table = DataTable(id="endpoint-table", cursor_type="row")
-                table.add_columns("Endpoint", "State", "Up")
+                table.add_column("Endpoints")
                 yield table
             with TabbedContent(id="endpoint-tabs"):
                 with TabPane("Details", id="endpoint-details-tab"):
@@ -97,14 +111,11 @@ class EndpointsPane(Pane):
             return
         self.endpoints = endpoints or []
         now = self.app.clock()
-        table = self.query_one("#endpoint-table", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for e in self.endpoints:
-            up = duration(now - e.started_at) if e.started_at and e.state.value == UP else "-"
-            table.add_row(e.name, e.state.value, up, key=e.name)
-        if self.endpoints:
-            table.move_cursor(row=min(cursor, len(self.endpoints) - 1), animate=False)
+        rows = [(e.name, (endpoint_row(e, now),)) for e in self.endpoints]
+        sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=2)
+        if not self.endpoints:
+            self.query_one("#endpoint-details", Static).update(
+                "no endpoints: c deploys a registered model (register one with r on a finished job in pane 4)")
         if self.endpoint is not None:
             fresh = next((e for e in self.endpoints if e.name == self.endpoint.name), None)
             self._show(fresh)
@@ -139,12 +150,38 @@ class EndpointsPane(Pane):
         self.reload()
 
     def action_chat(self) -> None:
-        self.query_one("#endpoint-tabs", TabbedContent).active = "endpoint-chat-tab"
+        self.show_tab("endpoint-chat-tab")
         self.query_one("#chat-input").focus()
+
+    def action_compare(self) -> None:
+        """The selected endpoint beside another one that is up, picked from a list."""
+        from ..screens import PickScreen
+
+        first = self.endpoint
+        others = [e for e in self.running_endpoints() if first is None or e.name != first.name]
+        if first is None or first.state.value != UP or not others:
+            self.app.notify("compare needs two endpoints that are up: select one, then pick the other", severity="warning")
+            return
+
+        def picked(name: str | None) -> None:
+            second = next((e for e in others if e.name == name), None)
+            if second is not None:
+                self._open_compare(first, second)
+
+        self.app.push_screen(PickScreen(f"Compare {first.name} with:", [(e.name, f"{e.name}  ({e.model})") for e in others]),
+                             picked)
+
+    def _open_compare(self, *endpoints: Any) -> None:
+        from ..widgets.compare import CompareScreen
+
+        backend = self.backend
+        sides = [(e.name, e.base_url or e.scoring_uri, lambda e=e: make_client(backend, e)) for e in endpoints]
+        self.app.push_screen(CompareScreen(sides))
 
     def action_reveal(self) -> None:
         if self.endpoint is None:
             return
+        self.show_tab("endpoint-details-tab")  # the keys show where the user can see them
         if self.keys is None:
             self.backend_call("keys", "endpoint_keys", self.endpoint.name)
             return
@@ -158,22 +195,32 @@ class EndpointsPane(Pane):
         self.keys, self.revealed = keys, True
         self._show(self.endpoint)
 
-    def action_create(self) -> None:
+    def action_create(self, selected: str | None = None) -> None:
+        """Pick the model from a list (registered versions, then the workspace's base models), name the endpoint."""
+        self._preselect = selected
         self.backend_call("registered", "list_registered")
 
     def loaded_registered(self, models: list[Any] | None, error: str | None) -> None:
-        from ..screens import PromptScreen
+        from ..screens import PickScreen, PromptScreen
 
-        default = models[-1].ref if models else ""
+        if error:
+            self.app.notify(error, severity="error", title="cannot list registered models")
+            return
+        choices = [(m.ref, f"{m.ref}  (registered)") for m in reversed(models or [])]
+        # base models this machine can serve (the catalog lists registered versions too: shown once, above)
+        choices += [(m.ref, f"{m.ref}  (base model)") for m in self.app.pane("models").models
+                    if m.path and m.source != "registry"]
+        if not choices:
+            self.app.notify("nothing to deploy yet: register a finished job's model with r in pane 4", severity="warning")
+            return
 
         def got_model(ref: str | None) -> None:
             if not ref:
                 return
-            name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24] + "-ep"
-            self.app.push_screen(PromptScreen("Endpoint name:", value=name), lambda n: n and self._create(n, ref))
+            name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
+            self.app.push_screen(PromptScreen(f"Deploy {ref} as endpoint:", value=name), lambda n: n and self._create(n, ref))
 
-        hint = "" if models else " (none registered yet: finish a job, then r in pane 4)"
-        self.app.push_screen(PromptScreen(f"Deploy which registered model (NAME:VERSION)?{hint}", value=default), got_model)
+        self.app.push_screen(PickScreen("Deploy which model?", choices, getattr(self, "_preselect", None)), got_model)
 
     def _create(self, name: str, ref: str) -> None:
         if getattr(self.backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
@@ -196,6 +243,7 @@ class EndpointsPane(Pane):
             self.app.notify("not available: this backend cannot create endpoints yet", severity="error")
             return
         self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
+        self.app.action_show("endpoints")  # the new row appears where the user looks
         self.call("created", create, name, ref)
 
     def loaded_created(self, endpoint: Any, error: str | None) -> None:

@@ -19,9 +19,27 @@ from ..format import duration
 from ..widgets.log_view import LogPanel, LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
+from ..widgets.table_sync import sync_rows
 from .base import Pane
+from .data import find_datasets
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
+ROW_LINES = 3
+
+
+def job_row(job: Any, now: float) -> Text:
+    """A job in the list, in words that fit 80 columns: model, status and run time, when it was created.
+
+    Jobs of one model differ by their creation time; the full name is in Details.
+    """
+    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    model = job.model.split(":")[0]
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append(f"{STATUS_MARK.get(job.status.value, '…')} ")
+    out.append(model if len(model) <= 22 else model[:21] + "…", style="bold")
+    out.append(f"\n  {job.status.value.lower()}" + (f" · {duration(ran)}" if ran is not None else ""))
+    out.append(f"\n  {time.strftime('%Y-%m-%d %H:%M', time.localtime(job.created_at))}", style="dim")
+    return out
 
 
 def job_details(job: Any, now: float) -> Text:
@@ -43,13 +61,14 @@ class JobsPane(Pane):
                ("register", "register the job's model", "r"), ("show_log", "show the job's log", "l"),
                ("show_metrics", "plot loss and eval loss", "m"), ("refresh", "reload the job list", "")]
     BINDINGS = [
-        Binding("n", "new", "New job"),
-        Binding("x", "cancel", "Cancel job"),
+        Binding("n", "new", "New"),
+        Binding("x", "cancel", "Cancel"),
         Binding("r", "register", "Register"),
-        Binding("l", "show_log", "Log"),
-        Binding("m", "show_metrics", "Metrics"),
-        Binding("ctrl+s", "submit", "Launch", show=False),
+        Binding("l", "show_log", "Log", show=False),
+        Binding("m", "show_metrics", "Metrics", show=False),
     ]
+    TABS = "#job-tabs"
+    HELP_WIDGETS = (LogPanel, LogView, LossPlot, SpecForm)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -63,7 +82,7 @@ class JobsPane(Pane):
         with Horizontal():
             with Vertical(classes="side"):
                 table = DataTable(id="job-table", cursor_type="row")
-                table.add_columns("", "Job")
+                table.add_column("Jobs, newest first")
                 yield table
             with TabbedContent(id="job-tabs"):
                 with TabPane("Log", id="log-tab"):
@@ -89,23 +108,25 @@ class JobsPane(Pane):
         if error:
             self.query_one("#job-details", Static).update(f"not available: {error}")
             return
-        table = self.query_one("#job-table", DataTable)
-        selected = self.job.name if self.job else None
         self.jobs = jobs or []
-        if [(r.name, r.status) for r in self.jobs] != getattr(self, "_shown", None):
-            self._shown = [(r.name, r.status) for r in self.jobs]
-            table.clear()
-            for job in self.jobs:
-                table.add_row(STATUS_MARK.get(job.status.value, "…"), job.name, key=job.name)
-            if selected in {j.name for j in self.jobs}:
-                table.move_cursor(row=[j.name for j in self.jobs].index(selected), animate=False)
+        now = self.app.clock()
+        rows = [(job.name, (job_row(job, now),)) for job in self.jobs]
+        sync_rows(self.query_one("#job-table", DataTable), rows, height=ROW_LINES)
+        if not self.jobs:
+            self.query_one("#job-details", Static).update("no jobs yet: n opens the launch form (or t on a model in pane 1)")
         if self.job is not None:
             fresh = next((j for j in self.jobs if j.name == self.job.name), None)
             if fresh is not None:
                 self._show_job(fresh)
 
     def focus_main(self) -> None:
+        if self.has_class("launching"):  # the list is hidden beside the form
+            self.show_tab("log-tab")
         self.query_one("#job-table", DataTable).focus()
+
+    @on(TabbedContent.TabActivated, "#job-tabs")
+    def _job_tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        self.set_class(event.pane.id == "launch-tab", "launching")
 
     @on(DataTable.RowHighlighted, "#job-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -135,7 +156,6 @@ class JobsPane(Pane):
         return None
 
     def loaded_log_path(self, path: Path | None, error: str | None) -> None:
-        view = self.query_one(LogView)
         name = self._log_for
         if path is None:
             if self._mirror_dir is None:
@@ -143,7 +163,7 @@ class JobsPane(Pane):
             path = self._mirror_dir / f"{name}.log"
             path.touch()
             self._mirror(name, path)
-        view.load(path, follow=True)  # waits for a log that does not exist yet
+        self.query_one(LogPanel).load(path, follow=True)  # waits for a log that does not exist yet
 
     @work(thread=True, exclusive=True, group="log-mirror", exit_on_error=False)
     def _mirror(self, name: str, path: Path) -> None:
@@ -166,11 +186,12 @@ class JobsPane(Pane):
 
     # -- actions -------------------------------------------------------------------------------------
     def action_show_log(self) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = "log-tab"
+        self.show_tab("log-tab")
         self.query_one(LogView).focus()
 
     def action_show_metrics(self) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = "metrics-tab"
+        self.show_tab("metrics-tab")
+        self.query_one(LossPlot).focus()
 
     def action_refresh(self) -> None:
         self.reload()
@@ -179,16 +200,25 @@ class JobsPane(Pane):
         self.show_launch()
 
     def show_launch(self) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = "launch-tab"
+        self.show_tab("launch-tab")
         form = self.query_one(SpecForm)
         model = self.app.selected_model
-        files = self.app.pane("data").files
-        train = next((p for p in files if "train" in p.name), files[0] if files else None)
-        test = next((p for p in files if "test" in p.name and p != train), None)
-        form.set_request(model=model, train_file=train, test_file=test)
+        form.set_request(model=model)
+        # the data folder is scanned here: the Data pane may not have listed it yet
+        self.call("launch_files", find_datasets, getattr(getattr(self.backend, "paths", None), "data", None))
         if model:
             self.backend_call("resolved", "resolve_spec", model)
         self.call_after_refresh(lambda: form.query_one("#req-model").focus())
+
+    def loaded_launch_files(self, files: list[Path] | None, error: str | None) -> None:
+        """Fill the train and test files with the workspace's data, unless the user typed some already."""
+        files = files or []
+        form = self.query_one(SpecForm)
+        if not files or form.request_values()["train_file"]:
+            return
+        train = next((p for p in files if "train" in p.name), files[0])
+        test = next((p for p in files if "test" in p.name and p != train), None)
+        form.set_request(train_file=train, test_file=test)
 
     def loaded_resolved(self, resolved: Any, error: str | None) -> None:
         if error:
@@ -201,9 +231,6 @@ class JobsPane(Pane):
             return self.query_one(SpecForm).spec_changes()
         except Exception:
             return {}
-
-    def action_submit(self) -> None:
-        self.query_one(SpecForm).submit()
 
     @on(SpecForm.Submitted)
     def _submit(self, event: SpecForm.Submitted) -> None:
@@ -236,7 +263,8 @@ class JobsPane(Pane):
             if yes:
                 self.backend_call("cancel", "cancel_job", name)
 
-        self.app.push_screen(ConfirmScreen(f"Cancel job {name}? Its progress is lost.", yes="Cancel job", no="Keep"), answer)
+        question = f"Cancel job {name}? It stops now; the checkpoints it has written are kept."
+        self.app.push_screen(ConfirmScreen(question, yes="Cancel job", no="Keep"), answer)
 
     def loaded_cancel(self, job: Any, error: str | None) -> None:
         self.app.notify(error or f"job {job.name}: {job.status.value}", severity="error" if error else "information")

@@ -39,17 +39,19 @@ def model_details(m: Any) -> Table:
         defaults = ", ".join(f"{k}={v}" for k, v in m.model_specific_defaults.items())
         grid.add_row("Model defaults", Text(defaults, style="italic"))
     grid.add_row("", "")
-    grid.add_row("Next", "c check compute · t fine-tune")
+    grid.add_row("Next", "c check compute · t fine-tune · d deploy")
     return grid
 
 
 class ModelsPane(Pane):
     ACTIONS = [("filter", "filter the catalog", "/"), ("check", "check compute for the model", "c"),
-               ("finetune", "fine-tune the model", "t"), ("refresh", "reload the catalog", "")]
+               ("finetune", "fine-tune the model", "t"), ("deploy", "deploy a model as an endpoint", "d"),
+               ("refresh", "reload the catalog", "")]
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("c", "check", "Check compute"),
         Binding("t", "finetune", "Fine-tune"),
+        Binding("d", "deploy", "Deploy"),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -117,6 +119,17 @@ class ModelsPane(Pane):
     @on(DataTable.RowSelected, "#model-table")
     def _selected(self) -> None:
         self.action_check()
+
+    def action_back(self) -> None:
+        """Esc clears the filter (and leaves it), showing the whole catalog again."""
+        box = self.query_one("#model-filter", Input)
+        if box.value:
+            box.value = ""
+        self.focus_main()
+
+    def action_deploy(self) -> None:
+        """Deploy from where the model is: the list offers registered versions first, then base models."""
+        self.app.pane("endpoints").action_create()
 
     def action_filter(self) -> None:
         self.query_one("#model-filter", Input).focus()

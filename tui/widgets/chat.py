@@ -16,6 +16,7 @@ import shlex
 import time
 from typing import Any, Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -57,11 +58,19 @@ def stats_text(client: Any, first: float | None, elapsed: float, pieces: int) ->
     return f"first token {ttft} · {pieces} pieces · {rate:.1f} tok/s"
 
 
+def response_text(response: Any) -> str:
+    """The raw response as the server sent it: the status, then the body with its own line breaks."""
+    if isinstance(response, dict) and isinstance(response.get("body"), str):
+        return f"status {response.get('status')}\n{response['body']}"
+    return json.dumps(response, indent=2)
+
+
 class ChatConsole(Vertical):
     BINDINGS = [
-        Binding("ctrl+y", "copy_curl", "Copy as curl"),
+        Binding("ctrl+y", "copy_curl", "Copy curl"),
         Binding("ctrl+r", "toggle_raw", "Raw"),
-        Binding("ctrl+l", "clear", "Clear", show=False),
+        Binding("ctrl+o", "settings", "Settings"),
+        Binding("ctrl+l", "clear", "clear the conversation", show=False),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -70,14 +79,17 @@ class ChatConsole(Vertical):
         self.url: str | None = None
         self.messages: list[dict[str, str]] = []
         self.params: Any = None  # core's ChatParams; None takes the client's defaults
+        self.system: str | None = None  # the system prompt, sent first with every turn
         self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
         self.last_response: Any = None
         self.request_url: str | None = None
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-messages")
-        yield Static("", id="chat-raw", classes="hidden")
+        with VerticalScroll(id="chat-raw-box", classes="hidden"):
+            yield Static("no request yet", id="chat-raw")
         yield Static("pick an endpoint that is up", id="chat-stats", classes="status-line")
+        yield Static("", id="chat-settings", classes="status-line")
         yield Input(placeholder="message (Enter sends)", id="chat-input")
 
     def set_endpoint(self, url: str | None, client_factory: Callable[[], Any] | None) -> None:
@@ -93,12 +105,17 @@ class ChatConsole(Vertical):
 
     @on(Input.Submitted, "#chat-input")
     def _send(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+        if self.send(event.value):
+            event.input.value = ""
+
+    def send(self, text: str) -> bool:
+        """Send one user turn (the compare screen sends the same one to two consoles)."""
+        text = text.strip()
         if not text or self.client_factory is None:
-            return
-        event.input.value = ""
+            return False
         self.messages.append({"role": "user", "content": text})
         self._answer()
+        return True
 
     @work(exclusive=True, group="chat", exit_on_error=False)
     async def _answer(self) -> None:
@@ -115,7 +132,8 @@ class ChatConsole(Vertical):
         client = None
         try:
             client = await asyncio.to_thread(self.client_factory)  # reads the keys: off the UI thread
-            async for piece in client.stream(self.messages, self.params):
+            conversation = ([{"role": "system", "content": self.system}] if self.system else []) + self.messages
+            async for piece in client.stream(conversation, self.params):
                 text = piece_text(piece)
                 if not text:
                     continue
@@ -137,19 +155,21 @@ class ChatConsole(Vertical):
         await answer.update(full)  # one final render of the whole answer
         elapsed = time.perf_counter() - start
         self.messages.append({"role": "assistant", "content": full})
-        stats.update(f"{stats_text(client, first, elapsed, len(parts))} · Ctrl+Y copy as curl · Ctrl+R raw")
+        turn = sum(1 for m in self.messages if m["role"] == "user")
+        stats.update(f"turn {turn} · {stats_text(client, first, elapsed, len(parts))} · Ctrl+Y copy as curl · Ctrl+R raw")
         self._update_raw()
 
     def _update_raw(self) -> None:
         raw = self.query_one("#chat-raw", Static)
         if self.last_request is not None:
-            raw.update(f"request  {json.dumps(self.last_request)[:2000]}\nresponse {json.dumps(self.last_response)[:2000]}")
+            # whole and indented, in a box that scrolls: a long answer is not cut after two lines
+            raw.update(Text(f"request\n{json.dumps(self.last_request, indent=2)}\n\nresponse\n{response_text(self.last_response)}"))
         else:
             raw.update("no request yet")
 
     def action_toggle_raw(self) -> None:
         self._update_raw()
-        self.query_one("#chat-raw").toggle_class("hidden")
+        self.query_one("#chat-raw-box").toggle_class("hidden")
 
     def action_copy_curl(self) -> None:
         if not self.url:
@@ -159,10 +179,61 @@ class ChatConsole(Vertical):
             url, body = self.last_request.get("url", self.url), self.last_request.get("json", {})
         else:
             url, body = self.url, {"messages": [{"role": "user", "content": "Hello"}]}
-        self.app.copy_to_clipboard(curl_command(url, body))
-        self.app.notify("curl command copied (set FINETUI_ENDPOINT_KEY to the endpoint key)", title="clipboard")
+        from ..screens import TextScreen
+
+        command = curl_command(url, body)
+        # OSC 52 is only a request: many terminals (and tmux without set-clipboard) drop it
+        # silently, so the command is always shown too, never "copied" on faith
+        self.app.copy_to_clipboard(command)
+        self.app.push_screen(TextScreen(
+            "curl for this request (set FINETUI_ENDPOINT_KEY to the endpoint key). Also sent to the terminal's "
+            "clipboard (OSC 52), if the terminal accepts it:", command))
+
+    # -- settings: visible under the transcript, edited as KEY=VALUE ------------------------------
+    def on_mount(self) -> None:
+        self._show_settings()
+
+    def _current_params(self) -> Any:
+        if self.params is None:
+            from finetui.core.chat import ChatParams
+
+            self.params = ChatParams()
+        return self.params
+
+    def settings_text(self) -> str:
+        p = self._current_params()
+        sampling = f"temperature {p.temperature:g}" if p.do_sample else "greedy"
+        return f"system: {self.system or '(none)'} · {sampling} · max_new_tokens {p.max_new_tokens} · Ctrl+O edit"
+
+    def _show_settings(self) -> None:
+        self.query_one("#chat-settings", Static).update(self.settings_text())
+
+    def action_settings(self) -> None:
+        from ..screens import PromptScreen
+
+        p = self._current_params()
+        value = (f"temperature={p.temperature:g} top_p={p.top_p:g} do_sample={str(p.do_sample).lower()} "
+                 f"max_new_tokens={p.max_new_tokens}" + (f" system={self.system}" if self.system else ""))
+        title = "Chat settings as KEY=VALUE (temperature, top_p, do_sample, max_new_tokens, seed, stop); system=TEXT last:"
+        self.app.push_screen(PromptScreen(title, value=value), self.apply_settings)
+
+    def apply_settings(self, text: str | None) -> None:
+        """``temperature=0.2 max_new_tokens=64 system=You are terse.``: everything after ``system=`` is the prompt."""
+        if text is None:
+            return
+        head, sep, system = f" {text}".partition(" system=")
+        try:
+            params = self._current_params().updated(head.split())
+        except Exception as exc:  # core's InvalidInput: one line naming the key
+            self.app.notify(str(exc), severity="error", title="chat settings unchanged")
+            return
+        self.params = params
+        if sep:
+            self.system = system.strip() or None
+        self._show_settings()
 
     def action_clear(self) -> None:
         self.messages.clear()
-        self.last_request, self.last_response = None, None
+        self.last_request, self.last_response, self.request_url = None, None, None
         self.query_one("#chat-messages", VerticalScroll).remove_children()
+        self._update_raw()  # another endpoint: its raw view must not show the last one's request

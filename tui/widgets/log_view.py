@@ -41,10 +41,10 @@ class LogView(ScrollView, can_focus=True):
     LogView > .log-view--current { background: $accent 30%; }
     """
     BINDINGS = [
-        Binding("end,G", "tail", "Tail", show=False),
-        Binding("home,g", "head", "Head", show=False),
-        Binding("n", "next_match", "Next", show=False),
-        Binding("N", "previous_match", "Prev", show=False),
+        Binding("end,G", "tail", "follow the end", show=False),
+        Binding("home,g", "head", "first line", show=False),
+        Binding("n", "next_match", "next match", show=False),
+        Binding("N", "previous_match", "previous match", show=False),
     ]
 
     class Scanned(Message):
@@ -90,7 +90,8 @@ class LogView(ScrollView, can_focus=True):
         self.follow = self._watch_growth = follow
         self._watching = None
         self.workers.cancel_group(self, "log-follow")
-        self.matches, self.current_match, self.filter_on = None, None, False
+        # another file: a search or filter typed for the last one does not carry over
+        self.needle, self.matches, self.current_match, self.filter_on = "", None, None, False
         self._cache.clear()
         self.virtual_size = Size(0, 0)
         self.scroll_to(0, 0, animate=False)
@@ -334,7 +335,7 @@ class LogPanel(Vertical):
     BINDINGS = [
         Binding("slash", "find('search')", "Search"),
         Binding("f", "find('filter')", "Filter"),
-        Binding("escape", "clear_find", "Clear", show=False),
+        Binding("escape", "clear_find", "clear the search or filter", show=False),
     ]
 
     def __init__(self, **kw) -> None:
@@ -350,6 +351,13 @@ class LogPanel(Vertical):
     def view(self) -> LogView:
         return self.query_one(LogView)
 
+    def load(self, path: str | Path, *, follow: bool = True) -> None:
+        """Show another log, with the search bar closed and emptied."""
+        box = self.query_one("#log-find", Input)
+        box.value, self._mode = "", "search"
+        box.add_class("hidden")
+        self.view.load(path, follow=follow)
+
     def action_find(self, mode: str) -> None:
         self._mode = mode
         box = self.query_one("#log-find", Input)
@@ -363,6 +371,13 @@ class LogPanel(Vertical):
         box.add_class("hidden")
         self.view.search("", filter_on=False)
         self.view.focus()
+
+    @on(Input.Changed, "#log-find")
+    def _typed(self, event: Input.Changed) -> None:
+        """Filter and search as you type (each keystroke replaces the last scan: the workers are exclusive)."""
+        event.stop()
+        if not self.query_one("#log-find").has_class("hidden"):
+            self.view.search(event.value.strip(), filter_on=self._mode == "filter")
 
     @on(Input.Submitted, "#log-find")
     def _submitted(self, event: Input.Submitted) -> None:

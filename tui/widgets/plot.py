@@ -1,73 +1,95 @@
-"""Loss curves in the terminal: each series a marker on a character grid.
+"""Loss curves: textual-plotext (braille resolution, labelled axes) with a legend of last values.
 
-Markers differ (• loss, × eval_loss), so the plot reads without colour too.
+Train loss is a braille line, eval loss ``x`` markers, so the plot reads
+without colour too. The Trainer's closing ``train_loss`` is the run's mean,
+not a point of the curve: it is named as such in the legend, never plotted.
+``z`` zooms on the last steps.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from rich.text import Text
-from textual.strip import Strip
-from textual.widget import Widget
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
 
-SERIES = (("loss", "•", "cyan"), ("eval_loss", "×", "magenta"))
-
-
-def plot_text(series: dict[str, Sequence[tuple[float, float]]], width: int, height: int) -> Text:
-    points = [p for name, _, _ in SERIES for p in series.get(name, ())]
-    if not points:
-        return Text("no metrics yet: loss and eval_loss appear here as the job logs them")
-    label_w = 8
-    cols, rows = max(8, width - label_w - 1), max(3, height - 2)
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    if y1 == y0:
-        y0, y1 = y0 - 0.5, y1 + 0.5
-    grid = [[(" ", "")] * cols for _ in range(rows)]
-    for name, mark, color in SERIES:
-        for x, y in series.get(name, ()):
-            c = 0 if x1 == x0 else round((x - x0) * (cols - 1) / (x1 - x0))
-            r = round((y1 - y) * (rows - 1) / (y1 - y0))
-            grid[r][c] = (mark, color)
-    out = Text(no_wrap=True, overflow="crop")
-    for r, line in enumerate(grid):
-        label = f"{y1:.3g}" if r == 0 else f"{y0:.3g}" if r == rows - 1 else ""
-        out.append(f"{label:>{label_w}}│")
-        for ch, style in line:
-            out.append(ch, style=style)
-        out.append("\n")
-    out.append(" " * label_w + "└" + "─" * cols + "\n")
-    legend = "   ".join(
-        f"{mark} {name} {series[name][-1][1]:.4g}" for name, mark, _ in SERIES if series.get(name)
-    )
-    out.append(f"{'':>{label_w}} step {x0:g}…{x1:g}   {legend}")
-    return out
+# (metric, legend mark, plotext marker)
+SERIES = (("loss", "⠿", "braille"), ("eval_loss", "x", "x"))
+ZOOMS = (None, 50, 10)  # all steps, then the last N
+EMPTY = "no metrics yet: loss and eval_loss appear here as the job logs them"
 
 
-class LossPlot(Widget):
-    DEFAULT_CSS = "LossPlot { height: 1fr; }"
+def split_series(points: Sequence[object]) -> tuple[dict[str, list[tuple[float, float]]], float | None]:
+    """(loss and eval_loss as (step, value) in step order, the run's mean train loss if logged)."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    mean = None
+    for p in points:
+        name = getattr(p, "name", "")
+        if name == "train_loss":
+            mean = float(p.value)
+        elif name in ("loss", "eval_loss"):
+            series.setdefault(name, []).append((float(p.step), float(p.value)))
+    for values in series.values():
+        values.sort()
+    return series, mean
+
+
+def legend(series: dict[str, list[tuple[float, float]]], mean: float | None, last_n: int | None) -> str:
+    if not any(series.values()):
+        return EMPTY
+    parts = [f"{mark} {name} {series[name][-1][1]:.4g} @{series[name][-1][0]:g}"
+             for name, mark, _ in SERIES if series.get(name)]
+    if mean is not None:
+        parts.append(f"run mean {mean:.4g}")
+    parts.append(f"z: {'all' if last_n is None else f'last {last_n}'}")
+    return " · ".join(parts)
+
+
+class LossPlot(Vertical, can_focus=True):
+    DEFAULT_CSS = """
+    LossPlot { height: 1fr; }
+    LossPlot > #plot-legend { height: auto; padding: 0 1; }
+    LossPlot > #plot-canvas { height: 1fr; }
+    """
+    BINDINGS = [Binding("z", "zoom", "Zoom")]
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.series: dict[str, list[tuple[float, float]]] = {}
+        self.mean: float | None = None
+        self.last_n: int | None = None
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # plotext loads when the Jobs pane mounts, after the first frame
+
+        yield Static(EMPTY, id="plot-legend")
+        yield PlotextPlot(id="plot-canvas")
 
     def set_points(self, points: Sequence[object]) -> None:
-        series: dict[str, list[tuple[float, float]]] = {}
-        for p in points:
-            name = getattr(p, "name", "")
-            if name in ("loss", "train_loss", "eval_loss"):
-                key = "loss" if name == "train_loss" else name
-                series.setdefault(key, []).append((float(p.step), float(p.value)))
-        self.series = series
-        self.refresh()
+        self.series, self.mean = split_series(points)
+        self._draw()
 
-    def render_line(self, y: int) -> Strip:
-        # drawn line by line: a Text through the layout engine would re-wrap and trim the grid
-        width, height = self.content_size.width, self.content_size.height
-        if y == 0 or getattr(self, "_lines_for", None) != (width, height, id(self.series)):
-            text = plot_text(self.series, width, height)
-            self._lines = [Strip(line.render(self.app.console)) for line in text.split("\n")]
-            self._lines_for = (width, height, id(self.series))
-        line = self._lines[y] if y < len(self._lines) else Strip.blank(width)
-        return line.crop_extend(0, width, self.rich_style)
+    def action_zoom(self) -> None:
+        self.last_n = ZOOMS[(ZOOMS.index(self.last_n) + 1) % len(ZOOMS)]
+        self._draw()
+
+    def _draw(self) -> None:
+        self.query_one("#plot-legend", Static).update(legend(self.series, self.mean, self.last_n))
+        canvas = self.query_one("#plot-canvas")
+        plt = canvas.plt
+        plt.clear_figure()
+        last = max((s[-1][0] for s in self.series.values() if s), default=0.0)
+        start = last - self.last_n if self.last_n else float("-inf")
+        for name, _, marker in SERIES:
+            shown = [(x, y) for x, y in self.series.get(name, ()) if x > start]
+            if not shown:
+                continue
+            xs, ys = [x for x, _ in shown], [y for _, y in shown]
+            if marker == "braille":
+                plt.plot(xs, ys, marker=marker, label=name)
+            else:
+                plt.scatter(xs, ys, marker=marker, label=name)
+        plt.xlabel("step")
+        canvas.refresh()

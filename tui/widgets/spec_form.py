@@ -1,4 +1,4 @@
-"""The launch form: every FineTuneSpec field with its default, model overrides marked.
+"""The launch form: every FineTuneSpec field with its default; the model's and the user's changes marked.
 
 Values are checked with core's ``coerce`` as they are typed, so a bad value is
 named on its own row before anything is submitted.
@@ -11,6 +11,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
@@ -21,6 +22,7 @@ from finetui.core.spec import FineTuneSpec, coerce
 REQUEST_FIELDS = (("model", "model"), ("train_file", "train file (JSONL)"), ("test_file", "test file (optional)"),
                   ("compute", "compute target (optional)"), ("display_name", "display name (optional)"))
 LIST_KEYS = ("lora_target_modules", "lora_modules_to_save")
+MODEL_MARK, USER_MARK = "★", "✎"  # marks that read without colour
 
 
 def show(value: Any) -> str:
@@ -34,6 +36,8 @@ def show(value: Any) -> str:
 
 
 class SpecForm(VerticalScroll):
+    BINDINGS = [Binding("ctrl+s", "submit", "Launch"), Binding("escape", "app.leave_input", "Leave")]
+
     class Submitted(Message):
         def __init__(self, request: dict[str, Any], spec: dict[str, Any]) -> None:
             super().__init__()
@@ -46,14 +50,14 @@ class SpecForm(VerticalScroll):
         self.context_length: int | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Launch a fine-tuning job · ★ = the model's own default · Ctrl+S submits", classes="muted")
+        yield Static(f"{MODEL_MARK} the model's default · {USER_MARK} changed by you · Ctrl+S launches", classes="muted")
         for key, label in REQUEST_FIELDS:
-            with Horizontal(classes="form-row"):
-                yield Label(label, classes="form-label")
+            with Horizontal(classes="form-row request"):
+                yield Label(f"  {label}", classes="form-label")
                 yield Input(id=f"req-{key}", compact=True)
         for f in dataclasses.fields(FineTuneSpec):
             with Horizontal(classes="form-row"):
-                yield Label(f.name, classes="form-label", id=f"label-{f.name}")
+                yield Label(f"  {f.name}", classes="form-label", id=f"label-{f.name}")
                 yield Input(show(self.base[f.name]), id=f"spec-{f.name}", compact=True)
                 yield Label("", classes="form-note", id=f"note-{f.name}")
         yield Static("", id="form-error", classes="error")
@@ -62,7 +66,14 @@ class SpecForm(VerticalScroll):
     def set_request(self, **values: Any) -> None:
         for key, value in values.items():
             if value is not None:
-                self.query_one(f"#req-{key}", Input).value = str(value)
+                field = self.query_one(f"#req-{key}", Input)
+                field.value = str(value)
+                # a long path shows its end: the file name tells two files apart
+                self.call_after_refresh(self._show_end, field)
+
+    def _show_end(self, field: Input) -> None:
+        field.cursor_position = 0  # a change of cursor is what scrolls an Input
+        field.action_end()
 
     def set_resolved(self, resolved: Any) -> None:
         """Fill the spec rows from ``backend.resolve_spec(model)`` and mark what the model changed."""
@@ -73,12 +84,19 @@ class SpecForm(VerticalScroll):
         for key, value in self.base.items():
             self.query_one(f"#spec-{key}", Input).value = show(value)
             o = self.overrides.get(key)
-            label = self.query_one(f"#label-{key}", Label)
-            label.update(f"★ {key}" if o else key)
-            label.set_class(bool(o), "overridden")
             note = f"model: {show(o.model_value)} (default {show(o.default)})" if o else f"default {show(defaults[key])}"
             self.query_one(f"#note-{key}", Label).update(note)
+            self._mark(key)
         self._show_length(self.base["max_seq_length"])
+
+    def _mark(self, key: str) -> None:
+        """The label says whose value this is: the user's (changed here), the model's, or the default."""
+        changed = self.query_one(f"#spec-{key}", Input).value.strip() != show(self.base[key])
+        mark = USER_MARK if changed else MODEL_MARK if key in self.overrides else " "
+        label = self.query_one(f"#label-{key}", Label)
+        label.update(f"{mark} {key}")
+        label.set_class(key in self.overrides and not changed, "overridden")
+        label.set_class(changed, "changed")
 
     def _show_length(self, max_seq_length: int) -> None:
         """The sequence length the job will use, decided as the trainer decides it."""
@@ -104,6 +122,7 @@ class SpecForm(VerticalScroll):
         key = (event.input.id or "").removeprefix("spec-")
         if key not in self.base:
             return
+        self._mark(key)
         try:
             if event.value.strip() or key not in LIST_KEYS:
                 value = coerce(key, event.value.strip())
@@ -115,6 +134,9 @@ class SpecForm(VerticalScroll):
         else:
             event.input.remove_class("invalid-value")
             self.query_one("#form-error", Static).update("")
+
+    def action_submit(self) -> None:
+        self.submit()
 
     @on(Button.Pressed, "#launch")
     def submit(self) -> None:
