@@ -55,6 +55,12 @@ class LocalBackend:
         return LocalRegistry(self.paths, self.store)
 
     @cached_property
+    def evals(self):
+        from .evals import EvalManager
+
+        return EvalManager(self.paths, self.store, self.catalog)
+
+    @cached_property
     def endpoints(self):
         from .endpoints import EndpointManager
 

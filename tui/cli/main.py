@@ -22,6 +22,7 @@ _COMMANDS = {
     "job": ("finetui.tui.cli.job_cmd", "job"),
     "demo": ("finetui.tui.cli.demo_cmd", "demo"),
     "endpoint": ("finetui.tui.cli.endpoint_cmd", "endpoint"),
+    "eval": ("finetui.tui.cli.eval_cmd", "eval_group"),
     "chat": ("finetui.tui.cli.chat_cmd", "chat"),
     "azure": ("finetui.tui.cli.azure_cmd", "azure"),
 }
@@ -32,6 +33,7 @@ _HELP = {
     "data": "Fetch, validate and show chat datasets (JSONL).",
     "job": "Submit, follow, cancel fine-tuning jobs; read their logs and metrics.",
     "demo": "Build the offline demo: a tiny model and sample chat data.",
+    "eval": "Evaluate a model against its base on held-out rows (loss, exact match, ROUGE-L, chrF).",
     "endpoint": "Deploy registered models to endpoints, invoke them, delete them.",
     "chat": "Chat with an endpoint in the terminal (streaming).",
     "azure": "Azure ML sign-in and workspace information.",
