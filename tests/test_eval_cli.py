@@ -132,3 +132,23 @@ def test_reply_rules_and_gate():
                     scores={"model": _scores("m:1", 2.5, 6)})
     assert alone.improved is None and gate("m:1", alone).warn
     assert json.dumps(gate("m:1", run).message)
+
+
+@pytest.mark.slow
+def test_deploy_gate_shows_the_evaluation(trained_ws):
+    ws, demo, job, registered = trained_ws
+    run = finetui_json(ws, "eval", registered["ref"], "--test", demo["test_file"], "--max-rows", "8", "--wait", timeout=900)
+    assert run["status"] == "Completed" and run["improved"] is True
+    try:
+        proc = finetui(ws, "endpoint", "create", "gate-ft", "--model", registered["ref"], "--no-wait", "--json", timeout=300)
+        created = json.loads(proc.stdout)
+        assert created["evaluation"]["evaluation"] == run["name"]
+        assert created["evaluation"]["improved"] is True and created["evaluation"]["warn"] is False
+        assert created["evaluation"]["scores"]["model"]["loss"] < created["evaluation"]["scores"]["base"]["loss"]
+        assert "warning" not in proc.stderr
+        human = finetui(ws, "endpoint", "create", "gate-base", "--model", demo["model"], "--no-wait", timeout=300)
+        assert f"warning: {demo['model']}:1 was never evaluated" in human.stderr
+        assert human.stderr.index("warning:") < human.stderr.index("creating endpoint")
+    finally:
+        for name in ("gate-ft", "gate-base"):
+            finetui(ws, "endpoint", "delete", name, "--yes", check=False, timeout=120)

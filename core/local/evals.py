@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, quote
-from ..evaluate import EvalRequest, EvalRun, EvalScores
+from ..evaluate import DeployGate, EvalRequest, EvalRun, EvalScores, gate
 from ..models import JobStatus
 from ..names import check_name, confined
 from ..workspace import WorkspacePaths
@@ -156,6 +156,11 @@ class EvalManager:
             if r["model"] == wanted and r["status"] == JobStatus.COMPLETED.value:
                 return to_run(r)
         return None
+
+    def gate(self, ref: str) -> DeployGate:
+        """What to tell someone about to deploy ``ref``: its latest evaluation against its base."""
+        wanted = self.catalog.get(ref).ref
+        return gate(wanted, self.latest_for(wanted))
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         run = self.get(name)

@@ -95,11 +95,16 @@ def create(ctx, name, model, request_timeout_ms, idle_timeout, host, port, no_wa
     warning = host_warning(host)
     if warning:
         click.echo(f"warning: {warning}", err=True)
+    from .eval_cmd import deploy_gate
+
+    gate = deploy_gate(ctx, model)  # shown before deploying: did this model beat its base?
+    if gate is not None and (gate.warn or not as_json):
+        click.echo(("warning: " if gate.warn else "evaluation: ") + gate.message, err=True)
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
     ep = _manager(ctx).create(name, model, host=host, port=port, request_timeout_ms=request_timeout_ms,
                               idle_timeout_s=idle, wait=not no_wait)
-    emit(ep, as_json, _summary)
+    emit({**_jsonable(ep), "evaluation": _jsonable(gate)} if as_json else ep, as_json, _summary)
 
 
 @endpoint.command("list")

@@ -12,8 +12,8 @@ import time
 
 import click
 
-from finetui.core.errors import BackendUnavailable
-from finetui.core.evaluate import EvalRequest, EvalRun
+from finetui.core.errors import BackendUnavailable, FinetuiError
+from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
@@ -32,6 +32,17 @@ def _manager(ctx):
     if manager is None:
         raise BackendUnavailable(f"the {ctx.backend_name} backend cannot run evaluations yet; use --backend local")
     return manager
+
+
+def deploy_gate(ctx, model: str) -> DeployGate | None:
+    """The model's latest evaluation for ``endpoint create``; None where the backend has none to say."""
+    manager = getattr(ctx.backend, "evals", None)
+    if manager is None:
+        return None
+    try:
+        return manager.gate(model)
+    except FinetuiError:  # a model the catalog does not know: endpoint create reports that itself
+        return None
 
 
 @click.group("eval", cls=_DefaultRun)

@@ -1,4 +1,4 @@
-"""``finetui job``: submit, list, show, logs, metrics, cancel."""
+"""``finetui job``: submit, list, show, logs, metrics, cancel, wait."""
 
 from __future__ import annotations
 
@@ -178,3 +178,8 @@ def cancel(ctx, name, as_json) -> None:
     """Cancel a running job (its checkpoints are kept)."""
     j = ctx.backend.cancel_job(name)
     emit(j, as_json, f"{j.name} {j.status.value}")
+
+
+from .job_wait_cmd import wait  # noqa: E402  (its own module; registered on this group)
+
+job.add_command(wait)
