@@ -183,3 +183,7 @@ def cancel(ctx, name, as_json) -> None:
 from .job_wait_cmd import wait  # noqa: E402  (its own module; registered on this group)
 
 job.add_command(wait)
+
+from .job_checkpoints_cmd import checkpoints  # noqa: E402
+
+job.add_command(checkpoints)
