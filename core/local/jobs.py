@@ -46,6 +46,8 @@ class JobManager:
         spec = resolved.spec
         train_file = _existing_file(request.train_file, "--train")
         test_file = _existing_file(request.test_file, "--test") if request.test_file else None
+        if spec.early_stopping_patience and not test_file:
+            raise InvalidInput("early_stopping_patience: early stopping watches the eval loss; pass --test FILE")
         for path in filter(None, (train_file, test_file)):
             _require_valid_data(path)
         self._check_fit(model, spec, request)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from ..errors import DataError, InvalidInput, OperationFailed
 from ..spec import FineTuneSpec
 from .artifacts import resolve_hf_dirs
+from .early_stop import describe_stop, early_stopping_callbacks
 from .metrics import JobLog, MetricsFile, Throughput, make_callback
 from .train_setup import apply_lora, build_config, load_model, plan_device, resolve_max_length, schedule
 
@@ -192,7 +193,7 @@ def train(
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(test_rows) if test_rows else None,
         processing_class=tokenizer,
-        callbacks=[make_callback(log, metrics, throughput)],
+        callbacks=[make_callback(log, metrics, throughput), *early_stopping_callbacks(spec, bool(test_rows))],
     )
     # with tqdm off the Trainer prints every log dict to stdout, which is our log file; our callback writes it better
     from transformers import PrinterCallback, ProgressCallback
@@ -211,6 +212,10 @@ def train(
         + (f", train loss {output.training_loss:.4f}" if output.training_loss is not None else "")
         + (f", final eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
         + (f", {rate:.0f} tok/s" if rate else ""))
+
+    stopped = describe_stop(spec, state, total_steps) if test_rows else None
+    if stopped:
+        log(stopped)
 
     out = job_dir / "outputs" / "mlflow_model"
     save_seconds = 0.0
