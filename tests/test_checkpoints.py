@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from finetui.core.local.checkpoints import complete_checkpoints, list_checkpoints
+from finetui.core.local.checkpoint_list import list_checkpoints
+from finetui.core.local.checkpoints import complete_checkpoints
 
 
 def _checkpoint(root: Path, step: int, history: list[dict], *, state: bool = True, weights: bool = True,

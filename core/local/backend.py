@@ -118,7 +118,7 @@ class LocalBackend:
         return self.registry.register(self.jobs.get(job), name, version=version, description=description)
 
     def job_checkpoints(self, name: str) -> list[Any]:
-        from .checkpoints import list_checkpoints
+        from .checkpoint_list import list_checkpoints
 
         return list_checkpoints(self.paths.job_dir(self.jobs.get(name).name))
 
@@ -129,7 +129,7 @@ class LocalBackend:
 
         from ..models import JobStatus
         from ..names import check_name
-        from .checkpoints import export_checkpoint, pick
+        from .checkpoint_list import export_checkpoint, pick
 
         check_name("registered model", name)
         found = self.jobs.get(job)

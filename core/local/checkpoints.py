@@ -1,142 +1,58 @@
-"""A job's saved trainer checkpoints: which are complete, their losses, the best, and a checkpoint as a model.
+"""A local job's Trainer checkpoints (``jobs/<job>/checkpoints/checkpoint-N``): which ones are complete.
 
-A checkpoint is ``jobs/<job>/checkpoints/checkpoint-<step>/``. The Trainer
-writes ``trainer_state.json`` after the weights, so a folder without it (or
-without weights) was cut off mid-save and is skipped. Its train loss is the
-last logged training loss at or before its step, its eval loss the last
-evaluation at or before its step; the best is the one the Trainer marked
-(``best_model_checkpoint``, when early stopping tracks it), else the lowest
-eval loss. A checkpoint becomes a model the way the final export does: the
-LoRA adapter merged into the base, saved as an MLflow model.
+A runner killed while the Trainer writes ``checkpoint-N`` (SIGKILL, a crash,
+the machine going down) leaves a folder with part of its files, or none. The
+Trainer writes the weights, then the optimizer, scheduler and RNG state, and
+``trainer_state.json`` last, so a checkpoint is complete when its
+``trainer_state.json`` parses and its weights are there. Anything that lists,
+keeps or resumes from checkpoints goes through ``complete_checkpoints``; the
+rest are removed once no runner is writing them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import warnings
-from dataclasses import dataclass
+import shutil
 from pathlib import Path
-from typing import Any, Callable
 
-from ..errors import InvalidInput, NotFound, quote
-
-CHECKPOINT_DIR = re.compile(r"checkpoint-([0-9]{1,12})")
-STATE = "trainer_state.json"
-WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin",
-           "model.safetensors.index.json")
-STATE_MAX_BYTES = 64 << 20
+CHECKPOINTS_DIR = "checkpoints"
+STATE_FILE = "trainer_state.json"  # transformers' TRAINER_STATE_NAME
+WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json",
+                "adapter_model.bin", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_FOLDER = re.compile(r"checkpoint-(\d+)")
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    step: int
-    epoch: float | None
-    path: str
-    train_loss: float | None
-    eval_loss: float | None
-    best: bool = False
+def checkpoint_folders(job_dir: Path) -> list[Path]:
+    """Every ``checkpoint-N`` folder of the job, complete or not, by step."""
+    root = Path(job_dir) / CHECKPOINTS_DIR
+    try:
+        found = [p for p in root.iterdir() if _FOLDER.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(found, key=lambda p: int(p.name.rpartition("-")[2]))
+
+
+def is_complete(folder: Path) -> bool:
+    try:
+        state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(state, dict) or "global_step" not in state:
+        return False
+    return any((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in WEIGHT_FILES)
 
 
 def complete_checkpoints(job_dir: Path) -> list[Path]:
-    """The job's checkpoint folders that finished saving, by step; interrupted (empty or partial) ones are skipped."""
-    root = Path(job_dir) / "checkpoints"
-    found = []
-    try:
-        entries = list(root.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    for path in entries:
-        m = CHECKPOINT_DIR.fullmatch(path.name)
-        if not m or path.is_symlink() or not path.is_dir():
-            continue
-        if (path / STATE).is_file() and any((path / w).is_file() for w in WEIGHTS):
-            found.append((int(m.group(1)), path))
-    return [p for _, p in sorted(found)]
+    """The job's checkpoints that a resume or an export can use, oldest first."""
+    return [p for p in checkpoint_folders(job_dir) if is_complete(p)]
 
 
-def _state(folder: Path) -> dict[str, Any]:
-    from ..files import read_user_text
-
-    try:
-        state = json.loads(read_user_text(folder / STATE, None, STATE_MAX_BYTES))
-    except ValueError:
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _last(history: list[dict[str, Any]], key: str, step: int) -> float | None:
-    value = None
-    for entry in history:
-        if isinstance(entry, dict) and key in entry and int(entry.get("step", 0)) <= step:
-            value = float(entry[key])
-    return value
-
-
-def list_checkpoints(job_dir: Path) -> list[Checkpoint]:
-    folders = complete_checkpoints(job_dir)
-    if not folders:
-        return []
-    states = {f: _state(f) for f in folders}
-    # the newest state's history covers every earlier step, including evaluations after an older save
-    history = max(states.values(), key=lambda s: int(s.get("global_step") or 0)).get("log_history") or []
-    marked = {Path(s["best_model_checkpoint"]).name for s in states.values() if s.get("best_model_checkpoint")}
-    rows = []
-    for folder in folders:
-        step = int(CHECKPOINT_DIR.fullmatch(folder.name).group(1))
-        epoch = states[folder].get("epoch")
-        rows.append(Checkpoint(step=step, epoch=float(epoch) if epoch is not None else None, path=str(folder),
-                               train_loss=_last(history, "loss", step), eval_loss=_last(history, "eval_loss", step)))
-    best = [c for c in rows if Path(c.path).name in marked]
-    if not best:
-        scored = [c for c in rows if c.eval_loss is not None]
-        best = [min(scored, key=lambda c: c.eval_loss)] if scored else []
-    return [Checkpoint(**{**c.__dict__, "best": bool(best) and c.path == best[-1].path}) for c in rows]
-
-
-def pick(checkpoints: list[Checkpoint], which: str, job: str) -> Checkpoint:
-    """``best`` or a step number among ``checkpoints``; InvalidInput naming the choices otherwise."""
-    steps = ", ".join(str(c.step) for c in checkpoints) or "none"
-    if not checkpoints:
-        raise NotFound(f"job {job} has no complete checkpoints")
-    if which == "best":
-        for c in checkpoints:
-            if c.best:
-                return c
-        raise InvalidInput(f"--checkpoint best: job {job} has no evaluated checkpoint; steps: {steps}")
-    if not re.fullmatch(r"[0-9]{1,12}", which or ""):
-        raise InvalidInput(f"--checkpoint {quote(which)}: use a step number or best")
-    for c in checkpoints:
-        if c.step == int(which):
-            return c
-    raise InvalidInput(f"--checkpoint {quote(which)}: job {job} has no complete checkpoint at that step; steps: {steps}")
-
-
-def export_checkpoint(checkpoint: Checkpoint, base_model_path: str | Path, dest: Path, *, job: str, base_ref: str,
-                      log: Callable[[str], None] | None = None) -> Path:
-    """``dest`` as an MLflow model of ``checkpoint``: its adapter merged into the base (or its full weights)."""
-    if (dest / "MLmodel").is_file():
-        return dest  # exported before; save_mlflow_model renames whole folders into place
-    from .mlflow_export import offline_env
-
-    offline_env()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .artifacts import resolve_hf_dirs
-    from .demo.model import quiet_progress
-    from .mlflow_export import save_mlflow_model
-
-    folder = Path(checkpoint.path)
-    model_dir, tokenizer_dir = resolve_hf_dirs(base_model_path)
-    with quiet_progress(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # library deprecation notices are not the user's business
-        if (folder / "adapter_config.json").is_file():
-            from peft import PeftModel
-
-            base = AutoModelForCausalLM.from_pretrained(str(model_dir))
-            model = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
-        else:
-            model = AutoModelForCausalLM.from_pretrained(str(folder))
-        tokenizer = AutoTokenizer.from_pretrained(str(folder if (folder / "tokenizer_config.json").is_file() else tokenizer_dir))
-        model.config.use_cache = True
-        return save_mlflow_model(model, tokenizer, dest, base_model=base_ref, job=job, log=log)
+def remove_incomplete_checkpoints(job_dir: Path) -> list[Path]:
+    """Delete the partial ``checkpoint-N`` folders; call only when no runner is writing to the job."""
+    removed = []
+    for folder in checkpoint_folders(job_dir):
+        if not is_complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

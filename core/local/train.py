@@ -20,7 +20,6 @@ from typing import Any, Callable
 from ..errors import DataError, InvalidInput, OperationFailed
 from ..spec import FineTuneSpec
 from .artifacts import resolve_hf_dirs
-from .early_stop import describe_stop, early_stopping_callbacks
 from .metrics import JobLog, MetricsFile, Throughput, make_callback
 from .train_setup import apply_lora, build_config, load_model, plan_device, resolve_max_length, schedule
 
@@ -187,6 +186,8 @@ def train(
                           train_rows=len(train_rows), has_eval=bool(test_rows), assistant_only=assistant_only)
     throughput = Throughput()
     log(f"tokenizing with the chat template (max_length {max_length})")
+    from .early_stop import describe_stop, early_stopping_callbacks
+
     trainer = _trainer_class(throughput)(
         model=model,
         args=config,
