@@ -104,6 +104,11 @@ class LocalBackend:
     def cancel_job(self, name: str) -> Job:
         return self.jobs.cancel(name)
 
+    def resume_job(self, name: str) -> Job:
+        from .resume import resume_job
+
+        return resume_job(self.jobs, name)
+
     def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         return self.jobs.read_log(name, offset, max_bytes)
 

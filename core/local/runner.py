@@ -92,7 +92,7 @@ def run_job(workspace: Path, name: str) -> int:
                 raise JobCanceled()  # someone else ended the job (a cancel before our SIGTERM arrived)
 
         result = train(job_dir, record["model_path"], train_file, test_file, spec,
-                       log=log, metrics=metrics, on_phase=on_phase)
+                       log=log, metrics=metrics, on_phase=on_phase, resume_from=record.get("resume_from"))
         duration = time.time() - started
         if move(JobStatus.COMPLETED, output_path=result.output_path, ended_at=time.time(), error=None):
             log(f"job completed in {duration:.1f} s; model at {result.output_path}")

@@ -130,6 +130,7 @@ def train(
     metrics: MetricsFile | None = None,
     on_phase: Callable[[str], None] | None = None,
     save: bool = True,
+    resume_from: str | Path | None = None,
 ) -> TrainResult:
     """Fine-tune ``model_path`` on ``train_file`` and write ``job_dir/outputs/mlflow_model``."""
     if log is not None:
@@ -204,7 +205,9 @@ def train(
     phase("Running")
     log("training started")
     started = time.perf_counter()
-    output = trainer.train()
+    if resume_from:
+        log(f"resuming from {Path(resume_from).name}: steps up to it are not trained again")
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = time.perf_counter() - started
     state = trainer.state
     eval_loss = _final_eval_loss(trainer) if test_rows else None

@@ -187,3 +187,7 @@ job.add_command(wait)
 from .job_checkpoints_cmd import checkpoints  # noqa: E402
 
 job.add_command(checkpoints)
+
+from .job_resume_cmd import resume  # noqa: E402
+
+job.add_command(resume)
