@@ -109,6 +109,11 @@ class LocalBackend:
 
         return resume_job(self.jobs, name)
 
+    def extend_job(self, name: str, epochs: float) -> tuple[Job, str]:
+        from .extend import extend_job
+
+        return extend_job(self.jobs, name, epochs)
+
     def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         return self.jobs.read_log(name, offset, max_bytes)
 

@@ -76,6 +76,8 @@ class JobManager:
             "pid_start_time": None,
             "output_path": None,
             "experiment": request.experiment or f"chat_completion_{model.name}",
+            "resume_from": request.resume_from,
+            "extends": request.extends,
             "job_dir": str(job_dir),
         }
         self.store.put_job(record)

@@ -191,3 +191,7 @@ job.add_command(checkpoints)
 from .job_resume_cmd import resume  # noqa: E402
 
 job.add_command(resume)
+
+from .job_extend_cmd import extend  # noqa: E402
+
+job.add_command(extend)
