@@ -9,24 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import finetui, finetui_json
+from cli_helpers import finetui, finetui_json, wait_for_status
 from finetui.core.evaluate import EvalRun, EvalScores, contains_reference, exact_match, gate, split_row
 from finetui.core.models import JobStatus
-
-
-def _wait_eval(ws: Path, name: str, wanted: set[str], timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = finetui_json(ws, "eval", "show", name)
-        if run["status"] in wanted:
-            return run
-        assert time.monotonic() < deadline, f"evaluation {name} still {run['status']}"
-        time.sleep(0.5)
 
 
 @pytest.mark.slow
@@ -87,7 +76,7 @@ def test_eval_cancel_and_a_killed_runner(demo_ws):
     ws, demo = demo_ws
     args = ("eval", demo["model"], "--base", demo["model"], "--test", demo["train_file"], "--max-new-tokens", "256")
     name = finetui(ws, *args).stdout.strip()
-    _wait_eval(ws, name, {"Running"})
+    wait_for_status(ws, "eval", name, {"Running"})
     canceled = finetui_json(ws, "eval", "cancel", name)
     assert canceled["status"] == "Canceled"
     pid = canceled["pid"]
@@ -95,9 +84,9 @@ def test_eval_cancel_and_a_killed_runner(demo_ws):
     assert finetui(ws, "eval", "cancel", name, check=False).returncode == 1  # already ended
 
     name = finetui(ws, *args).stdout.strip()
-    run = _wait_eval(ws, name, {"Running"})
+    run = wait_for_status(ws, "eval", name, {"Running"})
     os.kill(run["pid"], signal.SIGKILL)
-    failed = _wait_eval(ws, name, {"Failed"}, timeout=60)
+    failed = wait_for_status(ws, "eval", name, {"Failed"}, timeout=60)
     assert "ended without finishing" in failed["error"]
     assert finetui(ws, "eval", "show", name).returncode == 0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import finetui, finetui_json
+from cli_helpers import finetui, finetui_json, wait_for_status
 from finetui.core.local.checkpoints import complete_checkpoints
 
 pytestmark = pytest.mark.slow
@@ -50,10 +50,7 @@ def test_resume_after_sigkill_completes_without_training_a_step_twice(demo_ws, t
     job = finetui_json(ws, "job", "show", name)
     assert job["status"] == "Running", job
     os.kill(job["pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 120
-    while finetui_json(ws, "job", "show", name)["status"] != "Failed":
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    wait_for_status(ws, "job", name, {"Failed"}, timeout=120)
     last = complete_checkpoints(job_dir)[-1]
     resumed_at_step = int(last.name.rpartition("-")[2])
     assert resumed_at_step < EPOCHS * STEPS_PER_EPOCH
@@ -84,10 +81,7 @@ def test_resume_without_a_checkpoint_is_refused(demo_ws, tmp_path):
     ws, demo = demo_ws
     name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", str(_data(tmp_path)),
                    "--set", f"num_train_epochs={EPOCHS}").stdout.strip()
-    deadline = time.monotonic() + 300
-    while finetui_json(ws, "job", "show", name)["status"] not in ("Preparing", "Running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_for_status(ws, "job", name, {"Preparing", "Running"}, timeout=300)
     finetui(ws, "job", "cancel", name)
     for folder in (Path(ws) / "jobs" / name / "checkpoints").glob("checkpoint-*"):
         (folder / "trainer_state.json").unlink(missing_ok=True)  # as if every save had been cut off

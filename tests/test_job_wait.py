@@ -7,12 +7,11 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, finetui, finetui_json
+from cli_helpers import REPO, finetui, finetui_json, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +22,6 @@ def _on_done(out: Path) -> str:
     """A command line that writes the job name and status it was given to ``out``."""
     code = f"import os; open({str(out)!r}, 'w').write(os.environ['FINETUI_JOB_NAME'] + ' ' + os.environ['FINETUI_JOB_STATUS'])"
     return shlex.join([sys.executable, "-c", code])
-
-
-def _wait_status(ws: Path, name: str, wanted: set[str], timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = finetui_json(ws, "job", "show", name)
-        if job["status"] in wanted:
-            return job
-        assert time.monotonic() < deadline, f"job {name} still {job['status']}"
-        time.sleep(0.5)
 
 
 def _start_wait(ws: Path, *args: str) -> subprocess.Popen:
@@ -72,7 +61,7 @@ def test_wait_exits_1_for_timeout_failed_and_canceled_jobs(demo_ws, tmp_path):
     submit = ("job", "submit", "--model", demo["model"], "--train", demo["train_file"], *LONG)
 
     name = finetui(ws, *submit).stdout.strip()
-    job = _wait_status(ws, name, {"Running"})
+    job = wait_for_status(ws, "job", name, {"Running"})
     timed_out = finetui(ws, "job", "wait", name, "--timeout", "1", check=False)
     assert timed_out.returncode == 1 and "still Running" in timed_out.stderr
 
@@ -84,7 +73,7 @@ def test_wait_exits_1_for_timeout_failed_and_canceled_jobs(demo_ws, tmp_path):
     assert f"job {name} Failed" in stdout and out.read_text() == f"{name} Failed"
 
     name = finetui(ws, *submit).stdout.strip()
-    _wait_status(ws, name, {"Preparing", "Running"})
+    wait_for_status(ws, "job", name, {"Preparing", "Running"})
     out = tmp_path / "canceled.txt"
     waiter = _start_wait(ws, name, "--on-done", _on_done(out))
     finetui(ws, "job", "cancel", name)
