@@ -68,6 +68,7 @@ class FinetuiApp(App[None]):
     BINDINGS = [
         *(Binding(str(i + 1), f"show('{pid}')", label) for i, (pid, label, _) in enumerate(PANES)),
         Binding("question_mark", "help", "Help"),
+        Binding("e", "arena", "Evaluate arena", show=False),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
     ]
@@ -234,6 +235,13 @@ class FinetuiApp(App[None]):
         if isinstance(self.focused, Input):
             pid = self.query_one(TabbedContent).active
             self.pane(pid).focus_main()
+
+    def action_arena(self) -> None:
+        """The latest evaluation's scores and answers, row by row."""
+        from .widgets.arena import ArenaScreen
+
+        if self.backend is not None:
+            self.push_screen(ArenaScreen(self.backend))
 
     def action_help(self) -> None:
         from .screens import HelpScreen
