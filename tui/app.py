@@ -20,6 +20,7 @@ from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 
 from .commands import ActionsProvider
 from .format import duration, first_line
+from .notify import EndWatcher, desktop_notice
 from .panes.compute import ComputePane
 from .panes.data import DataPane
 from .panes.endpoints import EndpointsPane
@@ -60,6 +61,14 @@ class DemoProgress(Message):
         self.text, self.fraction, self.done = text, fraction, done
 
 
+class EndsSeen(Message):
+    """Jobs or evaluations that ended while the app was open (``notify.Ended`` each)."""
+
+    def __init__(self, ended: list) -> None:
+        super().__init__()
+        self.ended = ended
+
+
 class FinetuiApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "finetui"
@@ -92,6 +101,7 @@ class FinetuiApp(App[None]):
         self.clock = clock
         self.selected_model: str | None = None
         self.started = time.perf_counter()
+        self.end_watcher = EndWatcher(since=clock())  # what ends from now on is announced
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="panes"):
@@ -111,6 +121,7 @@ class FinetuiApp(App[None]):
             self.post_message(BackendFailed("no backend configured"))
         if self.poll_interval:
             self.set_interval(self.poll_interval, self._poll)
+            self.set_interval(self.poll_interval, self._watch_ends)
 
     def _first_frame(self) -> None:
         self.log.info(f"first frame in {(time.perf_counter() - self.started) * 1000:.0f} ms")
@@ -228,6 +239,29 @@ class FinetuiApp(App[None]):
             for pane in self.panes():
                 if pane.id == f"{active}-pane":
                     pane.poll()
+
+    # -- a job or an evaluation ended: toast, bell and desktop notice ------------------------
+    @work(thread=True, exclusive=True, group="watch-ends", exit_on_error=False)
+    def _watch_ends(self) -> None:
+        backend = self.backend
+        if backend is None:
+            return
+        items = [(f"job {j.name}", j.status.value, j.ended_at, j.error) for j in backend.list_jobs()]
+        evals = getattr(backend, "evals", None)
+        if evals is not None:
+            items += [(f"evaluation {r.name}", r.status.value, r.ended_at, r.error) for r in evals.list()]
+        ended = self.end_watcher.ended(items)
+        if ended:
+            self.post_message(EndsSeen(ended))
+
+    @on(EndsSeen)
+    def _announce(self, message: EndsSeen) -> None:
+        for end in message.ended:
+            text = f"{end.what} {end.status}" + (f": {end.error}" if end.error else "")
+            self.notify(text, title="finetui", severity="information" if end.status == "Completed" else "warning", timeout=10)
+            if self._driver is not None:
+                self._driver.write(desktop_notice("finetui", f"{end.what} {end.status}"))
+        self.bell()
 
     def action_leave_input(self) -> None:
         from textual.widgets import Input
