@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, NotFound, quote
+from ..errors import Conflict, InvalidInput, NotFound, OperationFailed, quote
 from ..evaluate import DeployGate, EvalRequest, EvalRun, EvalScores, gate
 from ..models import JobStatus
 from ..names import check_name, confined
@@ -166,27 +166,23 @@ class EvalManager:
         run = self.get(name)
         if not run.rows_path:
             return []
-        with open(run.rows_path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        try:
+            with open(run.rows_path, encoding="utf-8") as fh:
+                return [json.loads(line) for line in fh if line.strip()]
+        except (OSError, ValueError) as exc:  # removed or damaged since: one line, not a traceback
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+            raise OperationFailed(f"evaluation {name}: cannot read its per-row results {run.rows_path}: {why}") from None
 
     def log_path(self, name: str) -> Path:
         return self.eval_dir(self.get(name).name) / LOG_NAME
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark an evaluation Failed when its process is gone but the record says it is active."""
         if record["status"] not in ACTIVE:
             return record
-        pid = record.get("pid")
-        if pid:
-            if procs.is_alive(pid, record.get("pid_start_time")):
-                return record
-            reason = f"the evaluation process (pid {pid}) ended without finishing: killed by a signal or crashed"
-        elif time.time() - record["created_at"] > STARTUP_GRACE_S:
-            reason = "the evaluation process never started"
-        else:
+        reason = procs.gone_reason(record, self.eval_dir(record["name"]) / LOG_NAME, "evaluation process", STARTUP_GRACE_S)
+        if reason is None:
             return record
-        last = procs.tail_lines(self.eval_dir(record["name"]) / LOG_NAME, 1)
-        if last:
-            reason += f"; last log line: {last[-1][:300]}"
         updated = self.records.update_if(record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
         return updated or self.records.get(record["name"]) or record
 
