@@ -50,10 +50,13 @@ def test_wait_refuses_unknown_names_and_bad_commands(demo_ws, tmp_path):
         (("no-such-job", "--on-done", "no-such-program-1234 --flag"), "no-such-program-1234"),
         (("no-such-job", "--on-done", "'unclosed"), "--on-done"),
         (("no-such-job", "--on-done", "   "), "empty"),
+        (("no-such-job", "--timeout", "nan"), "--timeout"),
     ]:
         proc = finetui(ws, "job", "wait", *args, check=False)
         assert proc.returncode == 2, (args, proc.stderr)
         assert named in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    negative = finetui(ws, "job", "wait", "no-such-job", "--timeout", "-1", check=False)  # click's own usage error
+    assert negative.returncode == 2 and "--timeout" in negative.stderr
 
 
 def test_wait_exits_1_for_timeout_failed_and_canceled_jobs(demo_ws, tmp_path):

@@ -8,6 +8,7 @@ FINETUI_JOB_NAME and FINETUI_JOB_STATUS in its environment.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
@@ -49,6 +50,8 @@ def parse_on_done(command: str | None) -> list[str] | None:
 @handle_errors
 def wait(ctx, name, timeout, on_done, as_json) -> None:
     """Wait until job NAME ends; exit 0 only if it Completed."""
+    if timeout is not None and math.isnan(timeout):
+        raise InvalidInput("--timeout nan: give a number of seconds")
     argv = parse_on_done(on_done)
     backend = ctx.backend
     deadline = None if timeout is None else time.monotonic() + timeout
