@@ -47,7 +47,12 @@ def deploy_gate(ctx, model: str) -> DeployGate | None:
 
 @click.group("eval", cls=_DefaultRun)
 def eval_group() -> None:
-    """Evaluate a model and its base on a test file: assistant-token loss, exact match, ROUGE-L, chrF."""
+    """Evaluate a model and its base on a test file: assistant-token loss, exact match, ROUGE-L, chrF.
+
+    
+    finetui eval MODEL[:V] --test FILE [--base MODEL[:V]] [--max-rows N] [--wait]
+    (the same as `finetui eval run ...`; see `finetui eval run --help`)
+    """
 
 
 def _progress(run: EvalRun) -> str:
