@@ -117,7 +117,7 @@ def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) ->
     started = manager.submit(EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows,
                                          max_new_tokens=max_new_tokens))
     if not wait:
-        emit(started, as_json, started.name)
+        emit(run_json(started) if as_json else started, as_json, started.name)
         return
     if not as_json:
         click.echo(f"evaluation {started.name} started", err=True)
