@@ -47,6 +47,8 @@ class JobRequest:
     experiment: str | None = None
     display_name: str | None = None
     force: bool = False  # submit even when the compute check says it will not fit
+    resume_from: str | None = None  # a checkpoint to continue from (`job extend`; local backend)
+    extends: str | None = None  # the job this one continues, for its lineage
 
 
 @runtime_checkable

@@ -56,6 +56,9 @@ _RULES: dict[str, _Rule] = {
     "logging_steps": _Rule(int, 1, 1_000_000),
     "seed": _Rule(int, 0, 2**32 - 1),
     "num_nodes_finetune": _Rule(int, 1, 1024),
+    # early stopping on eval loss (finetui's own; 0 evaluations of patience is off)
+    "early_stopping_patience": _Rule(int, 0, 10_000),
+    "early_stopping_threshold": _Rule(float, 0, 1_000_000),
     # optimization parameters
     "apply_lora": _Rule(bool),
     "apply_deepspeed": _Rule(bool),
@@ -97,6 +100,9 @@ class FineTuneSpec:
     lora_dropout: float = 0.05
     lora_target_modules: tuple[str, ...] | None = None
     lora_modules_to_save: tuple[str, ...] | None = None
+    # stop after this many evaluations without the eval loss falling by more than the threshold; 0 never stops
+    early_stopping_patience: int = 0
+    early_stopping_threshold: float = 0.0
 
     # -- construction -------------------------------------------------
     @classmethod
@@ -144,6 +150,8 @@ class FineTuneSpec:
             if key == "max_steps" and value == -1:
                 continue
             if key in ("max_seq_length", "save_total_limit") and value == -1:
+                continue
+            if key.startswith("early_stopping_"):  # finetui's local trainer only; not pipeline inputs
                 continue
             out[key] = ("true" if value else "false") if isinstance(value, bool) else value
         return out

@@ -34,3 +34,16 @@ def finetui(workspace: Path | str, *args: str, timeout: float = 300, check: bool
 
 def finetui_json(workspace: Path | str, *args: str, **kw: Any) -> Any:
     return json.loads(finetui(workspace, *args, "--json", **kw).stdout)
+
+
+def wait_for_status(workspace: Path | str, noun: str, name: str, wanted: set[str], timeout: float = 600) -> Any:
+    """``finetui NOUN show NAME --json`` until its status is one of ``wanted``; polls, with a generous deadline."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        record = finetui_json(workspace, noun, "show", name)
+        if record["status"] in wanted:
+            return record
+        assert time.monotonic() < deadline, f"{noun} {name} still {record['status']} after {timeout:g} s"
+        time.sleep(0.5)

@@ -35,6 +35,10 @@ def test_core_imports_no_ui_and_no_heavy_library():
         "finetui.core.local.jobs",
         "finetui.core.local.registry",
         "finetui.core.local.store",
+        "finetui.core.evaluate",
+        "finetui.core.local.evals",
+        "finetui.core.local.checkpoint_list",
+        "finetui.core.local.early_stop",
     ]
     code = (
         "import sys, importlib\n"

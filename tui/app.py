@@ -20,6 +20,7 @@ from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 
 from .commands import ActionsProvider
 from .format import first_line
+from .notify import EndWatcher, desktop_notice
 from .panes.compute import ComputePane
 from .panes.data import DataPane
 from .panes.endpoints import EndpointsPane
@@ -49,6 +50,14 @@ class DemoProgress(Message):
         self.text, self.fraction, self.done = text, fraction, done
 
 
+class EndsSeen(Message):
+    """Jobs or evaluations that ended while the app was open (``notify.Ended`` each)."""
+
+    def __init__(self, ended: list) -> None:
+        super().__init__()
+        self.ended = ended
+
+
 class FinetuiApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "finetui"
@@ -60,6 +69,7 @@ class FinetuiApp(App[None]):
         Binding("plus", "zoom", "zoom: the view takes the whole screen (again: back)", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("at", "command_log", "Command log", show=False),
+        Binding("e", "arena", "Evaluate arena", show=False),
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
     ]
@@ -85,6 +95,7 @@ class FinetuiApp(App[None]):
         self.clock = clock
         self.selected_model: str | None = None
         self.started = time.perf_counter()
+        self.end_watcher = EndWatcher(since=clock())  # what ends from now on is announced
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="panes"):
@@ -104,6 +115,7 @@ class FinetuiApp(App[None]):
             self.post_message(BackendFailed("no backend configured"))
         if self.poll_interval:
             self.set_interval(self.poll_interval, self._poll)
+            self.set_interval(self.poll_interval, self._watch_ends)
 
     def _first_frame(self) -> None:
         self.log.info(f"first frame in {(time.perf_counter() - self.started) * 1000:.0f} ms")
@@ -247,12 +259,42 @@ class FinetuiApp(App[None]):
         """Any pane: hide the lists beside the view and the pane tabs, so a log or a chat gets the full width."""
         self.screen.toggle_class("zoomed")
 
+    # -- a job or an evaluation ended: toast, bell and desktop notice ------------------------
+    @work(thread=True, exclusive=True, group="watch-ends", exit_on_error=False)
+    def _watch_ends(self) -> None:
+        backend = self.backend
+        if backend is None:
+            return
+        items = [(f"job {j.name}", j.status.value, j.ended_at, j.error) for j in backend.list_jobs()]
+        evals = getattr(backend, "evals", None)
+        if evals is not None:
+            items += [(f"evaluation {r.name}", r.status.value, r.ended_at, r.error) for r in evals.list()]
+        ended = self.end_watcher.ended(items)
+        if ended:
+            self.post_message(EndsSeen(ended))
+
+    @on(EndsSeen)
+    def _announce(self, message: EndsSeen) -> None:
+        for end in message.ended:
+            text = f"{end.what} {end.status}" + (f": {end.error}" if end.error else "")
+            self.notify(text, title="finetui", severity="information" if end.status == "Completed" else "warning", timeout=10)
+            if self._driver is not None:
+                self._driver.write(desktop_notice("finetui", f"{end.what} {end.status}"))
+        self.bell()
+
     def action_leave_input(self) -> None:
         from textual.widgets import Input
 
         if isinstance(self.focused, Input):
             pid = self.query_one(TabbedContent).active
             self.pane(pid).focus_main()
+
+    def action_arena(self) -> None:
+        """The latest evaluation's scores and answers, row by row."""
+        from .widgets.arena import ArenaScreen
+
+        if self.backend is not None:
+            self.push_screen(ArenaScreen(self.backend))
 
     def action_help(self) -> None:
         from .help import help_text

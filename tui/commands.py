@@ -16,6 +16,7 @@ def palette_entries(app) -> list[tuple[str, str, object]]:
         out.append((f"{label}: show pane", f"key {i + 1}", partial(app.action_show, pid)))
         for action, title, key in cls.ACTIONS:
             out.append((f"{label}: {title}", f"key {key}" if key else "", partial(app.action_pane, pid, action)))
+    out.append(("Evaluate: arena of the latest evaluation", "key e", app.action_arena))
     out.append(("Help: keys and panes", "key ?", app.action_help))
     return out
 

@@ -63,6 +63,12 @@ class LocalBackend:
         return LocalRegistry(self.paths, self.store)
 
     @cached_property
+    def evals(self):
+        from .evals import EvalManager
+
+        return EvalManager(self.paths, self.store, self.catalog)
+
+    @cached_property
     def endpoints(self):
         from .endpoints import EndpointManager
 
@@ -107,6 +113,16 @@ class LocalBackend:
     def cancel_job(self, name: str) -> Job:
         return self.jobs.cancel(name)
 
+    def resume_job(self, name: str) -> Job:
+        from .resume import resume_job
+
+        return resume_job(self.jobs, name)
+
+    def extend_job(self, name: str, epochs: float) -> tuple[Job, str]:
+        from .extend import extend_job
+
+        return extend_job(self.jobs, name, epochs)
+
     def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         return self.jobs.read_log(name, offset, max_bytes)
 
@@ -119,6 +135,32 @@ class LocalBackend:
 
         check_name("registered model", name)  # before the job is looked up, so a bad name is the error shown
         return self.registry.register(self.jobs.get(job), name, version=version, description=description)
+
+    def job_checkpoints(self, name: str) -> list[Any]:
+        from .checkpoint_list import list_checkpoints
+
+        return list_checkpoints(self.paths.job_dir(self.jobs.get(name).name))
+
+    def register_checkpoint(self, job: str, checkpoint: str, name: str, version: str | None = None,
+                            description: str = "") -> RegisteredModel:
+        """Register checkpoint STEP (or ``best``) of a job: its adapter merged into the base, as the final export does."""
+        import dataclasses
+
+        from ..models import JobStatus
+        from ..names import check_name
+        from .checkpoint_list import export_checkpoint, pick
+
+        check_name("registered model", name)
+        found = self.jobs.get(job)
+        chosen = pick(self.job_checkpoints(found.name), checkpoint, found.name)
+        record = self.store.get_job(found.name) or {}
+        dest = self.paths.job_dir(found.name) / "outputs" / f"checkpoint-{chosen.step}" / "mlflow_model"
+        export_checkpoint(chosen, record["model_path"], dest, job=found.name, base_ref=found.model)
+        # the registry takes a job's output; a checkpoint of any ended (or running) job stands in as one
+        as_output = dataclasses.replace(found, status=JobStatus.COMPLETED, output_path=str(dest))
+        return self.registry.register(as_output, name, version=version,
+                                      description=description or f"{found.model} fine-tuned by job {found.name}, "
+                                      f"checkpoint at step {chosen.step}" + (" (best)" if chosen.best else ""))
 
     def list_registered(self, name: str | None = None) -> list[RegisteredModel]:
         return self.registry.list(name)

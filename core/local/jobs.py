@@ -53,6 +53,8 @@ class JobManager:
         spec = resolved.spec
         train_file = _existing_file(request.train_file, "--train")
         test_file = _existing_file(request.test_file, "--test") if request.test_file else None
+        if spec.early_stopping_patience and not test_file:
+            raise InvalidInput("early_stopping_patience: early stopping watches the eval loss; pass --test FILE")
         for path in filter(None, (train_file, test_file)):
             _require_valid_data(path)
         check = _check_data(model, spec, train_file)
@@ -86,6 +88,8 @@ class JobManager:
             "pid_start_time": None,
             "output_path": None,
             "experiment": request.experiment or f"chat_completion_{model.name}",
+            "resume_from": request.resume_from,
+            "extends": request.extends,
             "job_dir": str(job_dir),
             "data_check": check.summary(),
         }

@@ -97,7 +97,8 @@ def run_job(workspace: Path, name: str) -> int:
             store.update_job(name, masking=masking)
 
         result = train(job_dir, record["model_path"], train_file, test_file, spec,
-                       log=log, metrics=metrics, on_phase=on_phase, on_masking=on_masking)
+                       log=log, metrics=metrics, on_phase=on_phase, on_masking=on_masking,
+                       resume_from=record.get("resume_from"))
         duration = time.time() - started
         if move(JobStatus.COMPLETED, output_path=result.output_path, ended_at=time.time(), error=None):
             log(f"job completed in {duration:.1f} s; model at {result.output_path}")

@@ -122,6 +122,7 @@ def train(
     on_phase: Callable[[str], None] | None = None,
     on_masking: Callable[[dict[str, Any]], None] | None = None,
     save: bool = True,
+    resume_from: str | Path | None = None,
 ) -> TrainResult:
     """Fine-tune ``model_path`` on ``train_file`` and write ``job_dir/outputs/mlflow_model``."""
     if log is not None:
@@ -182,13 +183,15 @@ def train(
     config = build_config(spec, plan, output_dir=job_dir / CHECKPOINTS_DIR, max_length=max_length,
                           train_rows=len(train_rows), has_eval=bool(test_rows))
     throughput = Throughput()
+    from .early_stop import describe_stop, early_stopping_callbacks
+
     trainer = _trainer_class(throughput)(
         model=model,
         args=config,
         train_dataset=_dataset(train_masks),
         eval_dataset=_dataset(test_masks) if test_masks else None,
         processing_class=tokenizer,
-        callbacks=[make_callback(log, metrics, throughput)],
+        callbacks=[make_callback(log, metrics, throughput), *early_stopping_callbacks(spec, bool(test_rows))],
     )
     # with tqdm off the Trainer prints every log dict to stdout, which is our log file; our callback writes it better
     from transformers import PrinterCallback, ProgressCallback
@@ -198,7 +201,9 @@ def train(
     phase("Running")
     log("training started")
     started = time.perf_counter()
-    output = trainer.train()
+    if resume_from:
+        log(f"resuming from {Path(resume_from).name}: steps up to it are not trained again")
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     train_seconds = time.perf_counter() - started
     state = trainer.state
     eval_loss = _final_eval_loss(trainer) if test_rows else None
@@ -207,6 +212,10 @@ def train(
         + (f", train loss {output.training_loss:.4f}" if output.training_loss is not None else "")
         + (f", final eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
         + (f", {rate:.0f} tok/s" if rate else ""))
+
+    stopped = describe_stop(spec, state, total_steps) if test_rows else None
+    if stopped:
+        log(stopped)
 
     out = job_dir / "outputs" / "mlflow_model"
     save_seconds = 0.0

@@ -112,6 +112,11 @@ def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_
             eval_kwargs = {"eval_strategy": "steps", "eval_steps": max(1, total // EVALS_PER_SHORT_RUN)}
         else:
             eval_kwargs = {"eval_strategy": "epoch"}
+    save_kwargs: dict[str, Any] = {"save_strategy": "epoch"}
+    if has_eval and spec.early_stopping_patience:
+        from .early_stop import early_stopping_config
+
+        save_kwargs = early_stopping_config(eval_kwargs)
     cpu = plan.kind == "cpu"
     return SFTConfig(
         output_dir=str(output_dir),
@@ -126,7 +131,7 @@ def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_
         weight_decay=spec.weight_decay,
         gradient_accumulation_steps=spec.gradient_accumulation_steps,
         max_length=max_length,
-        save_strategy="epoch",
+        **save_kwargs,
         save_total_limit=None if spec.save_total_limit == -1 else spec.save_total_limit,
         logging_steps=spec.logging_steps,
         logging_first_step=True,

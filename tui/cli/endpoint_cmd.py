@@ -131,6 +131,11 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
                        f"---\n# deployment.yaml: az ml online-deployment create --file deployment.yaml "
                        f"--all-traffic\n{files['deployment']}", nl=False)
         return
+    from .eval_cmd import deploy_gate
+
+    gate = deploy_gate(ctx, model)  # shown before deploying: did this model beat its base?
+    if gate is not None and (gate.warn or not as_json):
+        click.echo(("warning: " if gate.warn else "evaluation: ") + gate.message, err=True)
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
     started = time.time()
@@ -144,7 +149,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
         if not as_json:
             click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {duration(ttl_s)}",
                        err=True)
-    emit(ep, as_json, _summary)
+    emit({**_jsonable(ep), "evaluation": _jsonable(gate)} if as_json else ep, as_json, _summary)
 
 
 @endpoint.command("list")

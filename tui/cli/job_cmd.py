@@ -1,4 +1,4 @@
-"""``finetui job``: submit, list, show, logs, metrics, cancel."""
+"""``finetui job``: submit, list, show, logs, metrics, cancel, wait."""
 
 from __future__ import annotations
 
@@ -222,3 +222,20 @@ def cancel(ctx, name, as_json) -> None:
     """Cancel a running job (its checkpoints are kept)."""
     j = ctx.backend.cancel_job(name)
     emit(j, as_json, f"{j.name} {j.status.value}")
+
+
+from .job_wait_cmd import wait  # noqa: E402  (its own module; registered on this group)
+
+job.add_command(wait)
+
+from .job_checkpoints_cmd import checkpoints  # noqa: E402
+
+job.add_command(checkpoints)
+
+from .job_resume_cmd import resume  # noqa: E402
+
+job.add_command(resume)
+
+from .job_extend_cmd import extend  # noqa: E402
+
+job.add_command(extend)

@@ -118,10 +118,17 @@ def pull(ctx, repo_id, as_json) -> None:
 @click.option("--name", required=True, help="Registered model name.")
 @click.option("--version", help="Version (default: the next one).")
 @click.option("--description", default="", help="Description stored with the model.")
+@click.option("--checkpoint", help="A saved checkpoint instead of the final model: its STEP, or best.")
 @json_option
 @pass_ctx
 @handle_errors
-def register(ctx, job, name, version, description, as_json) -> None:
-    """Register a job's output model. Prints NAME:VERSION."""
+def register(ctx, job, name, version, description, checkpoint, as_json) -> None:
+    """Register a job's output model (or one of its checkpoints). Prints NAME:VERSION."""
+    if checkpoint is not None:
+        if not hasattr(ctx.backend, "register_checkpoint"):
+            raise InvalidInput(f"the {ctx.backend_name} backend cannot register checkpoints yet; use --backend local")
+        registered = ctx.backend.register_checkpoint(job, checkpoint, name, version, description)
+        emit(registered, as_json, registered.ref)
+        return
     registered = ctx.backend.register_model(job, name, version, description)
     emit(registered, as_json, registered.ref)
