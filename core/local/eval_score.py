@@ -53,19 +53,21 @@ def assistant_losses(model: Any, tokenizer: Any, conversations: list[list[dict[s
                      log: Callable[[str], None], step: Callable[[], None]) -> list[tuple[float, int]]:
     """(summed loss, assistant tokens) per conversation, through the training collation."""
     import torch
-    from datasets import Dataset
 
-    from .train import _assistant_only, _trainer_class
+    from ..data.masking import mask_rows
     from .metrics import Throughput
+    from .train import _dataset, _trainer_class
     from .train_setup import build_config, plan_device, resolve_max_length
 
     tokenizer.padding_side = "right"
-    assistant_only = _assistant_only(tokenizer, log)
     spec = spec.replace({"per_device_eval_batch_size": 1}, source="evaluation")  # one row per batch: a loss per row
+    max_length = resolve_max_length(spec, model.config)
+    masking = mask_rows(tokenizer, conversations)  # the same loss mask training uses
+    log(masking.describe(max_length))
     with tempfile.TemporaryDirectory(prefix="finetui-eval-") as scratch:
-        config = build_config(spec, plan_device(), output_dir=Path(scratch), max_length=resolve_max_length(spec, model.config),
-                              train_rows=len(conversations), has_eval=True, assistant_only=assistant_only)
-        rows = Dataset.from_list([{"messages": c} for c in conversations])
+        config = build_config(spec, plan_device(), output_dir=Path(scratch), max_length=max_length,
+                              train_rows=len(conversations), has_eval=True)
+        rows = _dataset(masking)
         # SFTTrainer insists on a training set; the rows stand in for it and are never trained on
         trainer = _trainer_class(Throughput())(
             model=model, args=config, train_dataset=rows, eval_dataset=rows, processing_class=tokenizer,
