@@ -72,6 +72,9 @@ _RULES: dict[str, _Rule] = {
 
 TRAINING_KEYS = tuple(k for k in _RULES if not k.startswith(("apply_", "deepspeed", "lora_")))
 OPTIMIZATION_KEYS = tuple(k for k in _RULES if k not in TRAINING_KEYS)
+# finetui's own trainer reads these; Azure's pipeline takes inputs of the same names with its own rules
+# (early_stopping_patience >= 1 there, 0 = off here), so on Azure the component's spec checks them
+LOCAL_ONLY_KEYS = ("early_stopping_patience", "early_stopping_threshold")
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ class FineTuneSpec:
                 continue
             if key in ("max_seq_length", "save_total_limit") and value == -1:
                 continue
-            if key.startswith("early_stopping_"):  # finetui's local trainer only; not pipeline inputs
+            if key in LOCAL_ONLY_KEYS:  # finetui's local trainer only; on Azure they travel as component inputs
                 continue
             out[key] = ("true" if value else "false") if isinstance(value, bool) else value
         return out

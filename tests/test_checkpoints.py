@@ -75,4 +75,4 @@ def test_job_checkpoints_and_register_best(trained_ws):
     for bad, named in (("999999", "steps:"), ("abc", "step number or best"), ("-1", "step number")):
         proc = finetui(ws, "model", "register", "--job", name, "--checkpoint", bad, "--name", "x", check=False)
         assert proc.returncode == 2 and named in proc.stderr, proc.stderr
-    assert finetui(ws, "job", "checkpoints", "no-such-job", check=False).returncode == 1
+    assert finetui(ws, "job", "checkpoints", "no-such-job", check=False).returncode == 2  # an unknown name is bad input

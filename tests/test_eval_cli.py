@@ -65,8 +65,8 @@ def test_eval_refuses_bad_input_before_starting(demo_ws, tmp_path):
         proc = finetui(ws, "eval", demo["model"], *args, check=False, timeout=120)
         assert proc.returncode == 2, (args, proc.stderr)
         assert named in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert finetui(ws, "eval", "nobody-here", "--test", demo["test_file"], check=False).returncode == 1
-    assert finetui(ws, "eval", "show", "no-such-eval", check=False).returncode == 1
+    assert finetui(ws, "eval", "nobody-here", "--test", demo["test_file"], check=False).returncode == 2  # unknown names are bad input
+    assert finetui(ws, "eval", "show", "no-such-eval", check=False).returncode == 2
     assert finetui(ws, "eval", "show", "../x", check=False).returncode == 2
     assert finetui_json(ws, "eval", "list") == before  # nothing recorded, nothing started
 

@@ -36,4 +36,4 @@ def test_extend_adds_epochs_and_links_the_lineage(trained_ws):
     for args, code in ((("--epochs", "0"), 2), (("--epochs", "nan"), 2)):
         proc = finetui(ws, "job", "extend", name, *args, check=False)
         assert proc.returncode == code and "--epochs" in proc.stderr, proc.stderr
-    assert finetui(ws, "job", "extend", "no-such-job", "--epochs", "1", check=False).returncode == 1
+    assert finetui(ws, "job", "extend", "no-such-job", "--epochs", "1", check=False).returncode == 2

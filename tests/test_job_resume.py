@@ -73,7 +73,7 @@ def test_resume_after_sigkill_completes_without_training_a_step_twice(demo_ws, t
 
     again = finetui(ws, "job", "resume", name, check=False)
     assert again.returncode == 1 and "only a Failed or Canceled job" in again.stderr
-    assert finetui(ws, "job", "resume", "no-such-job", check=False).returncode == 1
+    assert finetui(ws, "job", "resume", "no-such-job", check=False).returncode == 2
     assert finetui(ws, "job", "resume", "../x", check=False).returncode == 2
 
 

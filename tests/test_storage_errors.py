@@ -134,6 +134,21 @@ def test_one_malformed_row_affects_only_itself(tmp_path):
     assert json.loads(finetui(ws, "job", "show", name, "--json").stdout)["name"] == name
 
 
+def test_a_malformed_evaluation_row_affects_only_itself(tmp_path):
+    ws = _workspace(tmp_path / "ws")
+    assert finetui_json(ws, "eval", "list") == []  # creates the evals table, as any first use does
+    with sqlite3.connect(ws / "finetui.db") as db:
+        db.execute("INSERT INTO evals VALUES ('broken-eval', 'Running', 'm', 0, '{not json')")
+        db.execute("INSERT INTO evals VALUES ('half-eval', 'Completed', 'm', 1, '{\"name\": \"half-eval\"}')")
+    db.close()
+    runs = {r["name"]: r for r in finetui_json(ws, "eval", "list")}
+    assert {runs["broken-eval"]["status"], runs["half-eval"]["status"]} == {"Damaged"}
+    assert "damaged" in runs["broken-eval"]["error"]
+    for verb in ("show", "cancel"):
+        proc = finetui(ws, "eval", verb, "broken-eval", check=False)
+        assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) <= 1, proc.stderr
+
+
 def test_runner_on_a_damaged_database_writes_one_line(tmp_path):
     ws = _workspace(tmp_path / "ws")
     (ws / "finetui.db").write_bytes(b"\x00garbage" * 512)

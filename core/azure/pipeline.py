@@ -42,12 +42,12 @@ def split_user(user: Mapping[str, Any] | None, component_inputs: Mapping[str, An
     import difflib
 
     from ..errors import InvalidInput, SpecError
-    from ..spec import OPTIMIZATION_KEYS, TRAINING_KEYS
+    from ..spec import LOCAL_ONLY_KEYS, OPTIMIZATION_KEYS, TRAINING_KEYS
 
     ours, theirs = {}, {}
     known = set(TRAINING_KEYS) | set(OPTIMIZATION_KEYS)
     for key, value in (user or {}).items():
-        if key in known:
+        if key in known and not (key in LOCAL_ONLY_KEYS and key in component_inputs):
             ours[key] = value
         elif key in SET_BY_FINETUI:
             raise InvalidInput(f"{source or 'spec'}: {key} is set by finetui from --model, --compute, --train and --test")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import InvalidInput, NotFound, quote
+from ..errors import Conflict, InvalidInput, quote
 from .checkpoints import STATE_FILE, complete_checkpoints
 
 STATE_MAX_BYTES = 64 << 20
@@ -77,7 +77,7 @@ def pick(checkpoints: list[Checkpoint], which: str, job: str) -> Checkpoint:
     """``best`` or a step number among ``checkpoints``; InvalidInput naming the choices otherwise."""
     steps = ", ".join(str(c.step) for c in checkpoints) or "none"
     if not checkpoints:
-        raise NotFound(f"job {job} has no complete checkpoints")
+        raise Conflict(f"job {job} has no complete checkpoints")
     if which == "best":
         for c in checkpoints:
             if c.best:

@@ -22,7 +22,7 @@ from ..names import check_name, confined
 from ..workspace import WorkspacePaths
 from . import procs
 from .jobs import _existing_file, _require_valid_data
-from .store import Store
+from .store import DAMAGED, Store, damage_reason
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_NAME = "log.txt"
@@ -49,11 +49,11 @@ class EvalStore:
                        (record["name"], record["status"], record["model"], record["created_at"], json.dumps(record)))
 
     def get(self, name: str) -> dict[str, Any] | None:
-        rows = self.store.query("SELECT record FROM evals WHERE name = ?", (name,))
+        rows = self.store.query("SELECT record, name FROM evals WHERE name = ?", (name,))
         return rows[0] if rows else None
 
     def list(self) -> list[dict[str, Any]]:
-        return self.store.query("SELECT record FROM evals ORDER BY created_at DESC")
+        return self.store.query("SELECT record, name FROM evals ORDER BY created_at DESC")
 
     def update_if(self, name: str, allowed_from: tuple[str, ...] | None, **changes: Any) -> dict[str, Any] | None:
         """Apply ``changes`` while the status is one of ``allowed_from`` (any, for None); None when it was not."""
@@ -178,8 +178,8 @@ class EvalManager:
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
         """Mark an evaluation Failed when its process is gone but the record says it is active."""
-        if record["status"] not in ACTIVE:
-            return record
+        if DAMAGED in record or record.get("status") not in ACTIVE:
+            return record  # a damaged record is shown as Damaged, never rewritten
         reason = procs.gone_reason(record, self.eval_dir(record["name"]) / LOG_NAME, "evaluation process", STARTUP_GRACE_S)
         if reason is None:
             return record
@@ -199,6 +199,18 @@ class EvalManager:
 
 
 def to_run(r: dict[str, Any]) -> EvalRun:
+    """An evaluation's record as a typed run; a damaged record shows as Damaged under its name, alone."""
+    why = r.get(DAMAGED)
+    if why is None:
+        try:
+            return _run(r)
+        except (KeyError, TypeError, ValueError) as exc:
+            why = damage_reason(exc)
+    return EvalRun(name=str(r.get("name")), status=JobStatus.DAMAGED, model="", base=None, test_file="", created_at=0.0,
+                   error=f"the evaluation's record in the workspace database is damaged ({why}); others are unaffected")
+
+
+def _run(r: dict[str, Any]) -> EvalRun:
     return EvalRun(
         name=r["name"],
         status=JobStatus(r["status"]),

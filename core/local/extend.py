@@ -9,7 +9,7 @@ job it extends (``extends``) and the checkpoint it started from.
 from __future__ import annotations
 
 from ..backend import JobRequest
-from ..errors import Conflict, InvalidInput, NotFound, quote
+from ..errors import Conflict, InvalidInput, quote
 from ..models import Job, JobStatus
 from .checkpoints import complete_checkpoints
 from .jobs import JobManager
@@ -29,7 +29,7 @@ def extend_job(jobs: JobManager, name: str, epochs: float) -> tuple[Job, str]:
         raise InvalidInput(f"job {name} ran for max_steps={spec['max_steps']}; extend continues epoch-based jobs only")
     done = complete_checkpoints(jobs.paths.job_dir(job.name))
     if not done:
-        raise NotFound(f"job {name} kept no complete checkpoint to continue from")
+        raise Conflict(f"job {name} kept no complete checkpoint to continue from")
     spec["num_train_epochs"] = float(spec.get("num_train_epochs", 0)) + float(epochs)
     request = JobRequest(model=job.model, train_file=job.train_file, test_file=job.test_file, spec=spec,
                          spec_source=f"job {name}", experiment=job.experiment, resume_from=str(done[-1]), extends=job.name)

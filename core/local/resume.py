@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..models import Job, JobStatus
 from . import procs
 from .checkpoints import complete_checkpoints, remove_incomplete_checkpoints
@@ -30,7 +30,7 @@ def resume_job(jobs: JobManager, name: str) -> Job:
     remove_incomplete_checkpoints(job_dir)
     done = complete_checkpoints(job_dir)
     if not done:
-        raise NotFound(f"job {name} saved no complete checkpoint to resume from; submit it again")
+        raise Conflict(f"job {name} saved no complete checkpoint to resume from; submit it again")
     last = done[-1]
     # until the runner is spawned this process stands for it, so a reader meanwhile sees a live job,
     # and a crash here leaves a job that reads as Failed again rather than Queued forever

@@ -6,7 +6,7 @@ one entry is appended with the ``finetui`` line that repeats it, built from
 the parameters the user gave on the command line (paths made absolute, keys
 as ``$ENDPOINT_KEY``) and, on Azure, the ``az ml`` and SDK equivalents.
 Recording never changes the command's outcome: a log that cannot be written
-is one warning line on stderr.
+is one warning line on stderr (none when the command itself failed).
 """
 
 from __future__ import annotations
@@ -134,14 +134,21 @@ def _save(exit_code: int, error: str | None) -> None:
             root.mkdir(parents=True, mode=0o700)  # Azure work is logged even where no local work was done yet
         entry = build_entry(ctx, cli_ctx, exit_code, error)
     except Exception as exc:  # the log line is not worth the command's own outcome
-        click.echo(f"warning: the command log was not written ({type(exc).__name__}: {exc})", err=True)
+        _warn(exit_code, f"the command log was not written ({type(exc).__name__}: {exc})")
         return
     try:
         record(root, entry)
     except OSError as exc:
-        click.echo(f"warning: the command log was not written ({exc.strerror or exc})", err=True)
+        _warn(exit_code, f"the command log was not written ({exc.strerror or exc})")
     except FinetuiError as exc:
-        click.echo(f"warning: {exc}", err=True)
+        _warn(exit_code, str(exc))
+
+
+def _warn(exit_code: int, message: str) -> None:
+    """A log that cannot be written is worth a line only beside a success: a failed command has already
+    printed its one line, usually for the same cause (a read-only or full workspace)."""
+    if exit_code == 0:
+        click.echo(f"warning: {message}", err=True)
 
 
 def recorded(fn: Callable) -> Callable:
