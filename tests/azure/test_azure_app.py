@@ -65,7 +65,7 @@ async def test_compute_pane_shows_the_gpu_line(backend, fake):
 
 
 async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(backend, fake):
-    from textual.widgets import Input
+    from textual.widgets import Input, OptionList
 
     fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
     app = FinetuiApp(lambda: backend, poll_interval=None, clock=lambda: 1_760_000_100.0)
@@ -81,8 +81,15 @@ async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(b
                 app.screen.query_one("#prompt-input", Input).value = value
             await pilot.press("enter")
 
+        async def pick(ref: str) -> None:
+            """The model, from the list of registered versions (the workspace's base models are not served here)."""
+            await _wait(pilot, lambda: bool(app.screen.query("#pick-list")))
+            options = app.screen.query_one("#pick-list", OptionList)
+            options.highlighted = options.get_option_index(ref)
+            await pilot.press("enter")
+
         await pilot.press("c")
-        await answer("phi3-ft:1")  # the model
+        await pick("phi3-ft:1")  # the model
         await answer("ep-bad")  # the endpoint's name
         title = str(app.screen.query_one("#prompt-title", Static).content)
         assert title.startswith("Instance type") and app.screen.query_one("#prompt-input", Input).value == "Standard_NC6s_v3"
@@ -93,7 +100,7 @@ async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(b
         assert "ep-bad" not in fake.endpoints
 
         await pilot.press("c")
-        await answer("phi3-ft:1")
+        await pick("phi3-ft:1")
         await answer("ep-good")
         await answer()  # the tutorial's Standard_NC6s_v3
         await _wait(pilot, lambda: any(m.startswith("endpoint ep-good:") for m in seen), timeout=120)

@@ -92,12 +92,18 @@ async def test_settings_are_visible_and_editable():
         await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen))
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
-        app.screen.query_one("#prompt-input").value = "max_tokens=5"  # not a key: nothing changes, and it says why
+        app.screen.query_one("#prompt-input").value = "max_tokns=5"  # not a key: nothing changes, and it says why
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen))
         assert "max_new_tokens 64" in str(settings.content)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one("#prompt-input").value = "max_tokens=32"  # OpenAI's name, as finetui chat's /params takes it
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        assert "max_new_tokens 32" in str(settings.content)
         app.query_one("#chat-input").focus()
         await pilot.press(*"Hi", "enter")
         await wait_for(pilot, lambda: len(console.messages) == 2)
         assert seen[-1]["messages"][0] == {"role": "system", "content": "You are terse."}
-        assert seen[-1]["temperature"] == 0.2 and seen[-1]["max_tokens"] == 64
+        assert seen[-1]["temperature"] == 0.2 and seen[-1]["max_tokens"] == 32

@@ -92,6 +92,7 @@ def billing_backend(fixed_backend, utc):
     """The fixed backend with its endpoint on Azure, on an A100: a price the quit dialog can show."""
     fixed_backend.endpoint = replace(fixed_backend.endpoint, backend="azure", instance_type="Standard_NC24ads_A100_v4",
                                      started_at=None, created_at=T0 + 10)
+    fixed_backend.endpoints = [fixed_backend.endpoint]  # list_endpoints() lists these, not .endpoint
     return fixed_backend
 
 

@@ -8,6 +8,7 @@ records: snapshots must not depend on this machine's RAM or the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -136,7 +137,8 @@ class FixedBackend:
                          suggestion=None)
 
     def resolve_spec(self, model, user=None, source=None):
-        return resolve_spec(DEFAULTS, user, user_source=source)
+        # with the model's context, as LocalBackend.resolve_spec: the form's max_seq_length note shows it
+        return dataclasses.replace(resolve_spec(DEFAULTS, user, user_source=source), context_length=self.model.context_length)
 
     def list_jobs(self):
         return [self.job]

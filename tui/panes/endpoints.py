@@ -232,6 +232,7 @@ class EndpointsPane(Pane):
                 if instance_type:
                     options = AzureEndpointOptions(instance_type=instance_type)
                     self.app.notify(f"creating endpoint {name} from {ref} on {instance_type}…", title="endpoints")
+                    self.app.action_show("endpoints")  # as on the local backend: the new row appears where the user looks
                     self.call("created", self.backend.create_endpoint, name, ref, options)
 
             title = "Instance type (the base model's inference_compute_allow_list applies):"

@@ -93,7 +93,7 @@ class ArenaScreen(Screen[None]):
                 with Horizontal(id="arena-answers"):
                     yield Static("", id="arena-base", classes="arena-answer")
                     yield Static("", id="arena-model", classes="arena-answer")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # as the app: Ctrl+P still opens it, the room goes to the keys
 
     def on_mount(self) -> None:
         self._load()

@@ -35,6 +35,15 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def length_note(max_seq_length: int, context: int | None, used: int) -> str:
+    """The sequence length beside its field, short enough for 80 columns (29 characters); the tooltip says why."""
+    if max_seq_length != -1:
+        return f"job uses {used} tokens"
+    if context and used >= context:
+        return f"job uses {used} tokens: context"
+    return f"job uses {used} tokens of {context}" if context else f"job uses {used} tokens, capped"
+
+
 class SpecForm(VerticalScroll):
     BINDINGS = [Binding("ctrl+s", "submit", "Launch"), Binding("escape", "app.leave_input", "Leave")]
 
@@ -103,7 +112,9 @@ class SpecForm(VerticalScroll):
         from finetui.core.seq_length import job_sequence_length
 
         length = job_sequence_length(max_seq_length, self.context_length)
-        self.query_one("#note-max_seq_length", Label).update(f"job uses {length.max_length} tokens ({length.why})")
+        note = self.query_one("#note-max_seq_length", Label)
+        note.update(length_note(max_seq_length, self.context_length, length.max_length))
+        note.tooltip = f"job uses {length.max_length} tokens ({length.why})"  # the whole reasoning, on hover
 
     def spec_changes(self) -> dict[str, Any]:
         """Fields the user changed from the resolved values (what goes in JobRequest.spec)."""
