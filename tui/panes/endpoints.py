@@ -1,4 +1,4 @@
-"""Endpoints pane: state, uptime and idle time; create, delete by name, keys, chat."""
+"""Endpoints pane: state, uptime, spend and idle time; create, delete by name, keys, chat."""
 
 from __future__ import annotations
 
@@ -28,23 +28,37 @@ def make_client(backend: Any, endpoint: Any) -> Any:
     return ChatClient(endpoint.base_url or endpoint.scoring_uri, keys.primary, endpoint=endpoint.name)
 
 
-def endpoint_row(e: Any, now: float) -> Text:
-    """An endpoint in the list: its name, then its state and how long it has been up (fits 80 columns)."""
+def spend_line(m: Any) -> str:
+    """What an endpoint has cost so far and costs per hour (core/meter.py's figures), for the list and the details."""
+    from finetui.core.meter import money
+
+    if not m.billing:
+        return "not billing"
+    if m.per_hour is None:
+        return "price unknown (`finetui prices`)"
+    return f"{money(m.spent, m.currency)} · {money(m.per_hour, m.currency)}/h"
+
+
+def endpoint_row(e: Any, m: Any) -> Text:
+    """An endpoint in the list: its name, its state and uptime, then its spend and price (fits 80 columns)."""
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(e.name, style="bold")
-    up = f" · up {duration(now - e.started_at)}" if e.started_at and e.state.value == UP else ""
-    out.append(f"\n  {e.state.value.lower()}{up}")
+    up = f" · up {duration(m.uptime_s)}" if m.uptime_s is not None else ""
+    out.append(f"\n  {e.state.value.lower()}{up}\n  {spend_line(m)}")
     return out
 
 
-def endpoint_details(e: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
+def endpoint_details(e: Any, m: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
     out = Text()
-    up = now - e.started_at if e.started_at and e.state.value == UP else None
     idle = now - e.last_request_at if e.last_request_at else None
-    rows = [("Endpoint", e.name), ("State", e.state.value), ("Model", e.model), ("Uptime", duration(up)),
+    rows = [("Endpoint", e.name), ("State", e.state.value), ("Model", e.model), ("Uptime", duration(m.uptime_s)),
+            ("Spend", spend_line(m)), *([("Billed as", e.instance_type)] if e.instance_type else []),
             ("Idle", duration(idle) if idle is not None else "no requests yet"),
-            ("Idle timeout", duration(e.idle_timeout_s) if e.idle_timeout_s else "-"),
-            ("Scoring URI", e.scoring_uri or "-"), ("Auth", e.auth_mode)]
+            ("Idle timeout", duration(e.idle_timeout_s) if e.idle_timeout_s else "-")]
+    if e.expires_at:
+        left = e.expires_at - now
+        rows.append(("Time to live", f"{duration(e.ttl_s)}, " + (f"ends in {duration(left)}" if left > 0 else "over")))
+    rows += [("Scoring URI", e.scoring_uri or "-"), ("Auth", e.auth_mode)]
     if e.error:
         rows.append(("Error", e.error))
     for key, value in rows:
@@ -81,6 +95,7 @@ class EndpointsPane(Pane):
         self.endpoint: Any = None
         self.keys: Any = None
         self.revealed = False
+        self.prices: Any = None  # the workspace's price table, read with the endpoints
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -97,7 +112,19 @@ class EndpointsPane(Pane):
                     yield ChatConsole(id="chat")
 
     def reload(self) -> None:
-        self.backend_call("endpoints", "list_endpoints")
+        backend = self.backend
+        if backend is None:
+            return
+        from ..widgets.spend import price_table
+
+        workspace = self.app.workspace_root()
+        # the prices are read again each time: `finetui prices refresh` may have run meanwhile
+        self.call("endpoints", lambda: (backend.list_endpoints(), price_table(workspace)))
+
+    def meter(self, endpoint: Any, now: float) -> Any:
+        from finetui.core.meter import meter
+
+        return meter(endpoint, self.prices, now)
 
     def poll(self) -> None:
         self.reload()
@@ -105,14 +132,14 @@ class EndpointsPane(Pane):
     def running_endpoints(self) -> list[Any]:
         return [e for e in self.endpoints if e.state.value == UP]
 
-    def loaded_endpoints(self, endpoints: list[Any] | None, error: str | None) -> None:
+    def loaded_endpoints(self, listed: tuple[list[Any], Any] | None, error: str | None) -> None:
         if error:
             self.query_one("#endpoint-details", Static).update(f"not available: {error}")
             return
-        self.endpoints = endpoints or []
+        self.endpoints, self.prices = listed
         now = self.app.clock()
-        rows = [(e.name, (endpoint_row(e, now),)) for e in self.endpoints]
-        sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=2)
+        rows = [(e.name, (endpoint_row(e, self.meter(e, now)),)) for e in self.endpoints]
+        sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=3)
         if not self.endpoints:
             self.query_one("#endpoint-details", Static).update(
                 "no endpoints: c deploys a registered model (register one with r on a finished job in pane 4)")
@@ -138,7 +165,8 @@ class EndpointsPane(Pane):
             details.update("no endpoint selected")
             chat.set_endpoint(None, None)
             return
-        details.update(endpoint_details(endpoint, self.app.clock(), self.keys, self.revealed))
+        now = self.app.clock()
+        details.update(endpoint_details(endpoint, self.meter(endpoint, now), now, self.keys, self.revealed))
         if endpoint.state.value == UP:
             backend = self.backend
             chat.set_endpoint(endpoint.base_url or endpoint.scoring_uri, lambda: make_client(backend, endpoint))

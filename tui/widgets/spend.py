@@ -20,7 +20,8 @@ class MeterUpdated(Message):
         self.text = text
 
 
-def _table(workspace: str | Path | None):
+def price_table(workspace: str | Path | None):
+    """The workspace's prices (blocking: reads files; call it off the UI thread)."""
     from finetui.core.errors import FinetuiError
     from finetui.core.prices import load_prices
 
@@ -34,7 +35,7 @@ def meter_text(endpoints: list[Any], now: float, workspace: str | Path | None) -
     """``2 endpoints billing: 7.35 USD/h, 14.70 USD so far``; empty when none costs anything per hour."""
     from finetui.core.meter import meter, money
 
-    table = _table(workspace)
+    table = price_table(workspace)
     meters = [m for m in (meter(e, table, now) for e in endpoints) if m.billing and m.per_hour]
     if not meters:
         return ""
@@ -48,7 +49,7 @@ def quit_question(up: list[Any], now: float, workspace: str | Path | None) -> st
     """The endpoints that keep running (and billing) after the app quits, with uptime, price per hour and spend."""
     from finetui.core.meter import meter, money
 
-    table = _table(workspace)
+    table = price_table(workspace)
     meters = [meter(e, table, now) for e in up]
     width = max(len(e.name) for e in up)
     lines = [f"  {e.name:<{width}}  up {duration(now - (e.started_at or e.created_at or now))}  "
