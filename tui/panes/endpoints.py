@@ -14,9 +14,19 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from ..format import duration, mask
 from ..widgets.chat import ChatConsole
 from ..widgets.table_sync import sync_rows
+from ..screens import Extra
 from .base import Pane
 
 UP = "Succeeded"
+
+
+def _parse_ttl(text: str) -> float | None:
+    from finetui.core.ttl import parse_ttl
+
+    return parse_ttl(text, "time to live")
+
+
+TTL_FIELD = Extra("ttl", "Time to live: then it is stopped (local) or deleted (Azure); empty: none", "e.g. 2h", _parse_ttl)
 
 
 def make_client(backend: Any, endpoint: Any) -> Any:
@@ -246,39 +256,46 @@ class EndpointsPane(Pane):
             if not ref:
                 return
             name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
-            self.app.push_screen(PromptScreen(f"Deploy {ref} as endpoint:", value=name), lambda n: n and self._create(n, ref))
+            screen = PromptScreen(f"Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD])
+            self.app.push_screen(screen, lambda n: n and self._create(n, ref, screen.parsed.get("ttl")))
 
         self.app.push_screen(PickScreen("Deploy which model?", choices, getattr(self, "_preselect", None)), got_model)
 
-    def _create(self, name: str, ref: str) -> None:
-        if getattr(self.backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
-            from finetui.core.endpoint_options import AzureEndpointOptions
+    def _create(self, name: str, ref: str, ttl_s: float | None = None) -> None:
+        from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions
+        from finetui.core.ttl import create_endpoint
+        from finetui.core.workspace import resolve_workspace
 
+        backend = self.backend
+        # where an Azure endpoint's ttl watcher keeps its status: the same folder the CLI's would use
+        root = resolve_workspace(self.app.workspace_root())
+        if getattr(backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
             from ..screens import PromptScreen
 
             def got_type(instance_type: str | None) -> None:
                 if instance_type:
                     options = AzureEndpointOptions(instance_type=instance_type)
                     self.app.notify(f"creating endpoint {name} from {ref} on {instance_type}…", title="endpoints")
-                    self.call("created", self.backend.create_endpoint, name, ref, options)
+                    self.call("created", create_endpoint, backend, root, name, ref, options, ttl_s)
 
             title = "Instance type (the base model's inference_compute_allow_list applies):"
             self.app.push_screen(PromptScreen(title, value=AzureEndpointOptions.instance_type), got_type)
             return
-        manager = getattr(self.backend, "endpoints", None)
-        create = getattr(manager, "create", None) or getattr(self.backend, "create_endpoint", None)
-        if create is None:
+        if getattr(backend, "create_endpoint", None) is None:
             self.app.notify("not available: this backend cannot create endpoints yet", severity="error")
             return
         self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
         self.app.action_show("endpoints")  # the new row appears where the user looks
-        self.call("created", create, name, ref)
+        self.call("created", create_endpoint, backend, root, name, ref, LocalEndpointOptions(ttl_s=ttl_s), ttl_s)
 
-    def loaded_created(self, endpoint: Any, error: str | None) -> None:
+    def loaded_created(self, created: tuple[Any, Any] | None, error: str | None) -> None:
         if error:
             self.app.notify(error, severity="error", title="endpoint not created")
         else:
-            self.app.notify(f"endpoint {endpoint.name}: {endpoint.state.value}", title="endpoints")
+            endpoint, watcher = created
+            ends = f", time to live {duration(endpoint.ttl_s)}" if endpoint.ttl_s else ""
+            self.app.notify(f"endpoint {endpoint.name}: {endpoint.state.value}{ends}"
+                            + (f" (ttl watcher: process {watcher['pid']})" if watcher else ""), title="endpoints")
         self.reload()
 
     def action_delete(self) -> None:
