@@ -55,6 +55,7 @@ class SpecForm(VerticalScroll):
             with Horizontal(classes="form-row request"):
                 yield Label(f"  {label}", classes="form-label")
                 yield Input(id=f"req-{key}", compact=True)
+        yield Static("", id="launch-cost", classes="form-note")
         for f in dataclasses.fields(FineTuneSpec):
             with Horizontal(classes="form-row"):
                 yield Label(f"  {f.name}", classes="form-label", id=f"label-{f.name}")
@@ -104,6 +105,10 @@ class SpecForm(VerticalScroll):
 
         length = job_sequence_length(max_seq_length, self.context_length)
         self.query_one("#note-max_seq_length", Label).update(f"job uses {length.max_length} tokens ({length.why})")
+
+    def set_cost(self, lines: list[str]) -> None:
+        """The target's price and the job's estimated time and cost (core/estimate.py's words)."""
+        self.query_one("#launch-cost", Static).update("\n".join(lines))
 
     def spec_changes(self) -> dict[str, Any]:
         """Fields the user changed from the resolved values (what goes in JobRequest.spec)."""

@@ -59,3 +59,14 @@ def quit_question(up: list[Any], now: float, workspace: str | Path | None) -> st
     total += " (and more: some prices are unknown)." if len(known) < len(meters) else "."
     return ("These endpoints keep running after you quit (delete them in pane 5, or `finetui down`):\n"
             + "\n".join(lines) + f"\n{total}\n\nQuit anyway?")
+
+
+def launch_cost(backend: Any, workspace: str | Path | None, request: dict[str, Any], changes: dict[str, Any]) -> Any:
+    """The launch form's JobCost (blocking): the target the job would run on, as `compute check --train` finds it."""
+    from finetui.core.estimate import job_cost
+
+    resolved = backend.resolve_spec(request["model"], changes or None, "launch form")
+    extra = {"component_inputs": dict(resolved.passthrough)} if getattr(backend, "name", "") == "azure" else {}
+    report = backend.check_compute(request["model"], resolved.spec, request.get("compute"), **extra)
+    return job_cost(backend, getattr(backend, "name", "local"), price_table(workspace), report.target,
+                    request.get("train_file"), float(resolved.spec.num_train_epochs), "train file")
