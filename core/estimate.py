@@ -51,10 +51,10 @@ def price_of(table: PriceTable, backend: str, target: ComputeTarget) -> Price | 
     return table.get(backend, sku_of(backend, target))
 
 
-def tokens_in_file(path: str | os.PathLike[str]) -> int:
+def tokens_in_file(path: str | os.PathLike[str], what: str = "--train") -> int:
     from .files import check_regular_file
 
-    return int(check_regular_file(path, "--train").stat().st_size / BYTES_PER_TOKEN)
+    return int(check_regular_file(path, what).stat().st_size / BYTES_PER_TOKEN)
 
 
 def measured_throughput(backend: Any, limit: int = 10) -> Throughput | None:
@@ -86,3 +86,54 @@ def estimate_job(tokens: int, epochs: float, throughput: Throughput, price: Pric
         return JobEstimate(tokens, epochs, throughput, hours, None, None, None, None, u)
     cost = hours * price.per_hour * max(nodes, 1)
     return JobEstimate(tokens, epochs, throughput, hours, price, cost, cost * max(1 - u, 0), cost * (1 + u), u)
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """A compute target's price and a job's estimated time and cost on it (or why there is no estimate)."""
+
+    price: Price | None
+    job_estimate: JobEstimate | None
+    job_estimate_note: str | None
+
+
+def job_cost(backend: Any, backend_name: str, table: PriceTable, target_name: str, train_file: str | None,
+             epochs: float, train_what: str = "--train") -> JobCost:
+    """What `compute check --train` and the launch form show: one definition for both.
+
+    ``train_what`` names the training file where the user gave it, in an error about it.
+    """
+    target = next((t for t in backend.list_compute() if t.name == target_name), None)
+    if target is None:
+        return JobCost(None, None, f"no compute target named {target_name}")
+    price = price_of(table, backend_name, target)
+    if not train_file:
+        return JobCost(price, None, "give --train FILE to estimate the job's time and cost")
+    tokens = tokens_in_file(train_file, train_what)
+    sku = sku_of(backend_name, target)
+    throughput = measured_throughput(backend) if backend_name == "local" else documented_throughput(table, sku)
+    if throughput is None:
+        return JobCost(price, None, "no throughput measured here yet: run one job, then estimates use its tokens/s"
+                       if backend_name == "local" else f"no throughput figure for {sku}")
+    return JobCost(price, estimate_job(tokens, epochs, throughput, price), None)
+
+
+def _hours(h: float) -> str:
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
+
+
+def cost_lines(cost: JobCost) -> list[str]:
+    """The price line, then the estimate (or why there is none), in the same words in the CLI and the app."""
+    price = cost.price
+    lines = [f"price: {price.per_hour:.3f} {price.currency}/h per node ({price.sku}; {price.source}, as of {price.as_of})"
+             if price is not None else "price: unknown for this compute (`finetui prices`)"]
+    est = cost.job_estimate
+    if est is None:
+        return lines + ([f"estimate: {cost.job_estimate_note}"] if cost.job_estimate_note else [])
+    tp = est.throughput
+    line = (f"estimate: about {est.tokens:,} tokens x {est.epochs:g} epochs at {tp.tokens_per_s:,.0f} tokens/s "
+            f"({tp.source}) = {_hours(est.hours)}")
+    if est.cost is not None:
+        line += (f", {est.cost:.2f} {est.price.currency} (between {est.cost_low:.2f} and {est.cost_high:.2f}: "
+                 f"+-{est.uncertainty:.0%})")
+    return lines + [line]

@@ -8,18 +8,58 @@ The reason is recorded in the same words everywhere: ``expired (ttl 2h)``.
 from __future__ import annotations
 
 import math
+import re
+import time
+from pathlib import Path
+from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, quote
 
 MAX_TTL_S = 366 * 86400.0
+_DURATION = re.compile(r" *(\d+(?:\.\d+)?) *([smhd]?) *")  # spaces, never a newline or a tab
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def check_ttl(ttl_s: float | None) -> float | None:
+def parse_duration(text: str | None, option: str = "--idle-timeout") -> float | None:
+    """``30m``, ``90s``, ``2h``, ``45`` (seconds) -> seconds; ``0``/``off``/``none`` -> no limit."""
+    if text is None or text.strip(" ").lower() in ("", "0", "off", "none"):
+        return None
+    m = _DURATION.fullmatch(text.lower())
+    if not m:
+        raise InvalidInput(f"{option} {quote(text)}: use a number with s, m, h or d, e.g. 30m")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def check_ttl(ttl_s: float | None, option: str = "--ttl") -> float | None:
     if ttl_s is None:
         return None
     if not isinstance(ttl_s, (int, float)) or not math.isfinite(ttl_s) or ttl_s <= 0 or ttl_s > MAX_TTL_S:
-        raise InvalidInput(f"--ttl {ttl_s!r}: use a positive time of at most 366 days, e.g. 2h")
+        raise InvalidInput(f"{option} {ttl_s!r}: use a positive time of at most 366 days, e.g. 2h")
     return float(ttl_s)
+
+
+def parse_ttl(text: str | None, option: str = "--ttl") -> float | None:
+    """What the user typed as a time to live (the CLI's --ttl, the app's create form) -> seconds, or None for none."""
+    return check_ttl(parse_duration(text, option), option)
+
+
+def create_endpoint(backend: Any, local_root: Path, name: str, model: str, options: Any,
+                    ttl_s: float | None) -> tuple[Any, dict[str, Any] | None]:
+    """Create the endpoint and make its time to live hold: (endpoint, the Azure watcher's status or None).
+
+    A local server keeps its own time (``options.ttl_s``); an Azure endpoint
+    gets a detached watcher process that deletes it when the time is over.
+    """
+    from dataclasses import replace
+
+    started = time.time()
+    endpoint = backend.create_endpoint(name, model, options)
+    if ttl_s is None or getattr(backend, "name", "") != "azure":
+        return endpoint, None
+    from .azure.ttl_watch import start_watcher
+
+    watcher = start_watcher(local_root, backend.workspace, name, ttl_s, started, getattr(backend, "registry_name", None))
+    return replace(endpoint, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"]), watcher
 
 
 def ttl_label(seconds: float) -> str:

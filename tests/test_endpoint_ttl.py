@@ -45,7 +45,7 @@ def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
 
 def test_bad_ttl_is_one_line_and_nothing_is_created(tmp_path):
     ws = tmp_path / "ws"
-    for bad in ("soon", "-5s", "5x", "1e309s"):
+    for bad in ("soon", "-5s", "5x", "1e309s", "2h\n"):
         proc = finetui(ws, "endpoint", "create", "ep1", "--model", "m", "--ttl", bad, check=False)
         assert proc.returncode == 2, (bad, proc.stderr)
         assert proc.stderr.startswith("error: --ttl ") and len(proc.stderr.strip().splitlines()) == 1

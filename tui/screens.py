@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -51,20 +54,41 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+@dataclass(frozen=True)
+class Extra:
+    """An optional field under a prompt's value: ``parse`` turns its text into a value or raises a FinetuiError."""
+
+    key: str
+    label: str
+    placeholder: str
+    parse: Callable[[str], Any]
+
+
 class PromptScreen(ModalScreen[str | None]):
-    """Ask for one value; with ``must_equal`` the answer must be typed exactly (delete by name)."""
+    """Ask for one value; with ``must_equal`` the answer must be typed exactly (delete by name).
+
+    ``extras`` are optional fields below it (Enter in any field submits them all):
+    each is parsed before the prompt closes, its error shown in the dialog, and
+    the parsed values are left in ``parsed`` by key.
+    """
 
     AUTO_FOCUS = "#prompt-input"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, *, value: str = "", placeholder: str = "", must_equal: str | None = None) -> None:
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "", must_equal: str | None = None,
+                 extras: Sequence[Extra] = ()) -> None:
         super().__init__()
         self.title_text, self.value, self.placeholder, self.must_equal = title, value, placeholder, must_equal
+        self.extras = tuple(extras)
+        self.parsed: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, id="prompt-title")
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
+            for extra in self.extras:
+                yield Label(extra.label, classes="muted")
+                yield Input("", placeholder=extra.placeholder, id=f"prompt-{extra.key}")
             yield Label("", id="prompt-error", classes="error")
 
     def action_cancel(self) -> None:
@@ -72,13 +96,26 @@ class PromptScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        value = event.value.strip()
+        from finetui.core.errors import FinetuiError
+
+        error = self.query_one("#prompt-error", Label)
+        value = self.query_one("#prompt-input", Input).value.strip()
         if self.must_equal is not None and value != self.must_equal:
-            self.query_one("#prompt-error", Label).update(f"type {self.must_equal!r} exactly to confirm")
+            error.update(f"type {self.must_equal!r} exactly to confirm")
             return
         if not value:
-            self.query_one("#prompt-error", Label).update("a value is required")
+            error.update("a value is required")
             return
+        parsed = {}
+        for extra in self.extras:
+            field = self.query_one(f"#prompt-{extra.key}", Input)
+            try:
+                parsed[extra.key] = extra.parse(field.value)
+            except FinetuiError as exc:
+                error.update(str(exc).splitlines()[0])
+                field.focus()
+                return
+        self.parsed = parsed
         self.dismiss(value)
 
 

@@ -105,3 +105,74 @@ async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(b
         await answer()  # the tutorial's Standard_NC6s_v3
         await _wait(pilot, lambda: any(m.startswith("endpoint ep-good:") for m in seen), timeout=120)
         assert fake.deployments[("ep-good", "demo")]["properties"]["instanceType"] == "Standard_NC6s_v3"
+
+
+async def test_endpoint_create_with_a_ttl_starts_the_watcher_as_the_cli_does(backend, fake, tmp_path):
+    """The create form's time to live goes through the CLI's own path (core.ttl.create_endpoint): a detached watcher."""
+    from azure_fake import RG, SUB, WS
+    from textual.widgets import Input
+
+    from finetui.core.azure.ttl_watch import read_status
+    from finetui.core.local import procs
+
+    fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
+    local = (tmp_path / "local-ws").resolve()
+    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(local), clock=lambda: 1_760_000_100.0)
+    seen: list[str] = []
+    app.notify = lambda message, **kw: seen.append(str(message))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _wait(pilot, lambda: app.mounted)
+            await pilot.press("5", "c")
+            await _wait(pilot, lambda: bool(app.screen.query("#pick-list")))
+            await pilot.press("enter")  # phi3-ft:1
+            await _wait(pilot, lambda: bool(app.screen.query("#prompt-ttl")))
+            app.screen.query_one("#prompt-input", Input).value = "ep-ttl"
+            app.screen.query_one("#prompt-ttl", Input).value = "2h"
+            await pilot.press("enter")
+            await _wait(pilot, lambda: str(app.screen.query_one("#prompt-title", Static).content).startswith("Instance"))
+            await pilot.press("enter")  # the tutorial's Standard_NC6s_v3
+            await _wait(pilot, lambda: any(m.startswith("endpoint ep-ttl:") for m in seen), timeout=120)
+        status = read_status(local, "ep-ttl")
+        assert status is not None and (status["state"], status["alive"], status["ttl_s"]) == ("watching", True, 7200.0)
+        assert status["expires_at"] == status["created_at"] + 7200
+        assert (status["subscription_id"], status["resource_group"], status["workspace_name"]) == (SUB, RG, WS)
+        assert "ep-ttl" in fake.endpoints
+        message = next(m for m in seen if m.startswith("endpoint ep-ttl:"))
+        assert f"time to live 2h00m (ttl watcher: process {status['pid']})" in message
+    finally:
+        status = read_status(local, "ep-ttl")
+        if status and status.get("pid"):
+            procs.terminate(status["pid"], status.get("pid_start_time"), grace=5.0)
+
+
+async def test_launch_form_shows_the_cluster_price_and_the_job_cost_range(backend, fake, tmp_path):
+    """The same JobCost as `compute check --train`: the A100 cluster's price, a planning throughput, +-75%."""
+    import json
+
+    from textual.widgets import Input
+
+    from finetui.core.prices import shipped
+    from finetui.tui.widgets.spec_form import SpecForm
+
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps({"messages": [{"role": "user", "content": "hi " * 2000}]}) + "\n")
+    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(tmp_path / "local-ws"),
+                     clock=lambda: 1_760_000_100.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait(pilot, lambda: app.mounted and app.selected_model is not None)
+        await pilot.press("t")
+        form = app.query_one(SpecForm)
+        await _wait(pilot, lambda: bool(form.overrides), timeout=60)
+        form.query_one("#req-train_file", Input).value = str(train)
+        jobs = app.pane("jobs")
+        await _wait(pilot, lambda: (jobs.cost_for or {}).get("train_file") == str(train), timeout=60)
+        epochs = float(form.query_one("#spec-num_train_epochs", Input).value)
+        price, estimate = _text(app, "#launch-cost").rstrip("\n").splitlines()
+    table = shipped()
+    per_hour = table["prices"]["azure"]["Standard_NC24ads_A100_v4"]
+    rate = table["throughput_tokens_per_s"]["azure"]["Standard_NC24ads_A100_v4"]
+    cost = train.stat().st_size // 4 * epochs / rate / 3600 * per_hour
+    assert price.startswith(f"price: {per_hour:.3f} USD/h per node (Standard_NC24ads_A100_v4; ")
+    assert estimate.endswith(f", {cost:.2f} USD (between {cost * 0.25:.2f} and {cost * 1.75:.2f}: +-75%)")
+    assert "(planning figure per SKU (not measured here))" in estimate

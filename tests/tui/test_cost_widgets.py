@@ -16,6 +16,7 @@ import pytest
 from tui_fixtures import T0, wait_for
 from textual.widgets import DataTable
 
+from finetui.core.models import EndpointState
 from finetui.core.prices import shipped
 from finetui.tui.app import FinetuiApp
 from finetui.tui.widgets.command_log import CommandLogScreen
@@ -145,3 +146,40 @@ async def test_status_bar_meter_shows_what_bills(billing_backend):
 
 def test_status_bar_meter_snapshot(snap_compare, billing_backend):
     assert snap_compare(_app(billing_backend), terminal_size=(120, 40), run_before=_endpoints_with_meter)
+
+
+async def test_endpoints_pane_meter_in_list_and_details(billing_backend):
+    """Each row and the details give uptime, spend so far and price per hour, from core/meter.py's figures."""
+    from test_app_panes import plain
+
+    per_hour = shipped()["prices"]["azure"]["Standard_NC24ads_A100_v4"]
+    spend = f"{per_hour * 2:.2f} USD · {per_hour:.2f} USD/h"
+    app = _app(billing_backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _endpoints_pane(pilot)
+        table = app.query_one("#endpoint-table", DataTable)
+        assert plain(table.get_row_at(0)[0]).splitlines() == ["tiny-chat-ep", "  succeeded · up 2h00m", f"  {spend}"]
+        details = plain(app.query_one("#endpoint-details").content)
+        assert "Uptime       2h00m" in details
+        assert f"Spend        {spend}\nBilled as    Standard_NC24ads_A100_v4" in details
+        # stopped: it no longer bills, and the list says so in place
+        billing_backend.endpoints[0] = replace(billing_backend.endpoint, state=EndpointState.FAILED)
+        app.pane("endpoints").reload()
+        await wait_for(pilot, lambda: "not billing" in plain(table.get_row_at(0)[0]))
+        assert table.cursor_row == 0
+
+
+async def _endpoints_pane(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
+    await pilot.press("5")
+    await wait_for(pilot, lambda: app.pane("endpoints").endpoint is not None)
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("color", ["color", "no_color"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_endpoints_pane_meter_snapshot(snap_compare, billing_backend, monkeypatch, size, color):
+    if color == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(_app(billing_backend), terminal_size=size, run_before=_endpoints_pane)

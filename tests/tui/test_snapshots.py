@@ -63,6 +63,8 @@ def ready(pane: str, tab: str | None, keys: str):
             await wait_for(pilot, lambda: bool(form.overrides))
             # the form names the data pane's file, under this test's tmp folder: show a fixed one
             form.set_request(train_file="/workspace/demo/data/train.jsonl")
+            jobs = app.pane("jobs")  # its cost line follows: wait for the one for this file
+            await wait_for(pilot, lambda: (jobs.cost_for or {}).get("train_file") == "/workspace/demo/data/train.jsonl")
         for field in app.query(Input):  # a blinking cursor would make the snapshot depend on timing
             field.cursor_blink = False
         await pilot.pause(0.1)

@@ -156,10 +156,12 @@ class FixedBackend:
     def list_registered(self, name=None):
         return list(self.registered)
 
-    def create_endpoint(self, name, ref):
-        """Records an endpoint that is up at ``serve_url`` (a test's chat server)."""
+    def create_endpoint(self, name, ref, options=None):
+        """Records an endpoint that is up at ``serve_url`` (a test's chat server), with the options' time to live."""
+        ttl_s = getattr(options, "ttl_s", None)
         endpoint = Endpoint(name=name, model=ref, state=EndpointState.SUCCEEDED, scoring_uri=f"{self.serve_url}/score",
-                            base_url=self.serve_url, created_at=T0 + 60, started_at=T0 + 70, idle_timeout_s=3600)
+                            base_url=self.serve_url, created_at=T0 + 60, started_at=T0 + 70, idle_timeout_s=3600,
+                            ttl_s=ttl_s, expires_at=T0 + 60 + ttl_s if ttl_s else None)
         self.endpoints.append(endpoint)
         return endpoint
 

@@ -17,10 +17,10 @@ import time
 import click
 
 from finetui.core.errors import FinetuiError, InvalidInput
+from finetui.core.ttl import parse_duration
 
-from .common import handle_errors, json_option, pass_ctx, table
 from ..format import duration
-from .endpoint_cmd import parse_duration
+from .common import handle_errors, json_option, pass_ctx, table
 
 
 def _age(ep, now: float) -> float | None:

@@ -6,32 +6,20 @@ Keys are printed by `endpoint keys` only; every other command leaves them out.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from dataclasses import replace
 
 import click
 
-from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem, quote
+from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem
 from finetui.core.models import Endpoint
+from finetui.core.ttl import parse_duration, parse_ttl
 
 from ..format import duration
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
-
-
-def parse_duration(text: str | None, option: str = "--idle-timeout") -> float | None:
-    """``30m``, ``90s``, ``2h``, ``45`` (seconds) -> seconds; ``0``/``off``/``none`` -> no limit."""
-    if text is None or text.strip().lower() in ("", "0", "off", "none"):
-        return None
-    m = _DURATION.match(text.lower())
-    if not m:
-        raise InvalidInput(f"{option} {quote(text)}: use a number with s, m, h or d, e.g. 30m")
-    return float(m.group(1)) * _UNIT[m.group(2)]
 
 
 def _uptime(ep: Endpoint) -> float | None:
@@ -104,7 +92,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
                                     ("readiness_initial_delay_s", "readiness_delay"))
              if click_ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE}
     on_azure = ctx.backend_name == "azure"
-    ttl_s = parse_duration(ttl, "--ttl")
+    ttl_s = parse_ttl(ttl)
     refuse_foreign("azure" if on_azure else "local", given)
     if on_azure:
         options = AzureEndpointOptions(instance_type=instance_type, instance_count=instance_count,
@@ -138,14 +126,10 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
         click.echo(("warning: " if gate.warn else "evaluation: ") + gate.message, err=True)
     if not as_json:
         click.echo(f"creating endpoint {name} for {model} ...", err=True)
-    started = time.time()
-    ep = ctx.backend.create_endpoint(name, model, options)
-    if ttl_s is not None and on_azure:  # a local server keeps its own time; Azure gets a watcher
-        from finetui.core.azure.ttl_watch import start_watcher
+    from finetui.core.ttl import create_endpoint
 
-        watcher = start_watcher(ctx.workspace_path, ctx.backend.workspace, name, ttl_s, started,
-                                getattr(ctx.backend, "registry_name", None))
-        ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
+    ep, watcher = create_endpoint(ctx.backend, ctx.workspace_path, name, model, options, ttl_s)
+    if watcher is not None:
         if not as_json:
             click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {duration(ttl_s)}",
                        err=True)

@@ -1,22 +1,32 @@
-"""Endpoints pane: state, uptime and idle time; create, delete by name, keys, chat."""
+"""Endpoints pane: state, uptime, spend and idle time; create, delete by name, keys, chat."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from ..format import duration, mask
+from ..format import duration
+from ..screens import Extra
 from ..widgets.chat import ChatConsole
+from ..widgets.endpoint_view import endpoint_details, endpoint_row
 from ..widgets.table_sync import sync_rows
 from .base import Pane
 
 UP = "Succeeded"
+
+
+def _parse_ttl(text: str) -> float | None:
+    from finetui.core.ttl import parse_ttl
+
+    return parse_ttl(text, "time to live")
+
+
+TTL_FIELD = Extra("ttl", "Time to live: then it is stopped (local) or deleted (Azure); empty: none", "e.g. 2h", _parse_ttl)
 
 
 def make_client(backend: Any, endpoint: Any) -> Any:
@@ -26,38 +36,6 @@ def make_client(backend: Any, endpoint: Any) -> Any:
     keys = backend.endpoint_keys(endpoint.name)
     # the OpenAI-style route streams token by token; /score answers in one piece
     return ChatClient(endpoint.base_url or endpoint.scoring_uri, keys.primary, endpoint=endpoint.name)
-
-
-def endpoint_row(e: Any, now: float) -> Text:
-    """An endpoint in the list: its name, then its state and how long it has been up (fits 80 columns)."""
-    out = Text(no_wrap=True, overflow="ellipsis")
-    out.append(e.name, style="bold")
-    up = f" · up {duration(now - e.started_at)}" if e.started_at and e.state.value == UP else ""
-    out.append(f"\n  {e.state.value.lower()}{up}")
-    return out
-
-
-def endpoint_details(e: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
-    out = Text()
-    up = now - e.started_at if e.started_at and e.state.value == UP else None
-    idle = now - e.last_request_at if e.last_request_at else None
-    rows = [("Endpoint", e.name), ("State", e.state.value), ("Model", e.model), ("Uptime", duration(up)),
-            ("Idle", duration(idle) if idle is not None else "no requests yet"),
-            ("Idle timeout", duration(e.idle_timeout_s) if e.idle_timeout_s else "-"),
-            ("Scoring URI", e.scoring_uri or "-"), ("Auth", e.auth_mode)]
-    if e.error:
-        rows.append(("Error", e.error))
-    for key, value in rows:
-        out.append(f"{key:<13}", style="bold")
-        out.append(f"{value}\n")
-    out.append("\nKeys         ", style="bold")
-    if keys is None:
-        out.append("v loads and reveals them\n")
-    elif revealed:
-        out.append(f"primary   {keys.primary}\n             secondary {keys.secondary}\n")
-    else:
-        out.append(f"primary   {mask(keys.primary)}\n             secondary {mask(keys.secondary)}  (v reveals)\n")
-    return out
 
 
 class EndpointsPane(Pane):
@@ -81,6 +59,7 @@ class EndpointsPane(Pane):
         self.endpoint: Any = None
         self.keys: Any = None
         self.revealed = False
+        self.prices: Any = None  # the workspace's price table, read with the endpoints
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -97,7 +76,19 @@ class EndpointsPane(Pane):
                     yield ChatConsole(id="chat")
 
     def reload(self) -> None:
-        self.backend_call("endpoints", "list_endpoints")
+        backend = self.backend
+        if backend is None:
+            return
+        from ..widgets.spend import price_table
+
+        workspace = self.app.workspace_root()
+        # the prices are read again each time: `finetui prices refresh` may have run meanwhile
+        self.call("endpoints", lambda: (backend.list_endpoints(), price_table(workspace)))
+
+    def meter(self, endpoint: Any, now: float) -> Any:
+        from finetui.core.meter import meter
+
+        return meter(endpoint, self.prices, now)
 
     def poll(self) -> None:
         self.reload()
@@ -105,14 +96,14 @@ class EndpointsPane(Pane):
     def running_endpoints(self) -> list[Any]:
         return [e for e in self.endpoints if e.state.value == UP]
 
-    def loaded_endpoints(self, endpoints: list[Any] | None, error: str | None) -> None:
+    def loaded_endpoints(self, listed: tuple[list[Any], Any] | None, error: str | None) -> None:
         if error:
             self.query_one("#endpoint-details", Static).update(f"not available: {error}")
             return
-        self.endpoints = endpoints or []
+        self.endpoints, self.prices = listed
         now = self.app.clock()
-        rows = [(e.name, (endpoint_row(e, now),)) for e in self.endpoints]
-        sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=2)
+        rows = [(e.name, (endpoint_row(e, self.meter(e, now)),)) for e in self.endpoints]
+        sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=3)
         if not self.endpoints:
             self.query_one("#endpoint-details", Static).update(
                 "no endpoints: c deploys a registered model (register one with r on a finished job in pane 4)")
@@ -138,7 +129,8 @@ class EndpointsPane(Pane):
             details.update("no endpoint selected")
             chat.set_endpoint(None, None)
             return
-        details.update(endpoint_details(endpoint, self.app.clock(), self.keys, self.revealed))
+        now = self.app.clock()
+        details.update(endpoint_details(endpoint, self.meter(endpoint, now), now, self.keys, self.revealed))
         if endpoint.state.value == UP:
             backend = self.backend
             chat.set_endpoint(endpoint.base_url or endpoint.scoring_uri, lambda: make_client(backend, endpoint))
@@ -218,14 +210,20 @@ class EndpointsPane(Pane):
             if not ref:
                 return
             name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
-            self.app.push_screen(PromptScreen(f"Deploy {ref} as endpoint:", value=name), lambda n: n and self._create(n, ref))
+            screen = PromptScreen(f"Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD])
+            self.app.push_screen(screen, lambda n: n and self._create(n, ref, screen.parsed.get("ttl")))
 
         self.app.push_screen(PickScreen("Deploy which model?", choices, getattr(self, "_preselect", None)), got_model)
 
-    def _create(self, name: str, ref: str) -> None:
-        if getattr(self.backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
-            from finetui.core.endpoint_options import AzureEndpointOptions
+    def _create(self, name: str, ref: str, ttl_s: float | None = None) -> None:
+        from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions
+        from finetui.core.ttl import create_endpoint
+        from finetui.core.workspace import resolve_workspace
 
+        backend = self.backend
+        # where an Azure endpoint's ttl watcher keeps its status: the same folder the CLI's would use
+        root = resolve_workspace(self.app.workspace_root())
+        if getattr(backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
             from ..screens import PromptScreen
 
             def got_type(instance_type: str | None) -> None:
@@ -233,25 +231,26 @@ class EndpointsPane(Pane):
                     options = AzureEndpointOptions(instance_type=instance_type)
                     self.app.notify(f"creating endpoint {name} from {ref} on {instance_type}…", title="endpoints")
                     self.app.action_show("endpoints")  # as on the local backend: the new row appears where the user looks
-                    self.call("created", self.backend.create_endpoint, name, ref, options)
+                    self.call("created", create_endpoint, backend, root, name, ref, options, ttl_s)
 
             title = "Instance type (the base model's inference_compute_allow_list applies):"
             self.app.push_screen(PromptScreen(title, value=AzureEndpointOptions.instance_type), got_type)
             return
-        manager = getattr(self.backend, "endpoints", None)
-        create = getattr(manager, "create", None) or getattr(self.backend, "create_endpoint", None)
-        if create is None:
+        if getattr(backend, "create_endpoint", None) is None:
             self.app.notify("not available: this backend cannot create endpoints yet", severity="error")
             return
         self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
         self.app.action_show("endpoints")  # the new row appears where the user looks
-        self.call("created", create, name, ref)
+        self.call("created", create_endpoint, backend, root, name, ref, LocalEndpointOptions(ttl_s=ttl_s), ttl_s)
 
-    def loaded_created(self, endpoint: Any, error: str | None) -> None:
+    def loaded_created(self, created: tuple[Any, Any] | None, error: str | None) -> None:
         if error:
             self.app.notify(error, severity="error", title="endpoint not created")
         else:
-            self.app.notify(f"endpoint {endpoint.name}: {endpoint.state.value}", title="endpoints")
+            endpoint, watcher = created
+            ends = f", time to live {duration(endpoint.ttl_s)}" if endpoint.ttl_s else ""
+            self.app.notify(f"endpoint {endpoint.name}: {endpoint.state.value}{ends}"
+                            + (f" (ttl watcher: process {watcher['pid']})" if watcher else ""), title="endpoints")
         self.reload()
 
     def action_delete(self) -> None:

@@ -12,10 +12,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ..format import duration
+from ..format import duration, first_line
 from ..widgets.log_view import LogPanel, LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
@@ -25,6 +25,7 @@ from .data import find_datasets
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
 ROW_LINES = 3
+COST_DEBOUNCE_S = 0.3  # the launch form's cost is estimated again once typing pauses this long
 
 
 def job_row(job: Any, now: float) -> Text:
@@ -76,6 +77,8 @@ class JobsPane(Pane):
         self.job: Any = None  # the selected Job
         self._log_for: str | None = None
         self._mirror_dir: Path | None = None
+        self._cost_timer: Any = None
+        self.cost_for: dict[str, Any] | None = None  # the launch request whose cost the form shows
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -225,6 +228,45 @@ class JobsPane(Pane):
             self.query_one("#form-error", Static).update(f"not available: {error}")
         else:
             self.query_one(SpecForm).set_resolved(resolved)
+            self._estimate_cost()
+
+    # what moves the job's cost: its model, target, data and epochs
+    @on(Input.Changed, "#req-model, #req-compute, #req-train_file, #spec-num_train_epochs")
+    def _cost_input_changed(self) -> None:
+        if self._cost_timer is not None:
+            self._cost_timer.stop()
+        self._cost_timer = self.set_timer(COST_DEBOUNCE_S, self._estimate_cost)  # once typing pauses
+
+    def _estimate_cost(self) -> None:
+        from finetui.core.errors import FinetuiError, SpecError
+
+        from ..widgets.spend import launch_cost
+
+        self._cost_timer = None
+        form = self.query_one(SpecForm)
+        request = form.request_values()
+        try:
+            changes = form.spec_changes()
+        except SpecError:
+            return  # the form names the bad value; the cost waits for a good one
+        backend, workspace = self.backend, self.app.workspace_root()
+        if backend is None or not request["model"]:
+            return
+
+        def estimate() -> tuple[dict[str, Any], list[str]]:
+            from finetui.core.estimate import cost_lines
+
+            try:
+                return request, cost_lines(launch_cost(backend, workspace, request, changes))
+            except FinetuiError as exc:  # a file not there yet, an unknown target: said where the cost goes
+                return request, [f"cost: not available: {first_line(exc)}"]
+
+        self.call("launch_cost", estimate)
+
+    def loaded_launch_cost(self, value: tuple[dict[str, Any], list[str]] | None, error: str | None) -> None:
+        request, lines = value if value else (None, [f"cost: not available: {error}"])
+        self.query_one(SpecForm).set_cost(lines)
+        self.cost_for = request  # the request the shown cost is for: tests wait on it
 
     def current_spec(self) -> dict[str, Any]:
         try:

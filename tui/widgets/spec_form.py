@@ -64,6 +64,7 @@ class SpecForm(VerticalScroll):
             with Horizontal(classes="form-row request"):
                 yield Label(f"  {label}", classes="form-label")
                 yield Input(id=f"req-{key}", compact=True)
+        yield Static("", id="launch-cost", classes="form-note")
         for f in dataclasses.fields(FineTuneSpec):
             with Horizontal(classes="form-row"):
                 yield Label(f"  {f.name}", classes="form-label", id=f"label-{f.name}")
@@ -115,6 +116,10 @@ class SpecForm(VerticalScroll):
         note = self.query_one("#note-max_seq_length", Label)
         note.update(length_note(max_seq_length, self.context_length, length.max_length))
         note.tooltip = f"job uses {length.max_length} tokens ({length.why})"  # the whole reasoning, on hover
+
+    def set_cost(self, lines: list[str]) -> None:
+        """The target's price and the job's estimated time and cost (core/estimate.py's words)."""
+        self.query_one("#launch-cost", Static).update("\n".join(lines))
 
     def spec_changes(self) -> dict[str, Any]:
         """Fields the user changed from the resolved values (what goes in JobRequest.spec)."""

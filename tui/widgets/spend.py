@@ -20,7 +20,8 @@ class MeterUpdated(Message):
         self.text = text
 
 
-def _table(workspace: str | Path | None):
+def price_table(workspace: str | Path | None):
+    """The workspace's prices (blocking: reads files; call it off the UI thread)."""
     from finetui.core.errors import FinetuiError
     from finetui.core.prices import load_prices
 
@@ -34,7 +35,7 @@ def meter_text(endpoints: list[Any], now: float, workspace: str | Path | None) -
     """``2 endpoints billing: 7.35 USD/h, 14.70 USD so far``; empty when none costs anything per hour."""
     from finetui.core.meter import meter, money
 
-    table = _table(workspace)
+    table = price_table(workspace)
     meters = [m for m in (meter(e, table, now) for e in endpoints) if m.billing and m.per_hour]
     if not meters:
         return ""
@@ -48,7 +49,7 @@ def quit_question(up: list[Any], now: float, workspace: str | Path | None) -> st
     """The endpoints that keep running (and billing) after the app quits, with uptime, price per hour and spend."""
     from finetui.core.meter import meter, money
 
-    table = _table(workspace)
+    table = price_table(workspace)
     meters = [meter(e, table, now) for e in up]
     width = max(len(e.name) for e in up)
     lines = [f"  {e.name:<{width}}  up {duration(now - (e.started_at or e.created_at or now))}  "
@@ -58,3 +59,14 @@ def quit_question(up: list[Any], now: float, workspace: str | Path | None) -> st
     total += " (and more: some prices are unknown)." if len(known) < len(meters) else "."
     return ("These endpoints keep running after you quit (delete them in pane 5, or `finetui down`):\n"
             + "\n".join(lines) + f"\n{total}\n\nQuit anyway?")
+
+
+def launch_cost(backend: Any, workspace: str | Path | None, request: dict[str, Any], changes: dict[str, Any]) -> Any:
+    """The launch form's JobCost (blocking): the target the job would run on, as `compute check --train` finds it."""
+    from finetui.core.estimate import job_cost
+
+    resolved = backend.resolve_spec(request["model"], changes or None, "launch form")
+    extra = {"component_inputs": dict(resolved.passthrough)} if getattr(backend, "name", "") == "azure" else {}
+    report = backend.check_compute(request["model"], resolved.spec, request.get("compute"), **extra)
+    return job_cost(backend, getattr(backend, "name", "local"), price_table(workspace), report.target,
+                    request.get("train_file"), float(resolved.spec.num_train_epochs), "train file")

@@ -1,0 +1,59 @@
+"""The app's endpoint create form: a time to live, read by the CLI's own --ttl parser and passed through core."""
+
+from __future__ import annotations
+
+from test_app_panes import app_for, text_of
+from textual.widgets import DataTable, Input
+from tui_fixtures import T0, wait_for
+
+from finetui.core.models import RegisteredModel
+from finetui.tui.screens import PickScreen, PromptScreen
+
+
+async def _open_form(pilot) -> PromptScreen:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.mounted and app.selected_model is not None)
+    await pilot.press("5", "c")
+    await wait_for(pilot, lambda: isinstance(app.screen, PickScreen))
+    await pilot.press("enter")  # the registered model
+    await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
+    return app.screen
+
+
+async def test_create_form_takes_a_ttl_and_refuses_a_bad_one_in_place(fixed_backend):
+    fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = await _open_form(pilot)
+        ttl = form.query_one("#prompt-ttl", Input)
+        for bad, message in (("soon", "time to live 'soon': use a number with s, m, h or d, e.g. 30m"),
+                             ("2h\n", "time to live '2h\\n': use a number with s, m, h or d, e.g. 30m"),
+                             ("400d", "time to live 34560000.0: use a positive time of at most 366 days, e.g. 2h")):
+            ttl.value = bad
+            await pilot.press("enter")
+            await pilot.pause()
+            assert str(form.query_one("#prompt-error").content) == message
+            assert app.screen is form and app.focused is ttl  # the form stays, on the field to fix
+        assert len(fixed_backend.endpoints) == 1  # nothing was created
+
+        ttl.value = "2h"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(fixed_backend.endpoints) == 2)
+        created = fixed_backend.endpoints[1]
+        assert (created.name, created.ttl_s) == ("tiny-chat-ft-ep", 7200.0)
+        table = app.query_one("#endpoint-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        table.focus()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "tiny-chat-ft-ep" in text_of(app, "#endpoint-details"))
+        assert "Time to live 2h00m, ends in 1h59m" in text_of(app, "#endpoint-details")
+
+
+async def test_create_form_without_a_ttl_creates_an_endpoint_that_does_not_expire(fixed_backend):
+    fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _open_form(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(fixed_backend.endpoints) == 2)
+        assert fixed_backend.endpoints[1].ttl_s is None and fixed_backend.endpoints[1].expires_at is None
