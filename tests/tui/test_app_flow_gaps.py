@@ -1,0 +1,63 @@
+"""Issue 14's remaining flow gaps, driven by keys through Pilot: job progress in the list, the log's
+wrap and horizontal scroll, the Data pane opening any path, empty states."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from test_app_panes import app_for
+from textual.widgets import DataTable
+from tui_fixtures import T0, FixedBackend, screen_text, wait_for
+
+from finetui.core.models import JobStatus, LogChunk, MetricPoint
+from finetui.core.progress import job_progress
+
+NOW = 1_760_000_100.0  # app_for's clock: T0 + 100
+RUNNING = "tiny-chat-20250101-000100-ef01"
+
+
+class TwoJobsBackend(FixedBackend):
+    """The fixed backend with a second job of the same model, running: step 6 of 10, one step per 10 s."""
+
+    def list_jobs(self):
+        running = dataclasses.replace(self.job, name=RUNNING, status=JobStatus.RUNNING, created_at=T0 + 30,
+                                      started_at=T0 + 40, ended_at=None)
+        return [running, self.job]
+
+    def job_metrics(self, name):
+        if name != RUNNING:
+            return super().job_metrics(name)
+        return [MetricPoint("loss", 2.0 - step / 10, step, timestamp=T0 + 40 + 10 * step) for step in range(1, 7)]
+
+    def read_log(self, name, offset=0, max_bytes=1 << 20):
+        if name != RUNNING:
+            return super().read_log(name, offset, max_bytes)
+        text = "2025-10-09 08:53:50 | spec: epochs 1, max_steps -1; 10 steps, 10 per epoch\n"[offset:offset + max_bytes]
+        return LogChunk(text, offset, offset + len(text), False)
+
+
+def test_progress_takes_the_rate_of_the_recent_steps():
+    # ten fast steps (1 s each), then five slow ones (10 s each): the ETA follows the slow rate
+    stamps = [float(s) for s in range(1, 11)] + [10.0 + 10 * k for k in range(1, 6)]
+    points = [MetricPoint("loss", 1.0, step, timestamp=t) for step, t in enumerate(stamps, start=1)]
+    progress = job_progress(points, "x | spec: ...; 20 steps, 20 per epoch\n", now=stamps[-1])
+    assert (progress.step, progress.total, progress.eta_s) == (15, 20, 50.0)
+    assert progress.text() == "step 15/20 · ETA 50s"
+    # no total in the log: the step alone, no ETA; no step yet: nothing
+    assert job_progress(points, "", now=0).text() == "step 15"
+    assert job_progress([], "; 20 steps, 20 per epoch", now=0) is None
+
+
+async def test_jobs_list_shows_progress_and_tells_jobs_of_one_model_apart_at_80_columns(tmp_path):
+    backend = TwoJobsBackend(tmp_path / "fixed")
+    app = app_for(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        table = app.query_one("#job-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await wait_for(pilot, lambda: "ETA" in screen_text(app))
+        text = screen_text(app)
+        # the running job: step 6 of 10 at 10 s a step, its last step just now: 40 s left
+        assert "step 6/10 · ETA 40s" in text
+        assert "tiny-chat ef01" in text and "tiny-chat abcd" in text
