@@ -61,3 +61,19 @@ async def test_jobs_list_shows_progress_and_tells_jobs_of_one_model_apart_at_80_
         # the running job: step 6 of 10 at 10 s a step, its last step just now: 40 s left
         assert "step 6/10 · ETA 40s" in text
         assert "tiny-chat ef01" in text and "tiny-chat abcd" in text
+
+
+async def test_log_keys_wrap_and_sideways_scroll_fit_the_footer_at_80_columns(fixed_backend):
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.query_one("#job-table", DataTable).row_count == 1)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: "Wrap" in screen_text(app).splitlines()[-1])
+        footer = screen_text(app).splitlines()[-1]
+        assert all(key in footer for key in ("←→ Scroll", "w Wrap", "/ Search", "f Filter", "? Help", "q Quit"))
+        assert "x Cancel" not in footer  # the selected job has ended: only what applies to it is offered
+        await pilot.press("w")
+        await wait_for(pilot, lambda: "Scroll" not in screen_text(app).splitlines()[-1])
+        assert "wrap" in screen_text(app)  # the status line says so

@@ -184,7 +184,17 @@ class JobsPane(Pane):
         if job is not None:
             self._show_job(job)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the footer offers what applies to the selected job (and keeps room for the log's keys at 80 columns)
+        if action == "cancel":
+            return self.job is not None and not self.job.status.terminal
+        if action == "register":
+            return self.job is not None and self.job.status.value == "Completed"
+        return super().check_action(action, parameters)
+
     def _show_job(self, job: Any) -> None:
+        if self.job is None or (self.job.name, self.job.status) != (job.name, job.status):
+            self.refresh_bindings()
         self.job = job
         self.query_one("#job-details", Static).update(job_details(job, self.app.clock()))
         if self._log_for != job.name:
