@@ -20,6 +20,8 @@ from .errors import InvalidInput, quote
 
 MiB = 1 << 20
 CONFIG_MAX_BYTES = 16 * MiB  # config.json, MLmodel and the like: small files, whatever folder holds them
+# a dataset opened in the app is indexed by offsets, never read whole; past this it is a wrong path, not data
+DATASET_MAX_BYTES = 64 * 1024 * MiB
 
 _REASONS = {
     errno.ENOENT: "file not found",
@@ -68,9 +70,17 @@ def open_regular(path: str | os.PathLike[str], what: str | None = None) -> int:
     return fd
 
 
-def check_regular_file(path: str | os.PathLike[str], what: str | None = None) -> Path:
-    """``path`` resolved, if it names a readable regular file; InvalidInput naming it otherwise."""
-    os.close(open_regular(path, what))
+def check_regular_file(path: str | os.PathLike[str], what: str | None = None, max_bytes: int | None = None) -> Path:
+    """``path`` resolved, if it names a readable regular file (of at most ``max_bytes``); InvalidInput naming it otherwise."""
+    fd = open_regular(path, what)
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if max_bytes is not None and size > max_bytes:
+        from .units import size as human_size
+
+        raise _fail(path, what, f"{human_size(size)} is over the {human_size(max_bytes)} limit")
     return Path(path).expanduser().resolve()
 
 

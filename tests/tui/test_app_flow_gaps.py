@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from test_app_panes import app_for
+from test_app_panes import app_for, text_of
 from textual.widgets import DataTable
 from tui_fixtures import T0, FixedBackend, screen_text, wait_for
 
@@ -77,3 +77,60 @@ async def test_log_keys_wrap_and_sideways_scroll_fit_the_footer_at_80_columns(fi
         await pilot.press("w")
         await wait_for(pilot, lambda: "Scroll" not in screen_text(app).splitlines()[-1])
         assert "wrap" in screen_text(app)  # the status line says so
+
+
+async def test_data_pane_opens_a_typed_path_with_completion_lists_folders_and_rescans(fixed_backend, tmp_path):
+    import os
+
+    from textual.widgets import Input, OptionList
+    from tui_fixtures import chat_rows, write_jsonl
+
+    elsewhere = tmp_path / "elsewhere"
+    write_jsonl(elsewhere / "sub" / "more.jsonl", chat_rows(7))
+    os.mkfifo(elsewhere / "pipe.jsonl")
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("3")
+        pane = app.pane("data")
+        await wait_for(pilot, lambda: pane.path is not None and pane.path.name == "train.jsonl")
+        box = app.query_one("#data-path", Input)
+        await pilot.press("o", *f"{tmp_path}/elsew")
+        assert app.focused is box
+        await wait_for(pilot, lambda: box._suggestion == f"{tmp_path}/elsewhere/")
+        await pilot.press("right", "enter")  # → takes the completion; Enter lists the folder
+        await wait_for(pilot, lambda: pane.folder == elsewhere)
+        options = app.query_one("#data-files", OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels == ["▴ ..", "▸ sub/"]  # a folder is listed; the FIFO is not a dataset
+        await pilot.press("enter")  # into sub/: the first entry past ".." is highlighted
+        await wait_for(pilot, lambda: pane.folder == elsewhere / "sub")
+        await pilot.press("enter")  # open more.jsonl
+        await wait_for(pilot, lambda: "more.jsonl: 7 rows" in screen_text(app))
+        # a FIFO typed in full is refused in one line, and nothing else changes
+        await pilot.press("o", *f"{elsewhere}/pipe.jsonl", "enter")
+        await wait_for(pilot, lambda: "is a named pipe (FIFO), not a regular file" in text_of(app, "#rows-status"))
+        assert pane.path == elsewhere / "sub" / "more.jsonl"
+        # R rescans: a file written meanwhile is listed
+        write_jsonl(elsewhere / "sub" / "new.jsonl", chat_rows(3))
+        await pilot.press("escape", "R")
+        await wait_for(pilot, lambda: pane.files == [elsewhere / "sub" / "more.jsonl", elsewhere / "sub" / "new.jsonl"])
+
+
+def test_dataset_paths_are_checked_regular_and_capped(tmp_path):
+    import pytest
+
+    from finetui.core.data.browse import complete_path, open_target
+    from finetui.core.errors import InvalidInput
+    from finetui.core.files import check_regular_file
+
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"{}\n" * 1000)
+    with pytest.raises(InvalidInput, match=r"^dataset .*big.jsonl: 2.9 KiB is over the 1.0 KiB limit$"):
+        check_regular_file(big, "dataset", max_bytes=1024)
+    with pytest.raises(InvalidInput, match="file not found"):
+        open_target(str(tmp_path / "nosuch.jsonl"))
+    assert open_target(str(big)) == big.resolve()
+    assert open_target(str(tmp_path)).files == ((tmp_path / "big.jsonl", 3000),)
+    assert complete_path(f"{tmp_path}/bi") == f"{tmp_path}/big.jsonl"
+    assert complete_path(f"{tmp_path}/zz") is None
