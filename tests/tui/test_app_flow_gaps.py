@@ -134,3 +134,46 @@ def test_dataset_paths_are_checked_regular_and_capped(tmp_path):
     assert open_target(str(tmp_path)).files == ((tmp_path / "big.jsonl", 3000),)
     assert complete_path(f"{tmp_path}/bi") == f"{tmp_path}/big.jsonl"
     assert complete_path(f"{tmp_path}/zz") is None
+
+
+class EmptyBackend(FixedBackend):
+    """A workspace with nothing in it yet: no models, no compute targets (an Azure workspace), no data."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        (self.paths.data / "train.jsonl").unlink()
+
+    def list_models(self, query=None):
+        return []
+
+    def list_compute(self):
+        return []
+
+    def list_jobs(self):
+        return []
+
+
+async def test_empty_panes_say_what_to_do_next(tmp_path):
+    app = app_for(EmptyBackend(tmp_path / "fixed"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await wait_for(pilot, lambda: "finetui model add PATH" in text_of(app, "#model-details"))
+        assert "finetui demo" in text_of(app, "#model-details")
+        await pilot.press("slash", *"zz")
+        await wait_for(pilot, lambda: "no models match 'zz': Esc clears the filter" in text_of(app, "#model-details"))
+        await pilot.press("escape", "2")
+        await wait_for(pilot, lambda: "compute-create NAME" in text_of(app, "#fit-report"))
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "finetui data fetch" in text_of(app, "#rows-status"))
+        assert "o to open a path" in text_of(app, "#rows-status")
+        assert "no .jsonl files here" in screen_text(app)
+
+
+async def test_compute_without_a_model_says_where_to_pick_one(tmp_path):
+    backend = EmptyBackend(tmp_path / "fixed")
+    backend.list_compute = FixedBackend.list_compute.__get__(backend)  # this machine is a target
+    app = app_for(backend)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: "no model to check: pick one in pane 1" in text_of(app, "#fit-report"))

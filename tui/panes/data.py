@@ -113,6 +113,8 @@ class DataPane(Pane):
             options.add_option(Option("▴ ..", id=f"dir:{listing.parent}"))
         options.add_options(Option(f"▸ {p.name}/", id=f"dir:{p}") for p in listing.folders)
         options.add_options(Option(f"{p.name}\n{human_bytes(size)}", id=f"file:{p}") for p, size in listing.files)
+        if not listing.files and not listing.folders:
+            options.add_option(Option("no .jsonl files here", disabled=True))
         if listing.truncated:
             options.add_option(Option("… more: type a path above", disabled=True))
         if options.option_count:  # on the first entry past "..": Enter goes down, not back up
