@@ -167,6 +167,8 @@ async def test_empty_panes_say_what_to_do_next(tmp_path):
         await wait_for(pilot, lambda: "finetui data fetch" in text_of(app, "#rows-status"))
         assert "o to open a path" in text_of(app, "#rows-status")
         assert "no .jsonl files here" in screen_text(app)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: "no jobs yet: n opens the launch form" in screen_text(app))
 
 
 async def test_compute_without_a_model_says_where_to_pick_one(tmp_path):

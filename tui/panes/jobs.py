@@ -25,6 +25,7 @@ from .data import find_datasets
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
 ROW_LINES = 3
+NO_JOBS = "no jobs yet: n opens the launch form (or t on a model in pane 1)"
 
 
 def short_names(names: list[str]) -> dict[str, str]:
@@ -136,7 +137,8 @@ class JobsPane(Pane):
         if running:
             self.call("progress", self._read_progress, running, self.app.clock())
         if not self.jobs:
-            self.query_one("#job-details", Static).update("no jobs yet: n opens the launch form (or t on a model in pane 1)")
+            for where in ("#job-details", "#log-status"):  # the Log tab shows first: say it there too
+                self.query_one(where, Static).update(NO_JOBS)
         if self.job is not None:
             fresh = next((j for j in self.jobs if j.name == self.job.name), None)
             if fresh is not None:
