@@ -179,3 +179,28 @@ async def test_compute_without_a_model_says_where_to_pick_one(tmp_path):
         await wait_for(pilot, lambda: app.mounted)
         await pilot.press("2")
         await wait_for(pilot, lambda: "no model to check: pick one in pane 1" in text_of(app, "#fit-report"))
+
+
+async def test_data_pane_picks_a_tokenizer_for_token_lengths(local_ws, tmp_path):
+    from chatml_model import build_chatml_llama
+
+    local_ws.catalog.add_path(build_chatml_llama(tmp_path / "chatml", hidden=16), "chatml")
+    app = app_for(local_ws)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press("3")
+        pane = app.pane("data")
+        await wait_for(pilot, lambda: pane.path is not None)
+        await wait_for(pilot, lambda: "no tokenizer · t picks one" in text_of(app, "#validation"), timeout=60)
+        assert "no token statistics" in text_of(app, "#validation")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.screen.is_modal)
+        options = app.screen.query_one("#pick-list")
+        refs = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "chatml:1" in refs and refs[-1] == "-"
+        options.highlighted = refs.index("chatml:1")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "tokens counted with chatml:1's tokenizer" in text_of(app, "#validation"), timeout=120)
+        report = text_of(app, "#validation")
+        assert "tokens per row: min" in report and "max_seq_length 1024" in report
+        assert app.query_one("#data-tabs").active == "validation-tab"

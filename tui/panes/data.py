@@ -26,6 +26,7 @@ from ..widgets.path_input import PathInput
 from .base import Pane
 
 AUTO_VALIDATE_BYTES = 64 << 20
+VALIDATE_HINT = "v validates the file; t picks a tokenizer to count tokens per row"
 
 
 def find_datasets(root: Path | None) -> list[Path]:
@@ -51,9 +52,12 @@ def validation_text(report: Any) -> Text:
 class DataPane(Pane):
     ACTIONS = [("open_row", "open the row as a chat", "Enter"), ("last_row", "jump to the last row", "End"),
                ("validate", "validate the file", "v"), ("open_path", "open a path: a folder or a .jsonl file", "o"),
-               ("refresh", "rescan the folder and the open file", "R")]
+               ("refresh", "rescan the folder and the open file", "R"),
+               ("pick_tokenizer", "pick a tokenizer for the validation's token lengths", "t")]
     BINDINGS = [Binding("v", "validate", "Validate"), Binding("o", "open_path", "Open"),
-                Binding("R", "refresh", "Rescan", tooltip="list the folder again; reindex the open file if it changed")]
+                Binding("R", "refresh", "Rescan", tooltip="list the folder again; reindex the open file if it changed"),
+                # not in the footer (full at 80 columns): the Validation tab names the key
+                Binding("t", "pick_tokenizer", "Tokenizer for token lengths", show=False)]
     TABS = "#data-tabs"
     HELP_WIDGETS = (JsonlView,)
 
@@ -62,6 +66,7 @@ class DataPane(Pane):
         self.path: Path | None = None
         self.files: list[Path] = []
         self.folder: Path | None = None  # the folder listed beside the rows
+        self.tokenizer_model: str | None = None  # the catalog model whose tokenizer measures rows in validation
         self._opened: tuple[float, int] | None = None  # the open file's mtime and size, for a rescan
 
     def compose(self) -> ComposeResult:
@@ -83,7 +88,7 @@ class DataPane(Pane):
                         yield MaskPreview("press Enter on a row, with a model selected", id="mask-preview")
                 with TabPane("Validation", id="validation-tab"):
                     with VerticalScroll():
-                        yield Static("press v to validate", id="validation")
+                        yield Static(VALIDATE_HINT, id="validation")
 
     # -- files ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -172,7 +177,7 @@ class DataPane(Pane):
         self.query_one("#rows-status", Static).remove_class("error")
         self._opened = _stamp(self.path)
         self.query_one("#rows-status", Static).update(f"{self.path.name}: indexing…")
-        self.query_one("#validation", Static).update("press v to validate")
+        self.query_one("#validation", Static).update(VALIDATE_HINT)
         self.query_one(JsonlView).load(self.path, index)
         if self.path.stat().st_size <= AUTO_VALIDATE_BYTES and self.backend is not None:
             self._validate()
@@ -237,11 +242,46 @@ class DataPane(Pane):
             return
         self.query_one("#validation", Static).update(f"validating {self.path.name}…")
         spec = self.app.current_spec() or {}
-        self.call("validation", _validate, self.path, spec.get("max_seq_length"))
+        if self.tokenizer_model and self.backend is not None:
+            from finetui.core.data.preview import validate_for
+
+            self.call("validation", validate_for, self.backend, self.tokenizer_model, self.path, spec)
+        else:
+            self.call("validation", _validate, self.path, spec.get("max_seq_length"))
 
     def loaded_validation(self, report: Any, error: str | None) -> None:
         out = self.query_one("#validation", Static)
-        out.update(f"not available: {error}" if error else validation_text(report))
+        if error:
+            out.update(f"not available: {error}")
+            return
+        text = validation_text(report)
+        which = f"tokens counted with {self.tokenizer_model}'s tokenizer" if self.tokenizer_model else "no tokenizer"
+        text.append(f"\n{which} · t picks {'another' if self.tokenizer_model else 'one'}", style="dim")
+        out.update(text)
+
+    # -- tokenizer for token lengths ----------------------------------------------------------
+    def action_pick_tokenizer(self) -> None:
+        self.backend_call("tokenizers", "list_models")
+
+    def loaded_tokenizers(self, models: list[Any] | None, error: str | None) -> None:
+        from ..screens import PickScreen
+
+        if error:
+            self.app.notify(error, severity="error", title="cannot list models")
+            return
+        choices = [(m.ref, f"{m.ref}  ({m.source})") for m in models or [] if getattr(m, "path", None)]
+        if not choices:
+            self.app.notify("no model with local files: `finetui demo` or `finetui model add PATH`", severity="warning")
+            return
+        choices.append(("-", "none: rows only, no token lengths"))
+
+        def picked(ref: str | None) -> None:
+            if ref is None:
+                return
+            self.tokenizer_model = None if ref == "-" else ref
+            self.action_validate()
+
+        self.app.push_screen(PickScreen("Count tokens with the tokenizer of:", choices, self.tokenizer_model), picked)
 
 
 def _stamp(path: Path) -> tuple[float, int] | None:
