@@ -34,6 +34,11 @@ _REASONS = {
 }
 
 
+def os_reason(exc: OSError) -> str:
+    """What an OSError on a path means, in a few words."""
+    return _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)
+
+
 def shown(path: str | os.PathLike[str]) -> str:
     """A path as an error message shows it: as is, or quoted (and cut) when it holds control characters."""
     text = os.fspath(path)
@@ -62,7 +67,7 @@ def open_regular(path: str | os.PathLike[str], what: str | None = None) -> int:
     try:
         fd = os.open(Path(path).expanduser(), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise _fail(path, what, _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)) from None
+        raise _fail(path, what, os_reason(exc)) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
@@ -101,7 +106,7 @@ def read_user_file(path: str | os.PathLike[str], what: str | None = None, max_by
             raise _fail(path, what, f"is over the {max_bytes / MiB:g} MiB limit")
         return b"".join(chunks)
     except OSError as exc:
-        raise _fail(path, what, _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)) from None
+        raise _fail(path, what, os_reason(exc)) from None
     finally:
         os.close(fd)
 

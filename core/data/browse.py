@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput
-from ..files import DATASET_MAX_BYTES, _REASONS, check_regular_file, shown
+from ..files import DATASET_MAX_BYTES, check_regular_file, os_reason, shown
 
 LIST_MAX = 2000  # entries read from one folder: a huge folder stays quick to show
 SUFFIX = ".jsonl"
@@ -33,8 +33,7 @@ def _entries(folder: Path, limit: int = LIST_MAX) -> tuple[list[os.DirEntry], bo
                 entries.append(entry)
             return entries, False
     except OSError as exc:
-        reason = _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)
-        raise InvalidInput(f"{shown(folder)}: {reason}") from None
+        raise InvalidInput(f"{shown(folder)}: {os_reason(exc)}") from None
 
 
 def _is_folder(entry: os.DirEntry) -> bool:

@@ -7,7 +7,8 @@ import time
 from textual.app import App, ComposeResult
 
 from finetui.tui.widgets.log_file import LogFile
-from finetui.tui.widgets.log_view import LogPanel, LogView
+from finetui.tui.widgets.log_panel import LogPanel
+from finetui.tui.widgets.log_view import LogView
 
 
 class LogApp(App):

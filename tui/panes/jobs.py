@@ -16,7 +16,8 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ..format import duration
-from ..widgets.log_view import LogPanel, LogView
+from ..widgets.log_panel import LogPanel
+from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
 from ..widgets.table_sync import sync_rows
