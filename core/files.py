@@ -20,6 +20,8 @@ from .errors import InvalidInput, quote
 
 MiB = 1 << 20
 CONFIG_MAX_BYTES = 16 * MiB  # config.json, MLmodel and the like: small files, whatever folder holds them
+# a dataset opened in the app is indexed by offsets, never read whole; past this it is a wrong path, not data
+DATASET_MAX_BYTES = 64 * 1024 * MiB
 
 _REASONS = {
     errno.ENOENT: "file not found",
@@ -30,6 +32,11 @@ _REASONS = {
     errno.ENOTDIR: "a part of the path is not a folder",
     errno.ENAMETOOLONG: "the path is too long",
 }
+
+
+def os_reason(exc: OSError) -> str:
+    """What an OSError on a path means, in a few words."""
+    return _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)
 
 
 def shown(path: str | os.PathLike[str]) -> str:
@@ -60,7 +67,7 @@ def open_regular(path: str | os.PathLike[str], what: str | None = None) -> int:
     try:
         fd = os.open(Path(path).expanduser(), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise _fail(path, what, _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)) from None
+        raise _fail(path, what, os_reason(exc)) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
@@ -68,9 +75,17 @@ def open_regular(path: str | os.PathLike[str], what: str | None = None) -> int:
     return fd
 
 
-def check_regular_file(path: str | os.PathLike[str], what: str | None = None) -> Path:
-    """``path`` resolved, if it names a readable regular file; InvalidInput naming it otherwise."""
-    os.close(open_regular(path, what))
+def check_regular_file(path: str | os.PathLike[str], what: str | None = None, max_bytes: int | None = None) -> Path:
+    """``path`` resolved, if it names a readable regular file (of at most ``max_bytes``); InvalidInput naming it otherwise."""
+    fd = open_regular(path, what)
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if max_bytes is not None and size > max_bytes:
+        from .units import size as human_size
+
+        raise _fail(path, what, f"{human_size(size)} is over the {human_size(max_bytes)} limit")
     return Path(path).expanduser().resolve()
 
 
@@ -91,7 +106,7 @@ def read_user_file(path: str | os.PathLike[str], what: str | None = None, max_by
             raise _fail(path, what, f"is over the {max_bytes / MiB:g} MiB limit")
         return b"".join(chunks)
     except OSError as exc:
-        raise _fail(path, what, _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)) from None
+        raise _fail(path, what, os_reason(exc)) from None
     finally:
         os.close(fd)
 

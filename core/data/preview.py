@@ -157,6 +157,16 @@ def job_length_for(backend: Any, model_ref: str, user_spec: dict[str, Any] | Non
     return model, job_sequence_length(spec.max_seq_length, model.context_length)
 
 
+def validate_for(backend: Any, model_ref: str, path: Any, user_spec: dict[str, Any] | None = None) -> Any:
+    """``validate_file`` with the model's tokenizer, measuring rows against the job's length (the Data pane's
+    tokenizer picker; ``data validate --model`` does the same from the command line)."""
+    from .tokens import load_tokenizer
+    from .validate import validate_file
+
+    model, length = job_length_for(backend, model_ref, user_spec, "launch form")
+    return validate_file(path, tokenizer=load_tokenizer(model.path), max_seq_length=length.max_length)
+
+
 def preview_for(backend: Any, model_ref: str, messages: list[dict[str, Any]], user_spec: dict[str, Any] | None = None,
                 row: int = 0) -> RowPreview:
     """``preview_row`` with the model's tokenizer and the job's length (the Data pane's call)."""

@@ -7,7 +7,8 @@ import time
 from textual.app import App, ComposeResult
 
 from finetui.tui.widgets.log_file import LogFile
-from finetui.tui.widgets.log_view import LogPanel, LogView
+from finetui.tui.widgets.log_panel import LogPanel
+from finetui.tui.widgets.log_view import LogView
 
 
 class LogApp(App):
@@ -108,3 +109,35 @@ async def test_filter_applies_as_you_type(fixed_backend):
         await wait_for(pilot, lambda: view.filter_on and view.needle == "step 12" and view.line_count == 11)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not view.filter_on and view.line_count == 200)
+
+
+async def test_long_lines_scroll_sideways_then_wrap_reading_only_the_lines_on_screen(tmp_path):
+    from tui_fixtures import screen_text
+
+    path = tmp_path / "long.log"
+    _write(path, 5000)
+    with open(path, "a") as f:
+        f.writelines(f"L{i} " + "x" * 150 + f" END{i}\n" for i in range(3))
+    app = LogApp(path)
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(LogView)
+        await _until(pilot, lambda: view.log_file is not None and view.log_file.complete and view.line_count == 5003)
+        await pilot.pause()
+        assert "L2 xxx" in screen_text(app) and "END2" not in screen_text(app)  # cut at the edge
+        for _ in range(8):  # right, a quarter of the width a press, to the end of the line
+            await pilot.press("right")
+        await _until(pilot, lambda: "END2" in screen_text(app))
+        assert view.scroll_x > 0 and "L2 xxx" not in screen_text(app)
+        await pilot.press("left")
+        assert view.scroll_x > 0
+        view._cache.clear()
+        await pilot.press("w")
+        await _until(pilot, lambda: "L2 xxx" in screen_text(app) and "END2" in screen_text(app))
+        text = screen_text(app)
+        assert view.scroll_x == 0 and "END0" in text and "END1" in text and "wrap" in text
+        assert "line 4999 step=1" in text  # pinned to the end, wrapped lines and all
+        assert len(view._cache) < 40  # only the lines on screen were read, not the file's 5,003
+        await pilot.press("home")
+        await _until(pilot, lambda: "line 0 step=0" in screen_text(app))
+        await pilot.press("w")
+        await _until(pilot, lambda: "wrap" not in screen_text(app))

@@ -20,6 +20,12 @@ VERDICT_TEXT = {"ok": "FITS", "tight": "TIGHT", "does-not-fit": "DOES NOT FIT"}
 VERDICT_COLOR = {"ok": "green", "tight": "yellow", "does-not-fit": "red"}
 
 
+NO_TARGETS = ("no compute targets: on Azure create a cluster with"
+              " `finetui --backend azure azure compute-create NAME --size VM_SIZE`, then r")
+NO_MODEL = ("no model to check: pick one in pane 1 (none there? `finetui demo` or `finetui model add PATH`),"
+            " then c checks it here")
+
+
 def fit_text(report: Any) -> Text:
     verdict = getattr(report.verdict, "value", str(report.verdict))
     est = report.estimate
@@ -71,9 +77,13 @@ class ComputePane(Pane):
         if error:
             self.query_one("#fit-report", Static).update(f"not available: {error}")
             return
+        if not targets:
+            self.query_one("#fit-report", Static).update(NO_TARGETS)
         for t in targets or []:
             gpus = ", ".join(f"{g.name} {human_bytes(g.memory_bytes)}" for g in t.gpus) or (t.vm_size or "-")
             table.add_row(t.name, t.kind, str(t.cpu_cores or "-"), human_bytes(t.memory_bytes), gpus, key=t.name)
+        if targets and not self.app.selected_model:
+            self.query_one("#fit-report", Static).update(NO_MODEL)
 
     def focus_main(self) -> None:
         self.query_one("#compute-table", DataTable).focus()
@@ -89,6 +99,8 @@ class ComputePane(Pane):
 
     def action_recheck(self) -> None:
         model = self.app.selected_model
+        if not model and self.backend is not None and self.query_one("#compute-table", DataTable).row_count:
+            self.query_one("#fit-report", Static).update(NO_MODEL)
         if not model or self.backend is None:
             return
         self.query_one("#fit-report", Static).update(f"checking {model}…")

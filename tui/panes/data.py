@@ -1,4 +1,5 @@
-"""Data pane: dataset files, their rows (Line API), one row as a chat, the validation report."""
+"""Data pane: a folder's datasets (any path, typed with completion), their rows (Line API), one row as a
+chat, the validation report."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Label, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from finetui.core.printable import printable, printable_data
@@ -21,9 +22,11 @@ from ..widgets.chat_render import conversation_text
 from ..widgets.histogram import token_histogram
 from ..widgets.jsonl_view import JsonlView
 from ..widgets.mask_preview import MaskPreview
+from ..widgets.path_input import PathInput
 from .base import Pane
 
 AUTO_VALIDATE_BYTES = 64 << 20
+VALIDATE_HINT = "v validates the file; t picks a tokenizer to count tokens per row"
 
 
 def find_datasets(root: Path | None) -> list[Path]:
@@ -48,8 +51,13 @@ def validation_text(report: Any) -> Text:
 
 class DataPane(Pane):
     ACTIONS = [("open_row", "open the row as a chat", "Enter"), ("last_row", "jump to the last row", "End"),
-               ("validate", "validate the file", "v"), ("refresh", "rescan the data folder", "")]
-    BINDINGS = [Binding("v", "validate", "Validate")]
+               ("validate", "validate the file", "v"), ("open_path", "open a path: a folder or a .jsonl file", "o"),
+               ("refresh", "rescan the folder and the open file", "R"),
+               ("pick_tokenizer", "pick a tokenizer for the validation's token lengths", "t")]
+    BINDINGS = [Binding("v", "validate", "Validate"), Binding("o", "open_path", "Open"),
+                Binding("R", "refresh", "Rescan", tooltip="list the folder again; reindex the open file if it changed"),
+                # not in the footer (full at 80 columns): the Validation tab names the key
+                Binding("t", "pick_tokenizer", "Tokenizer for token lengths", show=False)]
     TABS = "#data-tabs"
     HELP_WIDGETS = (JsonlView,)
 
@@ -57,12 +65,16 @@ class DataPane(Pane):
         super().__init__(**kw)
         self.path: Path | None = None
         self.files: list[Path] = []
+        self.folder: Path | None = None  # the folder listed beside the rows
+        self.tokenizer_model: str | None = None  # the catalog model whose tokenizer measures rows in validation
+        self._opened: tuple[float, int] | None = None  # the open file's mtime and size, for a rescan
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
         with Horizontal():
             with Vertical(classes="side narrow"):
                 yield Label("Datasets", classes="heading")
+                yield PathInput(id="data-path")
                 yield OptionList(id="data-files")
             with TabbedContent(id="data-tabs"):
                 with TabPane("Rows", id="rows-tab"):
@@ -76,32 +88,96 @@ class DataPane(Pane):
                         yield MaskPreview("press Enter on a row, with a model selected", id="mask-preview")
                 with TabPane("Validation", id="validation-tab"):
                     with VerticalScroll():
-                        yield Static("press v to validate", id="validation")
+                        yield Static(VALIDATE_HINT, id="validation")
 
     # -- files ---------------------------------------------------------------------------
     def reload(self) -> None:
         root = getattr(getattr(self.backend, "paths", None), "data", None)
-        self.call("files", find_datasets, root)
+        self.call("files", _first_listing, self.folder, root)
 
-    def loaded_files(self, files: list[Path] | None, error: str | None) -> None:
-        self.files = files or []
+    def loaded_files(self, found: tuple[Any, Path | None] | None, error: str | None) -> None:
+        if error or found is None:
+            self.query_one("#rows-status", Static).update(f"not available: {error}")
+            return
+        listing, first = found
+        self._show_listing(listing)
+        if first is not None and self.path is None:
+            self.open_file(first)
+        elif self.path is None:
+            self.query_one("#rows-status", Static).update(
+                "no .jsonl files in the workspace data folder: `finetui data fetch` or `finetui demo`, or o to open a path")
+        elif self._opened is not None and _stamp(self.path) not in (None, self._opened):
+            self.open_file(self.path)  # rescanned: the open file changed since it was indexed
+
+    def _show_listing(self, listing: Any) -> None:
+        self.folder = listing.folder
+        self.files = [path for path, _ in listing.files]
         options = self.query_one("#data-files", OptionList)
         options.clear_options()
-        options.add_options(Option(f"{p.name}\n{human_bytes(p.stat().st_size)}", id=str(p)) for p in self.files)
-        if self.files and self.path is None:
-            self.open_file(self.files[0])
-        elif not self.files:
-            self.query_one("#rows-status", Static).update("no .jsonl files in the workspace data folder (`finetui data fetch`)")
+        if listing.parent is not None:
+            options.add_option(Option("▴ ..", id=f"dir:{listing.parent}"))
+        options.add_options(Option(f"▸ {p.name}/", id=f"dir:{p}") for p in listing.folders)
+        options.add_options(Option(f"{p.name}\n{human_bytes(size)}", id=f"file:{p}") for p, size in listing.files)
+        if not listing.files and not listing.folders:
+            options.add_option(Option("no .jsonl files here", disabled=True))
+        if listing.truncated:
+            options.add_option(Option("… more: type a path above", disabled=True))
+        if options.option_count:  # on the first entry past "..": Enter goes down, not back up
+            options.highlighted = min(int(listing.parent is not None), options.option_count - 1)
+        self.query_one(".heading", Label).update(Text(self._folder_title(listing.folder), no_wrap=True, overflow="ellipsis"))
+
+    def _folder_title(self, folder: Path) -> str:
+        """The workspace's data folder as "Datasets" (and its subfolders under it); other folders by path."""
+        root = getattr(getattr(self.backend, "paths", None), "data", None)
+        if root is not None:
+            try:
+                inside = folder.relative_to(Path(root).absolute())
+            except ValueError:
+                pass
+            else:
+                return "Datasets" if str(inside) == "." else f"Datasets/{inside}"
+        return _short(folder)
 
     @on(OptionList.OptionSelected, "#data-files")
     def _file_chosen(self, event: OptionList.OptionSelected) -> None:
-        self.open_file(Path(event.option.id))
+        kind, _, path = (event.option.id or "").partition(":")
+        if kind == "dir":
+            self.call("target", _listing_of, path)
+            return
+        self.open_file(Path(path))
         self.query_one(JsonlView).focus()
+
+    def action_open_path(self) -> None:
+        self.query_one("#data-path", Input).focus()
+
+    @on(Input.Submitted, "#data-path")
+    def _path_typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        from finetui.core.data.browse import open_target
+
+        self.call("target", open_target, event.value)
+
+    def loaded_target(self, target: Any, error: str | None) -> None:
+        if error:
+            status = self.query_one("#rows-status", Static)
+            status.update(Text(error))
+            status.add_class("error")
+            self.app.notify(error, severity="error", title="not opened")
+        elif isinstance(target, Path):
+            self.query_one("#data-path", Input).value = ""
+            self.open_file(target)
+            self.show_tab("rows-tab")
+            self.query_one(JsonlView).focus()
+        else:
+            self._show_listing(target)
+            self.query_one("#data-files", OptionList).focus()
 
     def open_file(self, path: str | Path, index: Any = None) -> None:
         self.path = Path(path)
+        self.query_one("#rows-status", Static).remove_class("error")
+        self._opened = _stamp(self.path)
         self.query_one("#rows-status", Static).update(f"{self.path.name}: indexing…")
-        self.query_one("#validation", Static).update("press v to validate")
+        self.query_one("#validation", Static).update(VALIDATE_HINT)
         self.query_one(JsonlView).load(self.path, index)
         if self.path.stat().st_size <= AUTO_VALIDATE_BYTES and self.backend is not None:
             self._validate()
@@ -166,11 +242,78 @@ class DataPane(Pane):
             return
         self.query_one("#validation", Static).update(f"validating {self.path.name}…")
         spec = self.app.current_spec() or {}
-        self.call("validation", _validate, self.path, spec.get("max_seq_length"))
+        if self.tokenizer_model and self.backend is not None:
+            from finetui.core.data.preview import validate_for
+
+            self.call("validation", validate_for, self.backend, self.tokenizer_model, self.path, spec)
+        else:
+            self.call("validation", _validate, self.path, spec.get("max_seq_length"))
 
     def loaded_validation(self, report: Any, error: str | None) -> None:
         out = self.query_one("#validation", Static)
-        out.update(f"not available: {error}" if error else validation_text(report))
+        if error:
+            out.update(f"not available: {error}")
+            return
+        text = validation_text(report)
+        which = f"tokens counted with {self.tokenizer_model}'s tokenizer" if self.tokenizer_model else "no tokenizer"
+        text.append(f"\n{which} · t picks {'another' if self.tokenizer_model else 'one'}", style="dim")
+        out.update(text)
+
+    # -- tokenizer for token lengths ----------------------------------------------------------
+    def action_pick_tokenizer(self) -> None:
+        self.backend_call("tokenizers", "list_models")
+
+    def loaded_tokenizers(self, models: list[Any] | None, error: str | None) -> None:
+        from ..screens import PickScreen
+
+        if error:
+            self.app.notify(error, severity="error", title="cannot list models")
+            return
+        choices = [(m.ref, f"{m.ref}  ({m.source})") for m in models or [] if getattr(m, "path", None)]
+        if not choices:
+            self.app.notify("no model with local files: `finetui demo` or `finetui model add PATH`", severity="warning")
+            return
+        choices.append(("-", "none: rows only, no token lengths"))
+
+        def picked(ref: str | None) -> None:
+            if ref is None:
+                return
+            self.tokenizer_model = None if ref == "-" else ref
+            self.action_validate()
+
+        self.app.push_screen(PickScreen("Count tokens with the tokenizer of:", choices, self.tokenizer_model), picked)
+
+
+def _stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+def _short(folder: Path) -> str:
+    home = str(Path.home())
+    text = str(folder)
+    return "~" + text[len(home):] if text == home or text.startswith(home + "/") else text
+
+
+def _listing_of(folder: str) -> Any:
+    from finetui.core.data.browse import list_folder
+
+    return list_folder(folder)
+
+
+def _first_listing(folder: Path | None, root: Path | None) -> tuple[Any, Path | None]:
+    """The folder to list (the one shown, else the first dataset's, else the data folder) and that dataset."""
+    from finetui.core.data.browse import list_folder
+
+    first = None
+    if folder is None:
+        found = find_datasets(root)
+        first = found[0] if found else None
+        folder = first.parent if first is not None else root
+    return list_folder(folder if folder is not None else "."), first
 
 
 def _validate(path: Path, max_seq_length: Any = None) -> Any:

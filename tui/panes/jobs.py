@@ -16,7 +16,8 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ..format import duration, first_line
-from ..widgets.log_view import LogPanel, LogView
+from ..widgets.log_panel import LogPanel
+from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
 from ..widgets.table_sync import sync_rows
@@ -26,20 +27,42 @@ from .data import find_datasets
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
 ROW_LINES = 3
 COST_DEBOUNCE_S = 0.3  # the launch form's cost is estimated again once typing pauses this long
+NO_JOBS = "no jobs yet: n opens the launch form (or t on a model in pane 1)"
 
 
-def job_row(job: Any, now: float) -> Text:
-    """A job in the list, in words that fit 80 columns: model, status and run time, when it was created.
+def short_names(names: list[str]) -> dict[str, str]:
+    """Each job name's shortest tail of ``-``-separated parts that no other name ends with.
 
-    Jobs of one model differ by their creation time; the full name is in Details.
+    Names are ``MODEL-DATE-TIME-RANDOM``: the random part alone tells jobs of one model apart
+    in the narrow list; the full name is in Details.
     """
+    out = {}
+    for name in names:
+        parts = name.split("-")
+        for k in range(1, len(parts) + 1):
+            tail = "-".join(parts[-k:])
+            if not any(other != name and (other == tail or other.endswith("-" + tail)) for other in names):
+                break
+        out[name] = tail
+    return out
+
+
+def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
+    """A job in the list, in words that fit 80 columns: model and the name's short tag, status and run
+    time, then when it was created or, while it runs, its step of the total and ETA."""
     ran = (job.ended_at or now) - job.started_at if job.started_at else None
     model = job.model.split(":")[0]
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(f"{STATUS_MARK.get(job.status.value, '…')} ")
     out.append(model if len(model) <= 22 else model[:21] + "…", style="bold")
+    if tag and tag != job.name:
+        out.append(f" {tag}", style="dim")
     out.append(f"\n  {job.status.value.lower()}" + (f" · {duration(ran)}" if ran is not None else ""))
-    out.append(f"\n  {time.strftime('%Y-%m-%d %H:%M', time.localtime(job.created_at))}", style="dim")
+    if progress is not None and not job.status.terminal:
+        # while it runs, how far it is matters more than when it was created (that is in Details)
+        out.append(f"\n  {progress.text()}")
+    else:
+        out.append(f"\n  {time.strftime('%Y-%m-%d %H:%M', time.localtime(job.created_at))}", style="dim")
     return out
 
 
@@ -79,6 +102,7 @@ class JobsPane(Pane):
         self._mirror_dir: Path | None = None
         self._cost_timer: Any = None
         self.cost_for: dict[str, Any] | None = None  # the launch request whose cost the form shows
+        self.progress: dict[str, Any] = {}  # job name -> JobProgress of the jobs running at the last poll
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -112,15 +136,38 @@ class JobsPane(Pane):
             self.query_one("#job-details", Static).update(f"not available: {error}")
             return
         self.jobs = jobs or []
-        now = self.app.clock()
-        rows = [(job.name, (job_row(job, now),)) for job in self.jobs]
-        sync_rows(self.query_one("#job-table", DataTable), rows, height=ROW_LINES)
+        self._show_rows()
+        running = [job.name for job in self.jobs if not job.status.terminal]
+        if running:
+            self.call("progress", self._read_progress, running, self.app.clock())
         if not self.jobs:
-            self.query_one("#job-details", Static).update("no jobs yet: n opens the launch form (or t on a model in pane 1)")
+            for where in ("#job-details", "#log-status"):  # the Log tab shows first: say it there too
+                self.query_one(where, Static).update(NO_JOBS)
         if self.job is not None:
             fresh = next((j for j in self.jobs if j.name == self.job.name), None)
             if fresh is not None:
                 self._show_job(fresh)
+
+    def _show_rows(self) -> None:
+        now, tags = self.app.clock(), short_names([job.name for job in self.jobs])
+        rows = [(job.name, (job_row(job, now, tags[job.name], self.progress.get(job.name)),)) for job in self.jobs]
+        sync_rows(self.query_one("#job-table", DataTable), rows, height=ROW_LINES)
+
+    def _read_progress(self, names: list[str], now: float) -> dict[str, Any]:
+        from finetui.core.progress import read_progress
+
+        out = {}
+        for name in names:
+            try:
+                out[name] = read_progress(self.backend, name, now)
+            except Exception:  # a job without metrics or log yet (or one gone meanwhile): no progress shown
+                out[name] = None
+        return out
+
+    def loaded_progress(self, progress: dict[str, Any] | None, error: str | None) -> None:
+        if progress:
+            self.progress.update(progress)
+            self._show_rows()
 
     def focus_main(self) -> None:
         if self.has_class("launching"):  # the list is hidden beside the form
@@ -143,7 +190,17 @@ class JobsPane(Pane):
         if job is not None:
             self._show_job(job)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the footer offers what applies to the selected job (and keeps room for the log's keys at 80 columns)
+        if action == "cancel":
+            return self.job is not None and not self.job.status.terminal
+        if action == "register":
+            return self.job is not None and self.job.status.value == "Completed"
+        return super().check_action(action, parameters)
+
     def _show_job(self, job: Any) -> None:
+        if self.job is None or (self.job.name, self.job.status) != (job.name, job.status):
+            self.refresh_bindings()
         self.job = job
         self.query_one("#job-details", Static).update(job_details(job, self.app.clock()))
         if self._log_for != job.name:

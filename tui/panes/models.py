@@ -16,6 +16,10 @@ from ..format import human_bytes, human_count
 from .base import Pane
 
 
+NO_MODELS = ("no models yet: run `finetui demo` for the offline demo model, or `finetui model add PATH` for a"
+             " model folder (Hugging Face layout); they show here at once")
+
+
 def model_details(m: Any) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
@@ -84,7 +88,8 @@ class ModelsPane(Pane):
         for m in self.models:
             table.add_row(m.ref, human_count(m.parameter_count), m.source, key=m.ref)
         if not self.models:
-            details.update("no models match" if self.query_one("#model-filter", Input).value else "the catalog is empty: run `finetui demo`, or add a model with `finetui model add`")
+            typed = self.query_one("#model-filter", Input).value.strip()
+            details.update(f"no models match {typed!r}: Esc clears the filter" if typed else NO_MODELS)
         elif self.app.selected_model is None:
             self.app.use_model(self.models[0].ref)
 

@@ -3,7 +3,9 @@
 Threads only read the file and post offsets (``Scanned``, ``Appended``,
 ``Filtered``); the widget applies them on the main thread and reads the lines
 on screen with ``pread``. Search (``/``, ``n``, ``N``) highlights matches;
-filter (``f``) shows only matching lines.
+filter (``f``) shows only matching lines. Long lines scroll sideways (left,
+right) or wrap (``w``); wrapping lays out only the lines on screen
+(``log_wrap.py``), so it reads no more of the file than scrolling does.
 """
 
 from __future__ import annotations
@@ -12,21 +14,20 @@ import time
 from array import array
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from .log_file import CHUNK, TAIL_CHUNK, LogFile
+from .log_wrap import Row, wrapped_rows
 
 FOLLOW_POLL_S = 0.02
 
@@ -45,6 +46,9 @@ class LogView(ScrollView, can_focus=True):
         Binding("home,g", "head", "first line", show=False),
         Binding("n", "next_match", "next match", show=False),
         Binding("N", "previous_match", "previous match", show=False),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="wrap long lines, or scroll them sideways"),
+        Binding("right", "scroll_right", "Scroll", key_display="←→", tooltip="scroll long lines sideways"),
+        Binding("left", "scroll_left", "scroll long lines left", show=False),
     ]
 
     class Scanned(Message):
@@ -77,6 +81,9 @@ class LogView(ScrollView, can_focus=True):
         self._initial = Path(path) if path else None
         self._watching: LogFile | None = None
         self._watch_growth = follow
+        self.wrap = False
+        self._widest = 0  # cells of the widest line read so far: the sideways scroll's extent
+        self._layout: tuple[tuple, list[Row]] = ((), [])
 
     def on_mount(self) -> None:
         if self._initial is not None:
@@ -93,6 +100,7 @@ class LogView(ScrollView, can_focus=True):
         # another file: a search or filter typed for the last one does not carry over
         self.needle, self.matches, self.current_match, self.filter_on = "", None, None, False
         self._cache.clear()
+        self._widest = 0
         self.virtual_size = Size(0, 0)
         self.scroll_to(0, 0, animate=False)
         self._scan(self.log_file, follow)
@@ -231,7 +239,8 @@ class LogView(ScrollView, can_focus=True):
             self.action_next_match()
 
     def _set_size(self) -> None:
-        self.virtual_size = Size(0, self.line_count)  # long lines are cropped: no horizontal bar
+        # one row per line; as wide as the widest line seen, unless lines wrap
+        self.virtual_size = Size(0 if self.wrap else self._widest, self.line_count)
 
     def _after_change(self, *, keep_bottom: bool) -> None:
         self._set_size()
@@ -289,6 +298,25 @@ class LogView(ScrollView, can_focus=True):
     def action_previous_match(self) -> None:
         self.action_next_match(-1)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("scroll_right", "scroll_left"):
+            return not self.wrap  # wrapped lines have nothing beside them: the footer drops the key
+        return True
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self.refresh_bindings()
+        self.scroll_to(x=0, animate=False, immediate=True, force=True)
+        self._after_change(keep_bottom=self.follow)
+
+    def action_scroll_right(self) -> None:
+        if not self.wrap:  # a quarter of the width a key: a 4 KiB line is a few presses away
+            self.scroll_to(x=self.scroll_x + max(1, self.size.width // 4), animate=False, immediate=True)
+
+    def action_scroll_left(self) -> None:
+        if not self.wrap:
+            self.scroll_to(x=max(0, self.scroll_x - max(1, self.size.width // 4)), animate=False, immediate=True)
+
     # -- rendering ----------------------------------------------------------------------------
     def _text(self, index: int) -> str:
         key = (id(self.log_file), index)
@@ -296,12 +324,37 @@ class LogView(ScrollView, can_focus=True):
         if text is None and self.log_file is not None:
             text = self.log_file.line(index)
             self._cache[key] = text
+            if not self.wrap and cell_len(text) > self._widest:  # sideways scroll reaches the new widest
+                self._widest = cell_len(text)
+                self.call_after_refresh(self._widened)
         return text or ""
+
+    def _widened(self) -> None:
+        """The sideways scrollbar may have just taken a row: a followed log stays pinned to its end."""
+        self._set_size()
+        if self.follow:
+            self.call_after_refresh(self._pin_bottom)
+
+    def _screen_rows(self) -> list[Row]:
+        """With wrap on: the (line, first cell) of each row on screen, laid out once per change."""
+        region = self.scrollable_content_region
+        top, count = int(self.scroll_y), self.line_count
+        at_bottom = self.follow or (top > 0 and self._at_bottom())
+        key = (id(self.log_file), top, count, region.width, region.height, at_bottom, self.filter_on,
+               None if self.matches is None else len(self.matches))
+        if self._layout[0] != key:
+            rows = wrapped_rows(top, count, region.width, region.height, at_bottom,
+                                lambda v: cell_len(self._text(self.log_line_at(v))))
+            self._layout = (key, rows)
+        return self._layout[1]
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
-        view_index = int(self.scroll_y) + y
+        view_index, x = int(self.scroll_y) + y, int(self.scroll_x)
+        if self.wrap and self.log_file is not None:
+            rows = self._screen_rows()
+            view_index, x = rows[y] if y < len(rows) else (self.line_count, 0)
         if self.log_file is None or view_index >= self.line_count:
             return Strip.blank(width, base)
         index = self.log_line_at(view_index)
@@ -310,7 +363,6 @@ class LogView(ScrollView, can_focus=True):
         if index == self.current_match:
             style = base + self.get_component_rich_style("log-view--current")
         segments = self._highlight(text, style)
-        x = int(self.scroll_x)
         return Strip(segments).crop_extend(x, x + width, style)
 
     def _highlight(self, text: str, style: Style) -> list[Segment]:
@@ -327,78 +379,3 @@ class LogView(ScrollView, can_focus=True):
     def on_unmount(self) -> None:
         if self.log_file is not None:
             self.log_file.close()
-
-
-class LogPanel(Vertical):
-    """A LogView with its search/filter bar and a status line."""
-
-    BINDINGS = [
-        Binding("slash", "find('search')", "Search"),
-        Binding("f", "find('filter')", "Filter"),
-        Binding("escape", "clear_find", "clear the search or filter", show=False),
-    ]
-
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self._mode = "search"
-
-    def compose(self) -> ComposeResult:
-        yield LogView(id="log-view")
-        yield Input(placeholder="search (Enter) · Esc to close", id="log-find", classes="hidden")
-        yield Static("", id="log-status", classes="status-line")
-
-    @property
-    def view(self) -> LogView:
-        return self.query_one(LogView)
-
-    def load(self, path: str | Path, *, follow: bool = True) -> None:
-        """Show another log, with the search bar closed and emptied."""
-        box = self.query_one("#log-find", Input)
-        box.value, self._mode = "", "search"
-        box.add_class("hidden")
-        self.view.load(path, follow=follow)
-
-    def action_find(self, mode: str) -> None:
-        self._mode = mode
-        box = self.query_one("#log-find", Input)
-        box.placeholder = "filter: show only lines containing… (Enter)" if mode == "filter" else "search (Enter; n/N next/prev)"
-        box.remove_class("hidden")
-        box.focus()
-
-    def action_clear_find(self) -> None:
-        box = self.query_one("#log-find", Input)
-        box.value = ""
-        box.add_class("hidden")
-        self.view.search("", filter_on=False)
-        self.view.focus()
-
-    @on(Input.Changed, "#log-find")
-    def _typed(self, event: Input.Changed) -> None:
-        """Filter and search as you type (each keystroke replaces the last scan: the workers are exclusive)."""
-        event.stop()
-        if not self.query_one("#log-find").has_class("hidden"):
-            self.view.search(event.value.strip(), filter_on=self._mode == "filter")
-
-    @on(Input.Submitted, "#log-find")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.view.search(event.value.strip(), filter_on=self._mode == "filter")
-        event.input.add_class("hidden")
-        self.view.focus()
-
-    @on(LogView.Changed)
-    def _status(self) -> None:
-        view = self.view
-        log = view.log_file
-        if log is None:
-            text = "no log"
-        else:
-            parts = [f"{log.line_count:,} lines"]
-            if not log.complete:
-                parts.append("scanning…")
-            if view.needle:
-                n = "…" if view.matches is None else f"{len(view.matches):,}"
-                parts.append(f"{'filter' if view.filter_on else 'search'} {view.needle!r}: {n} matches")
-            parts.append("following" if view.follow else "paused (End to follow)")
-            text = " · ".join(parts)
-        self.query_one("#log-status", Static).update(text)

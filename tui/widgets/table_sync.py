@@ -43,7 +43,7 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Any]]], heigh
             if key in table.rows:
                 for column, value in zip(columns, cells):
                     if table.get_cell(key, column) != value:
-                        table.update_cell(key, column, value)
+                        table.update_cell(key, column, value, update_width=True)  # a longer cell (a job's progress) is not cut
             else:
                 table.add_row(*cells, key=key, height=height)
         order = [row.key.value for row in table.ordered_rows]
