@@ -32,6 +32,7 @@ from ..models import (
 from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
 from .auth import DeviceCodeCallback
 from .client import OUTPUT_LOGGER, AzureClient, route_sdk_logs
+from .job_eval import JobEvaluation, read_evaluation
 from .workspace import options_from_env, resolve_workspace
 
 
@@ -211,6 +212,10 @@ class AzureBackend:
 
     def job_metrics(self, name: str) -> list[MetricPoint]:
         return self.jobs.metrics(name)
+
+    def job_evaluation(self, name: str) -> JobEvaluation:
+        """The pipeline's model_evaluation step: its metrics, beside the job's last training metrics."""
+        return read_evaluation(self.jobs, self.jobs.metrics_reader(), name)
 
     # -- registry --------------------------------------------------------------------------------
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
