@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import Conflict, OperationFailed
-from ..models import JobStatus, MetricPoint
+from typing import Callable
+
+from ..errors import Conflict, FinetuiError, OperationFailed
+from ..evaluate import DeployGate
+from ..models import JobStatus, MetricPoint, RegisteredModel
 
 EVAL_STEP = "model_evaluation"
 EVAL_STEPS = ("compute_metrics", EVAL_STEP)  # the step that logs the scores, by the names pipelines give it
@@ -72,3 +75,24 @@ def read_evaluation(jobs, metrics, name: str) -> JobEvaluation:
     training, at = last_values(jobs.metrics(name))
     return JobEvaluation(job=name, model=job.model, status=job.status, step=step.name, step_status=step.status,
                          metrics=scores, training=training, training_step=at)
+
+
+def job_gate(model: RegisteredModel, read: Callable[[str], JobEvaluation]) -> DeployGate | None:
+    """What ``endpoint create`` says about a model registered from a job: that job's evaluation step.
+
+    The step scores the fine-tuned model only, so nothing says it beat its
+    base: like a local evaluation without a base, that is a warning.
+    """
+    if not model.job:
+        return None  # not from a job: there is no evaluation of it to show
+    try:
+        found = read(model.job)
+    except FinetuiError as exc:
+        return DeployGate(model.ref, model.job, None, f"{model.ref} has no evaluation: {exc}", True)
+    if not found.metrics:
+        return DeployGate(model.ref, model.job, None,
+                          f"{model.ref}: the evaluation step of job {model.job} logged no metrics", True)
+    scored = ", ".join(f"{k} {v:.4f}" for k, v in found.metrics.items())
+    return DeployGate(model.ref, model.job, None,
+                      f"{model.ref}: job {model.job}'s evaluation step scored it {scored}; "
+                      "the pipeline does not score its base, so nothing says it beat it", True, metrics=found.metrics)

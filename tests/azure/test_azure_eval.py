@@ -91,6 +91,30 @@ def test_failed_evaluation_and_jobs_that_never_reached_it(backend, fake, chat_fi
                                  f"version runs none); its training metrics: `finetui job metrics {no_eval_step}`")
 
 
+def test_deploy_gate_shows_the_jobs_evaluation(backend, fake, chat_files):
+    job = _submit(backend, chat_files)
+    _log_run(fake, job)
+    fake.run_steps(job, "model_evaluation")
+    fake.advance(job, "Completed")
+    backend.register_model(job, "phi3-ft", "1")
+    gate = backend.evaluation_gate("phi3-ft:1")
+    assert (gate.model, gate.evaluation, gate.improved, gate.warn, gate.metrics) == ("phi3-ft:1", job, None, True, EVAL_METRICS)
+    assert gate.message == (f"phi3-ft:1: job {job}'s evaluation step scored it bleu_4 0.2100, perplexities_mean 6.5000, "
+                            "rouge1 0.4800, rougeL 0.4400; the pipeline does not score its base, "
+                            "so nothing says it beat it")
+
+    failed = _submit(backend, chat_files)
+    fake.run_steps(failed, "model_evaluation", "Failed", error="no column 'messages'")
+    fake.advance(failed, "Failed")
+    fake.add_workspace_model("phi3-ft", "2", {"finetui.job": failed})  # registered by hand from the step's output
+    gate = backend.evaluation_gate("phi3-ft:2")
+    assert (gate.warn, gate.metrics) == (True, {})
+    assert gate.message == f"phi3-ft:2 has no evaluation: job {failed}: step model_evaluation failed: no column 'messages'"
+
+    fake.add_workspace_model("uploaded", "1", path="azureml://datastores/workspaceblobstore/paths/m")
+    assert backend.evaluation_gate("uploaded:1") is None  # not from a job: nothing to show
+
+
 def _cli_job(azure_cli) -> str:
     row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
     (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
@@ -120,6 +144,14 @@ def test_eval_show_of_an_azure_job(azure_cli):
     assert f"job {job} (Completed): step {job}-model_evaluation Completed" in human.stdout
     assert any(line.split() == ["bleu_4", "0.2100"] for line in human.stdout.splitlines()), human.stdout
     assert "training, last values (step 30): eval_loss 1.1, loss 0.8" in human.stdout
+
+    # the deploy gate: endpoint create shows what the registered model's job measured
+    azure_cli.json("model", "register", "--job", job, "--name", "phi3-ft", "--version", "1")
+    created = azure_cli.run("endpoint", "create", "ep1", "--model", "phi3-ft:1", "--json")
+    assert created.returncode == 0, created.stderr
+    gate = json.loads(created.stdout)["evaluation"]
+    assert (gate["evaluation"], gate["metrics"], gate["warn"], gate["improved"]) == (job, EVAL_METRICS, True, None)
+    assert f"warning: phi3-ft:1: job {job}'s evaluation step scored it bleu_4 0.2100," in created.stderr
 
 
 def test_job_wait_on_azure_exit_codes(azure_cli):

@@ -37,10 +37,12 @@ def _manager(ctx):
 def deploy_gate(ctx, model: str) -> DeployGate | None:
     """The model's latest evaluation for ``endpoint create``; None where the backend has none to say."""
     manager = getattr(ctx.backend, "evals", None)
-    if manager is None:
+    # Azure has no evaluations of its own: the gate there is the registered model's job's evaluation step
+    gate_of = manager.gate if manager is not None else getattr(ctx.backend, "evaluation_gate", None)
+    if gate_of is None:
         return None
     try:
-        return manager.gate(model)
+        return gate_of(model)
     except FinetuiError:  # a model the catalog does not know: endpoint create reports that itself
         return None
 
