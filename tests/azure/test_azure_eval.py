@@ -130,6 +130,9 @@ def test_eval_show_of_an_azure_job(azure_cli):
     assert early.returncode == 1, early.stderr
     assert early.stderr == (f"error: job {job} is Running and its model_evaluation step has not started yet "
                             f"(`finetui job wait {job}`, then try again)\n")
+    rows = azure_cli.run("eval", "show", job, "--rows")
+    assert rows.returncode == 2
+    assert rows.stderr == "error: --rows: the azure backend keeps no per-row results of a job's evaluation\n"
     missing = azure_cli.run("eval", "show", "no_such_job")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1, missing.stderr
 
