@@ -82,6 +82,7 @@ class DeployGate:
     message: str
     warn: bool
     scores: dict[str, EvalScores] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # a service's own evaluation (Azure's pipeline step)
 
 
 def gate(model: str, run: EvalRun | None) -> DeployGate:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ..backend import JobRequest, require_completed
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from ..errors import InvalidInput
+from ..evaluate import DeployGate
 from ..models import (
     JobPlan,
     CatalogModel,
@@ -32,6 +33,7 @@ from ..models import (
 from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
 from .auth import DeviceCodeCallback
 from .client import OUTPUT_LOGGER, AzureClient, route_sdk_logs
+from .job_eval import JobEvaluation, job_gate, read_evaluation
 from .workspace import options_from_env, resolve_workspace
 
 
@@ -211,6 +213,14 @@ class AzureBackend:
 
     def job_metrics(self, name: str) -> list[MetricPoint]:
         return self.jobs.metrics(name)
+
+    def job_evaluation(self, name: str) -> JobEvaluation:
+        """The pipeline's model_evaluation step: its metrics, beside the job's last training metrics."""
+        return read_evaluation(self.jobs, self.jobs.metrics_reader(), name)
+
+    def evaluation_gate(self, model_ref: str) -> DeployGate | None:
+        """For ``endpoint create``: the evaluation step of the job a registered model came from."""
+        return job_gate(self.registry.get(model_ref), self.job_evaluation)
 
     # -- registry --------------------------------------------------------------------------------
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:

@@ -271,8 +271,6 @@ class AzureJobs:
 
     def metrics(self, name: str) -> list[MetricPoint]:
         """The fine-tune step's metrics (loss, learning_rate, ...) from the workspace's MLflow server."""
-        from .metrics import AzureMetrics
-
         sdk_job = self._get_sdk(name)
         run_id = name
         if str(getattr(sdk_job, "type", "")) == "pipeline":
@@ -281,9 +279,15 @@ class AzureJobs:
             if finetune is None:
                 return []  # not started yet
             run_id = finetune.name
+        return self.metrics_reader().for_run(run_id)
+
+    def metrics_reader(self) -> Any:
+        """The workspace's tracking server (one per backend: it caches the server's address)."""
+        from .metrics import AzureMetrics
+
         if self._metrics is None:
             self._metrics = AzureMetrics(self.client)
-        return self._metrics.for_run(run_id)
+        return self._metrics
 
 
 # chat_completion_pipeline's steps, in the order the pipeline runs them

@@ -119,6 +119,7 @@ class FakeAzure:
         self.job_bodies: dict[str, dict] = {}
         self.job_gets: dict[str, int] = {}
         self.job_outcome: dict[str, str] = {}
+        self.job_script: dict[str, list[str]] = {}  # statuses a job takes, one per GET of it
         self.runs: dict[str, dict] = {}
         self.blobs: dict[str, bytes] = {}
         self.models: dict[tuple[str, str], dict] = {}
@@ -455,9 +456,24 @@ class FakeAzure:
     def advance(self, name: str, status: str) -> None:
         self.jobs[name]["properties"]["status"] = status
 
+    def script(self, name: str, *statuses: str) -> None:
+        """The job moves to the next of ``statuses`` at each GET of it, as a polled job would."""
+        self.job_script[name] = list(statuses)
+
+    def run_steps(self, job: str, through: str, last: str = "Completed", error: str | None = None) -> None:
+        """Steps up to ``through`` start and end, in pipeline order; ``through`` ends ``last`` (with ``error``)."""
+        for i, step in enumerate(STEPS[: STEPS.index(through) + 1]):
+            done = step == through
+            self.step(job, step, last if done else "Completed", f"2026-01-01T00:{10 * i:02d}:00+00:00",
+                      f"2026-01-01T00:{10 * i + 9:02d}:00+00:00" if not done or last in ("Completed", "Failed") else None)
+            if done and error:
+                self.runs[f"{job}-{step}"]["error"] = {"error": {"code": "UserError", "message": error}}
+
     def job_get(self, req, name):
         if name not in self.jobs:
             return _err(404, "UserError", f"Job {name} not found in workspace {WS}")
+        if self.job_script.get(name):
+            self.advance(name, self.job_script[name].pop(0))
         return _ok(self._job_view(name))
 
     def job_list(self, req):

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from finetui.core.errors import BackendUnavailable, FinetuiError
+from finetui.core.errors import BackendUnavailable, FinetuiError, InvalidInput
 from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
 from .common import emit, handle_errors, json_option, pass_ctx, table
@@ -37,10 +37,12 @@ def _manager(ctx):
 def deploy_gate(ctx, model: str) -> DeployGate | None:
     """The model's latest evaluation for ``endpoint create``; None where the backend has none to say."""
     manager = getattr(ctx.backend, "evals", None)
-    if manager is None:
+    # Azure has no evaluations of its own: the gate there is the registered model's job's evaluation step
+    gate_of = manager.gate if manager is not None else getattr(ctx.backend, "evaluation_gate", None)
+    if gate_of is None:
         return None
     try:
-        return manager.gate(model)
+        return gate_of(model)
     except FinetuiError:  # a model the catalog does not know: endpoint create reports that itself
         return None
 
@@ -99,6 +101,18 @@ def _show(run: EvalRun) -> None:
                                   else "the model did NOT beat its base"))
     if run.rows_path:
         click.echo(f"per-row results: {run.rows_path} (`finetui eval show {run.name} --rows`)")
+
+
+def _show_job_evaluation(ev) -> None:
+    click.echo(f"job {ev.job} ({ev.status.value}): step {ev.step} {ev.step_status.value}")
+    click.echo(f"  model: {ev.model or '-'}")
+    if ev.metrics:
+        table([[k, f"{v:.4f}"] for k, v in ev.metrics.items()], ["EVALUATION METRIC", "VALUE"])
+    else:
+        click.echo("the evaluation step logged no metrics")
+    if ev.training:
+        click.echo(f"training, last values (step {ev.training_step}): "
+                   + ", ".join(f"{k} {v:.4g}" for k, v in ev.training.items()))
 
 
 @eval_group.command("run")
@@ -165,6 +179,12 @@ def show(ctx, name, with_rows, as_json) -> None:
     """One evaluation: progress, the scores side by side, the verdict."""
     from finetui.core.printable import printable
 
+    if getattr(ctx.backend, "evals", None) is None and hasattr(ctx.backend, "job_evaluation"):
+        if with_rows:
+            raise InvalidInput(f"--rows: the {ctx.backend_name} backend keeps no per-row results of a job's evaluation")
+        found = ctx.backend.job_evaluation(name)  # on Azure NAME is a job: its model_evaluation step
+        emit(found, as_json, _show_job_evaluation)
+        return
     manager = _manager(ctx)
     current = manager.get(name)
     rows = manager.rows(name) if with_rows else None
