@@ -7,7 +7,6 @@ at the diff (`pytest tests/tui/test_cost_widgets.py --snapshot-update`).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,15 +21,6 @@ from finetui.tui.app import FinetuiApp
 from finetui.tui.widgets.command_log import CommandLogScreen
 
 NOW = T0 + 2 * 3600 + 10  # the app's clock: the endpoint has been up 2 h
-
-
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture
