@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from tui_fixtures import wait_for
 from textual.widgets import DataTable, Input, Static, TabbedContent
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets (8.2); the footer is built of them
 
 from finetui.tui.app import FinetuiApp
 from finetui.tui.widgets.jsonl_view import JsonlView
@@ -26,6 +27,14 @@ VIEWS = [
     ("endpoints", "endpoint-details-tab", ""), ("endpoints", "endpoint-chat-tab", "i"),
 ]
 TABS = {"data": "#data-tabs", "jobs": "#job-tabs", "endpoints": "#endpoint-tabs"}
+
+
+def shown_bindings(app) -> set[str]:
+    return {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show and b.binding.description}
+
+
+def footer_keys(app) -> set[str]:
+    return {k.description for k in app.screen.query(FooterKey)}
 
 
 def ready(pane: str, tab: str | None, keys: str):
@@ -67,6 +76,8 @@ def ready(pane: str, tab: str | None, keys: str):
             await wait_for(pilot, lambda: (jobs.cost_for or {}).get("train_file") == "/workspace/demo/data/train.jsonl")
         for field in app.query(Input):  # a blinking cursor would make the snapshot depend on timing
             field.cursor_blink = False
+        # the footer follows focus a refresh later; on a loaded machine that can be after a fixed pause
+        await wait_for(pilot, lambda: footer_keys(app) == shown_bindings(app))
         await pilot.pause(0.1)
 
     return run
