@@ -91,12 +91,12 @@ def test_temperature_zero_is_greedy(ws):
 
 
 def test_an_answer_cut_by_the_token_limit_is_flagged(ws):
-    # the tiny model never ends an answer by itself, so 4 tokens is always the limit
-    proc = subprocess.run(_argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4"),
+    # greedy, so the same 4 tokens every run: sampling could draw the end-of-text token early and end with "stop"
+    proc = subprocess.run(_argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--param", "temperature=0"),
                           capture_output=True, text=True, timeout=300, env=_env())
     assert proc.returncode == 0, proc.stderr
     assert "4 tokens" in proc.stderr and "cut off at the token limit" in proc.stderr
-    out = subprocess.run(_argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--json"),
+    out = subprocess.run(_argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--param", "temperature=0", "--json"),
                          capture_output=True, text=True, timeout=300, env=_env())
     assert json.loads(out.stdout)["stats"]["finish_reason"] == "length"
 
