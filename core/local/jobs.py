@@ -140,18 +140,9 @@ class JobManager:
         """Mark a job Failed when its runner is gone but the record says it is active."""
         if record.get("status") not in ACTIVE or not isinstance(record.get("created_at"), (int, float)):
             return record
-        pid = record.get("pid")
-        if pid:
-            if procs.is_alive(pid, record.get("pid_start_time")):
-                return record
-            reason = f"the runner process (pid {pid}) ended without finishing: killed by a signal or crashed"
-        elif time.time() - record["created_at"] > STARTUP_GRACE_S:
-            reason = "the runner process never started"
-        else:
+        reason = procs.gone_reason(record, Path(record["job_dir"]) / LOG_RELPATH, "runner process", STARTUP_GRACE_S)
+        if reason is None:
             return record
-        last = procs.tail_lines(Path(record["job_dir"]) / LOG_RELPATH, 1)
-        if last:
-            reason += f"; last log line: {last[-1][:300]}"
         # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
         remove_incomplete_checkpoints(Path(record["job_dir"]))
         updated = self.store.update_job_if(
