@@ -18,7 +18,7 @@ from .common import emit, json_option, pass_ctx, table
 
 @click.group("job")
 def job() -> None:
-    """Fine-tuning jobs."""
+    """Fine-tuning jobs: submit, follow, wait for, cancel, resume or extend them; read their logs and metrics."""
 
 
 @job.command("submit")

@@ -34,21 +34,6 @@ _COMMANDS = {
     "down": ("finetui.tui.cli.down_cmd", "down"),
 }
 
-_HELP = {
-    "model": "Browse the catalog, add local models, register fine-tuned ones.",
-    "compute": "List compute and check whether a model and spec fit.",
-    "data": "Fetch, validate and show chat datasets (JSONL).",
-    "job": "Submit, follow, cancel fine-tuning jobs; read their logs and metrics.",
-    "demo": "Build the offline demo: a tiny model and sample chat data.",
-    "eval": "Evaluate a model against its base on held-out rows (loss, exact match, ROUGE-L, chrF).",
-    "endpoint": "Deploy registered models to endpoints, invoke them, delete them.",
-    "chat": "Chat with an endpoint in the terminal (streaming).",
-    "azure": "Azure ML sign-in and workspace information.",
-    "history": "Every action performed here, with the finetui, az ml and SDK lines that repeat it.",
-    "prices": "Prices per hour by backend and SKU; refresh them from Azure's public price list.",
-    "down": "Delete endpoints so they stop billing, after one confirmation.",
-}
-
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -70,7 +55,9 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)]
+        # each noun's own first docstring sentence, wrapped rather than cut at the terminal's width
+        rows = [(name, command.get_short_help_str(limit=200)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
