@@ -44,12 +44,7 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None  # not built yet
-            raise
+        module = importlib.import_module(module_name)
         command: click.Command = getattr(module, attr)
         record_each_command(command)
         return command

@@ -47,12 +47,9 @@ def stats_text(client: Any, first: float | None, elapsed: float, pieces: int) ->
     """Time to first token and tokens/s: the client's own figures when it keeps them."""
     stats = getattr(client, "last_stats", None)
     if stats is not None:
-        try:
-            from finetui.core.chat import stats_line
+        from finetui.core.chat import stats_line
 
-            return stats_line(stats)
-        except ImportError:
-            pass
+        return stats_line(stats)
     rate = (pieces - 1) / (elapsed - first) if first is not None and pieces > 1 and elapsed > first else 0.0
     ttft = f"{first * 1000:.0f} ms" if first is not None else "-"
     return f"first token {ttft} · {pieces} pieces · {rate:.1f} tok/s"
