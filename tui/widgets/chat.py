@@ -79,7 +79,6 @@ class ChatConsole(Vertical):
         self.system: str | None = None  # the system prompt, sent first with every turn
         self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
         self.last_response: Any = None
-        self.request_url: str | None = None
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-messages")
@@ -145,7 +144,6 @@ class ChatConsole(Vertical):
             if client is not None:
                 self.last_request = getattr(client, "last_request", None)
                 self.last_response = getattr(client, "last_response", None)
-                self.request_url = getattr(client, "url", None)
                 if hasattr(client, "aclose"):
                     await client.aclose()
         full = "".join(parts)
@@ -231,6 +229,6 @@ class ChatConsole(Vertical):
 
     def action_clear(self) -> None:
         self.messages.clear()
-        self.last_request, self.last_response, self.request_url = None, None, None
+        self.last_request, self.last_response = None, None
         self.query_one("#chat-messages", VerticalScroll).remove_children()
         self._update_raw()  # another endpoint: its raw view must not show the last one's request
