@@ -180,15 +180,18 @@ def recorded(fn: Callable) -> Callable:
     return wrapper
 
 
+_RECORDED: set[click.Command] = set()
+
+
 def record_each_command(command: click.Command) -> None:
     """Wrap the body of ``command`` (or of every command under a group) in ``recorded``, once.
 
     The nouns' modules are imported once per process, but the group may look a
-    noun up several times (help, then the call), hence the mark.
+    noun up several times (help, then the call), hence the set of those done.
     """
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             record_each_command(sub)
-    elif command.callback is not None and not getattr(command.callback, "_finetui_recorded", False):
+    elif command.callback is not None and command not in _RECORDED:
         command.callback = recorded(command.callback)
-        command.callback._finetui_recorded = True  # type: ignore[attr-defined]
+        _RECORDED.add(command)
