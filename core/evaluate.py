@@ -15,8 +15,6 @@ from typing import Any
 
 from .models import JobStatus
 
-SIDES = ("model", "base")
-
 
 @dataclass(frozen=True)
 class EvalRequest:

@@ -9,7 +9,7 @@ import pytest
 
 from data_factory import write_hub_folder, write_jsonl, write_synthetic_ultrachat
 from finetui.core.data.fetch import fetch_dataset
-from finetui.core.data.jsonl import JsonlIndex, summarize_row
+from finetui.core.data.jsonl import JsonlIndex
 from finetui.core.data.prepare import prepare_training_file
 from finetui.core.data.validate import validate_file
 from finetui.core.errors import InvalidInput, NetworkUnavailable
@@ -28,7 +28,6 @@ def test_index_multibyte_rows_without_trailing_newline(tmp_path):
         assert index.scan() is True and index.done
         assert index.line_count == 3
         assert [index.row(i) for i in range(3)] == rows
-        assert json.loads(index.row_text(2)) == rows[2]
         assert index.rows(1, 10) == rows[1:]
 
 
@@ -62,13 +61,6 @@ def test_index_bad_row_names_its_line(tmp_path):
         index.scan()
         with pytest.raises(InvalidInput, match="line 2"):
             index.row(1)
-
-
-def test_summarize_row_cuts_the_first_user_message():
-    s = summarize_row({"messages": [{"role": "user", "content": "word " * 100}, {"role": "assistant", "content": "fine"}]}, width=80)
-    assert s["turns"] == 2 and s["roles"] == ["user", "assistant"]
-    assert len(s["first_user"]) <= 80 and s["first_user"].endswith("…")
-    assert s["chars"] == 500 + 4
 
 
 def test_synthetic_ultrachat_is_valid_and_indexable(tmp_path):

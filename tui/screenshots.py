@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from finetui.core.errors import BackendUnavailable
+
 SIZE = (120, 40)
 SETTLE_S = 1.5
 CHAT_WAIT_S = 120.0
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(tempfile.mkdtemp(prefix="finetui-shots-"))
             try:
                 workspace = demo_workspace(tmp / "workspace")
-            except ImportError as exc:
-                print(f"error: the demo builder is not available ({exc.name}); pass --workspace", file=sys.stderr)
+            except BackendUnavailable as exc:  # the local engine (torch, transformers) is an optional extra
+                print(f"error: {exc}; or pass --workspace", file=sys.stderr)
                 return 1
         svgs = asyncio.run(capture(workspace, out))
         for path in svgs + to_png(svgs):

@@ -20,7 +20,6 @@ from ..errors import AuthError
 DeviceCodeCallback = Callable[[str, str, Any], None]  # (verification url, user code, expires_on)
 
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
-ML_SCOPE = "https://ml.azure.com/.default"
 
 
 def decode_claims(token: str) -> dict[str, Any]:

@@ -326,10 +326,8 @@ def validate_data(path: str, which: str) -> None:
 
     if not Path(path).is_file():
         raise InvalidInput(f"{which} file {path}: not found")
-    try:
-        from ..data.validate import validate_file
-    except ImportError:  # the validator is another area's; without it the service checks the data
-        return
+    from ..data.validate import validate_file
+
     report = validate_file(path)
     if not report.ok:
         first = report.issues[0] if report.issues else "no valid rows"

@@ -69,12 +69,7 @@ def fetch_dataset(
         check_hub_reachable(repo_id)
     source = str(local) if is_local else repo_id
     out = Path(out_dir).expanduser()
-    try:
-        import datasets
-    except ImportError:
-        from ..errors import BackendUnavailable
-
-        raise BackendUnavailable("fetching datasets needs the datasets package", hint="pip install datasets") from None
+    import datasets  # about a second to import: only when a fetch runs
     written: dict[str, str] = {}
     with _quiet_datasets(datasets):
         for k, name in enumerate(names):

@@ -82,11 +82,6 @@ class JsonlIndex:
                     self._count = len(self._starts)
         return self.done
 
-    def scan_all(self) -> int:
-        while not self.scan(1 << 30):
-            pass
-        return self._count
-
     def _index_chunk(self, data: bytes, base: int) -> None:
         found = array("Q")
         find = data.find
@@ -158,15 +153,6 @@ class JsonlIndex:
         nl = data.find(b"\n")
         return (data if nl < 0 else data[:nl]).rstrip(b"\r")
 
-    def row_size(self, i: int) -> int | None:
-        """Bytes from row ``i`` to the next row, without reading; None for the last row known."""
-        start, end = self._span(i)
-        return None if end is None else end - start
-
-    def row_text(self, i: int, max_bytes: int | None = None) -> str:
-        """Row ``i`` as text (undecodable bytes replaced); ``max_bytes`` cuts a huge row short."""
-        return self.row_bytes(i, max_bytes).decode("utf-8", "replace")
-
     def row(self, i: int) -> Any:
         """Row ``i`` parsed; InvalidInput naming the line when it is not JSON or too big."""
         if i < 0:
@@ -205,23 +191,3 @@ class JsonlIndex:
             self.close()
         except Exception:
             pass
-
-
-def summarize_row(row: Any, width: int = 120) -> dict[str, Any]:
-    """What a list view shows of a row: turns, roles, the first user message (one line, cut), size."""
-    if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-        return {"turns": 0, "roles": [], "first_user": "", "chars": len(json.dumps(row, ensure_ascii=False)), "ok": False}
-    messages = row["messages"]
-    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
-    contents = [m.get("content") if isinstance(m, dict) else None for m in messages]
-    first = next((c for r, c in zip(roles, contents) if r == "user" and isinstance(c, str)), "")
-    first = " ".join(first.split())
-    if len(first) > width:
-        first = first[: width - 1] + "…"
-    return {
-        "turns": len(messages),
-        "roles": roles,
-        "first_user": first,
-        "chars": sum(len(c) for c in contents if isinstance(c, str)),
-        "ok": True,
-    }

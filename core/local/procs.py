@@ -18,10 +18,7 @@ from typing import Sequence
 
 def process_start_time(pid: int) -> float | None:
     """When ``pid`` started (seconds since the epoch), or None if there is no such live process."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover - psutil is a dependency
-        return None
+    import psutil
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:

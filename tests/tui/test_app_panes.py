@@ -73,10 +73,7 @@ async def test_data_rows_last_row_and_chat(local_ws):
         await wait_for(pilot, lambda: app.mounted)
         await pilot.press("3")
         view = app.query_one(JsonlView)
-        await wait_for(pilot, lambda: view.done or "not available" in text_of(app, "#rows-status"))
-        if not view.done:  # core's JsonlIndex is not there yet
-            assert "not available" in text_of(app, "#rows-status")
-            return
+        await wait_for(pilot, lambda: view.done)
         names = [p.name for p in app.pane("data").files]
         assert names == ["test.jsonl", "train.jsonl"]
         assert view.row_count == 20  # test.jsonl sorts first
@@ -98,7 +95,7 @@ async def test_data_validation_report(local_ws):
         await pilot.press("3", "v")
         await wait_for(pilot, lambda: not text_of(app, "#validation").startswith(("press", "validating")))
         report = text_of(app, "#validation")
-        assert "VALID" in report or report.startswith("not available")
+        assert "VALID" in report, report
 
 
 async def test_jobs_list_log_metrics(local_ws):

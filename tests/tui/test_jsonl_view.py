@@ -24,9 +24,6 @@ class SteppedIndex:
         self.line_count = min(len(self.rows), self.line_count + self.step)
         return self.done
 
-    def row_text(self, i: int) -> str:
-        return self.rows[i]
-
     def row(self, i: int):
         self.parsed.append(i)
         return json.loads(self.rows[i])

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .common import emit, handle_errors, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 
 def echo_device_code(url: str, code: str, expires_on: Any) -> None:
@@ -63,7 +63,6 @@ def azure() -> None:
 @azure.command("whoami")
 @json_option
 @pass_ctx
-@handle_errors
 def whoami(ctx, as_json) -> None:
     """Which credential signed in, as whom, in which tenant, and the workspace in use."""
     info = _azure(ctx).whoami()
@@ -80,7 +79,6 @@ def whoami(ctx, as_json) -> None:
 @azure.command("workspace")
 @json_option
 @pass_ctx
-@handle_errors
 def workspace(ctx, as_json) -> None:
     """The workspace the Azure backend will use (no sign-in needed)."""
     ws = _azure(ctx).workspace
@@ -101,7 +99,6 @@ def workspace(ctx, as_json) -> None:
 @click.option("--no-wait", is_flag=True, help="Return once creation has started.")
 @json_option
 @pass_ctx
-@handle_errors
 def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no_fallback, no_wait, as_json) -> None:
     """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning), showing the quota it uses."""
     target, quota, note = _azure(ctx).clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes,
@@ -126,7 +123,6 @@ def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no
 @click.argument("job")
 @json_option
 @pass_ctx
-@handle_errors
 def steps(ctx, job, as_json) -> None:
     """A pipeline job's steps in pipeline order: status, duration, compute."""
     from .job_cmd import step_rows
@@ -140,7 +136,6 @@ def steps(ctx, job, as_json) -> None:
 @click.option("--step", help="Step name or run id (default: the job itself).")
 @json_option
 @pass_ctx
-@handle_errors
 def log_files(ctx, job, step, as_json) -> None:
     """Log files of a job or one of its steps, the one shown by default first."""
     emit(_azure(ctx).list_log_files(job, step), as_json, lambda names: click.echo("\n".join(names) or "no logs yet"))
@@ -154,7 +149,6 @@ def log_files(ctx, job, step, as_json) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
 @click.option("--poll", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between polls.")
 @pass_ctx
-@handle_errors
 def logs(ctx, job, step, file, offset, follow, poll) -> None:
     """Print a job's log, only new lines; the last offset goes to stderr so a later call can resume."""
     backend = _azure(ctx)

@@ -19,7 +19,7 @@ import click
 from finetui.core.chat import KEY_ENV, ChatClient, ChatParams, stats_line, to_dict
 from finetui.core.errors import FinetuiError, InvalidInput, OperationFailed
 
-from .common import handle_errors, json_option, pass_ctx
+from .common import json_option, pass_ctx
 
 HELP = "commands: /reset  /system TEXT  /params [k=v ...]  /raw  /exit"
 
@@ -83,7 +83,6 @@ def _conversation(system: str | None, history: list[dict[str, str]], text: str) 
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=1), help="Seconds per answer.")
 @json_option
 @pass_ctx
-@handle_errors
 def chat(ctx, endpoint, compare, key, message, system, params, protocol, timeout, as_json) -> None:
     """Chat with ENDPOINT (a name or URL), streaming tokens as they come."""
     refs = list(compare) if compare else ([endpoint] if endpoint else [])

@@ -1,12 +1,13 @@
-"""What every CLI command shares: the context object, --json output, error mapping.
+"""What every CLI command shares: the context object, --json output, the error line.
 
 Exit codes: 0 success, 2 bad usage or bad input, 1 an operation that failed.
-Errors are one line on stderr naming what is wrong.
+Errors are one line on stderr naming what is wrong; commands raise the
+project's typed errors and the ``finetui`` group (main.py) turns them into
+that line and the exit code, in one place for every command.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shlex
@@ -14,11 +15,10 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 
-from finetui.core.errors import FinetuiError
 from finetui.core.models import to_jsonable
 
 from ..format import human_bytes, human_count  # noqa: F401  (the CLI modules import them from here)
@@ -83,28 +83,14 @@ def emit(value: Any, as_json: bool, human: Callable[[Any], None] | str | None = 
         click.echo(human)
 
 
-def fail(message: str, code: int = 1) -> None:
+def error_line(exc: BaseException) -> str:
+    """What the user reads of an error: its first line, or its kind when it has no message."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def handle_errors(fn: Callable) -> Callable:
-    """Turn the project's typed errors into a one-line message and the right exit code; log the action."""
-    from .recording import recorded
-
-    fn = recorded(fn)
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except FinetuiError as exc:
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 def table(rows: list[list[str]], headers: list[str]) -> None:

@@ -10,7 +10,7 @@ from finetui.core.compute_fit import gpu_line
 from finetui.core.models import ComputeTarget, FitReport, Verdict, to_jsonable
 from finetui.core.spec import parse_set_options, read_mapping
 
-from .common import emit, handle_errors, human_bytes, json_option, pass_ctx, table
+from .common import emit, human_bytes, json_option, pass_ctx, table
 
 _WORDS = {Verdict.OK: "OK", Verdict.TIGHT: "TIGHT", Verdict.DOES_NOT_FIT: "DOES NOT FIT"}
 
@@ -38,7 +38,6 @@ def _print_targets(targets: list[ComputeTarget]) -> None:
 @compute.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def list_targets(ctx, as_json) -> None:
     """Where jobs can run: this machine's CPU and GPUs, or Azure ML clusters."""
     emit(ctx.backend.list_compute(), as_json, _print_targets)
@@ -52,7 +51,6 @@ def list_targets(ctx, as_json) -> None:
 @click.option("--train", "train_file", type=click.Path(), help="Training data: also estimate the job's time and cost.")
 @json_option
 @pass_ctx
-@handle_errors
 def check(ctx, model, spec_file, sets, target, train_file, as_json) -> None:
     """Estimate the memory MODEL needs to fine-tune with a spec, and whether it fits.
 

@@ -10,7 +10,7 @@ import click
 from finetui.core.errors import InvalidInput
 from finetui.core.printable import printable, printable_data
 
-from .common import emit, handle_errors, json_option, pass_ctx
+from .common import emit, json_option, pass_ctx
 
 
 @click.group("data")
@@ -27,7 +27,6 @@ def data() -> None:
 @click.option("--max-issues", type=click.IntRange(min=1), default=200, show_default=True, help="Report at most this many problems.")
 @json_option
 @pass_ctx
-@handle_errors
 def validate(ctx, file, model_ref, max_seq_length, spec_file, max_issues, as_json) -> None:
     """Check FILE row by row; exit 2 when any row is unusable.
 
@@ -107,7 +106,6 @@ def _print_report(file: str, report) -> None:
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first row (0-based; blank lines are not rows).")
 @json_option
 @pass_ctx
-@handle_errors
 def show(ctx, file, count, start, as_json) -> None:
     """Print conversations of FILE as chat (role: content), or as JSON."""
     from finetui.core.data.jsonl import JsonlIndex
@@ -166,7 +164,6 @@ def _print_rows(file: str, rows: list[dict]) -> None:
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec (YAML or JSON) whose max_seq_length applies.")
 @json_option
 @pass_ctx
-@handle_errors
 def preview(ctx, file, model_ref, row_index, spec_file, as_json) -> None:
     """Show row --row of FILE as training sees it: the chat template applied, trained tokens marked, the cut."""
     from finetui.core.data.jsonl import JsonlIndex
@@ -238,7 +235,6 @@ def _print_preview(file: str, line: int, p) -> None:
 @click.option("--split", "splits", multiple=True, help="A split to fetch (repeatable; default: train_sft test_sft train_gen test_gen).")
 @json_option
 @pass_ctx
-@handle_errors
 def fetch(ctx, repo_id, split_pc, out_dir, splits, as_json) -> None:
     """Download the first --split-pc percent of each split of REPO_ID (a hub dataset or a local copy) as JSONL."""
     from finetui.core.data.fetch import DEFAULT_SPLITS, fetch_dataset

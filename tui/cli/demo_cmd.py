@@ -9,7 +9,7 @@ import click
 
 from finetui.core.errors import InvalidInput
 
-from .common import emit, handle_errors, json_option, pass_ctx, self_command
+from .common import emit, json_option, pass_ctx, self_command
 
 
 def _next_steps(result: dict) -> None:
@@ -58,7 +58,6 @@ def _first_question(path: str) -> str:
 @click.option("--force", is_flag=True, help="Rebuild the data and the model even if they exist.")
 @json_option
 @pass_ctx
-@handle_errors
 def demo(ctx, force: bool, as_json: bool) -> None:
     """Build the offline demo: a tiny Phi-3 base model and synthetic chat data, no download."""
     if ctx.backend_name != "local":

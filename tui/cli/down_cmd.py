@@ -20,7 +20,7 @@ from finetui.core.errors import FinetuiError, InvalidInput
 from finetui.core.ttl import parse_duration
 
 from ..format import duration
-from .common import handle_errors, json_option, pass_ctx, table
+from .common import json_option, pass_ctx, table
 
 
 def _age(ep, now: float) -> float | None:
@@ -47,7 +47,6 @@ def _idle_clusters(ctx, prices) -> list[dict]:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_ctx
-@handle_errors
 def down(ctx, everything, older_than, yes, as_json) -> None:
     """Delete endpoints so they stop billing: shows what stops and what it saves per hour, asks once."""
     from finetui.core.meter import meter, money

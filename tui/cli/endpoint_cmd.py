@@ -17,7 +17,7 @@ from finetui.core.models import Endpoint
 from finetui.core.ttl import parse_duration, parse_ttl
 
 from ..format import duration
-from .common import emit, handle_errors, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
 
@@ -79,7 +79,6 @@ def endpoint() -> None:
 @click.option("--dry-run", is_flag=True, help="Azure: print the endpoint and deployment YAML instead of creating them.")
 @json_option
 @pass_ctx
-@handle_errors
 def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, deployment_name, liveness_delay,
            readiness_delay, idle_timeout, host, port, max_queue, no_wait, ttl, dry_run, as_json) -> None:
     """Deploy MODEL to a new endpoint NAME and wait until it answers."""
@@ -139,7 +138,6 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
 @endpoint.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def list_endpoints(ctx, as_json) -> None:
     """Endpoints in the workspace with state, URL, uptime, idle time, price per hour and spend so far."""
     from finetui.core.meter import meter, money
@@ -177,7 +175,6 @@ def _jsonable(value):
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def show(ctx, name, as_json) -> None:
     """One endpoint: state, model, URLs, timeouts, process, error."""
     manager = getattr(ctx.backend, "endpoints", None)
@@ -228,7 +225,6 @@ def show(ctx, name, as_json) -> None:
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def keys(ctx, name, as_json) -> None:
     """Print the endpoint's primary and secondary keys (the one command that shows them)."""
     k = ctx.backend.endpoint_keys(name)
@@ -244,7 +240,6 @@ def keys(ctx, name, as_json) -> None:
 @click.option("--key", "which", required=True, type=click.Choice(["primary", "secondary"]))
 @json_option
 @pass_ctx
-@handle_errors
 def regenerate_keys(ctx, name, which, as_json) -> None:
     """Replace one key; the old one stops working at once, the server keeps running."""
     _manager(ctx).regenerate_keys(name, which)
@@ -257,7 +252,6 @@ def regenerate_keys(ctx, name, which, as_json) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing while the server runs.")
 @click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")
 @pass_ctx
-@handle_errors
 def logs(ctx, name, follow, offset) -> None:
     """Print the endpoint server's log."""
     manager = _manager(ctx)
@@ -279,7 +273,6 @@ def logs(ctx, name, follow, offset) -> None:
               help="JSON body for /score, e.g. the tutorial's sample_score.json.")
 @json_option
 @pass_ctx
-@handle_errors
 def invoke(ctx, name, request_file, as_json) -> None:
     """Send a request file to the endpoint's /score with its key and print the response."""
     from finetui.core.files import read_user_text, shown
@@ -302,7 +295,6 @@ def invoke(ctx, name, request_file, as_json) -> None:
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def restart(ctx, name, as_json) -> None:
     """Stop the endpoint's server (if running) and start it again with the same keys."""
     ep = _manager(ctx).restart(name)
@@ -314,7 +306,6 @@ def restart(ctx, name, as_json) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @pass_ctx
-@handle_errors
 def delete(ctx, name, yes, as_json) -> None:
     """Stop the endpoint's server and remove the endpoint and its keys."""
     if not yes:

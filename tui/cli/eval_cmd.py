@@ -15,7 +15,7 @@ import click
 from finetui.core.errors import BackendUnavailable, FinetuiError, InvalidInput
 from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
-from .common import emit, handle_errors, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 
 class _DefaultRun(click.Group):
@@ -124,7 +124,6 @@ def _show_job_evaluation(ev) -> None:
 @click.option("--wait", "wait", is_flag=True, help="Wait for the result (exit 1 unless it completes).")
 @json_option
 @pass_ctx
-@handle_errors
 def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) -> None:
     """Start an evaluation of MODEL[:V] (and its base) in the background. Prints its name."""
     manager = _manager(ctx)
@@ -153,7 +152,6 @@ def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) ->
 @eval_group.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def list_evals(ctx, as_json) -> None:
     """Evaluations in the workspace, newest first."""
     runs = _manager(ctx).list()
@@ -174,7 +172,6 @@ def list_evals(ctx, as_json) -> None:
 @click.option("--rows", "with_rows", is_flag=True, help="Also print every row: prompt, reference and both replies.")
 @json_option
 @pass_ctx
-@handle_errors
 def show(ctx, name, with_rows, as_json) -> None:
     """One evaluation: progress, the scores side by side, the verdict."""
     from finetui.core.printable import printable
@@ -205,7 +202,6 @@ def show(ctx, name, with_rows, as_json) -> None:
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def cancel(ctx, name, as_json) -> None:
     """Stop a running evaluation."""
     current = _manager(ctx).cancel(name)

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .common import emit, handle_errors, json_option, pass_ctx
+from .common import emit, json_option, pass_ctx
 
 
 def _show(entries) -> None:
@@ -31,7 +31,6 @@ def _show(entries) -> None:
 @click.option("--export", "export", help="Write the successful actions as a script: FILE.sh (bash) or FILE.py (Python).")
 @json_option
 @pass_ctx
-@handle_errors
 def history(ctx, limit, export, as_json) -> None:
     """Every action finetui performed here (app and CLI), newest first, with its finetui, az ml and SDK lines."""
     from finetui.core.command_log import CommandLog, check_export_path

@@ -6,7 +6,7 @@ import click
 
 from finetui.core.errors import InvalidInput
 
-from .common import emit, handle_errors, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 
 def _loss(value: float | None) -> str:
@@ -17,7 +17,6 @@ def _loss(value: float | None) -> str:
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def checkpoints(ctx, name, as_json) -> None:
     """Saved checkpoints of job NAME: step, epoch, train and eval loss; * marks the best."""
     if not hasattr(ctx.backend, "job_checkpoints"):

@@ -13,12 +13,12 @@ from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 
 from ..format import duration
-from .common import emit, handle_errors, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 
 @click.group("job")
 def job() -> None:
-    """Fine-tuning jobs."""
+    """Fine-tuning jobs: submit, follow, wait for, cancel, resume or extend them; read their logs and metrics."""
 
 
 @job.command("submit")
@@ -36,7 +36,6 @@ def job() -> None:
               help="With --dry-run: the job as `az ml job create --file` YAML, or the tutorial's SDK code.")
 @json_option
 @pass_ctx
-@handle_errors
 def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt,
            as_json) -> None:
     """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
@@ -95,7 +94,6 @@ def _duration(job: Job) -> str:
 @job.command("list")
 @json_option
 @pass_ctx
-@handle_errors
 def list_jobs(ctx, as_json) -> None:
     """Jobs in the workspace, newest first."""
     jobs = ctx.backend.list_jobs()
@@ -116,7 +114,6 @@ def list_jobs(ctx, as_json) -> None:
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def show(ctx, name, as_json) -> None:
     """One job: status, spec, output, error."""
     j = ctx.backend.get_job(name)
@@ -153,7 +150,6 @@ def show(ctx, name, as_json) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
 @click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")
 @pass_ctx
-@handle_errors
 def logs(ctx, name, follow, offset) -> None:
     """Print a job's log (from any offset; --follow to the end of the job)."""
     backend = ctx.backend
@@ -179,7 +175,6 @@ def logs(ctx, name, follow, offset) -> None:
 @click.option("--metric", "only", multiple=True, help="Only these metric names.")
 @json_option
 @pass_ctx
-@handle_errors
 def metrics(ctx, name, only, as_json) -> None:
     """Training and evaluation metrics: one row per step, a column per metric (loss, eval_loss, learning_rate, tokens/s).
 
@@ -217,7 +212,6 @@ def per_step(points) -> tuple[list[str], list[list[str]]]:
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def cancel(ctx, name, as_json) -> None:
     """Cancel a running job (its checkpoints are kept)."""
     j = ctx.backend.cancel_job(name)

@@ -7,7 +7,7 @@ import click
 from finetui.core.errors import InvalidInput
 from finetui.core.models import to_jsonable
 
-from .common import emit, handle_errors, json_option, pass_ctx
+from .common import emit, json_option, pass_ctx
 
 
 @click.command("extend")
@@ -15,7 +15,6 @@ from .common import emit, handle_errors, json_option, pass_ctx
 @click.option("--epochs", required=True, type=float, help="How many more epochs to train.")
 @json_option
 @pass_ctx
-@handle_errors
 def extend(ctx, name, epochs, as_json) -> None:
     """Continue Completed job NAME for N more epochs from its last checkpoint, as a new job. Prints its name."""
     if not hasattr(ctx.backend, "extend_job"):

@@ -6,14 +6,13 @@ import click
 
 from finetui.core.errors import InvalidInput
 
-from .common import emit, handle_errors, json_option, pass_ctx
+from .common import emit, json_option, pass_ctx
 
 
 @click.command("resume")
 @click.argument("name")
 @json_option
 @pass_ctx
-@handle_errors
 def resume(ctx, name, as_json) -> None:
     """Continue job NAME (Failed or Canceled) from its last complete checkpoint, in the background."""
     if not hasattr(ctx.backend, "resume_job"):

@@ -20,7 +20,7 @@ import click
 
 from finetui.core.errors import InvalidInput, NotFound, quote
 
-from .common import emit, handle_errors, json_option, pass_ctx
+from .common import emit, json_option, pass_ctx
 
 POLL_S = 1.0
 
@@ -47,7 +47,6 @@ def parse_on_done(command: str | None) -> list[str] | None:
               help="Run COMMAND when the job ends, with FINETUI_JOB_NAME and FINETUI_JOB_STATUS set (no shell).")
 @json_option
 @pass_ctx
-@handle_errors
 def wait(ctx, name, timeout, on_done, as_json) -> None:
     """Wait until job NAME ends; exit 0 only if it Completed."""
     if timeout is not None and math.isnan(timeout):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import click
 
 from finetui.core.errors import FinetuiError
 
-from .common import CliContext, fail
+from .common import CliContext, error_line, fail
+from .recording import record_each_command
 
 # Each noun lives in its own module, imported only when that command runs, so
 # `finetui --help` and the app's start stay fast.
@@ -32,21 +34,6 @@ _COMMANDS = {
     "down": ("finetui.tui.cli.down_cmd", "down"),
 }
 
-_HELP = {
-    "model": "Browse the catalog, add local models, register fine-tuned ones.",
-    "compute": "List compute and check whether a model and spec fit.",
-    "data": "Fetch, validate and show chat datasets (JSONL).",
-    "job": "Submit, follow, cancel fine-tuning jobs; read their logs and metrics.",
-    "demo": "Build the offline demo: a tiny model and sample chat data.",
-    "eval": "Evaluate a model against its base on held-out rows (loss, exact match, ROUGE-L, chrF).",
-    "endpoint": "Deploy registered models to endpoints, invoke them, delete them.",
-    "chat": "Chat with an endpoint in the terminal (streaming).",
-    "azure": "Azure ML sign-in and workspace information.",
-    "history": "Every action performed here, with the finetui, az ml and SDK lines that repeat it.",
-    "prices": "Prices per hour by backend and SKU; refresh them from Azure's public price list.",
-    "down": "Delete endpoints so they stop billing, after one confirmation.",
-}
-
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -57,19 +44,32 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None  # not built yet
-            raise
-        return getattr(module, attr)
+        module = importlib.import_module(module_name)
+        command: click.Command = getattr(module, attr)
+        record_each_command(command)
+        return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, _HELP.get(name, "")) for name in self.list_commands(ctx) if self.get_command(ctx, name)]
+        # each noun's own first docstring sentence, wrapped rather than cut at the terminal's width
+        rows = [(name, command.get_short_help_str(limit=200)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> object:
+        """The one error handler of every command: a typed error becomes one line on stderr and its exit code.
+
+        Commands, the app's start (a damaged workspace database met while the
+        app is set up) and the group itself all raise through here.
+        """
+        try:
+            return super().invoke(ctx)
+        except FinetuiError as exc:
+            fail(error_line(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,12 +123,7 @@ def cli(
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        cli(prog_name="finetui")
-    except FinetuiError as exc:
-        # commands map their own errors (common.handle_errors); this catches what is raised outside
-        # one, e.g. a damaged workspace database met while the app is being set up
-        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
+    cli(prog_name="finetui")
 
 
 if __name__ == "__main__":

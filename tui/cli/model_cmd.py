@@ -9,7 +9,7 @@ import click
 from finetui.core.errors import InvalidInput
 from finetui.core.models import CatalogModel
 
-from .common import emit, handle_errors, human_bytes, human_count, json_option, pass_ctx, table
+from .common import emit, human_bytes, human_count, json_option, pass_ctx, table
 
 
 @click.group("model")
@@ -65,7 +65,6 @@ def _print_model(m: CatalogModel) -> None:
 @click.option("--filter", "query", help="Keep models whose name, architecture or tags contain this text.")
 @json_option
 @pass_ctx
-@handle_errors
 def list_models(ctx, query, as_json) -> None:
     """Models this workspace can fine-tune or serve."""
     emit(ctx.backend.list_models(query), as_json, _print_models)
@@ -75,7 +74,6 @@ def list_models(ctx, query, as_json) -> None:
 @click.argument("ref")
 @json_option
 @pass_ctx
-@handle_errors
 def show(ctx, ref, as_json) -> None:
     """One model (NAME for the latest version, or NAME:VERSION): fields, tags, defaults, lineage."""
     emit(ctx.backend.get_model(ref), as_json, _print_model)
@@ -86,7 +84,6 @@ def show(ctx, ref, as_json) -> None:
 @click.option("--name", help="Catalog name (default: the folder's name).")
 @json_option
 @pass_ctx
-@handle_errors
 def add(ctx, path, name, as_json) -> None:
     """Add a local Hugging Face model folder (used in place, not copied). Prints NAME:VERSION."""
     added = _catalog(ctx).add_path(path, name=name)
@@ -97,7 +94,6 @@ def add(ctx, path, name, as_json) -> None:
 @click.argument("repo_id")
 @json_option
 @pass_ctx
-@handle_errors
 def pull(ctx, repo_id, as_json) -> None:
     """Download a model from the Hugging Face Hub and add it. Prints NAME:VERSION."""
 
@@ -121,7 +117,6 @@ def pull(ctx, repo_id, as_json) -> None:
 @click.option("--checkpoint", help="A saved checkpoint instead of the final model: its STEP, or best.")
 @json_option
 @pass_ctx
-@handle_errors
 def register(ctx, job, name, version, description, checkpoint, as_json) -> None:
     """Register a job's output model (or one of its checkpoints). Prints NAME:VERSION."""
     if checkpoint is not None:

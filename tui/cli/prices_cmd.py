@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import emit, handle_errors, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 
 @click.group("prices", invoke_without_command=True)
@@ -20,7 +20,6 @@ def prices(click_ctx, ctx, as_json) -> None:
 @prices.command("show")
 @json_option
 @pass_ctx
-@handle_errors
 def show(ctx, as_json) -> None:
     """The price table (the same as `finetui prices`)."""
     from finetui.core.prices import load_prices
@@ -43,7 +42,6 @@ def show(ctx, as_json) -> None:
 @click.option("--sku", "skus", multiple=True, help="VM size to price (repeatable; default: every Azure SKU in the table).")
 @json_option
 @pass_ctx
-@handle_errors
 def refresh(ctx, region, currency, skus, as_json) -> None:
     """Fetch today's pay-as-you-go Linux prices from the Azure Retail Prices API into the workspace."""
     from finetui.core.prices_refresh import refresh as do_refresh

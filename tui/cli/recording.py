@@ -1,7 +1,7 @@
 """Record every CLI action in the workspace's command log (core/command_log.py).
 
-``recorded`` wraps a command's body (``handle_errors`` applies it to every
-command): whatever the command does, success, a typed error, an exit or ^C,
+``recorded`` wraps a command's body (``record_each_command`` applies it to
+every command of a noun as the ``finetui`` group loads it): whatever the command does, success, a typed error, an exit or ^C,
 one entry is appended with the ``finetui`` line that repeats it, built from
 the parameters the user gave on the command line (paths made absolute, keys
 as ``$ENDPOINT_KEY``) and, on Azure, the ``az ml`` and SDK equivalents.
@@ -20,6 +20,8 @@ import click
 
 from finetui.core.command_log import KEY_VAR, LoggedAction, finetui_command, now, outcome_of, record
 from finetui.core.errors import FinetuiError
+
+from .common import CliContext, error_line
 
 SECRET_PARAMS = {"key"}  # chat --key: never written anywhere
 PATH_PARAMS = {"train_file", "test_file", "request_file", "spec_file", "file", "path", "out_dir", "azure_config"}
@@ -123,8 +125,6 @@ def _save(exit_code: int, error: str | None) -> None:
     ctx = click.get_current_context(silent=True)
     if ctx is None or ctx.command_path.split()[1:2] and ctx.command_path.split()[1] in NOT_RECORDED:
         return
-    from .common import CliContext
-
     cli_ctx = ctx.find_object(CliContext)
     if cli_ctx is None:
         return
@@ -159,7 +159,7 @@ def recorded(fn: Callable) -> Callable:
         try:
             result = fn(*args, **kwargs)
         except FinetuiError as exc:
-            _save(exc.exit_code, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            _save(exc.exit_code, error_line(exc))
             raise
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -178,3 +178,20 @@ def recorded(fn: Callable) -> Callable:
         return result
 
     return wrapper
+
+
+_RECORDED: set[click.Command] = set()
+
+
+def record_each_command(command: click.Command) -> None:
+    """Wrap the body of ``command`` (or of every command under a group) in ``recorded``, once.
+
+    The nouns' modules are imported once per process, but the group may look a
+    noun up several times (help, then the call), hence the set of those done.
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            record_each_command(sub)
+    elif command.callback is not None and command not in _RECORDED:
+        command.callback = recorded(command.callback)
+        _RECORDED.add(command)

@@ -195,7 +195,7 @@ class DataPane(Pane):
 
     @on(JsonlView.Failed)
     def _failed(self, event: JsonlView.Failed) -> None:
-        self.query_one("#rows-status", Static).update(event.error if event.error.startswith("not available") else f"not available: {event.error}")
+        self.query_one("#rows-status", Static).update(f"not available: {event.error}")
 
     @on(JsonlView.RowSelected)
     def _row_selected(self, event: JsonlView.RowSelected) -> None:

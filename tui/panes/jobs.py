@@ -185,11 +185,6 @@ class JobsPane(Pane):
         if job is not None:
             self._show_job(job)
 
-    def select_job(self, name: str) -> None:
-        job = next((j for j in self.jobs if j.name == name), None)
-        if job is not None:
-            self._show_job(job)
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # the footer offers what applies to the selected job (and keeps room for the log's keys at 80 columns)
         if action == "cancel":

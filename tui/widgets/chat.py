@@ -47,12 +47,9 @@ def stats_text(client: Any, first: float | None, elapsed: float, pieces: int) ->
     """Time to first token and tokens/s: the client's own figures when it keeps them."""
     stats = getattr(client, "last_stats", None)
     if stats is not None:
-        try:
-            from finetui.core.chat import stats_line
+        from finetui.core.chat import stats_line
 
-            return stats_line(stats)
-        except ImportError:
-            pass
+        return stats_line(stats)
     rate = (pieces - 1) / (elapsed - first) if first is not None and pieces > 1 and elapsed > first else 0.0
     ttft = f"{first * 1000:.0f} ms" if first is not None else "-"
     return f"first token {ttft} · {pieces} pieces · {rate:.1f} tok/s"
@@ -82,7 +79,6 @@ class ChatConsole(Vertical):
         self.system: str | None = None  # the system prompt, sent first with every turn
         self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
         self.last_response: Any = None
-        self.request_url: str | None = None
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="chat-messages")
@@ -148,7 +144,6 @@ class ChatConsole(Vertical):
             if client is not None:
                 self.last_request = getattr(client, "last_request", None)
                 self.last_response = getattr(client, "last_response", None)
-                self.request_url = getattr(client, "url", None)
                 if hasattr(client, "aclose"):
                     await client.aclose()
         full = "".join(parts)
@@ -234,6 +229,6 @@ class ChatConsole(Vertical):
 
     def action_clear(self) -> None:
         self.messages.clear()
-        self.last_request, self.last_response, self.request_url = None, None, None
+        self.last_request, self.last_response = None, None
         self.query_one("#chat-messages", VerticalScroll).remove_children()
         self._update_raw()  # another endpoint: its raw view must not show the last one's request

@@ -119,8 +119,6 @@ class JsonlView(ScrollView, can_focus=True):
             while not done and not worker.is_cancelled:
                 done = index.scan(SCAN_SLICE)
                 self.post_message(self.Progress(index, done, generation))
-        except ImportError as exc:
-            self.post_message(self.Failed(path, f"not available: the JSONL index ({exc.name}) is not built yet"))
         except Exception as exc:  # a file we cannot read is shown, not raised
             self.post_message(self.Failed(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
 

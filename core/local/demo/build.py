@@ -97,7 +97,7 @@ def build_demo(
             _replace_dir(tmp_model, model_dir)
         except FinetuiError:
             raise
-        except ImportError as exc:
+        except ImportError as exc:  # torch and transformers are the optional local engine (finetui[local])
             raise BackendUnavailable(
                 f"the demo needs {exc.name or 'the local training stack'}; install it with: pip install 'finetui[local]'"
             ) from None
