@@ -31,6 +31,10 @@ class JobStatus(str, enum.Enum):
         return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.DAMAGED)
 
 
+# The status values of a job or evaluation that may still change (what guarded record updates match on).
+ACTIVE_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus if not s.terminal)
+
+
 class Verdict(str, enum.Enum):
     OK = "ok"
     TIGHT = "tight"

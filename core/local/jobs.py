@@ -20,18 +20,17 @@ from typing import Any
 
 from ..backend import JobRequest
 from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
-from ..models import Job, JobStatus, LogChunk, MetricPoint
+from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..units import size
 from ..workspace import WorkspacePaths
 from . import procs
 from .checkpoints import remove_incomplete_checkpoints
+from .metrics import LOG_RELPATH
 from .storage_errors import os_storage_error
 from .store import DAMAGED, Store, damage_reason
 
-ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
-LOG_RELPATH = Path("user_logs") / "std_log.txt"
 # A job recorded but whose runner never reported in is dead after this long.
 STARTUP_GRACE_S = 120.0
 # job submit masks and measures at most this many training rows (a second or two of tokenizing)
@@ -138,7 +137,7 @@ class JobManager:
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
         """Mark a job Failed when its runner is gone but the record says it is active."""
-        if record.get("status") not in ACTIVE or not isinstance(record.get("created_at"), (int, float)):
+        if record.get("status") not in ACTIVE_STATUSES or not isinstance(record.get("created_at"), (int, float)):
             return record
         reason = procs.gone_reason(record, Path(record["job_dir"]) / LOG_RELPATH, "runner process", STARTUP_GRACE_S)
         if reason is None:
@@ -146,7 +145,7 @@ class JobManager:
         # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
         remove_incomplete_checkpoints(Path(record["job_dir"]))
         updated = self.store.update_job_if(
-            record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
+            record["name"], ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
         )
         return updated or self.store.get_job(record["name"]) or record
 
@@ -157,7 +156,7 @@ class JobManager:
             raise Conflict(f"job {name} has already ended ({job.status.value}); nothing to cancel")
         record = self.store.get_job(name) or {}
         updated = self.store.update_job_if(
-            name, ACTIVE, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
+            name, ACTIVE_STATUSES, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
         )
         if updated is None:  # it ended between our read and our write
             return self.get(name)
