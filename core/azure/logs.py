@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import InvalidInput, NotFound, OperationFailed
 from ..models import JobStatus, LogChunk
 from .client import AzureClient
-from .jobs import map_status
+from .runs import AzureRuns, map_status
 
 STEP_STRIDE = 1 << 40
 _STD_LOG = re.compile(r"^user_logs/std_log.*\.txt$")
@@ -35,9 +35,9 @@ def pick_log_file(names: list[str]) -> str | None:
 
 
 class AzureLogs:
-    def __init__(self, client: AzureClient, jobs: Any) -> None:
+    def __init__(self, client: AzureClient, runs: AzureRuns) -> None:
         self.client = client
-        self.jobs = jobs
+        self.runs = runs
 
     def details(self, run_id: str) -> Any:
         ws = self.client.ws
@@ -45,11 +45,11 @@ class AzureLogs:
                                 self.client.ws_ctx(f"run {run_id}"))
 
     def _step_run_ids(self, name: str) -> tuple[list[tuple[str, str]], JobStatus]:
-        sdk_job = self.jobs._get_sdk(name)
+        sdk_job = self.runs.sdk_job(name)
         status = map_status(sdk_job.status)
         if str(getattr(sdk_job, "type", "")) != "pipeline":
             return [(str(sdk_job.name), str(sdk_job.display_name or sdk_job.name))], status
-        return [(s.name, s.display_name or s.name) for s in self.jobs.steps(name)], status
+        return [(s.name, s.display_name or s.name) for s in self.runs.steps(name)], status
 
     def _resolve_step(self, name: str, step: str) -> str:
         runs = self._step_run_ids(name)[0]
