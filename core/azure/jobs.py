@@ -224,7 +224,7 @@ class AzureJobs:
         if not chosen:
             return first
         try:
-            data = self.logs.fetch(files[chosen], 0, 1 << 20, ended=True)
+            data, _ = self.logs.fetch(files[chosen], 0, 1 << 20, ended=True)
         except FinetuiError:
             return first
         tail = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()][-tail_lines:]

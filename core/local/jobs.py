@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import shutil
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from ..backend import JobRequest
 from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
+from ..log_reading import DEFAULT_MAX_BYTES, check_offset, read_chunk
 from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
@@ -167,30 +167,11 @@ class JobManager:
     def log_path(self, name: str) -> Path:
         return self.paths.job_dir(self.get(name).name) / LOG_RELPATH
 
-    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+    def read_log(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> LogChunk:
         """Whole lines from ``offset``; ``complete`` once the job has ended and the log is read."""
-        job = self.get(name)
-        path = self.paths.job_dir(name) / LOG_RELPATH
-        if offset < 0:
-            raise InvalidInput(f"log offset must be 0 or more, got {offset}")
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                f.seek(offset)
-                data = f.read(max(0, min(max_bytes, size - offset)))
-        except FileNotFoundError:
-            data, size = b"", 0
-        ended = job.status.terminal
-        if data and not data.endswith(b"\n") and not (ended and offset + len(data) >= size):
-            cut = data.rfind(b"\n")
-            data = data[: cut + 1] if cut >= 0 else b""
-        next_offset = offset + len(data)
-        return LogChunk(
-            text=data.decode("utf-8", "replace"),
-            offset=offset,
-            next_offset=next_offset,
-            complete=ended and next_offset >= size,
-        )
+        check_offset(offset)
+        ended = self.get(name).status.terminal  # before the read: nothing is written after an ended job's size
+        return read_chunk(self.paths.job_dir(name) / LOG_RELPATH, offset, max_bytes, ended=ended)
 
     def metrics(self, name: str) -> list[MetricPoint]:
         self.get(name)

@@ -7,7 +7,8 @@ import time
 
 import click
 
-from finetui.core.backend import JobRequest, follow_log
+from finetui.core.backend import JobRequest
+from finetui.core.log_reading import follow_chunks
 from finetui.core.errors import InvalidInput
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
@@ -157,21 +158,14 @@ def show(ctx, name, as_json) -> None:
 def logs(ctx, name, follow, offset) -> None:
     """Print a job's log (from any offset; --follow to the end of the job)."""
     backend = ctx.backend
+    for chunk in follow_chunks(lambda at: backend.read_log(name, at), offset, keep_going=follow):
+        sys.stdout.write(chunk.text)
+        sys.stdout.flush()
     if follow:
-        for text in follow_log(backend, name, offset):
-            sys.stdout.write(text)
-            sys.stdout.flush()
         job = backend.get_job(name)
         click.echo(f"job {name} {job.status.value}" + (f": {job.error}" if job.error else ""), err=True)
         if job.status.value != "Completed":
             sys.exit(1)
-        return
-    while True:
-        chunk = backend.read_log(name, offset)
-        sys.stdout.write(chunk.text)
-        if chunk.next_offset == offset or chunk.complete:
-            break
-        offset = chunk.next_offset
 
 
 @job.command("metrics")
