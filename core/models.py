@@ -237,6 +237,10 @@ class Job:
     masking: dict[str, Any] | None = None
     data_check: str | None = None  # job submit's one line on the training rows (core/data/preview.py)
 
+    def run_time_s(self, now: float) -> float | None:
+        """Seconds it ran: to its end, or to ``now`` while it runs; None before it started."""
+        return (self.ended_at or now) - self.started_at if self.started_at else None
+
 
 @dataclass(frozen=True)
 class JobPlan:

@@ -16,8 +16,8 @@ from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem
 from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Endpoint
 from finetui.core.ttl import parse_duration, parse_ttl
+from finetui.core.units import duration
 
-from ..format import duration
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request

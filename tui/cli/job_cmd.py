@@ -8,12 +8,12 @@ import time
 import click
 
 from finetui.core.backend import JobRequest
-from finetui.core.log_reading import follow_chunks
 from finetui.core.errors import InvalidInput
+from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
+from finetui.core.units import duration
 
-from ..format import duration
 from .common import emit, handle_errors, json_option, pass_ctx, table
 
 
@@ -89,10 +89,6 @@ def step_rows(steps) -> list[list[str]]:
             for s in steps]
 
 
-def _duration(job: Job) -> str:
-    return duration((job.ended_at or time.time()) - job.started_at) if job.started_at else "-"
-
-
 @job.command("list")
 @json_option
 @pass_ctx
@@ -106,7 +102,7 @@ def list_jobs(ctx, as_json) -> None:
             click.echo("no jobs yet: `finetui job submit --help`")
             return
         table(
-            [[j.name, j.status.value, j.model, _duration(j), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
+            [[j.name, j.status.value, j.model, duration(j.run_time_s(time.time())), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
             ["NAME", "STATUS", "MODEL", "DURATION", "CREATED"],
         )
 
@@ -128,7 +124,7 @@ def show(ctx, name, as_json) -> None:
         click.echo(f"status:        {j.status.value}")
         click.echo(f"model:         {j.model}")
         click.echo(f"train / test:  {j.train_file} / {j.test_file or '-'}")
-        click.echo(f"duration:      {_duration(j)}")
+        click.echo(f"duration:      {duration(j.run_time_s(time.time()))}")
         if j.output_path:
             click.echo(f"output:        {j.output_path}")
         if j.error:

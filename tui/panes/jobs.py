@@ -16,8 +16,9 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from finetui.core.log_reading import follow_chunks
+from finetui.core.units import duration
 
-from ..format import duration, first_line
+from ..format import first_line
 from ..widgets.log_panel import LogPanel
 from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
@@ -53,7 +54,7 @@ def short_names(names: list[str]) -> dict[str, str]:
 def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
     """A job in the list, in words that fit 80 columns: model and the name's short tag, status and run
     time, then when it was created or, while it runs, its step of the total and ETA."""
-    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    ran = job.run_time_s(now)
     model = job.model.split(":")[0]
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(f"{STATUS_MARK.get(job.status.value, '…')} ")
@@ -71,7 +72,7 @@ def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
 
 def job_details(job: Any, now: float) -> Text:
     out = Text()
-    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    ran = job.run_time_s(now)
     for key, value in (("Job", job.name), ("Display name", job.display_name), ("Status", job.status.value),
                        ("Model", job.model), ("Train", job.train_file), ("Test", job.test_file or "-"),
                        ("Ran", duration(ran)), ("Output", job.output_path or "-"), ("Error", job.error or "-")):
