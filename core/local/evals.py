@@ -20,7 +20,7 @@ from ..evaluate import DeployGate, EvalRequest, EvalRun, EvalScores, gate
 from ..models import ACTIVE_STATUSES, JobStatus
 from ..names import check_name, confined
 from ..workspace import WorkspacePaths
-from . import procs
+from .. import procs
 from .jobs import _existing_file, _require_valid_data
 from .store import DAMAGED, Store, damage_reason
 

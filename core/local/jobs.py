@@ -25,7 +25,7 @@ from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..units import size
 from ..workspace import WorkspacePaths
-from . import procs
+from .. import procs
 from .checkpoints import remove_incomplete_checkpoints
 from .metrics import LOG_RELPATH
 from .storage_errors import os_storage_error

@@ -15,7 +15,7 @@ import time
 
 from ..errors import Conflict
 from ..models import Job, JobStatus
-from . import procs
+from .. import procs
 from .checkpoints import complete_checkpoints, remove_incomplete_checkpoints
 from .jobs import JobManager
 from .metrics import LOG_RELPATH
