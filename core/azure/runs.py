@@ -29,7 +29,7 @@ def to_timestamp(value: Any) -> float | None:
     if value is None:
         return None
     if hasattr(value, "timestamp"):
-        return value.timestamp()
+        return float(value.timestamp())
     try:
         from datetime import datetime
 
