@@ -119,9 +119,10 @@ def follow_chunks(read: Callable[[int], LogChunk], offset: int = 0, *, keep_goin
                 return
 
 
-def follow_log(backend: Backend, name: str, offset: int = 0, poll: float = 0.25) -> Iterator[str]:
-    """A job's log text from ``offset`` until the job ends and the log is read to the end."""
-    for chunk in follow_chunks(lambda at: backend.read_log(name, at), offset, poll_s=poll):
+def follow_log(backend: Backend, name: str, offset: int = 0, poll: float = 0.25, *, keep_going: bool = True) -> Iterator[str]:
+    """A job's log text from ``offset`` until the job ends and the log is read to the end
+    (without ``keep_going``: what has been written so far)."""
+    for chunk in follow_chunks(lambda at: backend.read_log(name, at), offset, keep_going=keep_going, poll_s=poll):
         if chunk.text:
             yield chunk.text
 

@@ -9,7 +9,7 @@ import click
 
 from finetui.core.backend import JobRequest
 from finetui.core.errors import InvalidInput
-from finetui.core.log_reading import follow_chunks
+from finetui.core.log_reading import follow_log
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 from finetui.core.units import duration
@@ -154,8 +154,8 @@ def show(ctx, name, as_json) -> None:
 def logs(ctx, name, follow, offset) -> None:
     """Print a job's log (from any offset; --follow to the end of the job)."""
     backend = ctx.backend
-    for chunk in follow_chunks(lambda at: backend.read_log(name, at), offset, keep_going=follow):
-        sys.stdout.write(chunk.text)
+    for text in follow_log(backend, name, offset, keep_going=follow):
+        sys.stdout.write(text)
         sys.stdout.flush()
     if follow:
         job = backend.get_job(name)
