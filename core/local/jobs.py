@@ -19,7 +19,7 @@ from typing import Any
 
 from ..backend import JobRequest
 from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
-from ..log_reading import DEFAULT_MAX_BYTES, check_offset, read_chunk
+from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
@@ -169,7 +169,6 @@ class JobManager:
 
     def read_log(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> LogChunk:
         """Whole lines from ``offset``; ``complete`` once the job has ended and the log is read."""
-        check_offset(offset)
         ended = self.get(name).status.terminal  # before the read: nothing is written after an ended job's size
         return read_chunk(self.paths.job_dir(name) / LOG_RELPATH, offset, max_bytes, ended=ended)
 
