@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from .endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from .errors import BackendUnavailable, Conflict
@@ -70,6 +71,7 @@ class Backend(Protocol):
     def get_job(self, name: str) -> Job: ...
     def cancel_job(self, name: str) -> Job: ...
     def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk: ...
+    def job_log_path(self, name: str) -> Path | None: ...  # the log as a local file, or None (read it with read_log)
     def job_metrics(self, name: str) -> list[MetricPoint]: ...
 
     # registry
@@ -83,21 +85,6 @@ class Backend(Protocol):
     def get_endpoint(self, name: str) -> Endpoint: ...
     def endpoint_keys(self, name: str) -> EndpointKeys: ...
     def delete_endpoint(self, name: str) -> None: ...
-
-
-def follow_log(backend: Backend, name: str, offset: int = 0, poll: float = 0.25) -> Iterator[str]:
-    """Yield a job's log text from ``offset`` until the job ends and the log is read to the end."""
-    import time
-
-    while True:
-        chunk = backend.read_log(name, offset)
-        if chunk.text:
-            yield chunk.text
-        offset = chunk.next_offset
-        if chunk.complete:
-            return
-        if not chunk.text:
-            time.sleep(poll)
 
 
 _REGISTRY: dict[str, str | Callable[..., Backend]] = {

@@ -31,6 +31,10 @@ class JobStatus(str, enum.Enum):
         return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.DAMAGED)
 
 
+# The status values of a job or evaluation that may still change (what guarded record updates match on).
+ACTIVE_STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus if not s.terminal)
+
+
 class Verdict(str, enum.Enum):
     OK = "ok"
     TIGHT = "tight"
@@ -232,6 +236,10 @@ class Job:
     # the loss mask the local trainer used: {"method", "trained_share", "reason"} (core/data/masking.py)
     masking: dict[str, Any] | None = None
     data_check: str | None = None  # job submit's one line on the training rows (core/data/preview.py)
+
+    def run_time_s(self, now: float) -> float | None:
+        """Seconds it ran: to its end, or to ``now`` while it runs; None before it started."""
+        return (self.ended_at or now) - self.started_at if self.started_at else None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput, quote
+from .units import duration_as_typed
 
 MAX_TTL_S = 366 * 86400.0
 _DURATION = re.compile(r" *(\d+(?:\.\d+)?) *([smhd]?) *")  # spaces, never a newline or a tab
@@ -62,16 +63,5 @@ def create_endpoint(backend: Any, local_root: Path, name: str, model: str, optio
     return replace(endpoint, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"]), watcher
 
 
-def ttl_label(seconds: float) -> str:
-    """5 -> 5s, 90 -> 1m30s, 7200 -> 2h, 5400 -> 1h30m."""
-    s = int(round(seconds))
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts) or "0s"
-
-
 def expired_reason(ttl_s: float) -> str:
-    return f"expired (ttl {ttl_label(ttl_s)})"
+    return f"expired (ttl {duration_as_typed(ttl_s)})"

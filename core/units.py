@@ -49,3 +49,15 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def duration_as_typed(seconds: float) -> str:
+    """A duration as a user types one (what ``ttl.parse_duration`` reads back), no zero parts:
+    ``5`` -> ``5s``, ``90`` -> ``1m30s``, ``7200`` -> ``2h``, ``5400`` -> ``1h30m``."""
+    s = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(parts) or "0s"

@@ -9,7 +9,7 @@ import pytest
 from cli_helpers import finetui, finetui_json
 from serve_model import tiny_chat_workspace
 
-from finetui.core.local import procs
+from finetui.core import procs
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from serve_model import build_tiny_phi3
 from waiting import status, wait_for
 
 from finetui.core.errors import NotFound
-from finetui.core.local import procs
+from finetui.core import procs
 from finetui.core.local.address import port_open
 from finetui.core.models import EndpointState
 

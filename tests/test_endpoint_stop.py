@@ -14,7 +14,7 @@ import pytest
 from serve_model import build_tiny_phi3, serving_backend
 from waiting import status, wait_for
 
-from finetui.core.local import procs
+from finetui.core import procs
 from finetui.core.local.serve.__main__ import HOLD_LOAD_ENV
 from finetui.core.models import EndpointState
 

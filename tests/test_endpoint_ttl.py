@@ -8,7 +8,7 @@ from cli_helpers import finetui, finetui_json
 from serve_model import tiny_chat_workspace
 from test_endpoint_lifecycle import wait_for
 
-from finetui.core.local import procs
+from finetui.core import procs
 from finetui.core.local.address import port_open
 
 NAME = "ep-ttl"

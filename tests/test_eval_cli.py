@@ -92,7 +92,7 @@ def test_eval_cancel_and_a_killed_runner(demo_ws):
 
 
 def _alive(pid: int) -> bool:
-    from finetui.core.local.procs import process_start_time
+    from finetui.core.procs import process_start_time
 
     return process_start_time(pid) is not None
 

@@ -21,14 +21,7 @@ from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 from .commands import ActionsProvider
 from .format import first_line
 from .notify import EndWatcher, desktop_notice
-from .panes.compute import ComputePane
-from .panes.data import DataPane
-from .panes.endpoints import EndpointsPane
-from .panes.jobs import JobsPane
-from .panes.models import ModelsPane
-
-PANES = (("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), ("data", "Data", DataPane),
-         ("jobs", "Jobs", JobsPane), ("endpoints", "Endpoints", EndpointsPane))
+from .pane_table import PANES
 
 
 

@@ -6,11 +6,11 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .pane_table import PANES
+
 
 def palette_entries(app) -> list[tuple[str, str, object]]:
     """(title, help, callback) for every pane switch and pane action."""
-    from .app import PANES
-
     out: list[tuple[str, str, object]] = []
     for i, (pid, label, cls) in enumerate(PANES):
         out.append((f"{label}: show pane", f"key {i + 1}", partial(app.action_show, pid)))

@@ -1,14 +1,10 @@
-"""Small formatting helpers for the app and the CLI (no click).
+"""What the app and the CLI show of an error or a secret (no click, no Textual).
 
-Sizes, counts and durations are core's (``finetui.core.units``): core's own
-messages print numbers too, and one formatter keeps them all alike.
+Sizes, counts and durations are not here: they are core's (``finetui.core.units``),
+because core's own messages print numbers too and one formatter keeps them all alike.
 """
 
 from __future__ import annotations
-
-from finetui.core.units import count as human_count  # noqa: F401  (panes and CLI modules import them from here)
-from finetui.core.units import duration  # noqa: F401
-from finetui.core.units import size as human_bytes  # noqa: F401
 
 
 def first_line(exc: BaseException) -> str:

@@ -40,7 +40,8 @@ async def capture(workspace: Path, out: Path) -> list[Path]:
     """Every pane, the Metrics tab, and (when the workspace has an endpoint up) a chat while it streams."""
     from finetui.core.local.backend import LocalBackend
 
-    from .app import PANES, FinetuiApp
+    from .app import FinetuiApp
+    from .pane_table import PANES
     from .widgets.chat import ChatConsole
 
     app = FinetuiApp(lambda: LocalBackend(workspace), workspace=str(workspace), poll_interval=None)

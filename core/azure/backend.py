@@ -211,6 +211,9 @@ class AzureBackend:
                  file: str | None = None) -> LogChunk:
         return self.jobs.logs.read(name, offset, max_bytes, step=step, file=file)
 
+    def job_log_path(self, name: str) -> None:
+        return None  # run history keeps the log; read it with read_log
+
     def job_metrics(self, name: str) -> list[MetricPoint]:
         return self.jobs.metrics(name)
 

@@ -19,33 +19,15 @@ from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
 from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
 from ..spec import LOCAL_ONLY_KEYS, OPTIMIZATION_KEYS, TRAINING_KEYS, resolve_spec
 from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
+from .logs import AzureLogs, pick_log_file
 from .pipeline import chosen_parameters, split_user
+from .runs import AzureRuns, map_status, to_step, to_timestamp
 
 log = logging.getLogger(OUTPUT_LOGGER)
 
 PIPELINE_COMPONENT = "chat_completion_pipeline"
 _SPEC_KEYS = frozenset(TRAINING_KEYS + OPTIMIZATION_KEYS)
 TAG = "finetui."
-_STATUS = {s.value.lower(): s for s in JobStatus}
-_STATUS.update({"starting": JobStatus.PREPARING, "provisioning": JobStatus.PREPARING, "cancelrequested": JobStatus.CANCELED,
-                "notresponding": JobStatus.RUNNING, "paused": JobStatus.QUEUED, "unknown": JobStatus.QUEUED})
-
-
-def map_status(raw: Any) -> JobStatus:
-    return _STATUS.get(str(getattr(raw, "value", raw) or "").lower(), JobStatus.QUEUED)
-
-
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if hasattr(value, "timestamp"):
-        return value.timestamp()
-    try:
-        from datetime import datetime
-
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 class AzureJobs:
@@ -55,9 +37,8 @@ class AzureJobs:
         self.compute = compute
         self._metrics: Any = None
         self._component: Any = None
-        from .logs import AzureLogs
-
-        self.logs = AzureLogs(client, self)
+        self.runs = AzureRuns(client)
+        self.logs = AzureLogs(client, self.runs)
 
     # -- submit --------------------------------------------------------------------------
     def submit(self, request: JobRequest, *, gpus_per_node: int | None = None) -> Job:
@@ -178,10 +159,10 @@ class AzureJobs:
         try:
             stage = json.loads(props.get("azureml.pipelines.stages", "null") or "null") or {}
             execution = stage.get("Execution") or {}
-            started, ended = _ts(execution.get("StartTime")), _ts(execution.get("EndTime"))
+            started, ended = to_timestamp(execution.get("StartTime")), to_timestamp(execution.get("EndTime"))
         except (ValueError, AttributeError):
             pass
-        created = _ts(getattr(getattr(sdk_job, "creation_context", None), "created_at", None)) or time.time()
+        created = to_timestamp(getattr(getattr(sdk_job, "creation_context", None), "created_at", None)) or time.time()
         status = map_status(getattr(sdk_job, "status", None))
         return Job(
             name=str(sdk_job.name),
@@ -201,14 +182,10 @@ class AzureJobs:
             steps=steps,
         )
 
-    def _get_sdk(self, name: str) -> Any:
-        ws = self.client.ws
-        return self.client.call(lambda: ws.jobs.get(name), self.client.ws_ctx(f"job {name}"))
-
     def get(self, name: str) -> Job:
-        sdk_job = self._get_sdk(name)
+        sdk_job = self.runs.sdk_job(name)
         status = map_status(sdk_job.status)
-        runs = self._child_runs(name) if str(getattr(sdk_job, "type", "")) == "pipeline" else []
+        runs = self.runs.child_runs(name) if str(getattr(sdk_job, "type", "")) == "pipeline" else []
         steps = tuple(to_step(r) for r in runs)
         error = self.failure(name, runs) if status is JobStatus.FAILED else None
         return self.to_job(sdk_job, steps, error)
@@ -219,22 +196,8 @@ class AzureJobs:
         jobs = [self.to_job(j) for j in found if str(getattr(j, "type", "")) == "pipeline"]
         return sorted(jobs, key=lambda j: j.created_at, reverse=True)
 
-    def _child_runs(self, name: str) -> list[Any]:
-        """Run-history children (what ``jobs.list(parent_job_name=...)`` reads), kept as Run records:
-        the SDK's Job view of them drops each step's error, which a failed job must show."""
-        ws = self.client.ws
-        runs = ws.jobs._runs_operations
-        scope = self.client.workspace
-        kids = self.client.call(
-            lambda: list(runs._operation.get_child(scope.subscription_id, scope.resource_group, scope.workspace_name, name)),
-            self.client.ws_ctx(f"steps of job {name}"),
-        )
-        kids.sort(key=lambda r: (_pipeline_position(r), _ts(r.created_utc) or 0, str(r.run_id)))
-        return kids
-
     def steps(self, name: str) -> tuple[JobStep, ...]:
-        """The steps that have started, in pipeline order (model_import, preprocess, finetune, model_evaluation)."""
-        return tuple(to_step(r) for r in self._child_runs(name))
+        return self.runs.steps(name)
 
     def cancel(self, name: str) -> Job:
         ws = self.client.ws
@@ -257,13 +220,11 @@ class AzureJobs:
         where = f"step {failed.display_name or failed.name or run_id} failed" if failed else "job failed"
         first = f"{where}: {first_line(message, 300)}"
         files = (getattr(details, "log_files", None) or {}) if details is not None else {}
-        from .logs import pick_log_file
-
         chosen = pick_log_file(list(files))
         if not chosen:
             return first
         try:
-            data = self.logs.fetch(files[chosen], 0, 1 << 20, ended=True)
+            data, _ = self.logs.fetch(files[chosen], 0, 1 << 20, ended=True)
         except FinetuiError:
             return first
         tail = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()][-tail_lines:]
@@ -271,7 +232,7 @@ class AzureJobs:
 
     def metrics(self, name: str) -> list[MetricPoint]:
         """The fine-tune step's metrics (loss, learning_rate, ...) from the workspace's MLflow server."""
-        sdk_job = self._get_sdk(name)
+        sdk_job = self.runs.sdk_job(name)
         run_id = name
         if str(getattr(sdk_job, "type", "")) == "pipeline":
             steps = self.steps(name)
@@ -288,25 +249,6 @@ class AzureJobs:
         if self._metrics is None:
             self._metrics = AzureMetrics(self.client)
         return self._metrics
-
-
-# chat_completion_pipeline's steps, in the order the pipeline runs them
-PIPELINE_STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
-
-
-def _pipeline_position(run: Any) -> int:
-    name = str(getattr(run, "display_name", None) or getattr(run, "name", None) or "")
-    return next((i for i, step in enumerate(PIPELINE_STEPS) if name == step or name.endswith(f"_{step}")),
-                len(PIPELINE_STEPS))
-
-
-def to_step(run: Any) -> JobStep:
-    started, ended = _ts(getattr(run, "start_time_utc", None)), _ts(getattr(run, "end_time_utc", None))
-    status = map_status(run.status)
-    until = ended if ended is not None else (None if status.terminal else time.time())
-    return JobStep(str(run.run_id), status, run.display_name or run.name, started_at=started, ended_at=ended,
-                   compute=getattr(run, "target", None) or None,
-                   duration_s=(until - started) if started is not None and until is not None else None)
 
 
 def _run_error(details: Any) -> str | None:

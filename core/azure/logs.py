@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import InvalidInput, NotFound, OperationFailed
+from ..errors import NotFound, OperationFailed
+from ..log_reading import DEFAULT_MAX_BYTES, check_offset, whole_lines
 from ..models import JobStatus, LogChunk
 from .client import AzureClient
-from .jobs import map_status
+from .runs import AzureRuns, map_status
 
 STEP_STRIDE = 1 << 40
 _STD_LOG = re.compile(r"^user_logs/std_log.*\.txt$")
@@ -35,9 +36,9 @@ def pick_log_file(names: list[str]) -> str | None:
 
 
 class AzureLogs:
-    def __init__(self, client: AzureClient, jobs: Any) -> None:
+    def __init__(self, client: AzureClient, runs: AzureRuns) -> None:
         self.client = client
-        self.jobs = jobs
+        self.runs = runs
 
     def details(self, run_id: str) -> Any:
         ws = self.client.ws
@@ -45,11 +46,11 @@ class AzureLogs:
                                 self.client.ws_ctx(f"run {run_id}"))
 
     def _step_run_ids(self, name: str) -> tuple[list[tuple[str, str]], JobStatus]:
-        sdk_job = self.jobs._get_sdk(name)
+        sdk_job = self.runs.sdk_job(name)
         status = map_status(sdk_job.status)
         if str(getattr(sdk_job, "type", "")) != "pipeline":
             return [(str(sdk_job.name), str(sdk_job.display_name or sdk_job.name))], status
-        return [(s.name, s.display_name or s.name) for s in self.jobs.steps(name)], status
+        return [(s.name, s.display_name or s.name) for s in self.runs.steps(name)], status
 
     def _resolve_step(self, name: str, step: str) -> str:
         runs = self._step_run_ids(name)[0]
@@ -64,28 +65,29 @@ class AzureLogs:
         preferred = pick_log_file(names)
         return ([preferred] if preferred else []) + [n for n in names if n != preferred]
 
-    def fetch(self, url: str, offset: int, max_bytes: int, *, ended: bool) -> bytes:
-        """Bytes of a log file from ``offset``: whole lines only while the run may still write more."""
+    def fetch(self, url: str, offset: int, max_bytes: int, *, ended: bool) -> tuple[bytes, bool]:
+        """Bytes of a log file from ``offset``, cut as ``log_reading.whole_lines`` cuts (whole lines only
+        while the run may still write more or the file goes on past ``max_bytes``); and whether they
+        run to the end of the file."""
         pipeline = self.client.ws.jobs._requests_pipeline
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         response = self.client.call(lambda: pipeline.get(url, headers=headers), self.client.ws_ctx("log file"))
         if response.status_code in (404, 416):  # not written yet, or nothing past offset
-            return b""
+            return b"", True
         if response.status_code >= 400:
             raise OperationFailed(f"could not read a log file ({response.status_code}); try again")
         data = response.body()
         if response.status_code != 206 and offset:
             data = data[offset:]  # the server ignored Range: cut locally
-        data = data[:max_bytes]
-        if data and not data.endswith(b"\n") and not ended:
-            cut = data.rfind(b"\n")
-            data = data[: cut + 1] if cut >= 0 else b""
-        return data
+        capped = len(data) > max_bytes
+        kept = whole_lines(data[:max_bytes], final=ended and not capped, full=capped)
+        return kept, len(kept) == len(data)
 
     def _read_file(self, run_id: str, file: str | None, offset: int, max_bytes: int,
                    job_ended: bool = False) -> tuple[bytes, bool, str | None]:
-        """New whole lines of one run's log from ``offset``; and whether that run has ended
-        (a step of an ended job counts as ended: a canceled pipeline can leave a child marked Running)."""
+        """New whole lines of one run's log from ``offset``; and whether that run has ended and its log
+        is read to the end (a step of an ended job counts as ended: a canceled pipeline can leave a child
+        marked Running)."""
         details = self.details(run_id)
         ended = job_ended or map_status(getattr(details, "status", None)).terminal
         files = getattr(details, "log_files", None) or {}
@@ -94,17 +96,16 @@ class AzureLogs:
             if file and files:
                 raise NotFound(f"run {run_id} has no log file {file}; it has: {', '.join(sorted(files))}")
             return b"", ended, chosen
-        return self.fetch(files[chosen], offset, max_bytes, ended=ended), ended, chosen
+        data, to_end = self.fetch(files[chosen], offset, max_bytes, ended=ended)
+        return data, ended and to_end, chosen
 
-    def read(self, name: str, offset: int = 0, max_bytes: int = 1 << 20, step: str | None = None,
+    def read(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES, step: str | None = None,
                  file: str | None = None) -> LogChunk:
-        if offset < 0:
-            raise InvalidInput(f"log offset must be 0 or more, got {offset}")
+        check_offset(offset)
         if step is not None or file is not None:
             run_id = self._resolve_step(name, step) if step else name
-            data, ended, _ = self._read_file(run_id, file, offset, max_bytes)
-            complete = ended and len(data) < max_bytes  # an ended run's file is read whole, partial last line too
-            return LogChunk(data.decode("utf-8", "replace"), offset, offset + len(data), complete)
+            data, done, _ = self._read_file(run_id, file, offset, max_bytes)
+            return LogChunk(data.decode("utf-8", "replace"), offset, offset + len(data), done)
         runs, status = self._step_run_ids(name)
         index, pos = divmod(offset, STEP_STRIDE)
         start = offset

@@ -40,7 +40,7 @@ def _write(path: Path, status: dict[str, Any]) -> None:
 
 def read_status(local_root: Path, endpoint: str) -> dict[str, Any] | None:
     """The watcher's status with ``alive`` (its process still runs); None when the endpoint has none."""
-    from ..local import procs
+    from .. import procs
 
     try:
         status = json.loads(status_path(local_root, endpoint).read_text(encoding="utf-8"))
@@ -55,7 +55,7 @@ def read_status(local_root: Path, endpoint: str) -> dict[str, Any] | None:
 def start_watcher(local_root: Path, workspace: Any, endpoint: str, ttl_s: float, created_at: float | None = None,
                   registry_name: str | None = None) -> dict[str, Any]:
     """Start the detached watcher for ``endpoint`` of ``workspace`` (a WorkspaceRef); return its status."""
-    from ..local import procs
+    from .. import procs
 
     ttl_s = check_ttl(ttl_s)
     expires_at = (created_at or time.time()) + ttl_s

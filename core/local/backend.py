@@ -126,6 +126,9 @@ class LocalBackend:
     def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         return self.jobs.read_log(name, offset, max_bytes)
 
+    def job_log_path(self, name: str) -> Path:
+        return self.jobs.log_path(name)
+
     def job_metrics(self, name: str) -> list[MetricPoint]:
         return self.jobs.metrics(name)
 

@@ -15,14 +15,14 @@ import json
 import secrets
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, NothingToDelete, OperationFailed
+from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
 from ..names import check_name
 from ..workspace import WorkspacePaths
-from . import procs
+from .. import procs
 from .address import free_port, host_warning, http_status, port_open, url_host
 from .serve.auth import read_keys, write_keys
 from .store import DAMAGED, Store
@@ -270,29 +270,11 @@ class EndpointManager:
         write_keys(path, primary, secondary)
         return EndpointKeys(primary=primary, secondary=secondary)
 
-    def logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+    def logs(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> LogChunk:
+        """The server's log from ``offset``, whole lines; ``complete`` once the server has stopped and all is read."""
         rec = self._record(name)
-        path = Path(rec["log_path"])
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(0, 2)
-                size = fh.tell()
-                offset = min(max(offset, 0), size)
-                fh.seek(offset)
-                data = fh.read(max_bytes)
-        except FileNotFoundError:
-            size, data = 0, b""
-        # never cut a UTF-8 character in two: leave its first bytes for the next read
-        cut = len(data)
-        if offset + cut < size:
-            while cut > 0 and (data[cut - 1] & 0xC0) == 0x80:
-                cut -= 1
-            if cut > 0 and data[cut - 1] >= 0xC0:
-                cut -= 1
-        text = data[:cut].decode("utf-8", "replace")
-        nxt = offset + cut
-        done = nxt >= size and not procs.is_alive(rec.get("pid"), rec.get("pid_start_time"))
-        return LogChunk(text=text, offset=offset, next_offset=nxt, complete=done)
+        stopped = not procs.is_alive(rec.get("pid"), rec.get("pid_start_time"))
+        return read_chunk(rec["log_path"], offset, max_bytes, ended=stopped)
 
     # -- using -------------------------------------------------------------------
     def invoke(self, name: str, body: dict[str, Any]) -> dict[str, Any]:

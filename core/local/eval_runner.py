@@ -24,9 +24,9 @@ from pathlib import Path
 from .runner import EXIT_CANCELED, JobCanceled, install_signal_handlers  # sets the offline and OpenMP environment first
 
 from ..evaluate import split_row  # noqa: E402
-from ..models import JobStatus  # noqa: E402
+from ..models import ACTIVE_STATUSES, JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
-from .evals import ACTIVE, LOG_NAME, ROWS_NAME, EvalStore  # noqa: E402
+from .evals import LOG_NAME, ROWS_NAME, EvalStore  # noqa: E402
 from .metrics import JobLog  # noqa: E402
 from .store import Store  # noqa: E402
 
@@ -45,7 +45,7 @@ def run_eval(workspace: Path, name: str) -> int:
     def move(status: JobStatus | None, **changes: object) -> None:
         if status is not None:
             changes["status"] = status.value
-        if records.update_if(name, ACTIVE, **changes) is None:
+        if records.update_if(name, ACTIVE_STATUSES, **changes) is None:
             raise JobCanceled()  # canceled (or ended) by someone else: stop here
 
     try:
@@ -101,7 +101,7 @@ def run_eval(workspace: Path, name: str) -> int:
         log.raw(traceback.format_exc())
         log(f"evaluation failed: {reason}")
         try:
-            records.update_if(name, ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
+            records.update_if(name, ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
         except Exception as store_exc:  # the store failing must not hide the reason in the log
             log(f"could not record the failure: {store_exc}")
         return 1

@@ -17,14 +17,13 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, OperationFailed, quote
 from ..evaluate import DeployGate, EvalRequest, EvalRun, EvalScores, gate
-from ..models import JobStatus
+from ..models import ACTIVE_STATUSES, JobStatus
 from ..names import check_name, confined
 from ..workspace import WorkspacePaths
-from . import procs
+from .. import procs
 from .jobs import _existing_file, _require_valid_data
 from .store import DAMAGED, Store, damage_reason
 
-ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_NAME = "log.txt"
 ROWS_NAME = "rows.jsonl"
 STARTUP_GRACE_S = 120.0
@@ -178,12 +177,12 @@ class EvalManager:
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
         """Mark an evaluation Failed when its process is gone but the record says it is active."""
-        if DAMAGED in record or record.get("status") not in ACTIVE:
+        if DAMAGED in record or record.get("status") not in ACTIVE_STATUSES:
             return record  # a damaged record is shown as Damaged, never rewritten
         reason = procs.gone_reason(record, self.eval_dir(record["name"]) / LOG_NAME, "evaluation process", STARTUP_GRACE_S)
         if reason is None:
             return record
-        updated = self.records.update_if(record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
+        updated = self.records.update_if(record["name"], ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
         return updated or self.records.get(record["name"]) or record
 
     # -- cancel ----------------------------------------------------------------------
@@ -192,7 +191,7 @@ class EvalManager:
         if run.status.terminal:
             raise Conflict(f"evaluation {name} has already ended ({run.status.value}); nothing to cancel")
         record = self.records.get(name) or {}
-        if self.records.update_if(name, ACTIVE, status=JobStatus.CANCELED.value, error="canceled by the user",
+        if self.records.update_if(name, ACTIVE_STATUSES, status=JobStatus.CANCELED.value, error="canceled by the user",
                                   ended_at=time.time()) is not None:
             procs.terminate(record.get("pid"), record.get("pid_start_time"), grace=15.0)
         return self.get(name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import shutil
 import time
@@ -20,18 +19,18 @@ from typing import Any
 
 from ..backend import JobRequest
 from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
-from ..models import Job, JobStatus, LogChunk, MetricPoint
+from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
+from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..units import size
 from ..workspace import WorkspacePaths
-from . import procs
+from .. import procs
 from .checkpoints import remove_incomplete_checkpoints
+from .metrics import LOG_RELPATH
 from .storage_errors import os_storage_error
 from .store import DAMAGED, Store, damage_reason
 
-ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
-LOG_RELPATH = Path("user_logs") / "std_log.txt"
 # A job recorded but whose runner never reported in is dead after this long.
 STARTUP_GRACE_S = 120.0
 # job submit masks and measures at most this many training rows (a second or two of tokenizing)
@@ -138,7 +137,7 @@ class JobManager:
 
     def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
         """Mark a job Failed when its runner is gone but the record says it is active."""
-        if record.get("status") not in ACTIVE or not isinstance(record.get("created_at"), (int, float)):
+        if record.get("status") not in ACTIVE_STATUSES or not isinstance(record.get("created_at"), (int, float)):
             return record
         reason = procs.gone_reason(record, Path(record["job_dir"]) / LOG_RELPATH, "runner process", STARTUP_GRACE_S)
         if reason is None:
@@ -146,7 +145,7 @@ class JobManager:
         # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
         remove_incomplete_checkpoints(Path(record["job_dir"]))
         updated = self.store.update_job_if(
-            record["name"], ACTIVE, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
+            record["name"], ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
         )
         return updated or self.store.get_job(record["name"]) or record
 
@@ -157,7 +156,7 @@ class JobManager:
             raise Conflict(f"job {name} has already ended ({job.status.value}); nothing to cancel")
         record = self.store.get_job(name) or {}
         updated = self.store.update_job_if(
-            name, ACTIVE, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
+            name, ACTIVE_STATUSES, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
         )
         if updated is None:  # it ended between our read and our write
             return self.get(name)
@@ -168,30 +167,10 @@ class JobManager:
     def log_path(self, name: str) -> Path:
         return self.paths.job_dir(self.get(name).name) / LOG_RELPATH
 
-    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+    def read_log(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> LogChunk:
         """Whole lines from ``offset``; ``complete`` once the job has ended and the log is read."""
-        job = self.get(name)
-        path = self.paths.job_dir(name) / LOG_RELPATH
-        if offset < 0:
-            raise InvalidInput(f"log offset must be 0 or more, got {offset}")
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                f.seek(offset)
-                data = f.read(max(0, min(max_bytes, size - offset)))
-        except FileNotFoundError:
-            data, size = b"", 0
-        ended = job.status.terminal
-        if data and not data.endswith(b"\n") and not (ended and offset + len(data) >= size):
-            cut = data.rfind(b"\n")
-            data = data[: cut + 1] if cut >= 0 else b""
-        next_offset = offset + len(data)
-        return LogChunk(
-            text=data.decode("utf-8", "replace"),
-            offset=offset,
-            next_offset=next_offset,
-            complete=ended and next_offset >= size,
-        )
+        ended = self.get(name).status.terminal  # before the read: nothing is written after an ended job's size
+        return read_chunk(self.paths.job_dir(name) / LOG_RELPATH, offset, max_bytes, ended=ended)
 
     def metrics(self, name: str) -> list[MetricPoint]:
         self.get(name)

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+# Where a job's log lives in its folder: Azure ML's place for the user's stdout and stderr.
+LOG_RELPATH = Path("user_logs") / "std_log.txt"
 # Trainer log keys that go to metrics.jsonl under the same name.
 _METRIC_KEYS = ("loss", "grad_norm", "learning_rate", "eval_loss", "train_loss")
 

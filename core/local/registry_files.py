@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import OperationFailed
 from ..faults import fault_point
-from . import procs
+from .. import procs
 
 STAGING_PREFIX = ".staging-"
 _READ_ONLY_FILE = 0o444

@@ -15,9 +15,10 @@ import time
 
 from ..errors import Conflict
 from ..models import Job, JobStatus
-from . import procs
+from .. import procs
 from .checkpoints import complete_checkpoints, remove_incomplete_checkpoints
-from .jobs import LOG_RELPATH, JobManager
+from .jobs import JobManager
+from .metrics import LOG_RELPATH
 
 RESUMABLE = (JobStatus.FAILED.value, JobStatus.CANCELED.value)
 

@@ -32,13 +32,11 @@ offline_env()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ..errors import FinetuiError  # noqa: E402
-from ..models import JobStatus  # noqa: E402
+from ..models import ACTIVE_STATUSES, JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
-from .metrics import JobLog, MetricsFile  # noqa: E402
+from .metrics import LOG_RELPATH, JobLog, MetricsFile  # noqa: E402
 from .store import Store  # noqa: E402
 
-ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
-LOG_RELPATH = Path("user_logs") / "std_log.txt"
 EXIT_CANCELED = 143  # what a shell reports for a process ended by SIGTERM
 
 
@@ -72,7 +70,7 @@ def run_job(workspace: Path, name: str) -> int:
     started = time.time()
 
     def move(status: JobStatus, **changes: object) -> bool:
-        updated = store.update_job_if(name, ACTIVE, status=status.value, **changes)
+        updated = store.update_job_if(name, ACTIVE_STATUSES, status=status.value, **changes)
         if updated is None:
             current = (store.get_job(name) or {}).get("status")
             log(f"job is {current}; not moving it to {status.value}")
@@ -110,7 +108,7 @@ def run_job(workspace: Path, name: str) -> int:
         kept = _kept_checkpoints(job_dir)
         if current == JobStatus.CANCELED.value:
             log(f"canceled: stopping now; {kept}")
-        elif current in ACTIVE:
+        elif current in ACTIVE_STATUSES:
             reason = f"stopped by SIGTERM (not sent by `finetui job cancel`); {kept}"
             move(JobStatus.FAILED, error=reason, ended_at=time.time())
             log(f"job failed: {reason}")

@@ -113,7 +113,7 @@ async def test_endpoint_create_with_a_ttl_starts_the_watcher_as_the_cli_does(bac
     from textual.widgets import Input
 
     from finetui.core.azure.ttl_watch import read_status
-    from finetui.core.local import procs
+    from finetui.core import procs
 
     fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
     local = (tmp_path / "local-ws").resolve()

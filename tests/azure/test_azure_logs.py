@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from finetui.core.backend import JobRequest, follow_log
+from finetui.core.backend import JobRequest
+from finetui.core.log_reading import follow_log
 from finetui.core.errors import NetworkUnavailable, NotFound
 
 

@@ -68,7 +68,7 @@ def test_02_compute_get(monkeypatch, tmp_path):
 def test_04_05_pipeline_job_polls_to_failed_with_failing_step(monkeypatch, tmp_path):
     rec = Recording.load("04_pipeline_job_create_and_poll.json", "05_job_children.json", fallback=FakeAzure())
     backend = _backend(monkeypatch, tmp_path, rec)
-    statuses = [backend.jobs.to_job(backend.jobs._get_sdk("test_680454434153")).status for _ in range(2)]
+    statuses = [backend.jobs.to_job(backend.jobs.runs.sdk_job("test_680454434153")).status for _ in range(2)]
     assert statuses == [JobStatus.RUNNING, JobStatus.RUNNING]
     job = backend.get_job("test_680454434153")
     assert job.status is JobStatus.FAILED and job.backend == "azure"

@@ -12,7 +12,7 @@ import time
 import pytest
 from test_tmux import Tmux, _alive
 
-from finetui.core.local.procs import process_start_time
+from finetui.core.procs import process_start_time
 from finetui.tui.notify import EndWatcher, desktop_notice
 
 T0 = 1_760_000_000.0

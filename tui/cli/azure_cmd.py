@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from typing import Any
 
 import click
+
+from finetui.core.log_reading import follow_chunks
 
 from .common import emit, json_option, pass_ctx, table
 
@@ -152,13 +153,9 @@ def log_files(ctx, job, step, as_json) -> None:
 def logs(ctx, job, step, file, offset, follow, poll) -> None:
     """Print a job's log, only new lines; the last offset goes to stderr so a later call can resume."""
     backend = _azure(ctx)
-    while True:
-        chunk = backend.read_log(job, offset, step=step, file=file)
+    for chunk in follow_chunks(lambda at: backend.read_log(job, at, step=step, file=file), offset,
+                               keep_going=follow, poll_s=poll):
         sys.stdout.write(chunk.text)
         sys.stdout.flush()
         offset = chunk.next_offset
-        if chunk.complete or (not follow and not chunk.text):
-            break
-        if not chunk.text:
-            time.sleep(poll)
     click.echo(f"offset {offset}", err=True)

@@ -21,8 +21,6 @@ import click
 
 from finetui.core.models import to_jsonable
 
-from ..format import human_bytes, human_count  # noqa: F401  (the CLI modules import them from here)
-
 
 @dataclass
 class CliContext:

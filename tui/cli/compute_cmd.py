@@ -6,11 +6,12 @@ import sys
 
 import click
 
+from finetui.core import units
 from finetui.core.compute_fit import gpu_line
 from finetui.core.models import ComputeTarget, FitReport, Verdict, to_jsonable
 from finetui.core.spec import parse_set_options, read_mapping
 
-from .common import emit, human_bytes, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 _WORDS = {Verdict.OK: "OK", Verdict.TIGHT: "TIGHT", Verdict.DOES_NOT_FIT: "DOES NOT FIT"}
 
@@ -24,12 +25,12 @@ def _gpus(t: ComputeTarget) -> str:
     if not t.gpus:
         return "-"
     names = sorted({g.name for g in t.gpus})
-    return f"{len(t.gpus)} × {', '.join(names)} ({human_bytes(min(g.memory_bytes for g in t.gpus))})"
+    return f"{len(t.gpus)} × {', '.join(names)} ({units.size(min(g.memory_bytes for g in t.gpus))})"
 
 
 def _print_targets(targets: list[ComputeTarget]) -> None:
     rows = [
-        [t.name, t.kind, str(t.cpu_cores or "-"), human_bytes(t.memory_bytes), _gpus(t), t.vm_size or "-"]
+        [t.name, t.kind, str(t.cpu_cores or "-"), units.size(t.memory_bytes), _gpus(t), t.vm_size or "-"]
         for t in targets
     ]
     table(rows, ["NAME", "KIND", "CORES", "MEMORY", "GPUS", "VM SIZE"])
@@ -90,7 +91,7 @@ def check(ctx, model, spec_file, sets, target, train_file, as_json) -> None:
 
 
 def _print_report(report: FitReport) -> None:
-    need = human_bytes(report.estimate.total_bytes)
+    need = units.size(report.estimate.total_bytes)
     click.echo(f"{_WORDS[report.verdict]}: {report.model} on {report.target} needs about {need}")
     gpus = gpu_line(report)
     if gpus:

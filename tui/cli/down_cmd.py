@@ -18,8 +18,8 @@ import click
 
 from finetui.core.errors import FinetuiError, InvalidInput
 from finetui.core.ttl import parse_duration
+from finetui.core.units import duration
 
-from ..format import duration
 from .common import json_option, pass_ctx, table
 
 

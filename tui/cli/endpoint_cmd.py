@@ -13,10 +13,11 @@ from dataclasses import replace
 import click
 
 from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem
+from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Endpoint
 from finetui.core.ttl import parse_duration, parse_ttl
+from finetui.core.units import duration
 
-from ..format import duration
 from .common import emit, json_option, pass_ctx, table
 
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
@@ -255,16 +256,9 @@ def regenerate_keys(ctx, name, which, as_json) -> None:
 def logs(ctx, name, follow, offset) -> None:
     """Print the endpoint server's log."""
     manager = _manager(ctx)
-    while True:
-        chunk = manager.logs(name, offset)
-        if chunk.text:
-            sys.stdout.write(chunk.text)
-            sys.stdout.flush()
-        offset = chunk.next_offset
-        if chunk.complete or (not follow and not chunk.text):
-            return
-        if not chunk.text:
-            time.sleep(0.25)
+    for chunk in follow_chunks(lambda at: manager.logs(name, at), offset, keep_going=follow):
+        sys.stdout.write(chunk.text)
+        sys.stdout.flush()
 
 
 @endpoint.command("invoke")

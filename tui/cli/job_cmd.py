@@ -7,12 +7,13 @@ import time
 
 import click
 
-from finetui.core.backend import JobRequest, follow_log
+from finetui.core.backend import JobRequest
 from finetui.core.errors import InvalidInput
+from finetui.core.log_reading import follow_log
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
+from finetui.core.units import duration
 
-from ..format import duration
 from .common import emit, json_option, pass_ctx, table
 
 
@@ -87,10 +88,6 @@ def step_rows(steps) -> list[list[str]]:
             for s in steps]
 
 
-def _duration(job: Job) -> str:
-    return duration((job.ended_at or time.time()) - job.started_at) if job.started_at else "-"
-
-
 @job.command("list")
 @json_option
 @pass_ctx
@@ -103,7 +100,7 @@ def list_jobs(ctx, as_json) -> None:
             click.echo("no jobs yet: `finetui job submit --help`")
             return
         table(
-            [[j.name, j.status.value, j.model, _duration(j), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
+            [[j.name, j.status.value, j.model, duration(j.run_time_s(time.time())), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
             ["NAME", "STATUS", "MODEL", "DURATION", "CREATED"],
         )
 
@@ -124,7 +121,7 @@ def show(ctx, name, as_json) -> None:
         click.echo(f"status:        {j.status.value}")
         click.echo(f"model:         {j.model}")
         click.echo(f"train / test:  {j.train_file} / {j.test_file or '-'}")
-        click.echo(f"duration:      {_duration(j)}")
+        click.echo(f"duration:      {duration(j.run_time_s(time.time()))}")
         if j.output_path:
             click.echo(f"output:        {j.output_path}")
         if j.error:
@@ -153,21 +150,14 @@ def show(ctx, name, as_json) -> None:
 def logs(ctx, name, follow, offset) -> None:
     """Print a job's log (from any offset; --follow to the end of the job)."""
     backend = ctx.backend
+    for text in follow_log(backend, name, offset, keep_going=follow):
+        sys.stdout.write(text)
+        sys.stdout.flush()
     if follow:
-        for text in follow_log(backend, name, offset):
-            sys.stdout.write(text)
-            sys.stdout.flush()
         job = backend.get_job(name)
         click.echo(f"job {name} {job.status.value}" + (f": {job.error}" if job.error else ""), err=True)
         if job.status.value != "Completed":
             sys.exit(1)
-        return
-    while True:
-        chunk = backend.read_log(name, offset)
-        sys.stdout.write(chunk.text)
-        if chunk.next_offset == offset or chunk.complete:
-            break
-        offset = chunk.next_offset
 
 
 @job.command("metrics")

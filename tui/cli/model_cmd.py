@@ -6,10 +6,11 @@ import json
 
 import click
 
+from finetui.core import units
 from finetui.core.errors import InvalidInput
 from finetui.core.models import CatalogModel
 
-from .common import emit, human_bytes, human_count, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table
 
 
 @click.group("model")
@@ -29,7 +30,7 @@ def _print_models(models: list[CatalogModel]) -> None:
         click.echo("no models yet: `finetui demo` builds one, `finetui model add PATH` adds a folder")
         return
     rows = [
-        [m.name, m.version, m.source, human_count(m.parameter_count), str(m.context_length or "-"), human_bytes(m.size_bytes)]
+        [m.name, m.version, m.source, units.count(m.parameter_count), str(m.context_length or "-"), units.size(m.size_bytes)]
         for m in models
     ]
     table(rows, ["NAME", "VERSION", "SOURCE", "PARAMS", "CONTEXT", "SIZE"])
@@ -43,9 +44,9 @@ def _print_model(m: CatalogModel) -> None:
         ("id", m.id),
         ("path", m.path or "-"),
         ("architecture", m.architecture or "-"),
-        ("parameters", f"{human_count(m.parameter_count)}" + (f" ({m.parameter_count:,})" if m.parameter_count else "")),
+        ("parameters", f"{units.count(m.parameter_count)}" + (f" ({m.parameter_count:,})" if m.parameter_count else "")),
         ("context length", str(m.context_length or "-")),
-        ("size on disk", human_bytes(m.size_bytes)),
+        ("size on disk", units.size(m.size_bytes)),
         ("dtype", m.dtype or "-"),
         ("description", m.description or "-"),
     ]

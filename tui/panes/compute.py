@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from finetui.core import units
 from finetui.core.compute_fit import gpu_line
 
-from ..format import human_bytes
 from .base import Pane
 
 VERDICT_TEXT = {"ok": "FITS", "tight": "TIGHT", "does-not-fit": "DOES NOT FIT"}
@@ -32,14 +32,14 @@ def fit_text(report: Any) -> Text:
     out = Text()
     out.append(f" {VERDICT_TEXT.get(verdict, verdict.upper())} ", style=f"bold reverse {VERDICT_COLOR.get(verdict, '')}")
     out.append(f"  {report.model} on {report.target}\n\n")
-    avail = human_bytes(report.available_bytes) if report.available_bytes else "unknown"
-    out.append(f"needs about {human_bytes(est.total_bytes)} of {avail}\n")
+    avail = units.size(report.available_bytes) if report.available_bytes else "unknown"
+    out.append(f"needs about {units.size(est.total_bytes)} of {avail}\n")
     gpus = gpu_line(report)  # the tutorial's gpus_per_node, the GPU model and its memory
     if gpus:
         out.append(f"  {gpus}\n")
     parts = (("weights", est.weights_bytes), ("gradients", est.gradients_bytes), ("optimizer", est.optimizer_bytes),
              ("activations", est.activations_bytes), ("overhead", est.overhead_bytes))
-    out.append("  " + " · ".join(f"{k} {human_bytes(v)}" for k, v in parts) + "\n")
+    out.append("  " + " · ".join(f"{k} {units.size(v)}" for k, v in parts) + "\n")
     out.append(f"  trainable parameters: {est.trainable_parameters:,}\n")
     if report.reasons:
         out.append("\nwhy:\n", style="bold")
@@ -80,8 +80,8 @@ class ComputePane(Pane):
         if not targets:
             self.query_one("#fit-report", Static).update(NO_TARGETS)
         for t in targets or []:
-            gpus = ", ".join(f"{g.name} {human_bytes(g.memory_bytes)}" for g in t.gpus) or (t.vm_size or "-")
-            table.add_row(t.name, t.kind, str(t.cpu_cores or "-"), human_bytes(t.memory_bytes), gpus, key=t.name)
+            gpus = ", ".join(f"{g.name} {units.size(g.memory_bytes)}" for g in t.gpus) or (t.vm_size or "-")
+            table.add_row(t.name, t.kind, str(t.cpu_cores or "-"), units.size(t.memory_bytes), gpus, key=t.name)
         if targets and not self.app.selected_model:
             self.query_one("#fit-report", Static).update(NO_MODEL)
 

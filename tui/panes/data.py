@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from finetui.core import units
 from finetui.core.printable import printable, printable_data
 
-from ..format import human_bytes
 from ..widgets.chat_render import conversation_text
 from ..widgets.histogram import token_histogram
 from ..widgets.jsonl_view import JsonlView
@@ -117,7 +117,7 @@ class DataPane(Pane):
         if listing.parent is not None:
             options.add_option(Option("▴ ..", id=f"dir:{listing.parent}"))
         options.add_options(Option(f"▸ {p.name}/", id=f"dir:{p}") for p in listing.folders)
-        options.add_options(Option(f"{p.name}\n{human_bytes(size)}", id=f"file:{p}") for p, size in listing.files)
+        options.add_options(Option(f"{p.name}\n{units.size(size)}", id=f"file:{p}") for p, size in listing.files)
         if not listing.files and not listing.folders:
             options.add_option(Option("no .jsonl files here", disabled=True))
         if listing.truncated:

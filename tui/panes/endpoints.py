@@ -10,7 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
-from ..format import duration
+from finetui.core.units import duration
+
 from ..screens import Extra
 from ..widgets.chat import ChatConsole
 from ..widgets.endpoint_view import endpoint_details, endpoint_row

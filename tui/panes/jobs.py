@@ -15,7 +15,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ..format import duration, first_line
+from finetui.core.log_reading import follow_chunks
+from finetui.core.units import duration
+
+from ..format import first_line
 from ..widgets.log_panel import LogPanel
 from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
@@ -26,6 +29,7 @@ from .data import find_datasets
 
 STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
 ROW_LINES = 3
+MIRROR_POLL_S = 1.0  # a remote log (read through the backend) is polled this often while nothing new comes
 COST_DEBOUNCE_S = 0.3  # the launch form's cost is estimated again once typing pauses this long
 NO_JOBS = "no jobs yet: n opens the launch form (or t on a model in pane 1)"
 
@@ -50,7 +54,7 @@ def short_names(names: list[str]) -> dict[str, str]:
 def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
     """A job in the list, in words that fit 80 columns: model and the name's short tag, status and run
     time, then when it was created or, while it runs, its step of the total and ETA."""
-    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    ran = job.run_time_s(now)
     model = job.model.split(":")[0]
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(f"{STATUS_MARK.get(job.status.value, '…')} ")
@@ -68,7 +72,7 @@ def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
 
 def job_details(job: Any, now: float) -> Text:
     out = Text()
-    ran = (job.ended_at or now) - job.started_at if job.started_at else None
+    ran = job.run_time_s(now)
     for key, value in (("Job", job.name), ("Display name", job.display_name), ("Status", job.status.value),
                        ("Model", job.model), ("Train", job.train_file), ("Test", job.test_file or "-"),
                        ("Ran", duration(ran)), ("Output", job.output_path or "-"), ("Error", job.error or "-")):
@@ -205,10 +209,7 @@ class JobsPane(Pane):
 
     # -- log: the local file when there is one, else a mirror fed by read_log -------------------
     def _log_path(self, name: str) -> Path | None:
-        jobs = getattr(self.backend, "jobs", None)
-        if jobs is not None and hasattr(jobs, "log_path"):
-            return Path(jobs.log_path(name))
-        return None
+        return self.backend.job_log_path(name)
 
     def loaded_log_path(self, path: Path | None, error: str | None) -> None:
         name = self._log_for
@@ -222,18 +223,12 @@ class JobsPane(Pane):
 
     @work(thread=True, exclusive=True, group="log-mirror", exit_on_error=False)
     def _mirror(self, name: str, path: Path) -> None:
-        worker, offset = get_current_worker(), 0
+        worker = get_current_worker()
         with open(path, "ab") as out:
-            while not worker.is_cancelled:
-                chunk = self.backend.read_log(name, offset)
-                if chunk.text:
-                    out.write(chunk.text.encode("utf-8"))
-                    out.flush()
-                offset = chunk.next_offset
-                if chunk.complete:
-                    return
-                if not chunk.text:
-                    time.sleep(1.0)
+            for chunk in follow_chunks(lambda at: self.backend.read_log(name, at), poll_s=MIRROR_POLL_S,
+                                       cancelled=lambda: worker.is_cancelled):
+                out.write(chunk.text.encode("utf-8"))
+                out.flush()
 
     def loaded_metrics(self, points: list[Any] | None, error: str | None) -> None:
         if not error:

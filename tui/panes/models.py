@@ -12,7 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from ..format import human_bytes, human_count
+from finetui.core import units
+
 from .base import Pane
 
 
@@ -28,9 +29,9 @@ def model_details(m: Any) -> Table:
         ("Model", m.ref),
         ("Source", m.source),
         ("Architecture", m.architecture or "-"),
-        ("Parameters", human_count(m.parameter_count)),
+        ("Parameters", units.count(m.parameter_count)),
         ("Context", f"{m.context_length:,} tokens" if m.context_length else "-"),
-        ("Size", human_bytes(m.size_bytes)),
+        ("Size", units.size(m.size_bytes)),
         ("Dtype", m.dtype or "-"),
     ]
     for key, value in rows:
@@ -86,7 +87,7 @@ class ModelsPane(Pane):
         table = self.query_one("#model-table", DataTable)
         table.clear()
         for m in self.models:
-            table.add_row(m.ref, human_count(m.parameter_count), m.source, key=m.ref)
+            table.add_row(m.ref, units.count(m.parameter_count), m.source, key=m.ref)
         if not self.models:
             typed = self.query_one("#model-filter", Input).value.strip()
             details.update(f"no models match {typed!r}: Esc clears the filter" if typed else NO_MODELS)

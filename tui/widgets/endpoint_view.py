@@ -6,7 +6,9 @@ from typing import Any
 
 from rich.text import Text
 
-from ..format import duration, mask
+from finetui.core.units import duration
+
+from ..format import mask
 
 
 def spend_line(m: Any) -> str:

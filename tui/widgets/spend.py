@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
-from ..format import duration
+from finetui.core.units import duration
 
 METER_EVERY_S = 30.0  # Azure lists endpoints over HTTP: twice a minute is plenty for a running total
 

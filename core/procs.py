@@ -1,4 +1,4 @@
-"""Detached processes that outlive the app: job runners and endpoint servers.
+"""Detached processes that outlive the app: job runners, endpoint servers and Azure ttl watchers.
 
 A process is known by its pid *and* its start time, so a pid the kernel has
 reused for something else is never taken for ours (and never signalled).
