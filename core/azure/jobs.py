@@ -17,14 +17,13 @@ from typing import Any
 from ..backend import JobRequest
 from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
 from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
-from ..spec import LOCAL_ONLY_KEYS, OPTIMIZATION_KEYS, TRAINING_KEYS, resolve_spec
+from ..spec import LOCAL_ONLY_KEYS, SPEC_KEYS, resolve_spec
 from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
 from .pipeline import chosen_parameters, split_user
 
 log = logging.getLogger(OUTPUT_LOGGER)
 
 PIPELINE_COMPONENT = "chat_completion_pipeline"
-_SPEC_KEYS = frozenset(TRAINING_KEYS + OPTIMIZATION_KEYS)
 TAG = "finetui."
 _STATUS = {s.value.lower(): s for s in JobStatus}
 _STATUS.update({"starting": JobStatus.PREPARING, "provisioning": JobStatus.PREPARING, "cancelrequested": JobStatus.CANCELED,
@@ -84,7 +83,7 @@ class AzureJobs:
 
     def split_user(self, user: dict[str, Any] | None, source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """The user's keys as (FineTuneSpec's, the component's other inputs, checked against its spec)."""
-        if not user or all(k in _SPEC_KEYS and k not in LOCAL_ONLY_KEYS for k in user):
+        if not user or all(k in SPEC_KEYS and k not in LOCAL_ONLY_KEYS for k in user):
             return dict(user or {}), {}  # nothing the component must be asked about
         return split_user(user, self.component().inputs or {}, source)
 
