@@ -242,11 +242,7 @@ def _number(key: str, value: Any, kind: type, source: str | None) -> int | float
     if isinstance(value, bool):
         raise SpecError(key, f"expected a number, got {quote(value)}", source=source)
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = ast.literal_eval(text) if len(text) <= 100 else text
-        except (ValueError, SyntaxError):
-            value = _float_word(text)
+        value = _numeral(value.strip())
         if isinstance(value, str):
             raise SpecError(key, f"expected a number, got {quote(value)}", source=source)
     if isinstance(value, float) and not math.isfinite(value):
@@ -262,13 +258,20 @@ def _number(key: str, value: Any, kind: type, source: str | None) -> int | float
     return value
 
 
-def _float_word(text: str) -> float | str:
-    """``nan``, ``inf``, ``-Infinity`` as floats (so the error can say they are not finite); other text as is."""
-    try:
-        number = float(text)
-    except ValueError:
+def _numeral(text: str) -> int | float | str:
+    """A numeral in text (Azure's tags, YAML 1.1's ``5e-5``) as a number; other text as is.
+
+    Plain ``int``/``float``, not a second parser: a ``--set`` value was already read once, as YAML.
+    ``nan`` and ``inf`` become floats so the error can say they are not finite.
+    """
+    if len(text) > 100:  # no numeral is this long; int() on thousands of digits is slow
         return text
-    return number if not math.isfinite(number) else text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _close_keys(key: str) -> str:
@@ -280,7 +283,11 @@ def _close_keys(key: str) -> str:
 
 
 def parse_set_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` pairs; values are read as YAML scalars so 3, 5e-5 and true work."""
+    """``--set KEY=VALUE`` pairs; each value is read once, as YAML (the spec file's loader, aliases refused).
+
+    So 3, 0.5 and true arrive typed; ``5e-5`` (a string to YAML 1.1) and text that is not YAML stay
+    text, and ``coerce`` turns a numeral into a number for the key that wants one.
+    """
     import yaml
 
     from .files import load_yaml
