@@ -341,6 +341,17 @@ class ResolvedSpec:
     warnings: tuple[str, ...] = ()
     context_length: int | None = None  # the model's, where the backend knows it (for the job's sequence length)
 
+    def notes(self) -> tuple[str, ...]:
+        """What a submit tells the user about the spec: each warning, the model's defaults kept and those undone."""
+        out = [f"warning: {w}" for w in self.warnings]
+        kept = [f"{o.key}={o.final!r}" for o in self.overrides if o.by == "model"]
+        undone = [f"{o.key}={o.final!r}" for o in self.overrides if o.by == "user"]
+        if kept:
+            out.append(f"note: the model's defaults set {', '.join(kept)}")
+        if undone:
+            out.append(f"note: you overrode the model's defaults for {', '.join(undone)}")
+        return tuple(out)
+
 
 def resolve_spec(
     model_defaults: Mapping[str, Any] | str | None = None,
