@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from .errors import InvalidInput, SpecError, json_problem, quote
 
@@ -40,7 +40,10 @@ class _Rule:
     sentinel: Any = None  # a value allowed outside the range (the tutorial's -1)
 
 
-def _key(default: Any, rule: _Rule) -> Any:
+_T = TypeVar("_T")
+
+
+def _key(default: _T, rule: _Rule) -> _T:
     """A spec field with its rule beside it: the one place a key is declared."""
     return field(default=default, metadata={"rule": rule})
 
