@@ -236,6 +236,8 @@ class Job:
     # the loss mask the local trainer used: {"method", "trained_share", "reason"} (core/data/masking.py)
     masking: dict[str, Any] | None = None
     data_check: str | None = None  # job submit's one line on the training rows (core/data/preview.py)
+    # what submit has to say about the spec (ResolvedSpec.notes); only the submitted Job carries them
+    notes: tuple[str, ...] = ()
 
     def run_time_s(self, now: float) -> float | None:
         """Seconds it ran: to its end, or to ``now`` while it runs; None before it started."""

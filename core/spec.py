@@ -15,7 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from .errors import InvalidInput, SpecError, json_problem, quote
 
@@ -40,72 +40,43 @@ class _Rule:
     sentinel: Any = None  # a value allowed outside the range (the tutorial's -1)
 
 
-_RULES: dict[str, _Rule] = {
-    # training parameters
-    "num_train_epochs": _Rule(float, 0, 1000, low_open=True),
-    "max_steps": _Rule(int, 1, 10_000_000, sentinel=-1),
-    "per_device_train_batch_size": _Rule(int, 1, 4096),
-    "per_device_eval_batch_size": _Rule(int, 1, 4096),
-    "learning_rate": _Rule(float, 0, 1, low_open=True),
-    "lr_scheduler_type": _Rule(str, choices=SCHEDULERS),
-    "warmup_ratio": _Rule(float, 0, 1),
-    "weight_decay": _Rule(float, 0, 1),
-    "gradient_accumulation_steps": _Rule(int, 1, 4096),
-    "max_seq_length": _Rule(int, 8, 1_048_576, sentinel=-1),
-    "save_total_limit": _Rule(int, 1, 10_000, sentinel=-1),
-    "logging_steps": _Rule(int, 1, 1_000_000),
-    "seed": _Rule(int, 0, 2**32 - 1),
-    "num_nodes_finetune": _Rule(int, 1, 1024),
-    # early stopping on eval loss (finetui's own; 0 evaluations of patience is off)
-    "early_stopping_patience": _Rule(int, 0, 10_000),
-    "early_stopping_threshold": _Rule(float, 0, 1_000_000),
-    # optimization parameters
-    "apply_lora": _Rule(bool),
-    "apply_deepspeed": _Rule(bool),
-    "deepspeed_stage": _Rule(int, choices=(1, 2, 3)),
-    "lora_r": _Rule(int, 1, 4096),
-    "lora_alpha": _Rule(int, 1, 65536),
-    "lora_dropout": _Rule(float, 0, 1),
-    "lora_target_modules": _Rule(list),
-    "lora_modules_to_save": _Rule(list),
-}
+_T = TypeVar("_T")
 
-TRAINING_KEYS = tuple(k for k in _RULES if not k.startswith(("apply_", "deepspeed", "lora_")))
-OPTIMIZATION_KEYS = tuple(k for k in _RULES if k not in TRAINING_KEYS)
-# finetui's own trainer reads these; Azure's pipeline takes inputs of the same names with its own rules
-# (early_stopping_patience >= 1 there, 0 = off here), so on Azure the component's spec checks them
-LOCAL_ONLY_KEYS = ("early_stopping_patience", "early_stopping_threshold")
+
+def _key(default: _T, rule: _Rule) -> _T:
+    """A spec field with its rule beside it: the one place a key is declared."""
+    return field(default=default, metadata={"rule": rule})
 
 
 @dataclass(frozen=True)
 class FineTuneSpec:
     """The tutorial's ``training_parameters`` and ``optimization_parameters`` in one record."""
 
-    num_train_epochs: float = 3
-    max_steps: int = -1
-    per_device_train_batch_size: int = 1
-    per_device_eval_batch_size: int = 1
-    learning_rate: float = 5e-6
-    lr_scheduler_type: str = "cosine"
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
-    gradient_accumulation_steps: int = 1
-    max_seq_length: int = -1
-    save_total_limit: int = -1
-    logging_steps: int = 1
-    seed: int = 42
-    num_nodes_finetune: int = 1
-    apply_lora: bool = True
-    apply_deepspeed: bool = True
-    deepspeed_stage: int = 2
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_target_modules: tuple[str, ...] | None = None
-    lora_modules_to_save: tuple[str, ...] | None = None
+    num_train_epochs: float = _key(3, _Rule(float, 0, 1000, low_open=True))
+    max_steps: int = _key(-1, _Rule(int, 1, 10_000_000, sentinel=-1))
+    per_device_train_batch_size: int = _key(1, _Rule(int, 1, 4096))
+    per_device_eval_batch_size: int = _key(1, _Rule(int, 1, 4096))
+    learning_rate: float = _key(5e-6, _Rule(float, 0, 1, low_open=True))
+    lr_scheduler_type: str = _key("cosine", _Rule(str, choices=SCHEDULERS))
+    warmup_ratio: float = _key(0.0, _Rule(float, 0, 1))
+    weight_decay: float = _key(0.0, _Rule(float, 0, 1))
+    gradient_accumulation_steps: int = _key(1, _Rule(int, 1, 4096))
+    max_seq_length: int = _key(-1, _Rule(int, 8, 1_048_576, sentinel=-1))
+    save_total_limit: int = _key(-1, _Rule(int, 1, 10_000, sentinel=-1))
+    logging_steps: int = _key(1, _Rule(int, 1, 1_000_000))
+    seed: int = _key(42, _Rule(int, 0, 2**32 - 1))
+    num_nodes_finetune: int = _key(1, _Rule(int, 1, 1024))
+    apply_lora: bool = _key(True, _Rule(bool))
+    apply_deepspeed: bool = _key(True, _Rule(bool))
+    deepspeed_stage: int = _key(2, _Rule(int, choices=(1, 2, 3)))
+    lora_r: int = _key(8, _Rule(int, 1, 4096))
+    lora_alpha: int = _key(16, _Rule(int, 1, 65536))
+    lora_dropout: float = _key(0.05, _Rule(float, 0, 1))
+    lora_target_modules: tuple[str, ...] | None = _key(None, _Rule(list))
+    lora_modules_to_save: tuple[str, ...] | None = _key(None, _Rule(list))
     # stop after this many evaluations without the eval loss falling by more than the threshold; 0 never stops
-    early_stopping_patience: int = 0
-    early_stopping_threshold: float = 0.0
+    early_stopping_patience: int = _key(0, _Rule(int, 0, 10_000))
+    early_stopping_threshold: float = _key(0.0, _Rule(float, 0, 1_000_000))
 
     # -- construction -------------------------------------------------
     @classmethod
@@ -160,10 +131,6 @@ class FineTuneSpec:
         return out
 
     # -- files -----------------------------------------------------------
-    @classmethod
-    def load(cls, path: str | Path) -> "FineTuneSpec":
-        return cls.from_mapping(read_mapping(path), source=str(path))
-
     def save(self, path: str | Path) -> None:
         path = Path(path)
         data = self.to_dict()
@@ -176,6 +143,22 @@ class FineTuneSpec:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
+
+
+def rules_of(cls: type[FineTuneSpec]) -> dict[str, _Rule]:
+    """Each field's rule, read off the field; a field without one is a KeyError naming it."""
+    missing = [f.name for f in dataclasses.fields(cls) if "rule" not in f.metadata]
+    if missing:
+        raise KeyError(f"spec fields without a rule: {', '.join(missing)}")
+    return {f.name: f.metadata["rule"] for f in dataclasses.fields(cls)}
+
+
+# Read off the fields, so a key cannot exist without its rule (a field without one fails here, at import).
+_RULES = rules_of(FineTuneSpec)
+SPEC_KEYS = frozenset(_RULES)
+# finetui's own trainer reads these; Azure's pipeline takes inputs of the same names with its own rules
+# (early_stopping_patience >= 1 there, 0 = off here), so on Azure the component's spec checks them
+LOCAL_ONLY_KEYS = ("early_stopping_patience", "early_stopping_threshold")
 
 
 SPEC_MAX_BYTES = 1 << 20
@@ -262,11 +245,7 @@ def _number(key: str, value: Any, kind: type, source: str | None) -> int | float
     if isinstance(value, bool):
         raise SpecError(key, f"expected a number, got {quote(value)}", source=source)
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = ast.literal_eval(text) if len(text) <= 100 else text
-        except (ValueError, SyntaxError):
-            value = _float_word(text)
+        value = _numeral(value.strip())
         if isinstance(value, str):
             raise SpecError(key, f"expected a number, got {quote(value)}", source=source)
     if isinstance(value, float) and not math.isfinite(value):
@@ -282,13 +261,20 @@ def _number(key: str, value: Any, kind: type, source: str | None) -> int | float
     return value
 
 
-def _float_word(text: str) -> float | str:
-    """``nan``, ``inf``, ``-Infinity`` as floats (so the error can say they are not finite); other text as is."""
-    try:
-        number = float(text)
-    except ValueError:
+def _numeral(text: str) -> int | float | str:
+    """A numeral in text (Azure's tags, YAML 1.1's ``5e-5``) as a number; other text as is.
+
+    Plain ``int``/``float``, not a second parser: a ``--set`` value was already read once, as YAML.
+    ``nan`` and ``inf`` become floats so the error can say they are not finite.
+    """
+    if len(text) > 100:  # no numeral is this long; int() on thousands of digits is slow
         return text
-    return number if not math.isfinite(number) else text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _close_keys(key: str) -> str:
@@ -300,7 +286,11 @@ def _close_keys(key: str) -> str:
 
 
 def parse_set_options(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` pairs; values are read as YAML scalars so 3, 5e-5 and true work."""
+    """``--set KEY=VALUE`` pairs; each value is read once, as YAML (the spec file's loader, aliases refused).
+
+    So 3, 0.5 and true arrive typed; ``5e-5`` (a string to YAML 1.1) and text that is not YAML stay
+    text, and ``coerce`` turns a numeral into a number for the key that wants one.
+    """
     import yaml
 
     from .files import load_yaml
@@ -353,6 +343,17 @@ class ResolvedSpec:
     passthrough: dict[str, Any] = field(default_factory=dict)  # model defaults finetui does not model
     warnings: tuple[str, ...] = ()
     context_length: int | None = None  # the model's, where the backend knows it (for the job's sequence length)
+
+    def notes(self) -> tuple[str, ...]:
+        """What a submit tells the user about the spec: each warning, the model's defaults kept and those undone."""
+        out = [f"warning: {w}" for w in self.warnings]
+        kept = [f"{o.key}={o.final!r}" for o in self.overrides if o.by == "model"]
+        undone = [f"{o.key}={o.final!r}" for o in self.overrides if o.by == "user"]
+        if kept:
+            out.append(f"note: the model's defaults set {', '.join(kept)}")
+        if undone:
+            out.append(f"note: you overrode the model's defaults for {', '.join(undone)}")
+        return tuple(out)
 
 
 def resolve_spec(

@@ -30,6 +30,30 @@ def test_display_name_follows_the_tutorial():
     assert FineTuneSpec(deepspeed_stage=3).display_name("m").split("-")[4] == "ds3"
 
 
+def test_every_key_is_declared_once_with_its_rule():
+    import dataclasses
+
+    from finetui.core import spec as spec_module
+
+    fields = dataclasses.fields(FineTuneSpec)
+    assert all(isinstance(f.metadata.get("rule"), spec_module._Rule) for f in fields), "a spec field has no rule"
+    assert set(spec_module._RULES) == set(spec_module.SPEC_KEYS) == {f.name for f in fields}
+    assert set(spec_module.LOCAL_ONLY_KEYS) <= spec_module.SPEC_KEYS
+
+
+def test_a_field_without_a_rule_is_refused_at_import():
+    import dataclasses
+
+    from finetui.core import spec as spec_module
+
+    @dataclasses.dataclass(frozen=True)
+    class Grown(FineTuneSpec):
+        new_knob: int = 1
+
+    with pytest.raises(KeyError, match="rule"):
+        spec_module.rules_of(Grown)
+
+
 def test_model_defaults_override_and_are_reported():
     resolved = resolve_spec("{'learning_rate': 2e-5, 'apply_deepspeed': 'false', 'deepspeed_stage': 2, 'custom': 1}")
     assert resolved.spec.learning_rate == 2e-5 and resolved.spec.apply_deepspeed is False
@@ -97,7 +121,7 @@ def test_file_round_trip(tmp_path, suffix):
     spec = FineTuneSpec(learning_rate=2e-5, max_seq_length=1024, apply_lora=False, lora_target_modules=("q_proj", "k_proj"))
     path = tmp_path / f"spec{suffix}"
     spec.save(path)
-    assert FineTuneSpec.load(path) == spec
+    assert FineTuneSpec.from_mapping(read_mapping(path), source=str(path)) == spec
     if suffix == ".json":
         assert json.loads(path.read_text())["lora_target_modules"] == ["q_proj", "k_proj"]
     assert not list(tmp_path.glob("*.tmp"))
@@ -124,7 +148,7 @@ def test_read_mapping_errors_name_file_and_line(tmp_path):
     out_of_range = tmp_path / "r.yaml"
     out_of_range.write_text("lora_r: 9\nlora_alpha: 0\n")
     with pytest.raises(SpecError, match=r"r\.yaml: lora_alpha: 0 is out of range"):
-        FineTuneSpec.load(out_of_range)
+        FineTuneSpec.from_mapping(read_mapping(out_of_range), source=str(out_of_range))
 
 
 def test_parse_set_options():

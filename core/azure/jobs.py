@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..backend import JobRequest
-from ..errors import DataError, DoesNotFit, FinetuiError, InvalidInput
+from ..data.submit_check import require_valid_data
+from ..errors import DoesNotFit, FinetuiError, InvalidInput
 from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
-from ..spec import LOCAL_ONLY_KEYS, OPTIMIZATION_KEYS, TRAINING_KEYS, resolve_spec
+from ..spec import LOCAL_ONLY_KEYS, SPEC_KEYS, ResolvedSpec, resolve_spec
 from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
 from .logs import AzureLogs, pick_log_file
 from .pipeline import chosen_parameters, split_user
@@ -26,7 +27,6 @@ from .runs import AzureRuns, map_status, to_step, to_timestamp
 log = logging.getLogger(OUTPUT_LOGGER)
 
 PIPELINE_COMPONENT = "chat_completion_pipeline"
-_SPEC_KEYS = frozenset(TRAINING_KEYS + OPTIMIZATION_KEYS)
 TAG = "finetui."
 
 
@@ -42,15 +42,15 @@ class AzureJobs:
 
     # -- submit --------------------------------------------------------------------------
     def submit(self, request: JobRequest, *, gpus_per_node: int | None = None) -> Job:
-        job, experiment, plan = self._prepare(request, gpus_per_node)
+        job, experiment, plan, resolved = self._prepare(request, gpus_per_node)
         ws = self.client.ws
         created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
                                    self.client.ws_ctx(f"job {plan.display_name}", "submit"))
-        return self.to_job(created)
+        return dataclasses.replace(self.to_job(created), notes=resolved.notes())
 
     def plan(self, request: JobRequest, *, gpus_per_node: int | None = None) -> JobPlan:
         """The job ``submit`` would send, checked the same way, without uploading or starting anything."""
-        job, _, plan = self._prepare(request, gpus_per_node)
+        job, _, plan, _ = self._prepare(request, gpus_per_node)
         from .export import job_python, job_yaml
 
         return dataclasses.replace(plan, yaml=job_yaml(job, plan), python=job_python(plan, self.client.workspace))
@@ -65,20 +65,20 @@ class AzureJobs:
 
     def split_user(self, user: dict[str, Any] | None, source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """The user's keys as (FineTuneSpec's, the component's other inputs, checked against its spec)."""
-        if not user or all(k in _SPEC_KEYS and k not in LOCAL_ONLY_KEYS for k in user):
+        if not user or all(k in SPEC_KEYS and k not in LOCAL_ONLY_KEYS for k in user):
             return dict(user or {}), {}  # nothing the component must be asked about
         return split_user(user, self.component().inputs or {}, source)
 
-    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan]:
+    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan, ResolvedSpec]:
         with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
             from azure.ai.ml import Input
             from azure.ai.ml.dsl import pipeline
 
         if not request.compute:
             raise InvalidInput("an Azure ML job needs a compute cluster: pass --compute NAME (see `finetui compute list`)")
-        validate_data(request.train_file, "train")
+        _require_data(request.train_file, "train")
         if request.test_file:
-            validate_data(request.test_file, "test")
+            _require_data(request.test_file, "test")
         sdk_model = self.catalog.get_sdk_model(request.model)
         from .catalog import to_catalog_model
 
@@ -144,7 +144,7 @@ class AzureJobs:
         plain = {k: (v.path if isinstance(v, Input) else v) for k, v in inputs.items()}
         plan = JobPlan(experiment=experiment, display_name=display_name, component=str(component.id), compute=cluster,
                        inputs=plain, settings=settings, tags=tags)
-        return job, experiment, plan
+        return job, experiment, plan, resolved
 
     # -- read ---------------------------------------------------------------------------
     def to_job(self, sdk_job: Any, steps: tuple[JobStep, ...] = (), error: str | None = None) -> Job:
@@ -263,14 +263,8 @@ def _run_error(details: Any) -> str | None:
     return None
 
 
-def validate_data(path: str, which: str) -> None:
+def _require_data(path: str, which: str) -> None:
     """The dataset is checked here first: a bad row should fail in seconds, not after a cluster spins up."""
-
     if not Path(path).is_file():
         raise InvalidInput(f"{which} file {path}: not found")
-    from ..data.validate import validate_file
-
-    report = validate_file(path)
-    if not report.ok:
-        first = report.issues[0] if report.issues else "no valid rows"
-        raise DataError(f"{which} file {path}: {first}", report)
+    require_valid_data(path, which)

@@ -42,10 +42,10 @@ def split_user(user: Mapping[str, Any] | None, component_inputs: Mapping[str, An
     import difflib
 
     from ..errors import InvalidInput, SpecError
-    from ..spec import LOCAL_ONLY_KEYS, OPTIMIZATION_KEYS, TRAINING_KEYS
+    from ..spec import LOCAL_ONLY_KEYS, SPEC_KEYS
 
     ours, theirs = {}, {}
-    known = set(TRAINING_KEYS) | set(OPTIMIZATION_KEYS)
+    known = SPEC_KEYS
     for key, value in (user or {}).items():
         if key in known and not (key in LOCAL_ONLY_KEYS and key in component_inputs):
             ours[key] = value

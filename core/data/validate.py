@@ -211,8 +211,14 @@ def validate_file(
     max_issues: int = 200,
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
     progress: Callable[[str, float | None], None] | None = None,
+    sample: list[list[dict[str, Any]]] | None = None,
+    sample_rows: int = 0,
 ) -> ValidationReport:
-    """Validate a chat JSONL file; with a tokenizer (with a chat template) also measure token lengths."""
+    """Validate a chat JSONL file; with a tokenizer (with a chat template) also measure token lengths.
+
+    ``sample`` receives the first ``sample_rows`` valid conversations, role and content only, so a
+    caller that also masks rows (job submit) need not read the file again.
+    """
     p = Path(path).expanduser()
     fd = open_regular(p)  # a FIFO, a device or a symlink loop fails here, in one line
     try:
@@ -298,6 +304,8 @@ def validate_file(
             if problems:
                 continue
             valid += 1
+            if sample is not None and len(sample) < sample_rows:
+                sample.append([{"role": m["role"], "content": m["content"]} for m in row["messages"]])
             if tokenizer is not None:
                 pending.append(row["messages"])
                 if len(pending) >= _TOKEN_BATCH:

@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..data.submit_check import require_valid_data
 from ..errors import Conflict, InvalidInput, NotFound, OperationFailed, quote
 from ..evaluate import DeployGate, EvalRequest, EvalRun, EvalScores, gate
 from ..models import ACTIVE_STATUSES, JobStatus
 from ..names import check_name, confined
 from ..workspace import WorkspacePaths
 from .. import procs
-from .jobs import _existing_file, _require_valid_data
+from .jobs import _existing_file
 from .store import DAMAGED, Store, damage_reason
 
 LOG_NAME = "log.txt"
@@ -91,7 +92,7 @@ class EvalManager:
         base_ref = request.base or model.lineage.get("base_model") or None
         base = self._local_model(base_ref, "--base") if base_ref else None
         test_file = _existing_file(request.test_file, "--test")
-        _require_valid_data(test_file)
+        require_valid_data(test_file)
 
         name = f"eval-{model.name.lower()[:40].strip('-.')}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)

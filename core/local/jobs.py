@@ -10,15 +10,17 @@ that died by a signal or a crash is reported as Failed, never Running forever.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backend import JobRequest
-from ..errors import Conflict, DataError, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
+from ..data.submit_check import require_valid_data
+from ..errors import Conflict, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
 from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
@@ -30,6 +32,9 @@ from .checkpoints import remove_incomplete_checkpoints
 from .metrics import LOG_RELPATH
 from .storage_errors import os_storage_error
 from .store import DAMAGED, Store, damage_reason
+
+if TYPE_CHECKING:
+    from ..data.preview import DataCheck
 
 # A job recorded but whose runner never reported in is dead after this long.
 STARTUP_GRACE_S = 120.0
@@ -54,16 +59,16 @@ class JobManager:
         test_file = _existing_file(request.test_file, "--test") if request.test_file else None
         if spec.early_stopping_patience and not test_file:
             raise InvalidInput("early_stopping_patience: early stopping watches the eval loss; pass --test FILE")
-        for path in filter(None, (train_file, test_file)):
-            _require_valid_data(path)
         check = _check_data(model, spec, train_file)
+        if test_file:
+            require_valid_data(test_file)
         self._check_fit(model, spec, request, None if check.sampled else check.longest_row)
 
         name = _new_job_name(model.name)
         job_dir = self.paths.job_dir(name)
         try:
+            # the spec lives in the job's record, which the runner, resume and extend read; no copy in the folder
             (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
-            spec.save(job_dir / "spec.yaml")
         except OSError as exc:  # a full disk or a read-only workspace: leave no half-made job behind
             shutil.rmtree(job_dir, ignore_errors=True)
             raise os_storage_error(exc, job_dir, "writing the job folder") from None
@@ -110,7 +115,7 @@ class JobManager:
         # The runner may already have moved the job on; only a fresh record becomes Queued.
         self.store.update_job(name, pid=pid, pid_start_time=started)
         self.store.update_job_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
-        return self.get(name)
+        return dataclasses.replace(self.get(name), notes=resolved.notes())
 
     def _check_fit(self, model: Any, spec: FineTuneSpec, request: JobRequest, longest_row: int | None) -> None:
         from ..compute_fit import check_fit, pick_target
@@ -205,36 +210,17 @@ def _existing_file(path: str | None, option: str) -> Path:
     return check_regular_file(path, option)
 
 
-def _require_valid_data(path: Path) -> None:
-    from ..data.validate import validate_file
-
-    report = validate_file(path, max_issues=20)
-    if report.ok:
-        return
-    if report.issues:
-        first = report.issues[0]
-        more = len(report.issues) - 1 + report.issues_truncated
-        tail = f" (and {more} more problem{'s' if more != 1 else ''}; run `finetui data validate {path}`)" if more else ""
-        raise DataError(f"{path}:{first.line}: {first.reason}{tail}", report)
-    raise DataError(f"{path}: no valid rows", report)
-
-
-def _check_data(model: Any, spec: FineTuneSpec, train_file: Path) -> Any:
-    """The training rows masked and measured as the trainer will (the first CHECK_ROWS of a big file)."""
+def _check_data(model: Any, spec: FineTuneSpec, train_file: Path) -> DataCheck:
+    """The training file validated, and its rows masked and measured as the trainer will (the first
+    CHECK_ROWS of a big file), in one read of the file."""
     from ..data.preview import check_rows
     from ..data.tokens import load_tokenizer
     from ..seq_length import job_sequence_length
 
     rows: list[list[dict[str, Any]]] = []
-    with open(train_file, encoding="utf-8-sig") as fh:  # already validated, so every line parses
-        for line in fh:
-            if line.strip():
-                if len(rows) == CHECK_ROWS + 1:
-                    break
-                # only role and content, as the runner's copy of the data keeps them
-                rows.append([{"role": m["role"], "content": m["content"]} for m in json.loads(line)["messages"]])
+    report = require_valid_data(train_file, sample=rows, sample_rows=CHECK_ROWS)
     length = job_sequence_length(spec.max_seq_length, model.context_length)
-    return check_rows(load_tokenizer(model.path), rows[:CHECK_ROWS], length, sampled=len(rows) > CHECK_ROWS)
+    return check_rows(load_tokenizer(model.path), rows, length, sampled=report.valid_rows > CHECK_ROWS)
 
 
 def _new_job_name(model_name: str) -> str:

@@ -124,3 +124,17 @@ def test_dry_run_on_local_is_refused(cli):
                           capture_output=True, text=True, timeout=300)
     assert (proc.returncode, proc.stderr) == (2, "error: job submit --dry-run: only --backend azure submits a job "
                                                  "description to export\n")
+
+
+def test_submit_resolves_once_and_prints_the_notes_it_returns(cli):
+    """Issue 11 item 4: the CLI does not resolve the spec before the backend does; the submitted job carries the notes."""
+    before = len(cli.fake.requests)
+    proc = cli.run(*SUBMIT, "--set", "learning_rate=1e-4")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: you overrode the model's defaults for learning_rate=0.0001" in proc.stderr.splitlines()
+    # the catalog lists the model's versions to find the latest: once per read of the model
+    model_reads = [r.path for r in cli.fake.requests[before:]
+                   if r.method == "GET" and r.path.endswith("/models/Phi-3-mini-4k-instruct/versions")]
+    assert len(model_reads) == 1, model_reads
+    submitted = cli.json(*SUBMIT)
+    assert submitted["notes"] == ["note: the model's defaults set learning_rate=2e-05"]

@@ -46,8 +46,6 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
     user = read_mapping(spec_file) if spec_file else {}
     user.update(parse_set_options(sets))
     source = spec_file or ("--set" if sets else None)
-    backend = ctx.backend
-    resolved = backend.resolve_spec(model, user, source)
     request = JobRequest(
         model=model,
         train_file=train_file,
@@ -66,17 +64,11 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         else:
             click.echo(plan.yaml if fmt == "yaml" else plan.python, nl=False)
         return
-    result = backend.submit_job(request)
+    result = ctx.backend.submit_job(request)  # resolves the spec and checks the data, once
     if not as_json:
         # After the submit, so a refused job's error stays the one line on stderr.
-        for w in resolved.warnings:
-            click.echo(f"warning: {w}", err=True)
-        kept = [f"{o.key}={o.final!r}" for o in resolved.overrides if o.by == "model"]
-        undone = [f"{o.key}={o.final!r}" for o in resolved.overrides if o.by == "user"]
-        if kept:
-            click.echo(f"note: the model's defaults set {', '.join(kept)}", err=True)
-        if undone:
-            click.echo(f"note: you overrode the model's defaults for {', '.join(undone)}", err=True)
+        for note in result.notes:
+            click.echo(note, err=True)
         if result.data_check:
             click.echo(f"data: {result.data_check}", err=True)
     emit(result, as_json, result.name)

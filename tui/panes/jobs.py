@@ -334,7 +334,9 @@ class JobsPane(Pane):
         if error:
             self.app.notify(error, severity="error", title="job not submitted")
             return
-        self.app.notify(f"job {job.name} submitted", title="fine-tuning")
+        # what `job submit` prints after the name: the spec's notes and the data check
+        data = [f"data: {job.data_check}"] if job.data_check else []
+        self.app.notify("\n".join([f"job {job.name} submitted", *job.notes, *data]), title="fine-tuning", markup=False)
         self.jobs.insert(0, job)
         self._show_job(job)
         self.reload()

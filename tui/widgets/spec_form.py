@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from finetui.core.errors import SpecError
-from finetui.core.spec import FineTuneSpec, coerce
+from finetui.core.spec import FineTuneSpec, Override, ResolvedSpec, coerce
 
 REQUEST_FIELDS = (("model", "model"), ("train_file", "train file (JSONL)"), ("test_file", "test file (optional)"),
                   ("compute", "compute target (optional)"), ("display_name", "display name (optional)"))
@@ -55,7 +55,7 @@ class SpecForm(VerticalScroll):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.base: dict[str, Any] = FineTuneSpec().to_dict()
-        self.overrides: dict[str, Any] = {}
+        self.overrides: dict[str, Override] = {}
         self.context_length: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -85,11 +85,11 @@ class SpecForm(VerticalScroll):
         field.cursor_position = 0  # a change of cursor is what scrolls an Input
         field.action_end()
 
-    def set_resolved(self, resolved: Any) -> None:
+    def set_resolved(self, resolved: ResolvedSpec) -> None:
         """Fill the spec rows from ``backend.resolve_spec(model)`` and mark what the model changed."""
         self.base = resolved.spec.to_dict()
         self.overrides = {o.key: o for o in resolved.overrides}
-        self.context_length = getattr(resolved, "context_length", None)
+        self.context_length = resolved.context_length
         defaults = FineTuneSpec().to_dict()
         for key, value in self.base.items():
             self.query_one(f"#spec-{key}", Input).value = show(value)
