@@ -6,10 +6,13 @@ app, with its progress shown, so the panes have something real to show.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .cli.common import CliContext
 
 
-def launch(ctx: Any) -> None:
+def launch(ctx: CliContext) -> None:
     from .app import FinetuiApp
 
     app = FinetuiApp(

@@ -9,7 +9,7 @@ model is shown through ``printable`` (it is someone else's text).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +23,9 @@ from textual.widgets import Footer, Static
 
 from finetui.core.evaluate import EvalRun
 from finetui.core.printable import printable
+
+if TYPE_CHECKING:
+    from finetui.core.backend import Backend
 
 MARKS = {"exact": "= exact", "contains": "~ contains", "miss": "x miss"}
 
@@ -74,7 +77,7 @@ class ArenaScreen(Screen[None]):
         Binding("d", "toggle_differ", "Only rows that differ"),
     ]
 
-    def __init__(self, backend: Any, name: str | None = None) -> None:
+    def __init__(self, backend: Backend, name: str | None = None) -> None:
         super().__init__()
         self.backend, self.eval_name = backend, name
         self.run: EvalRun | None = None

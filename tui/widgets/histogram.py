@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from finetui.core.models import TokenStats
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -21,7 +24,7 @@ def bars(counts: Sequence[int], height: int = 6) -> list[str]:
     return rows
 
 
-def token_histogram(stats: Any, width: int = 48) -> Text:
+def token_histogram(stats: TokenStats | None, width: int = 48) -> Text:
     """A histogram when core gives bins (``stats.histogram``), else a scale of min/p50/p95/max."""
     out = Text()
     if stats is None:
