@@ -19,6 +19,8 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 
+from finetui.core.models import JobStatus
+
 from .commands import ActionsProvider
 from .format import first_line
 from .notify import EndWatcher, desktop_notice
@@ -302,7 +304,7 @@ class FinetuiApp(App[None]):
     def _announce(self, message: EndsSeen) -> None:
         for end in message.ended:
             text = f"{end.what} {end.status}" + (f": {end.error}" if end.error else "")
-            self.notify(text, title="finetui", severity="information" if end.status == "Completed" else "warning", timeout=10)
+            self.notify(text, title="finetui", severity="information" if end.status == JobStatus.COMPLETED.value else "warning", timeout=10)
             if self._driver is not None:
                 self._driver.write(desktop_notice("finetui", f"{end.what} {end.status}"))
         self.bell()

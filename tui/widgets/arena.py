@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from finetui.core.evaluate import EvalRun
+from finetui.core.models import JobStatus
 from finetui.core.printable import printable
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class ArenaScreen(Screen[None]):
             return
         try:
             run = evals.get(self.eval_name) if self.eval_name else next(
-                (r for r in evals.list() if r.status.value == "Completed"), None)
+                (r for r in evals.list() if r.status is JobStatus.COMPLETED), None)
             rows = evals.rows(run.name) if run is not None else []
         except Exception as exc:  # a damaged file or record: one line on the screen, not a traceback
             self.post_message(ArenaLoaded(None, [], str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
