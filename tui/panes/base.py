@@ -170,20 +170,18 @@ class Pane(Vertical):
 
 
 # -- what one pane asks of another goes through the app, which shows the target pane and lets it act --
-class CheckRequested(Message):
+class ModelRequest(Message):
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+
+
+class CheckRequested(ModelRequest):
     """Check whether ``model`` fits on compute (pane 2)."""
 
-    def __init__(self, model: str) -> None:
-        super().__init__()
-        self.model = model
 
-
-class LaunchRequested(Message):
+class LaunchRequested(ModelRequest):
     """Open the launch form (pane 4) for ``model``."""
-
-    def __init__(self, model: str) -> None:
-        super().__init__()
-        self.model = model
 
 
 class DeployRequested(Message):
