@@ -9,24 +9,37 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.lazy import Lazy
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
+
+from finetui.core.models import JobStatus
 
 from .commands import ActionsProvider
 from .format import first_line
 from .notify import EndWatcher, desktop_notice
+from .panes.base import CheckRequested, DeployRequested, LaunchRequested, ModelRegistered, Pane
 from .pane_table import PANES
+from .panes.compute import ComputePane
+from .panes.endpoints import EndpointsPane
+from .panes.jobs import JobsPane
 
+if TYPE_CHECKING:
+    from finetui.core.backend import Backend
+    from finetui.core.models import CatalogModel
+
+    from .notify import Ended
+    from .widgets.spend import MeterUpdated
 
 
 class BackendReady(Message):
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Backend) -> None:
         super().__init__()
         self.backend = backend
 
@@ -46,7 +59,7 @@ class DemoProgress(Message):
 class EndsSeen(Message):
     """Jobs or evaluations that ended while the app was open (``notify.Ended`` each)."""
 
-    def __init__(self, ended: list) -> None:
+    def __init__(self, ended: list[Ended]) -> None:
         super().__init__()
         self.ended = ended
 
@@ -66,10 +79,12 @@ class FinetuiApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("escape", "leave_input", "Leave field", show=False),
     ]
+    # the model picked in pane 1: the panes that depend on it watch it
+    selected_model: var[str | None] = var(None)
 
     def __init__(
         self,
-        backend_factory: Callable[[], Any] | None = None,
+        backend_factory: Callable[[], Backend] | None = None,
         *,
         workspace: str | None = None,
         build_demo: bool = False,
@@ -81,12 +96,12 @@ class FinetuiApp(App[None]):
         self.backend_factory = backend_factory
         self.workspace = workspace
         self.log_root = log_root  # where the command log lives when the backend has no local workspace (Azure)
-        self.backend: Any = None
+        self.backend: Backend | None = None
         self.backend_error: str | None = None
         self.want_demo = build_demo
         self.poll_interval = poll_interval
         self.clock = clock
-        self.selected_model: str | None = None
+        self.catalog: list[CatalogModel] = []  # pane 1's listing, which pane 5 offers as base models to deploy
         self.started = time.perf_counter()
         self.end_watcher = EndWatcher(since=clock())  # what ends from now on is announced
 
@@ -125,7 +140,7 @@ class FinetuiApp(App[None]):
         if self.want_demo and getattr(backend, "name", "") == "local":
             self._maybe_build_demo(backend)
 
-    def _maybe_build_demo(self, backend: Any) -> None:
+    def _maybe_build_demo(self, backend: Backend) -> None:
         """First run: an empty local workspace gets the offline demo (progress shown in the app)."""
         try:
             if backend.store.list_models():  # this workspace's own models (not the HF cache's)
@@ -178,16 +193,16 @@ class FinetuiApp(App[None]):
                 pane.reload()
 
     # -- panes ------------------------------------------------------------------------------
-    def panes(self) -> list[Any]:
+    def panes(self) -> list[Pane]:
         """The mounted panes (hidden ones mount just after the first frame)."""
         return [p for pid, _, _ in PANES for p in self.query(f"#{pid}-pane") if p.is_mounted]
 
-    def pane(self, pid: str) -> Any:
-        return self.query_one(f"#{pid}-pane")
+    def pane(self, pid: str) -> Pane:
+        return self.query_one(f"#{pid}-pane", Pane)
 
     def current_spec(self) -> dict[str, Any]:
         """The user's changes in the launch form, for compute checks and validation."""
-        jobs = [p for p in self.panes() if p.id == "jobs-pane"]
+        jobs = [p for p in self.panes() if isinstance(p, JobsPane)]
         return jobs[0].current_spec() if jobs else {}
 
     def set_status(self, text: str) -> None:
@@ -205,7 +220,7 @@ class FinetuiApp(App[None]):
             return
         self.post_message(MeterUpdated(text))
 
-    def on_meter_updated(self, event) -> None:
+    def on_meter_updated(self, event: MeterUpdated) -> None:
         self._meter_text = event.text
         self.set_status(getattr(self, "_status_text", ""))
 
@@ -232,12 +247,26 @@ class FinetuiApp(App[None]):
         self.action_show(pid)
         self.call_after_refresh(self.pane(pid).run_action, action)
 
-    def use_model(self, ref: str, then: str | None = None) -> None:
-        self.selected_model = ref
-        for pane in self.panes():
-            pane.model_selected(ref)
-        if then:
-            self.action_show(then)
+    # -- one pane's request of another: show the target pane and let it act ---------------------
+    @on(CheckRequested)
+    def _check_requested(self, event: CheckRequested) -> None:
+        self.selected_model = event.model
+        self.query_one(ComputePane).action_recheck()
+        self.action_show("compute")
+
+    @on(LaunchRequested)
+    def _launch_requested(self, event: LaunchRequested) -> None:
+        self.selected_model = event.model
+        self.action_show("jobs")
+        self.query_one(JobsPane).show_launch()
+
+    @on(DeployRequested)
+    def _deploy_requested(self, event: DeployRequested) -> None:
+        self.query_one(EndpointsPane).action_create(event.preselect)
+
+    @on(ModelRegistered)
+    def _model_registered(self, event: ModelRegistered) -> None:
+        self.query_one(EndpointsPane).reload()
 
     def _poll(self) -> None:
         if self.backend is None:
@@ -270,7 +299,7 @@ class FinetuiApp(App[None]):
     def _announce(self, message: EndsSeen) -> None:
         for end in message.ended:
             text = f"{end.what} {end.status}" + (f": {end.error}" if end.error else "")
-            self.notify(text, title="finetui", severity="information" if end.status == "Completed" else "warning", timeout=10)
+            self.notify(text, title="finetui", severity="information" if end.status == JobStatus.COMPLETED.value else "warning", timeout=10)
             if self._driver is not None:
                 self._driver.write(desktop_notice("finetui", f"{end.what} {end.status}"))
         self.bell()

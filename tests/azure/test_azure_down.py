@@ -109,7 +109,8 @@ async def test_an_app_action_on_azure_is_logged_with_its_az_ml_line(fake, backen
     async with app.run_test(size=(120, 40)) as pilot:
         while not (app.mounted and app.backend is not None):
             await pilot.pause(0.05)
-        app.pane("endpoints").backend_call("deleted", "delete_endpoint", "ep1")  # what typing the name to confirm does
+        endpoints = app.pane("endpoints")
+        endpoints.backend_call(backend.delete_endpoint, "ep1", then=endpoints.loaded_deleted)  # what typing the name to confirm does
         deadline = time.monotonic() + 60
         while not CommandLog(log_root).read():
             assert time.monotonic() < deadline, "nothing logged"

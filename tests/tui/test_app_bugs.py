@@ -28,7 +28,7 @@ async def polled(pilot, app, backend) -> None:
     """One poll of the endpoints pane, waited for by its effect (the list was read and shown)."""
     before = backend.endpoint_lists
     app.pane("endpoints").poll()
-    await wait_for(pilot, lambda: backend.endpoint_lists > before and not busy(app, "endpoints-pane-endpoints"))
+    await wait_for(pilot, lambda: backend.endpoint_lists > before and not busy(app, "endpoints-pane-loaded_endpoints"))
     await pilot.pause()  # the worker posted its result before it ended: let the pane handle it
 
 

@@ -23,9 +23,9 @@ async def test_an_app_action_is_logged_as_its_cli_twin(local_ws):
         await pilot.press("4")
         jobs = app.pane("jobs")
         await wait_for(pilot, lambda: jobs.jobs, timeout=30)
-        jobs.backend_call("cancel", "cancel_job", JOB)  # what the Cancel dialog's "yes" does
+        jobs.backend_call(jobs.backend.cancel_job, JOB, then=jobs.loaded_cancel)  # what the Cancel dialog's "yes" does
         await wait_for(pilot, lambda: log.read(), timeout=60)
-        jobs.backend_call("jobs", "list_jobs")  # a read: not an action
+        jobs.backend_call(jobs.backend.list_jobs, then=jobs.loaded_jobs)  # a read: not an action
         await pilot.pause(0.5)
     entries = log.read()
     assert len(entries) == 1

@@ -118,7 +118,8 @@ def cli(
     if ctx.invoked_subcommand is None:
         from finetui.tui.launch import launch
 
-        launch(ctx.obj)
+        cli_ctx = ctx.obj
+        launch(lambda: cli_ctx.backend, cli_ctx.backend_name, cli_ctx.workspace_path)
 
 
 def main() -> None:

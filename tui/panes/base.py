@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar, TypeVar
 
 from textual import on
 from textual.binding import Binding
@@ -13,13 +13,20 @@ from textual.widgets import Input, Static, TabbedContent
 
 from ..format import first_line
 
+if TYPE_CHECKING:
+    from finetui.core.backend import Backend
+    from finetui.core.models import RegisteredModel
 
-class Loaded(Message):
-    """A blocking call finished in a worker: ``value`` or ``error`` (one line)."""
 
-    def __init__(self, key: str, value: Any = None, error: str | None = None, exc: BaseException | None = None) -> None:
+T = TypeVar("T")
+
+
+class CallDone(Message):
+    """A blocking call finished in a worker; ``deliver`` hands its value or error to the pane's handler."""
+
+    def __init__(self, deliver: Callable[[], None]) -> None:
         super().__init__()
-        self.key, self.value, self.error, self.exc = key, value, error, exc
+        self.deliver = deliver
 
 
 def displayed(widget: Widget, within: Widget) -> bool:
@@ -46,7 +53,7 @@ class Pane(Vertical):
     ]
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend | None:
         return self.app.backend
 
     _started = False
@@ -72,9 +79,6 @@ class Pane(Vertical):
 
     def poll(self) -> None:
         """Called every few seconds while the pane is visible."""
-
-    def model_selected(self, ref: str) -> None:
-        """The user picked a model in another pane."""
 
     def focus_main(self) -> None:
         for widget in self.query("*"):
@@ -135,37 +139,62 @@ class Pane(Vertical):
             note.display = True
 
     # -- blocking calls ------------------------------------------------------------------
-    def call(self, key: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Run ``fn`` in a thread worker (one per key, the newest wins); post Loaded(key)."""
+    def call(self, fn: Callable[..., T], *args: object, then: Callable[[T | None, str | None], None]) -> None:
+        """Run ``fn`` in a thread worker, then ``then(value, None)`` or ``then(None, error)`` on the UI thread.
+
+        One worker per handler (the newest wins); an error reaches ``then`` as one line, never raised into the UI.
+        """
 
         def job() -> None:
             try:
-                value = fn(*args, **kwargs)
+                value = fn(*args)
             except Exception as exc:  # shown to the user as one line, never raised into the UI
-                self.post_message(Loaded(key, error=first_line(exc), exc=exc))
+                error = first_line(exc)
+                self.post_message(CallDone(lambda: then(None, error)))
                 return
-            self.post_message(Loaded(key, value))
+            self.post_message(CallDone(lambda: then(value, None)))
 
-        self.run_worker(job, thread=True, exclusive=True, group=f"{self.id}-{key}", exit_on_error=False)
+        self.run_worker(job, thread=True, exclusive=True, group=f"{self.id}-{then.__name__}", exit_on_error=False)
 
-    def backend_call(self, key: str, method: str, *args: Any, **kwargs: Any) -> None:
-        backend = self.backend
-        if backend is None:
-            return
-        fn = getattr(backend, method, None)
-        if fn is None:
-            self.post_message(Loaded(key, error=f"not available: the {backend.name} backend has no {method}()"))
-            return
+    def backend_call(self, method: Callable[..., T], *args: object, then: Callable[[T | None, str | None], None]) -> None:
+        """``call`` for a bound Backend method, recorded in the command log as its CLI twin would be."""
         from finetui.core.action_record import recorded_call
 
-        fn = recorded_call(backend, method, fn, self.app.workspace_root())  # logged as their CLI twins are
-        self.call(key, fn, *args, **kwargs)
+        fn = recorded_call(self.backend, method.__name__, method, self.app.workspace_root())
+        self.call(fn, *args, then=then)
 
-    @on(Loaded)
-    def _loaded(self, event: Loaded) -> None:
+    @on(CallDone)
+    def _call_done(self, event: CallDone) -> None:
         event.stop()
-        handler = getattr(self, f"loaded_{event.key}", None)
-        if handler is not None:
-            handler(event.value, event.error)
-        elif event.error:
-            self.app.notify(event.error, severity="error")
+        event.deliver()
+
+
+# -- what one pane asks of another goes through the app, which shows the target pane and lets it act --
+class ModelRequest(Message):
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model
+
+
+class CheckRequested(ModelRequest):
+    """Check whether ``model`` fits on compute (pane 2)."""
+
+
+class LaunchRequested(ModelRequest):
+    """Open the launch form (pane 4) for ``model``."""
+
+
+class DeployRequested(Message):
+    """Pick a model to deploy as an endpoint (pane 5), ``preselect`` highlighted in the list."""
+
+    def __init__(self, preselect: str | None = None) -> None:
+        super().__init__()
+        self.preselect = preselect
+
+
+class ModelRegistered(Message):
+    """A job's model was registered: the panes that list registered models read them again."""
+
+    def __init__(self, model: RegisteredModel) -> None:
+        super().__init__()
+        self.model = model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -13,11 +13,15 @@ from textual.widgets import DataTable, Static
 
 from finetui.core import units
 from finetui.core.compute_fit import gpu_line
+from finetui.core.models import Verdict
 
 from .base import Pane
 
-VERDICT_TEXT = {"ok": "FITS", "tight": "TIGHT", "does-not-fit": "DOES NOT FIT"}
-VERDICT_COLOR = {"ok": "green", "tight": "yellow", "does-not-fit": "red"}
+if TYPE_CHECKING:
+    from finetui.core.models import ComputeTarget, FitReport
+
+VERDICT_TEXT = {Verdict.OK: "FITS", Verdict.TIGHT: "TIGHT", Verdict.DOES_NOT_FIT: "DOES NOT FIT"}
+VERDICT_COLOR = {Verdict.OK: "green", Verdict.TIGHT: "yellow", Verdict.DOES_NOT_FIT: "red"}
 
 
 NO_TARGETS = ("no compute targets: on Azure create a cluster with"
@@ -26,11 +30,11 @@ NO_MODEL = ("no model to check: pick one in pane 1 (none there? `finetui demo` o
             " then c checks it here")
 
 
-def fit_text(report: Any) -> Text:
-    verdict = getattr(report.verdict, "value", str(report.verdict))
+def fit_text(report: FitReport) -> Text:
+    verdict = report.verdict
     est = report.estimate
     out = Text()
-    out.append(f" {VERDICT_TEXT.get(verdict, verdict.upper())} ", style=f"bold reverse {VERDICT_COLOR.get(verdict, '')}")
+    out.append(f" {VERDICT_TEXT[verdict]} ", style=f"bold reverse {VERDICT_COLOR[verdict]}")
     out.append(f"  {report.model} on {report.target}\n\n")
     avail = units.size(report.available_bytes) if report.available_bytes else "unknown"
     out.append(f"needs about {units.size(est.total_bytes)} of {avail}\n")
@@ -68,10 +72,11 @@ class ComputePane(Pane):
             yield Static("pick a model in pane 1, then press c", id="fit-report")
 
     def reload(self) -> None:
-        self.backend_call("targets", "list_compute")
+        if self.backend is not None:
+            self.backend_call(self.backend.list_compute, then=self.loaded_targets)
         self.action_recheck()
 
-    def loaded_targets(self, targets: list[Any] | None, error: str | None) -> None:
+    def loaded_targets(self, targets: list[ComputeTarget] | None, error: str | None) -> None:
         table = self.query_one("#compute-table", DataTable)
         table.clear()
         if error:
@@ -88,7 +93,10 @@ class ComputePane(Pane):
     def focus_main(self) -> None:
         self.query_one("#compute-table", DataTable).focus()
 
-    def model_selected(self, ref: str) -> None:
+    def on_mount(self) -> None:  # Pane.on_mount runs too: Textual calls each class's handler
+        self.watch(self.app, "selected_model", self._model_selected, init=False)
+
+    def _model_selected(self) -> None:
         if self.backend is not None:
             self.action_recheck()
 
@@ -105,20 +113,22 @@ class ComputePane(Pane):
             return
         self.query_one("#fit-report", Static).update(f"checking {model}…")
         spec = self.app.current_spec()
-        self.call("fit", self._check, model, spec, self.target)
+        self.call(self._check, model, spec, self.target, then=self.loaded_fit)
 
-    def _check(self, model: str, user_spec: dict | None, target: str | None) -> Any:
+    def _check(self, model: str, user_spec: dict[str, Any] | None, target: str | None) -> FitReport | None:
         backend = self.backend
+        if backend is None:
+            return None
         spec = backend.resolve_spec(model, user_spec or None).spec
         return backend.check_compute(model, spec, target)
 
-    def loaded_fit(self, report: Any, error: str | None) -> None:
+    def loaded_fit(self, report: FitReport | None, error: str | None) -> None:
         box = self.query_one("#fit-box")
         for cls in ("verdict-ok", "verdict-tight", "verdict-does-not-fit"):
             box.remove_class(cls)
         out = self.query_one("#fit-report", Static)
-        if error:
+        if error or report is None:
             out.update(f"not available: {error}")
             return
-        box.add_class(f"verdict-{getattr(report.verdict, 'value', report.verdict)}")
+        box.add_class(f"verdict-{report.verdict.value}")
         out.update(fit_text(report))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -25,6 +25,12 @@ from ..widgets.mask_preview import MaskPreview
 from ..widgets.path_input import PathInput
 from .base import Pane
 
+if TYPE_CHECKING:
+    from finetui.core.data.browse import FolderListing
+    from finetui.core.data.jsonl import JsonlIndex
+    from finetui.core.data.preview import RowPreview
+    from finetui.core.models import CatalogModel, ValidationReport
+
 AUTO_VALIDATE_BYTES = 64 << 20
 VALIDATE_HINT = "v validates the file; t picks a tokenizer to count tokens per row"
 
@@ -35,7 +41,7 @@ def find_datasets(root: Path | None) -> list[Path]:
     return sorted(p for p in root.rglob("*.jsonl") if p.is_file())
 
 
-def validation_text(report: Any) -> Text:
+def validation_text(report: ValidationReport) -> Text:
     out = Text()
     verdict = "VALID" if report.ok else "PROBLEMS FOUND"
     out.append(f" {verdict} ", style="bold reverse")
@@ -93,9 +99,9 @@ class DataPane(Pane):
     # -- files ---------------------------------------------------------------------------
     def reload(self) -> None:
         root = getattr(getattr(self.backend, "paths", None), "data", None)
-        self.call("files", _first_listing, self.folder, root)
+        self.call(_first_listing, self.folder, root, then=self.loaded_files)
 
-    def loaded_files(self, found: tuple[Any, Path | None] | None, error: str | None) -> None:
+    def loaded_files(self, found: tuple[FolderListing, Path | None] | None, error: str | None) -> None:
         if error or found is None:
             self.query_one("#rows-status", Static).update(f"not available: {error}")
             return
@@ -109,7 +115,7 @@ class DataPane(Pane):
         elif self._opened is not None and _stamp(self.path) not in (None, self._opened):
             self.open_file(self.path)  # rescanned: the open file changed since it was indexed
 
-    def _show_listing(self, listing: Any) -> None:
+    def _show_listing(self, listing: FolderListing) -> None:
         self.folder = listing.folder
         self.files = [path for path, _ in listing.files]
         options = self.query_one("#data-files", OptionList)
@@ -142,7 +148,7 @@ class DataPane(Pane):
     def _file_chosen(self, event: OptionList.OptionSelected) -> None:
         kind, _, path = (event.option.id or "").partition(":")
         if kind == "dir":
-            self.call("target", _listing_of, path)
+            self.call(_listing_of, path, then=self.loaded_target)
             return
         self.open_file(Path(path))
         self.query_one(JsonlView).focus()
@@ -155,10 +161,10 @@ class DataPane(Pane):
         event.stop()
         from finetui.core.data.browse import open_target
 
-        self.call("target", open_target, event.value)
+        self.call(open_target, event.value, then=self.loaded_target)
 
-    def loaded_target(self, target: Any, error: str | None) -> None:
-        if error:
+    def loaded_target(self, target: FolderListing | Path | None, error: str | None) -> None:
+        if error or target is None:
             status = self.query_one("#rows-status", Static)
             status.update(Text(error))
             status.add_class("error")
@@ -172,7 +178,7 @@ class DataPane(Pane):
             self._show_listing(target)
             self.query_one("#data-files", OptionList).focus()
 
-    def open_file(self, path: str | Path, index: Any = None) -> None:
+    def open_file(self, path: str | Path, index: JsonlIndex | None = None) -> None:
         self.path = Path(path)
         self.query_one("#rows-status", Static).remove_class("error")
         self._opened = _stamp(self.path)
@@ -216,11 +222,11 @@ class DataPane(Pane):
         model, messages = self.app.selected_model, row.get("messages") if isinstance(row, dict) else None
         if model and isinstance(messages, list) and self.backend is not None:
             self.query_one(MaskPreview).show_message(f"rendering row {index} with {model}'s chat template…")
-            self.call("mask", preview_for, self.backend, model, messages, self.app.current_spec(), index)
+            self.call(preview_for, self.backend, model, messages, self.app.current_spec(), index, then=self.loaded_mask)
 
-    def loaded_mask(self, preview: Any, error: str | None) -> None:
+    def loaded_mask(self, preview: RowPreview | None, error: str | None) -> None:
         view = self.query_one(MaskPreview)
-        view.show_message(f"not available: {error}") if error else view.show_preview(preview)
+        view.show_message(f"not available: {error}") if error or preview is None else view.show_preview(preview)
 
     def action_open_row(self) -> None:
         self.query_one(JsonlView).action_select()
@@ -245,13 +251,13 @@ class DataPane(Pane):
         if self.tokenizer_model and self.backend is not None:
             from finetui.core.data.preview import validate_for
 
-            self.call("validation", validate_for, self.backend, self.tokenizer_model, self.path, spec)
+            self.call(validate_for, self.backend, self.tokenizer_model, self.path, spec, then=self.loaded_validation)
         else:
-            self.call("validation", _validate, self.path, spec.get("max_seq_length"))
+            self.call(_validate, self.path, spec.get("max_seq_length"), then=self.loaded_validation)
 
-    def loaded_validation(self, report: Any, error: str | None) -> None:
+    def loaded_validation(self, report: ValidationReport | None, error: str | None) -> None:
         out = self.query_one("#validation", Static)
-        if error:
+        if error or report is None:
             out.update(f"not available: {error}")
             return
         text = validation_text(report)
@@ -261,15 +267,16 @@ class DataPane(Pane):
 
     # -- tokenizer for token lengths ----------------------------------------------------------
     def action_pick_tokenizer(self) -> None:
-        self.backend_call("tokenizers", "list_models")
+        if self.backend is not None:
+            self.backend_call(self.backend.list_models, then=self.loaded_tokenizers)
 
-    def loaded_tokenizers(self, models: list[Any] | None, error: str | None) -> None:
+    def loaded_tokenizers(self, models: list[CatalogModel] | None, error: str | None) -> None:
         from ..screens import PickScreen
 
         if error:
             self.app.notify(error, severity="error", title="cannot list models")
             return
-        choices = [(m.ref, f"{m.ref}  ({m.source})") for m in models or [] if getattr(m, "path", None)]
+        choices = [(m.ref, f"{m.ref}  ({m.source})") for m in models or [] if m.path]
         if not choices:
             self.app.notify("no model with local files: `finetui demo` or `finetui model add PATH`", severity="warning")
             return
@@ -298,13 +305,13 @@ def _short(folder: Path) -> str:
     return "~" + text[len(home):] if text == home or text.startswith(home + "/") else text
 
 
-def _listing_of(folder: str) -> Any:
+def _listing_of(folder: str) -> FolderListing:
     from finetui.core.data.browse import list_folder
 
     return list_folder(folder)
 
 
-def _first_listing(folder: Path | None, root: Path | None) -> tuple[Any, Path | None]:
+def _first_listing(folder: Path | None, root: Path | None) -> tuple[FolderListing, Path | None]:
     """The folder to list (the one shown, else the first dataset's, else the data folder) and that dataset."""
     from finetui.core.data.browse import list_folder
 
@@ -316,7 +323,7 @@ def _first_listing(folder: Path | None, root: Path | None) -> tuple[Any, Path | 
     return list_folder(folder if folder is not None else "."), first
 
 
-def _validate(path: Path, max_seq_length: Any = None) -> Any:
+def _validate(path: Path, max_seq_length: Any = None) -> ValidationReport:
     from finetui.core.data.validate import validate_file
 
     kwargs = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,9 +16,18 @@ from ..screens import Extra
 from ..widgets.chat import ChatConsole
 from ..widgets.endpoint_view import endpoint_details, endpoint_row
 from ..widgets.table_sync import sync_rows
+from finetui.core.models import EndpointState
+
 from .base import Pane
 
-UP = "Succeeded"
+if TYPE_CHECKING:
+    from finetui.core.backend import Backend
+    from finetui.core.chat import ChatClient
+    from finetui.core.meter import Meter
+    from finetui.core.models import Endpoint, EndpointKeys, RegisteredModel
+    from finetui.core.prices import PriceTable
+
+UP = EndpointState.SUCCEEDED
 
 
 def _parse_ttl(text: str) -> float | None:
@@ -30,7 +39,7 @@ def _parse_ttl(text: str) -> float | None:
 TTL_FIELD = Extra("ttl", "Time to live: then it is stopped (local) or deleted (Azure); empty: none", "e.g. 2h", _parse_ttl)
 
 
-def make_client(backend: Any, endpoint: Any) -> Any:
+def make_client(backend: Backend, endpoint: Endpoint) -> ChatClient:
     """A ChatClient for ``endpoint`` (blocking: reads the keys; run it off the UI thread)."""
     from finetui.core.chat import ChatClient
 
@@ -56,11 +65,11 @@ class EndpointsPane(Pane):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.endpoints: list[Any] = []
-        self.endpoint: Any = None
-        self.keys: Any = None
+        self.endpoints: list[Endpoint] = []
+        self.endpoint: Endpoint | None = None
+        self.keys: EndpointKeys | None = None
         self.revealed = False
-        self.prices: Any = None  # the workspace's price table, read with the endpoints
+        self.prices: PriceTable | None = None  # the workspace's price table, read with the endpoints
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -84,9 +93,12 @@ class EndpointsPane(Pane):
 
         workspace = self.app.workspace_root()
         # the prices are read again each time: `finetui prices refresh` may have run meanwhile
-        self.call("endpoints", lambda: (backend.list_endpoints(), price_table(workspace)))
+        def listed() -> tuple[list[Endpoint], PriceTable]:
+            return backend.list_endpoints(), price_table(workspace)
 
-    def meter(self, endpoint: Any, now: float) -> Any:
+        self.call(listed, then=self.loaded_endpoints)
+
+    def meter(self, endpoint: Endpoint, now: float) -> Meter:
         from finetui.core.meter import meter
 
         return meter(endpoint, self.prices, now)
@@ -94,11 +106,11 @@ class EndpointsPane(Pane):
     def poll(self) -> None:
         self.reload()
 
-    def running_endpoints(self) -> list[Any]:
-        return [e for e in self.endpoints if e.state.value == UP]
+    def running_endpoints(self) -> list[Endpoint]:
+        return [e for e in self.endpoints if e.state is UP]
 
-    def loaded_endpoints(self, listed: tuple[list[Any], Any] | None, error: str | None) -> None:
-        if error:
+    def loaded_endpoints(self, listed: tuple[list[Endpoint], PriceTable] | None, error: str | None) -> None:
+        if error or listed is None:
             self.query_one("#endpoint-details", Static).update(f"not available: {error}")
             return
         self.endpoints, self.prices = listed
@@ -120,7 +132,7 @@ class EndpointsPane(Pane):
         name = event.row_key.value if event.row_key else None
         self._show(next((e for e in self.endpoints if e.name == name), None))
 
-    def _show(self, endpoint: Any) -> None:
+    def _show(self, endpoint: Endpoint | None) -> None:
         if endpoint is None or self.endpoint is None or endpoint.name != self.endpoint.name:
             self.keys, self.revealed = None, False
         self.endpoint = endpoint
@@ -132,7 +144,7 @@ class EndpointsPane(Pane):
             return
         now = self.app.clock()
         details.update(endpoint_details(endpoint, self.meter(endpoint, now), now, self.keys, self.revealed))
-        if endpoint.state.value == UP:
+        if endpoint.state is UP and self.backend is not None:
             backend = self.backend
             chat.set_endpoint(endpoint.base_url or endpoint.scoring_uri, lambda: make_client(backend, endpoint))
         else:
@@ -152,7 +164,7 @@ class EndpointsPane(Pane):
 
         first = self.endpoint
         others = [e for e in self.running_endpoints() if first is None or e.name != first.name]
-        if first is None or first.state.value != UP or not others:
+        if first is None or first.state is not UP or not others:
             self.app.notify("compare needs two endpoints that are up: select one, then pick the other", severity="warning")
             return
 
@@ -164,10 +176,12 @@ class EndpointsPane(Pane):
         self.app.push_screen(PickScreen(f"Compare {first.name} with:", [(e.name, f"{e.name}  ({e.model})") for e in others]),
                              picked)
 
-    def _open_compare(self, *endpoints: Any) -> None:
+    def _open_compare(self, *endpoints: Endpoint) -> None:
         from ..widgets.compare import CompareScreen
 
         backend = self.backend
+        if backend is None:
+            return
         sides = [(e.name, e.base_url or e.scoring_uri, lambda e=e: make_client(backend, e)) for e in endpoints]
         self.app.push_screen(CompareScreen(sides))
 
@@ -176,12 +190,13 @@ class EndpointsPane(Pane):
             return
         self.show_tab("endpoint-details-tab")  # the keys show where the user can see them
         if self.keys is None:
-            self.backend_call("keys", "endpoint_keys", self.endpoint.name)
+            if self.backend is not None:
+                self.backend_call(self.backend.endpoint_keys, self.endpoint.name, then=self.loaded_keys)
             return
         self.revealed = not self.revealed
         self._show(self.endpoint)
 
-    def loaded_keys(self, keys: Any, error: str | None) -> None:
+    def loaded_keys(self, keys: EndpointKeys | None, error: str | None) -> None:
         if error:
             self.app.notify(error, severity="error")
             return
@@ -191,9 +206,10 @@ class EndpointsPane(Pane):
     def action_create(self, selected: str | None = None) -> None:
         """Pick the model from a list (registered versions, then the workspace's base models), name the endpoint."""
         self._preselect = selected
-        self.backend_call("registered", "list_registered")
+        if self.backend is not None:
+            self.backend_call(self.backend.list_registered, then=self.loaded_registered)
 
-    def loaded_registered(self, models: list[Any] | None, error: str | None) -> None:
+    def loaded_registered(self, models: list[RegisteredModel] | None, error: str | None) -> None:
         from ..screens import PickScreen, PromptScreen
 
         if error:
@@ -201,7 +217,7 @@ class EndpointsPane(Pane):
             return
         choices = [(m.ref, f"{m.ref}  (registered)") for m in reversed(models or [])]
         # base models this machine can serve (the catalog lists registered versions too: shown once, above)
-        choices += [(m.ref, f"{m.ref}  (base model)") for m in self.app.pane("models").models
+        choices += [(m.ref, f"{m.ref}  (base model)") for m in self.app.catalog
                     if m.path and m.source != "registry"]
         if not choices:
             self.app.notify("nothing to deploy yet: register a finished job's model with r in pane 4", severity="warning")
@@ -232,7 +248,7 @@ class EndpointsPane(Pane):
                     options = AzureEndpointOptions(instance_type=instance_type)
                     self.app.notify(f"creating endpoint {name} from {ref} on {instance_type}…", title="endpoints")
                     self.app.action_show("endpoints")  # as on the local backend: the new row appears where the user looks
-                    self.call("created", create_endpoint, backend, root, name, ref, options, ttl_s)
+                    self.call(create_endpoint, backend, root, name, ref, options, ttl_s, then=self.loaded_created)
 
             title = "Instance type (the base model's inference_compute_allow_list applies):"
             self.app.push_screen(PromptScreen(title, value=AzureEndpointOptions.instance_type), got_type)
@@ -242,10 +258,10 @@ class EndpointsPane(Pane):
             return
         self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
         self.app.action_show("endpoints")  # the new row appears where the user looks
-        self.call("created", create_endpoint, backend, root, name, ref, LocalEndpointOptions(ttl_s=ttl_s), ttl_s)
+        self.call(create_endpoint, backend, root, name, ref, LocalEndpointOptions(ttl_s=ttl_s), ttl_s, then=self.loaded_created)
 
-    def loaded_created(self, created: tuple[Any, Any] | None, error: str | None) -> None:
-        if error:
+    def loaded_created(self, created: tuple[Endpoint, dict[str, Any] | None] | None, error: str | None) -> None:
+        if error or created is None:
             self.app.notify(error, severity="error", title="endpoint not created")
         else:
             endpoint, watcher = created
@@ -262,13 +278,13 @@ class EndpointsPane(Pane):
         name = self.endpoint.name
 
         def answer(value: str | None) -> None:
-            if value == name:
+            if value == name and self.backend is not None:
                 self.app.notify(f"deleting {name}…", title="endpoints")
-                self.backend_call("deleted", "delete_endpoint", name)
+                self.backend_call(self.backend.delete_endpoint, name, then=self.loaded_deleted)
 
         self.app.push_screen(PromptScreen(f"Type {name} to delete the endpoint:", must_equal=name), answer)
 
-    def loaded_deleted(self, _: Any, error: str | None) -> None:
+    def loaded_deleted(self, _: None, error: str | None) -> None:
         self.app.notify(error or "endpoint deleted", severity="error" if error else "information")
         self.endpoint = None
         self.reload()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -13,9 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from finetui.core.log_reading import follow_chunks
+from finetui.core.models import Job, JobStatus
 from finetui.core.units import duration
 
 from ..format import first_line
@@ -24,10 +26,15 @@ from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
 from ..widgets.table_sync import sync_rows
-from .base import Pane
+from .base import ModelRegistered, Pane
 from .data import find_datasets
 
-STATUS_MARK = {"Completed": "✔", "Failed": "✘", "Canceled": "■", "Running": "▶"}
+if TYPE_CHECKING:
+    from finetui.core.models import MetricPoint, RegisteredModel
+    from finetui.core.progress import JobProgress
+    from finetui.core.spec import ResolvedSpec
+
+STATUS_MARK = {JobStatus.COMPLETED: "✔", JobStatus.FAILED: "✘", JobStatus.CANCELED: "■", JobStatus.RUNNING: "▶"}
 ROW_LINES = 3
 MIRROR_POLL_S = 1.0  # a remote log (read through the backend) is polled this often while nothing new comes
 COST_DEBOUNCE_S = 0.3  # the launch form's cost is estimated again once typing pauses this long
@@ -51,13 +58,13 @@ def short_names(names: list[str]) -> dict[str, str]:
     return out
 
 
-def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
+def job_row(job: Job, now: float, tag: str = "", progress: JobProgress | None = None) -> Text:
     """A job in the list, in words that fit 80 columns: model and the name's short tag, status and run
     time, then when it was created or, while it runs, its step of the total and ETA."""
     ran = job.run_time_s(now)
     model = job.model.split(":")[0]
     out = Text(no_wrap=True, overflow="ellipsis")
-    out.append(f"{STATUS_MARK.get(job.status.value, '…')} ")
+    out.append(f"{STATUS_MARK.get(job.status, '…')} ")
     out.append(model if len(model) <= 22 else model[:21] + "…", style="bold")
     if tag and tag != job.name:
         out.append(f" {tag}", style="dim")
@@ -70,7 +77,7 @@ def job_row(job: Any, now: float, tag: str = "", progress: Any = None) -> Text:
     return out
 
 
-def job_details(job: Any, now: float) -> Text:
+def job_details(job: Job, now: float) -> Text:
     out = Text()
     ran = job.run_time_s(now)
     for key, value in (("Job", job.name), ("Display name", job.display_name), ("Status", job.status.value),
@@ -100,13 +107,13 @@ class JobsPane(Pane):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.jobs: list[Any] = []
-        self.job: Any = None  # the selected Job
+        self.jobs: list[Job] = []
+        self.job: Job | None = None
         self._log_for: str | None = None
         self._mirror_dir: Path | None = None
-        self._cost_timer: Any = None
+        self._cost_timer: Timer | None = None
         self.cost_for: dict[str, Any] | None = None  # the launch request whose cost the form shows
-        self.progress: dict[str, Any] = {}  # job name -> JobProgress of the jobs running at the last poll
+        self.progress: dict[str, JobProgress | None] = {}  # job name -> progress of the jobs running at the last poll
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -128,14 +135,15 @@ class JobsPane(Pane):
 
     # -- list --------------------------------------------------------------------------------
     def reload(self) -> None:
-        self.backend_call("jobs", "list_jobs")
+        if self.backend is not None:
+            self.backend_call(self.backend.list_jobs, then=self.loaded_jobs)
 
     def poll(self) -> None:
         self.reload()
-        if self.job is not None and not self.job.status.terminal:
-            self.backend_call("metrics", "job_metrics", self.job.name)
+        if self.backend is not None and self.job is not None and not self.job.status.terminal:
+            self.backend_call(self.backend.job_metrics, self.job.name, then=self.loaded_metrics)
 
-    def loaded_jobs(self, jobs: list[Any] | None, error: str | None) -> None:
+    def loaded_jobs(self, jobs: list[Job] | None, error: str | None) -> None:
         if error:
             self.query_one("#job-details", Static).update(f"not available: {error}")
             return
@@ -143,7 +151,7 @@ class JobsPane(Pane):
         self._show_rows()
         running = [job.name for job in self.jobs if not job.status.terminal]
         if running:
-            self.call("progress", self._read_progress, running, self.app.clock())
+            self.call(self._read_progress, running, self.app.clock(), then=self.loaded_progress)
         if not self.jobs:
             for where in ("#job-details", "#log-status"):  # the Log tab shows first: say it there too
                 self.query_one(where, Static).update(NO_JOBS)
@@ -157,10 +165,10 @@ class JobsPane(Pane):
         rows = [(job.name, (job_row(job, now, tags[job.name], self.progress.get(job.name)),)) for job in self.jobs]
         sync_rows(self.query_one("#job-table", DataTable), rows, height=ROW_LINES)
 
-    def _read_progress(self, names: list[str], now: float) -> dict[str, Any]:
+    def _read_progress(self, names: list[str], now: float) -> dict[str, JobProgress | None]:
         from finetui.core.progress import read_progress
 
-        out = {}
+        out: dict[str, JobProgress | None] = {}
         for name in names:
             try:
                 out[name] = read_progress(self.backend, name, now)
@@ -168,7 +176,7 @@ class JobsPane(Pane):
                 out[name] = None
         return out
 
-    def loaded_progress(self, progress: dict[str, Any] | None, error: str | None) -> None:
+    def loaded_progress(self, progress: dict[str, JobProgress | None] | None, error: str | None) -> None:
         if progress:
             self.progress.update(progress)
             self._show_rows()
@@ -194,18 +202,19 @@ class JobsPane(Pane):
         if action == "cancel":
             return self.job is not None and not self.job.status.terminal
         if action == "register":
-            return self.job is not None and self.job.status.value == "Completed"
+            return self.job is not None and self.job.status is JobStatus.COMPLETED
         return super().check_action(action, parameters)
 
-    def _show_job(self, job: Any) -> None:
+    def _show_job(self, job: Job) -> None:
         if self.job is None or (self.job.name, self.job.status) != (job.name, job.status):
             self.refresh_bindings()
         self.job = job
         self.query_one("#job-details", Static).update(job_details(job, self.app.clock()))
         if self._log_for != job.name:
             self._log_for = job.name
-            self.call("log_path", self._log_path, job.name)
-            self.backend_call("metrics", "job_metrics", job.name)
+            self.call(self._log_path, job.name, then=self.loaded_log_path)
+            if self.backend is not None:
+                self.backend_call(self.backend.job_metrics, job.name, then=self.loaded_metrics)
 
     # -- log: the local file when there is one, else a mirror fed by read_log -------------------
     def _log_path(self, name: str) -> Path | None:
@@ -230,7 +239,7 @@ class JobsPane(Pane):
                 out.write(chunk.text.encode("utf-8"))
                 out.flush()
 
-    def loaded_metrics(self, points: list[Any] | None, error: str | None) -> None:
+    def loaded_metrics(self, points: list[MetricPoint] | None, error: str | None) -> None:
         if not error:
             self.query_one(LossPlot).set_points(points or [])
 
@@ -255,9 +264,9 @@ class JobsPane(Pane):
         model = self.app.selected_model
         form.set_request(model=model)
         # the data folder is scanned here: the Data pane may not have listed it yet
-        self.call("launch_files", find_datasets, getattr(getattr(self.backend, "paths", None), "data", None))
-        if model:
-            self.backend_call("resolved", "resolve_spec", model)
+        self.call(find_datasets, getattr(getattr(self.backend, "paths", None), "data", None), then=self.loaded_launch_files)
+        if model and self.backend is not None:
+            self.backend_call(self.backend.resolve_spec, model, then=self.loaded_resolved)
         self.call_after_refresh(lambda: form.query_one("#req-model").focus())
 
     def loaded_launch_files(self, files: list[Path] | None, error: str | None) -> None:
@@ -270,8 +279,8 @@ class JobsPane(Pane):
         test = next((p for p in files if "test" in p.name and p != train), None)
         form.set_request(train_file=train, test_file=test)
 
-    def loaded_resolved(self, resolved: Any, error: str | None) -> None:
-        if error:
+    def loaded_resolved(self, resolved: ResolvedSpec | None, error: str | None) -> None:
+        if error or resolved is None:
             self.query_one("#form-error", Static).update(f"not available: {error}")
         else:
             self.query_one(SpecForm).set_resolved(resolved)
@@ -308,7 +317,7 @@ class JobsPane(Pane):
             except FinetuiError as exc:  # a file not there yet, an unknown target: said where the cost goes
                 return request, [f"cost: not available: {first_line(exc)}"]
 
-        self.call("launch_cost", estimate)
+        self.call(estimate, then=self.loaded_launch_cost)
 
     def loaded_launch_cost(self, value: tuple[dict[str, Any], list[str]] | None, error: str | None) -> None:
         request, lines = value if value else (None, [f"cost: not available: {error}"])
@@ -327,11 +336,12 @@ class JobsPane(Pane):
 
         request = JobRequest(spec=event.spec or None, spec_source="launch form", **event.request)
         self.query_one("#form-error", Static).update("submitting…")
-        self.backend_call("submit", "submit_job", request)
+        if self.backend is not None:
+            self.backend_call(self.backend.submit_job, request, then=self.loaded_submit)
 
-    def loaded_submit(self, job: Any, error: str | None) -> None:
+    def loaded_submit(self, job: Job | None, error: str | None) -> None:
         self.query_one("#form-error", Static).update(error or "")
-        if error:
+        if error or job is None:
             self.app.notify(error, severity="error", title="job not submitted")
             return
         # what `job submit` prints after the name: the spec's notes and the data check
@@ -351,18 +361,19 @@ class JobsPane(Pane):
         name = self.job.name
 
         def answer(yes: bool | None) -> None:
-            if yes:
-                self.backend_call("cancel", "cancel_job", name)
+            if yes and self.backend is not None:
+                self.backend_call(self.backend.cancel_job, name, then=self.loaded_cancel)
 
         question = f"Cancel job {name}? It stops now; the checkpoints it has written are kept."
         self.app.push_screen(ConfirmScreen(question, yes="Cancel job", no="Keep"), answer)
 
-    def loaded_cancel(self, job: Any, error: str | None) -> None:
-        self.app.notify(error or f"job {job.name}: {job.status.value}", severity="error" if error else "information")
+    def loaded_cancel(self, job: Job | None, error: str | None) -> None:
+        done = f"job {job.name}: {job.status.value}" if job is not None else ""
+        self.app.notify(error or done, severity="error" if error else "information")
         self.reload()
 
     def action_register(self) -> None:
-        if self.job is None or self.job.status.value != "Completed":
+        if self.job is None or self.job.status is not JobStatus.COMPLETED:
             self.app.notify("select a completed job to register its model", severity="warning")
             return
         from ..screens import PromptScreen
@@ -370,14 +381,14 @@ class JobsPane(Pane):
         name, default = self.job.name, self.job.model.split(":")[0] + "-ft"
 
         def answer(value: str | None) -> None:
-            if value:
-                self.backend_call("register", "register_model", name, value)
+            if value and self.backend is not None:
+                self.backend_call(self.backend.register_model, name, value, then=self.loaded_register)
 
         self.app.push_screen(PromptScreen(f"Register the model of {name} as:", value=default), answer)
 
-    def loaded_register(self, model: Any, error: str | None) -> None:
-        if error:
+    def loaded_register(self, model: RegisteredModel | None, error: str | None) -> None:
+        if error or model is None:
             self.app.notify(error, severity="error", title="not registered")
         else:
             self.app.notify(f"registered {model.ref}; deploy it in pane 5", title="registry")
-            self.app.pane("endpoints").reload()
+            self.post_message(ModelRegistered(model))

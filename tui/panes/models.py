@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -14,14 +14,17 @@ from textual.widgets import DataTable, Input, Static
 
 from finetui.core import units
 
-from .base import Pane
+from .base import CheckRequested, DeployRequested, LaunchRequested, Pane
+
+if TYPE_CHECKING:
+    from finetui.core.models import CatalogModel
 
 
 NO_MODELS = ("no models yet: run `finetui demo` for the offline demo model, or `finetui model add PATH` for a"
              " model folder (Hugging Face layout); they show here at once")
 
 
-def model_details(m: Any) -> Table:
+def model_details(m: CatalogModel) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
@@ -61,7 +64,7 @@ class ModelsPane(Pane):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.models: list[Any] = []
+        self.models: list[CatalogModel] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -76,14 +79,15 @@ class ModelsPane(Pane):
 
     def reload(self) -> None:
         query = self.query_one("#model-filter", Input).value.strip() or None
-        self.backend_call("models", "list_models", query)
+        if self.backend is not None:
+            self.backend_call(self.backend.list_models, query, then=self.loaded_models)
 
-    def loaded_models(self, models: list[Any] | None, error: str | None) -> None:
+    def loaded_models(self, models: list[CatalogModel] | None, error: str | None) -> None:
         details = self.query_one("#model-details", Static)
         if error:
             details.update(f"not available: {error}")
             return
-        self.models = models or []
+        self.models = self.app.catalog = models or []
         table = self.query_one("#model-table", DataTable)
         table.clear()
         for m in self.models:
@@ -92,7 +96,7 @@ class ModelsPane(Pane):
             typed = self.query_one("#model-filter", Input).value.strip()
             details.update(f"no models match {typed!r}: Esc clears the filter" if typed else NO_MODELS)
         elif self.app.selected_model is None:
-            self.app.use_model(self.models[0].ref)
+            self.app.selected_model = self.models[0].ref
 
     def focus_main(self) -> None:
         self.query_one("#model-table", DataTable).focus()
@@ -111,15 +115,16 @@ class ModelsPane(Pane):
         model = next((m for m in self.models if m.ref == ref), None)
         if model is not None:
             self.query_one("#model-details", Static).update(model_details(model))
-            self.app.use_model(model.ref)
+            self.app.selected_model = model.ref
             # A catalog listing may carry only names (Azure lists model containers);
             # the full record, with tags and model defaults, comes from get_model.
-            self.backend_call("model", "get_model", model.ref)
+            if self.backend is not None:
+                self.backend_call(self.backend.get_model, model.ref, then=self.loaded_model)
 
-    def loaded_model(self, model: Any | None, error: str | None) -> None:
+    def loaded_model(self, model: CatalogModel | None, error: str | None) -> None:
         if error or model is None or model.ref != self.app.selected_model:
             return
-        self.models = [model if m.ref == model.ref else m for m in self.models]
+        self.models = self.app.catalog = [model if m.ref == model.ref else m for m in self.models]
         self.query_one("#model-details", Static).update(model_details(model))
 
     @on(DataTable.RowSelected, "#model-table")
@@ -135,7 +140,7 @@ class ModelsPane(Pane):
 
     def action_deploy(self) -> None:
         """Deploy from where the model is: the list offers registered versions first, then base models."""
-        self.app.pane("endpoints").action_create()
+        self.post_message(DeployRequested())
 
     def action_filter(self) -> None:
         self.query_one("#model-filter", Input).focus()
@@ -145,9 +150,8 @@ class ModelsPane(Pane):
 
     def action_check(self) -> None:
         if self.app.selected_model:
-            self.app.use_model(self.app.selected_model, then="compute")
+            self.post_message(CheckRequested(self.app.selected_model))
 
     def action_finetune(self) -> None:
         if self.app.selected_model:
-            self.app.use_model(self.app.selected_model, then="jobs")
-            self.app.pane("jobs").show_launch()
+            self.post_message(LaunchRequested(self.app.selected_model))

@@ -9,7 +9,7 @@ model is shown through ``printable`` (it is someone else's text).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -22,7 +22,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from finetui.core.evaluate import EvalRun
+from finetui.core.models import JobStatus
 from finetui.core.printable import printable
+
+if TYPE_CHECKING:
+    from finetui.core.backend import Backend
 
 MARKS = {"exact": "= exact", "contains": "~ contains", "miss": "x miss"}
 
@@ -74,7 +78,7 @@ class ArenaScreen(Screen[None]):
         Binding("d", "toggle_differ", "Only rows that differ"),
     ]
 
-    def __init__(self, backend: Any, name: str | None = None) -> None:
+    def __init__(self, backend: Backend, name: str | None = None) -> None:
         super().__init__()
         self.backend, self.eval_name = backend, name
         self.run: EvalRun | None = None
@@ -106,7 +110,7 @@ class ArenaScreen(Screen[None]):
             return
         try:
             run = evals.get(self.eval_name) if self.eval_name else next(
-                (r for r in evals.list() if r.status.value == "Completed"), None)
+                (r for r in evals.list() if r.status is JobStatus.COMPLETED), None)
             rows = evals.rows(run.name) if run is not None else []
         except Exception as exc:  # a damaged file or record: one line on the screen, not a traceback
             self.post_message(ArenaLoaded(None, [], str(exc).splitlines()[0] if str(exc) else type(exc).__name__))

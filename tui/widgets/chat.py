@@ -14,7 +14,7 @@ import asyncio
 import json
 import shlex
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -22,6 +22,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Markdown, Static
+
+if TYPE_CHECKING:
+    from finetui.core.chat import ChatClient, ChatParams
 
 
 
@@ -43,7 +46,7 @@ def piece_text(piece: Any) -> str:
     return ""
 
 
-def stats_text(client: Any, first: float | None, elapsed: float, pieces: int) -> str:
+def stats_text(client: ChatClient, first: float | None, elapsed: float, pieces: int) -> str:
     """Time to first token and tokens/s: the client's own figures when it keeps them."""
     stats = getattr(client, "last_stats", None)
     if stats is not None:
@@ -72,10 +75,10 @@ class ChatConsole(Vertical):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.client_factory: Callable[[], Any] | None = None
+        self.client_factory: Callable[[], ChatClient] | None = None
         self.url: str | None = None
         self.messages: list[dict[str, str]] = []
-        self.params: Any = None  # core's ChatParams; None takes the client's defaults
+        self.params: ChatParams | None = None  # None takes the client's defaults
         self.system: str | None = None  # the system prompt, sent first with every turn
         self.last_request: dict[str, Any] | None = None  # as the client recorded it, key masked
         self.last_response: Any = None
@@ -88,7 +91,7 @@ class ChatConsole(Vertical):
         yield Static("", id="chat-settings", classes="status-line")
         yield Input(placeholder="message (Enter sends)", id="chat-input")
 
-    def set_endpoint(self, url: str | None, client_factory: Callable[[], Any] | None) -> None:
+    def set_endpoint(self, url: str | None, client_factory: Callable[[], ChatClient] | None) -> None:
         changed = url != self.url
         self.url, self.client_factory = url, client_factory
         # The endpoints pane calls this on every poll; only a new endpoint resets the console,
@@ -188,7 +191,7 @@ class ChatConsole(Vertical):
     def on_mount(self) -> None:
         self._show_settings()
 
-    def _current_params(self) -> Any:
+    def _current_params(self) -> ChatParams:
         if self.params is None:
             from finetui.core.chat import ChatParams
 

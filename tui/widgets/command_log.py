@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on, work
@@ -22,14 +22,17 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+if TYPE_CHECKING:
+    from finetui.core.command_log import LoggedAction
+
 
 class _Read(Message):
-    def __init__(self, entries: list[Any], error: str | None = None) -> None:
+    def __init__(self, entries: list[LoggedAction], error: str | None = None) -> None:
         super().__init__()
         self.entries, self.error = entries, error
 
 
-def equivalents_text(entry: Any) -> str:
+def equivalents_text(entry: LoggedAction) -> str:
     lines = [f"[b]$[/b] {escape(entry.finetui)}"]
     if entry.error:
         lines.append(f"[red]{escape(entry.error)}[/red]")
@@ -58,7 +61,7 @@ class CommandLogScreen(ModalScreen[None]):
     def __init__(self, workspace: str | Path | None, limit: int = 500) -> None:
         super().__init__()
         self.workspace, self.limit = workspace, limit
-        self.entries: list[Any] = []
+        self.entries: list[LoggedAction] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="command-log"):

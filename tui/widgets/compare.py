@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,6 +13,9 @@ from textual.widgets import Footer, Input, Label
 
 from .chat import ChatConsole
 
+if TYPE_CHECKING:
+    from finetui.core.chat import ChatClient
+
 
 class CompareScreen(Screen[None]):
     """Each prompt typed below goes to both endpoints; each side keeps its own history."""
@@ -20,7 +23,7 @@ class CompareScreen(Screen[None]):
     AUTO_FOCUS = "#compare-input"
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(self, sides: list[tuple[str, str, Callable[[], Any]]]) -> None:
+    def __init__(self, sides: list[tuple[str, str, Callable[[], ChatClient]]]) -> None:
         """``sides``: (endpoint name, url, client factory) for the left and the right."""
         super().__init__()
         self.sides = sides

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -10,8 +10,12 @@ from finetui.core.units import duration
 
 from ..format import mask
 
+if TYPE_CHECKING:
+    from finetui.core.meter import Meter
+    from finetui.core.models import Endpoint, EndpointKeys
 
-def spend_line(m: Any) -> str:
+
+def spend_line(m: Meter) -> str:
     """What an endpoint has cost so far and costs per hour (core/meter.py's figures), for the list and the details."""
     from finetui.core.meter import money
 
@@ -22,7 +26,7 @@ def spend_line(m: Any) -> str:
     return f"{money(m.spent, m.currency)} · {money(m.per_hour, m.currency)}/h"
 
 
-def endpoint_row(e: Any, m: Any) -> Text:
+def endpoint_row(e: Endpoint, m: Meter) -> Text:
     """An endpoint in the list: its name, its state and uptime, then its spend and price (fits 80 columns)."""
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append(e.name, style="bold")
@@ -31,7 +35,7 @@ def endpoint_row(e: Any, m: Any) -> Text:
     return out
 
 
-def endpoint_details(e: Any, m: Any, now: float, keys: Any = None, revealed: bool = False) -> Text:
+def endpoint_details(e: Endpoint, m: Meter, now: float, keys: EndpointKeys | None = None, revealed: bool = False) -> Text:
     out = Text()
     idle = now - e.last_request_at if e.last_request_at else None
     rows = [("Endpoint", e.name), ("State", e.state.value), ("Model", e.model), ("Uptime", duration(m.uptime_s)),

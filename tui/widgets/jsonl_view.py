@@ -8,7 +8,7 @@ are parsed (``index.row(i)``), and their summaries are cached.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from textual import on, work
@@ -22,6 +22,11 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from finetui.core.printable import printable
+
+if TYPE_CHECKING:
+    from textual import events
+
+    from finetui.core.data.jsonl import JsonlIndex
 
 SCAN_SLICE = 16 << 20
 
@@ -59,7 +64,7 @@ class JsonlView(ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=True)
 
     class Progress(Message):
-        def __init__(self, index: Any, done: bool, generation: int) -> None:
+        def __init__(self, index: JsonlIndex, done: bool, generation: int) -> None:
             super().__init__()
             self.index, self.done, self.rows, self.generation = index, done, index.line_count, generation
 
@@ -78,7 +83,7 @@ class JsonlView(ScrollView, can_focus=True):
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.index: Any = None
+        self.index: JsonlIndex | None = None
         self.path: Path | None = None
         self._rows = 0  # rows applied from Progress messages (the index grows in its thread)
         self._done = False
@@ -86,7 +91,7 @@ class JsonlView(ScrollView, can_focus=True):
         self._summaries: LRUCache[int, tuple[str, bool]] = LRUCache(512)
 
     # -- loading ------------------------------------------------------------------
-    def load(self, path: str | Path, index: Any = None) -> None:
+    def load(self, path: str | Path, index: JsonlIndex | None = None) -> None:
         """Open ``path``; ``index`` defaults to core's JsonlIndex over it."""
         self.path = Path(path)
         self.index = None
@@ -106,7 +111,7 @@ class JsonlView(ScrollView, can_focus=True):
         return self._done
 
     @work(thread=True, exclusive=True, group="jsonl-scan")
-    def _scan(self, path: Path, index: Any, generation: int) -> None:
+    def _scan(self, path: Path, index: JsonlIndex | None, generation: int) -> None:
         worker = get_current_worker()
         try:
             if index is None:
@@ -162,7 +167,7 @@ class JsonlView(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.RowHighlighted(self, new))
 
-    def on_click(self, event: Any) -> None:
+    def on_click(self, event: events.Click) -> None:
         row = int(self.scroll_y) + event.y
         if row < self.row_count:
             self.cursor = row

@@ -6,17 +6,20 @@ underlined, so the mask reads the same without colour.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
 from finetui.core.data.preview import TRAINED_CLOSE, TRAINED_OPEN
 
+if TYPE_CHECKING:
+    from finetui.core.data.preview import RowPreview
+
 STYLES = {"trained": "bold underline #8fd18f on #1f3a1f", "context": "dim", "cut": "bold #e0b050", "dropped": "dim strike"}
 
 
-def mask_preview_text(preview: Any, *, colour: bool = True) -> Text:
+def mask_preview_text(preview: RowPreview, *, colour: bool = True) -> Text:
     out = Text()
     out.append(f"row {preview.row} · {preview.token_count} tokens · max_length {preview.max_length}\n", style="bold")
     out.append(f"loss mask: {preview.method} · {preview.trained_tokens} trained\n", style="bold")
@@ -40,7 +43,7 @@ class MaskPreview(Static):
     MaskPreview { padding: 0 1; }
     """
 
-    def show_preview(self, preview: Any) -> None:
+    def show_preview(self, preview: RowPreview) -> None:
         self.update(mask_preview_text(preview, colour=not self.app.no_color))
 
     def show_message(self, text: str) -> None:

@@ -7,7 +7,7 @@ named on its own row before anything is submitted.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,6 +18,9 @@ from textual.widgets import Button, Input, Label, Static
 
 from finetui.core.errors import SpecError
 from finetui.core.spec import FineTuneSpec, Override, ResolvedSpec, coerce
+
+if TYPE_CHECKING:
+    from finetui.core.spec import ResolvedSpec
 
 REQUEST_FIELDS = (("model", "model"), ("train_file", "train file (JSONL)"), ("test_file", "test file (optional)"),
                   ("compute", "compute target (optional)"), ("display_name", "display name (optional)"))

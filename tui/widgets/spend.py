@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from finetui.core.units import duration
+
+if TYPE_CHECKING:
+    from finetui.core.backend import Backend
+    from finetui.core.estimate import JobCost
+    from finetui.core.models import Endpoint
+    from finetui.core.prices import PriceTable
 
 METER_EVERY_S = 30.0  # Azure lists endpoints over HTTP: twice a minute is plenty for a running total
 
@@ -20,7 +26,7 @@ class MeterUpdated(Message):
         self.text = text
 
 
-def price_table(workspace: str | Path | None):
+def price_table(workspace: str | Path | None) -> PriceTable:
     """The workspace's prices (blocking: reads files; call it off the UI thread)."""
     from finetui.core.errors import FinetuiError
     from finetui.core.prices import load_prices
@@ -31,7 +37,7 @@ def price_table(workspace: str | Path | None):
         return load_prices(None)
 
 
-def meter_text(endpoints: list[Any], now: float, workspace: str | Path | None) -> str:
+def meter_text(endpoints: list[Endpoint], now: float, workspace: str | Path | None) -> str:
     """``2 endpoints billing: 7.35 USD/h, 14.70 USD so far``; empty when none costs anything per hour."""
     from finetui.core.meter import meter, money
 
@@ -45,7 +51,7 @@ def meter_text(endpoints: list[Any], now: float, workspace: str | Path | None) -
             f"{money(spent, table.currency)} so far")
 
 
-def quit_question(up: list[Any], now: float, workspace: str | Path | None) -> str:
+def quit_question(up: list[Endpoint], now: float, workspace: str | Path | None) -> str:
     """The endpoints that keep running (and billing) after the app quits, with uptime, price per hour and spend."""
     from finetui.core.meter import meter, money
 
@@ -61,7 +67,7 @@ def quit_question(up: list[Any], now: float, workspace: str | Path | None) -> st
             + "\n".join(lines) + f"\n{total}\n\nQuit anyway?")
 
 
-def launch_cost(backend: Any, workspace: str | Path | None, request: dict[str, Any], changes: dict[str, Any]) -> Any:
+def launch_cost(backend: Backend, workspace: str | Path | None, request: dict[str, Any], changes: dict[str, Any]) -> JobCost:
     """The launch form's JobCost (blocking): the target the job would run on, as `compute check --train` finds it."""
     from finetui.core.estimate import job_cost
 
