@@ -8,7 +8,6 @@ import time
 import click
 
 from finetui.core.backend import JobRequest, follow_log
-from finetui.core.errors import InvalidInput
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 
@@ -40,14 +39,10 @@ def job() -> None:
 def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt,
            as_json) -> None:
     """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
-    plan_job = getattr(ctx.backend, "plan_job", None)
-    if dry_run and plan_job is None:
-        raise InvalidInput("job submit --dry-run: only --backend azure submits a job description to export")
     user = read_mapping(spec_file) if spec_file else {}
     user.update(parse_set_options(sets))
     source = spec_file or ("--set" if sets else None)
     backend = ctx.backend
-    resolved = backend.resolve_spec(model, user, source)
     request = JobRequest(
         model=model,
         train_file=train_file,
@@ -59,13 +54,14 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         display_name=display_name,
         force=force,
     )
-    if dry_run:
-        plan = plan_job(request)
+    if dry_run:  # the plan checks the spec as a submit would; a backend without plans refuses here
+        plan = backend.plan_job(request)
         if as_json:
             emit(plan, True)
         else:
             click.echo(plan.yaml if fmt == "yaml" else plan.python, nl=False)
         return
+    resolved = backend.resolve_spec(model, user, source)
     result = backend.submit_job(request)
     if not as_json:
         # After the submit, so a refused job's error stays the one line on stderr.

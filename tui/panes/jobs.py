@@ -265,7 +265,7 @@ class JobsPane(Pane):
         model = self.app.selected_model
         form.set_request(model=model)
         # the data folder is scanned here: the Data pane may not have listed it yet
-        self.call("launch_files", find_datasets, getattr(getattr(self.backend, "paths", None), "data", None))
+        self.call("launch_files", find_datasets, self.backend.data_folder() if self.backend else None)
         if model:
             self.backend_call("resolved", "resolve_spec", model)
         self.call_after_refresh(lambda: form.query_one("#req-model").focus())
