@@ -18,12 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..endpoint_options import host_warning
 from ..errors import Conflict, InvalidInput, NotFound, NothingToDelete, OperationFailed
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
 from ..names import check_name
 from ..workspace import WorkspacePaths
 from . import procs
-from .address import free_port, host_warning, http_status, port_open, url_host
+from .address import free_port, http_status, port_open, url_host
 from .serve.auth import read_keys, write_keys
 from .store import DAMAGED, Store
 

@@ -95,7 +95,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
     else:
         if dry_run:
             raise InvalidInput("endpoint create --dry-run: only --backend azure has an endpoint description to export")
-        from finetui.core.local.address import host_warning
+        from finetui.core.endpoint_options import host_warning
 
         warning = host_warning(host)
         if warning:
