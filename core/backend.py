@@ -141,6 +141,39 @@ class Backend(Protocol):
                    only_if_empty: bool = False) -> DemoResult | None: ...  # optional; None: skipped, models exist
 
 
+class EndpointService(Protocol):
+    """What both backends' endpoint services answer under the same names (local servers, Azure deployments)."""
+
+    def keys(self, name: str) -> EndpointKeys: ...
+    def regenerate_keys(self, name: str, which: str) -> EndpointKeys: ...
+    def logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk: ...
+    def invoke(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def restart(self, name: str) -> Endpoint: ...
+
+
+class DelegatesEndpoints:
+    """The endpoint operations each facade hands to its endpoint service word for word, written once."""
+
+    @property
+    def endpoints(self) -> EndpointService:
+        raise NotImplementedError  # each facade builds its own service on first use
+
+    def endpoint_keys(self, name: str) -> EndpointKeys:
+        return self.endpoints.keys(name)
+
+    def regenerate_endpoint_keys(self, name: str, which: str) -> EndpointKeys:
+        return self.endpoints.regenerate_keys(name, which)
+
+    def endpoint_logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        return self.endpoints.logs(name, offset, max_bytes)
+
+    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.invoke(name, body)
+
+    def restart_endpoint(self, name: str) -> Endpoint:
+        return self.endpoints.restart(name)
+
+
 def follow_log(backend: Backend, name: str, offset: int = 0, poll: float = 0.25) -> Iterator[str]:
     """Yield a job's log text from ``offset`` until the job ends and the log is read to the end."""
     import time

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from ..backend import JobRequest, ProgressCallback, require_completed
+from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback, require_completed
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from ..equivalents import AzureTarget
 from ..errors import InvalidInput, Unsupported, unsupported
@@ -26,7 +26,6 @@ from ..models import (
     DemoResult,
     Endpoint,
     EndpointInfo,
-    EndpointKeys,
     FitReport,
     Job,
     JobPlan,
@@ -47,7 +46,7 @@ def _log_device_code(url: str, code: str, expires_on: Any) -> None:
     logging.getLogger(OUTPUT_LOGGER).warning("To sign in to Azure, open %s and enter the code %s", url, code)
 
 
-class AzureBackend:
+class AzureBackend(DelegatesEndpoints):
     name = "azure"
 
     def __init__(
@@ -325,20 +324,6 @@ class AzureBackend:
     def endpoint_info(self, name: str) -> EndpointInfo:
         return EndpointInfo(self.endpoints.get(name))
 
-    def endpoint_keys(self, name: str) -> EndpointKeys:
-        return self.endpoints.keys(name)
-
-    def regenerate_endpoint_keys(self, name: str, which: str) -> EndpointKeys:
-        return self.endpoints.regenerate_keys(name, which)
-
-    def endpoint_logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
-        return self.endpoints.logs(name, offset, max_bytes)
-
-    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.endpoints.invoke(name, body)
-
-    def restart_endpoint(self, name: str) -> Endpoint:
-        return self.endpoints.restart(name)
 
     def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
         self.endpoints.delete(name, wait=wait)

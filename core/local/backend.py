@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..backend import JobRequest, ProgressCallback
+from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from ..equivalents import AzureTarget
 from ..errors import InvalidInput, Unsupported, unsupported
@@ -25,7 +25,6 @@ from ..models import (
     DemoResult,
     Endpoint,
     EndpointInfo,
-    EndpointKeys,
     FitReport,
     Job,
     JobPlan,
@@ -40,7 +39,7 @@ from .storage_errors import os_storage_error
 from .store import Store
 
 
-class LocalBackend:
+class LocalBackend(DelegatesEndpoints):
     name = "local"
 
     def __init__(self, workspace: str | Path | None = None) -> None:
@@ -253,21 +252,6 @@ class LocalBackend:
     def endpoint_info(self, name: str) -> EndpointInfo:
         details = self.endpoints.info(name)
         return EndpointInfo(details.pop("endpoint"), details)
-
-    def endpoint_keys(self, name: str) -> EndpointKeys:
-        return self.endpoints.keys(name)
-
-    def regenerate_endpoint_keys(self, name: str, which: str) -> EndpointKeys:
-        return self.endpoints.regenerate_keys(name, which)
-
-    def endpoint_logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
-        return self.endpoints.logs(name, offset, max_bytes)
-
-    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.endpoints.invoke(name, body)
-
-    def restart_endpoint(self, name: str) -> Endpoint:
-        return self.endpoints.restart(name)
 
     def delete_endpoint(self, name: str) -> None:
         self.endpoints.delete(name)
