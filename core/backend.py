@@ -14,14 +14,22 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from .endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from .errors import BackendUnavailable, Conflict
+from .equivalents import AzureTarget
+from .evaluate import DeployGate, EvalRequest, EvalRun, JobEvaluation
 from .models import (
     CatalogModel,
+    Checkpoint,
+    ClusterCreated,
     ComputeTarget,
+    DemoResult,
     Endpoint,
+    EndpointInfo,
     EndpointKeys,
     FitReport,
     Job,
+    JobPlan,
     JobStatus,
+    JobStep,
     LogChunk,
     MetricPoint,
     RegisteredModel,
@@ -54,37 +62,117 @@ class JobRequest:
 
 @runtime_checkable
 class Backend(Protocol):
+    """Every operation the CLI and the app use, one line each.
+
+    Optional operations are declared here like the rest; a backend without one
+    implements it by raising ``Unsupported`` (core/errors.py), whose message names
+    the backend and what to use instead. The UIs call and show that error; they
+    never probe a backend for a method.
+    """
+
     name: str
+
+    # where it keeps things
+    def state_folder(self) -> Path | None: ...  # the local workspace holding the command log and prices; None: no local one
+    def data_folder(self) -> Path | None: ...  # where the app looks for training files; None: none of its own
+    def azure_target(self) -> AzureTarget | None: ...  # the Azure workspace and registry acted on; None: not Azure
 
     # catalog
     def list_models(self, query: str | None = None) -> list[CatalogModel]: ...
     def get_model(self, ref: str) -> CatalogModel: ...
+    def add_model(self, path: str | Path, name: str | None = None) -> CatalogModel: ...  # optional
+    def pull_model(self, repo_id: str, progress: ProgressCallback | None = None) -> CatalogModel: ...  # optional
 
     # compute
     def list_compute(self) -> list[ComputeTarget]: ...
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport: ...
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
+                      component_inputs: dict[str, Any] | None = None) -> FitReport: ...  # inputs: Azure's, beyond the spec
+    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
+                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ClusterCreated: ...  # optional
+    def scale_compute_to_zero(self, name: str) -> None: ...  # optional
 
     # jobs
     def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec: ...
     def submit_job(self, request: JobRequest) -> Job: ...
+    def plan_job(self, request: JobRequest) -> JobPlan: ...  # optional
     def list_jobs(self) -> list[Job]: ...
     def get_job(self, name: str) -> Job: ...
+    def job_steps(self, name: str) -> tuple[JobStep, ...]: ...  # optional
     def cancel_job(self, name: str) -> Job: ...
+    def resume_job(self, name: str) -> Job: ...  # optional
+    def extend_job(self, name: str, epochs: float) -> tuple[Job, str]: ...  # optional: the new job, the checkpoint it starts from
+    def job_checkpoints(self, name: str) -> list[Checkpoint]: ...  # optional
     def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk: ...
     def job_log_path(self, name: str) -> Path | None: ...  # the log as a local file, or None (read it with read_log)
+    def list_log_files(self, name: str, step: str | None = None) -> list[str]: ...  # optional
     def job_metrics(self, name: str) -> list[MetricPoint]: ...
+
+    # evaluations
+    def submit_eval(self, request: EvalRequest) -> EvalRun: ...  # optional
+    def list_evals(self) -> list[EvalRun]: ...  # optional
+    def get_eval(self, name: str) -> EvalRun: ...  # optional
+    def eval_rows(self, name: str) -> list[dict[str, Any]]: ...  # optional
+    def cancel_eval(self, name: str) -> EvalRun: ...  # optional
+    def job_evaluation(self, name: str) -> JobEvaluation: ...  # optional: a job's own evaluation step
+    def evaluation_gate(self, model_ref: str) -> DeployGate | None: ...  # None: nothing to say about this model
 
     # registry
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel: ...
+    def register_checkpoint(self, job: str, checkpoint: str, name: str, version: str | None = None,
+                            description: str = "") -> RegisteredModel: ...  # optional
     def list_registered(self, name: str | None = None) -> list[RegisteredModel]: ...
 
     # endpoints: each backend takes its own options record and refuses the other's
     def create_endpoint(self, name: str, model_ref: str,
                         options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> Endpoint: ...
+    def plan_endpoint(self, name: str, model_ref: str,
+                      options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> dict[str, str]: ...  # optional
     def list_endpoints(self) -> list[Endpoint]: ...
     def get_endpoint(self, name: str) -> Endpoint: ...
+    def endpoint_info(self, name: str) -> EndpointInfo: ...
     def endpoint_keys(self, name: str) -> EndpointKeys: ...
+    def regenerate_endpoint_keys(self, name: str, which: str) -> EndpointKeys: ...
+    def endpoint_logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk: ...
+    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def restart_endpoint(self, name: str) -> Endpoint: ...
     def delete_endpoint(self, name: str) -> None: ...
+
+    # the offline demo
+    def build_demo(self, progress: ProgressCallback | None = None, *, force: bool = False,
+                   only_if_empty: bool = False) -> DemoResult | None: ...  # optional; None: skipped, models exist
+
+
+class EndpointService(Protocol):
+    """What both backends' endpoint services answer under the same names (local servers, Azure deployments)."""
+
+    def keys(self, name: str) -> EndpointKeys: ...
+    def regenerate_keys(self, name: str, which: str) -> EndpointKeys: ...
+    def logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk: ...
+    def invoke(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def restart(self, name: str) -> Endpoint: ...
+
+
+class DelegatesEndpoints:
+    """The endpoint operations each facade hands to its endpoint service word for word, written once."""
+
+    @property
+    def endpoints(self) -> EndpointService:
+        raise NotImplementedError  # each facade builds its own service on first use
+
+    def endpoint_keys(self, name: str) -> EndpointKeys:
+        return self.endpoints.keys(name)
+
+    def regenerate_endpoint_keys(self, name: str, which: str) -> EndpointKeys:
+        return self.endpoints.regenerate_keys(name, which)
+
+    def endpoint_logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        return self.endpoints.logs(name, offset, max_bytes)
+
+    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.endpoints.invoke(name, body)
+
+    def restart_endpoint(self, name: str) -> Endpoint:
+        return self.endpoints.restart(name)
 
 
 _REGISTRY: dict[str, str | Callable[..., Backend]] = {

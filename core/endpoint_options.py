@@ -8,6 +8,7 @@ never has to know a command line's calling convention.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from .errors import InvalidInput
@@ -24,6 +25,17 @@ class LocalEndpointOptions:
     max_queue: int | None = None  # requests waiting beyond the generating batch; None: the server's default
     ttl_s: float | None = None  # the server stops itself this long after it was created
     wait: bool = True
+
+
+def host_warning(host: str) -> str | None:
+    """A warning when ``host`` exposes the endpoint beyond this machine."""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        if host == "localhost":
+            return None
+    return f"host {host} is not loopback: anyone who can reach this machine and has a key can use the endpoint"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,19 @@ class NothingToDelete(NotFound, InvalidInput):
     """A delete named something that has no record: bad input (exit 2), and nothing was touched."""
 
 
+class Unsupported(InvalidInput):
+    """The chosen backend does not offer this operation; the message names the backend and what to use instead.
+
+    Bad input (exit 2) like any other choice the user can change: the UIs call
+    the operation and show this, rather than probing a backend for a method.
+    """
+
+
+def unsupported(backend: str, what: str, instead: str) -> Unsupported:
+    """``the azure backend cannot resume jobs yet; use --backend local``: the one wording for a missing operation."""
+    return Unsupported(f"the {backend} backend cannot {what}; {instead}")
+
+
 class Conflict(FinetuiError):
     """The operation clashes with the current state (a name in use, a job still running)."""
 

@@ -83,6 +83,20 @@ class DeployGate:
     metrics: dict[str, float] = field(default_factory=dict)  # a service's own evaluation (Azure's pipeline step)
 
 
+@dataclass(frozen=True)
+class JobEvaluation:
+    """A job's evaluation step: its run, status and metrics, and the last value of each training metric."""
+
+    job: str
+    model: str  # the foundation model the job fine-tuned
+    status: JobStatus  # the job's
+    step: str  # the evaluation step's run id
+    step_status: JobStatus
+    metrics: dict[str, float] = field(default_factory=dict)
+    training: dict[str, float] = field(default_factory=dict)
+    training_step: int | None = None  # the step the training values are from
+
+
 def gate(model: str, run: EvalRun | None) -> DeployGate:
     if run is None:
         return DeployGate(model, None, None, f"{model} was never evaluated: `finetui eval {model} --test FILE`", True)

@@ -326,6 +326,50 @@ class EndpointKeys:
         return "EndpointKeys(primary='***', secondary='***')"
 
 
+@dataclass(frozen=True)
+class ClusterCreated:
+    """``azure compute-create``: the cluster, the quota it draws on, and a note when it fell back to low priority."""
+
+    target: ComputeTarget
+    quota: ClusterQuota | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """The offline demo in a workspace: its model, its data files, and whether this call built them."""
+
+    model_name: str
+    model_version: str
+    model_path: str
+    train_file: str
+    test_file: str
+    heldout_file: str
+    sample_score_file: str
+    built: bool  # False when it was already there
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A job's saved trainer checkpoint (``job checkpoints``), complete on disk, with its losses."""
+
+    step: int
+    epoch: float | None
+    path: str
+    train_loss: float | None
+    eval_loss: float | None
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    """``endpoint show``: the endpoint and what its backend knows beyond the record (a local server's
+    host, port, model folder and log), as the JSON output names them."""
+
+    endpoint: Endpoint
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 def to_jsonable(obj: Any) -> Any:
     """Turn records (and lists/dicts of them) into JSON-ready values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -37,7 +37,7 @@ def contracts() -> list[dict]:
 def test_the_layering_contracts_hold():
     names = {c["name"] for c in contracts()}
     assert {"core never imports tui or textual", "core.local and core.azure never import each other",
-            "no import cycles between sibling modules or packages"} <= names
+            "no import cycles between sibling modules or packages", "tui reaches backends only through core.backend"} <= names
     result = lint(ROOT / "pyproject.toml", ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in names:
@@ -76,13 +76,14 @@ def test_a_deliberate_violation_breaks_each_contract(tmp_path):
     clean = {
         f"{package}/core/__init__.py": "",
         f"{package}/core/models.py": "X = 1\n",
+        f"{package}/core/backend.py": f"from {package}.core import models\n",
         f"{package}/core/local/__init__.py": "",
         f"{package}/core/local/jobs.py": f"from {package}.core import models\n",
         f"{package}/core/azure/__init__.py": "",
         f"{package}/core/azure/jobs.py": f"from {package}.core import models\n",
         f"{package}/core/azure/logs.py": f"from {package}.core.azure import jobs\n",
         f"{package}/tui/__init__.py": "",
-        f"{package}/tui/app.py": f"import textual\nfrom {package}.core.local import jobs\n",
+        f"{package}/tui/app.py": f"import textual\nfrom {package}.core import backend\n",
     }
     _write(tmp_path, clean)
     (tmp_path / "pyproject.toml").write_text(_renamed_config(package), encoding="utf-8")
@@ -93,6 +94,7 @@ def test_a_deliberate_violation_breaks_each_contract(tmp_path):
         f"{package}/core/models.py": "import textual\nX = 1\n",  # core imports textual
         f"{package}/core/azure/jobs.py": (f"from {package}.core import models\nfrom {package}.core.local import jobs\n"
                                           "\n\ndef tail():\n    from . import logs\n"),  # azure -> local; jobs <-> logs
+        f"{package}/tui/app.py": f"import textual\nfrom {package}.core.local import jobs\n",  # tui -> a backend
     })
     broken = lint(tmp_path / "pyproject.toml", tmp_path, pythonpath=str(tmp_path))
     assert broken.returncode == 1, broken.stdout + broken.stderr
@@ -101,3 +103,5 @@ def test_a_deliberate_violation_breaks_each_contract(tmp_path):
     assert f"{package}.core.models -> textual" in out
     assert "core.local and core.azure never import each other BROKEN" in out
     assert "no import cycles between sibling modules or packages BROKEN" in out
+    assert "tui reaches backends only through core.backend BROKEN" in out
+    assert f"{package}.tui.app -> {package}.core.local.jobs" in out

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 
+from finetui.core.errors import Unsupported
 from finetui.core.models import JobStatus
 
 from .commands import ActionsProvider
@@ -137,34 +138,28 @@ class FinetuiApp(App[None]):
             self.post_message(BackendFailed(first_line(exc)))
             return
         self.post_message(BackendReady(backend))
-        if self.want_demo and getattr(backend, "name", "") == "local":
+        if self.want_demo and backend.name == "local":
             self._maybe_build_demo(backend)
 
     def _maybe_build_demo(self, backend: Backend) -> None:
         """First run: an empty local workspace gets the offline demo (progress shown in the app)."""
-        try:
-            if backend.store.list_models():  # this workspace's own models (not the HF cache's)
-                return
-            from finetui.core.local.demo import build_demo
-        except Exception as exc:
-            self.post_message(DemoProgress(f"demo not built: {first_line(exc)}", None, done=True))
-            return
 
         def progress(text: str, fraction: float | None) -> None:
             self.post_message(DemoProgress(text, fraction))
 
         try:
-            build_demo(backend.paths, backend.store, progress)
+            built = backend.build_demo(progress, only_if_empty=True)
         except Exception as exc:
             self.post_message(DemoProgress(f"demo build failed: {first_line(exc)}", None, done=True))
             return
-        self.post_message(DemoProgress("demo workspace ready", 1.0, done=True))
+        if built is not None:
+            self.post_message(DemoProgress("demo workspace ready", 1.0, done=True))
 
     @on(BackendReady)
     def _backend_ready(self, event: BackendReady) -> None:
         self.backend = event.backend
-        where = getattr(getattr(event.backend, "paths", None), "root", None) or self.workspace or ""
-        self.set_status(f"{getattr(event.backend, 'name', 'backend')} · {where}")
+        where = event.backend.state_folder() or self.workspace or ""
+        self.set_status(f"{event.backend.name} · {where}")
         for pane in self.panes():
             pane.backend_ready()
         self._refresh_meter()
@@ -288,9 +283,11 @@ class FinetuiApp(App[None]):
         if backend is None:
             return
         items = [(f"job {j.name}", j.status.value, j.ended_at, j.error) for j in backend.list_jobs()]
-        evals = getattr(backend, "evals", None)
-        if evals is not None:
-            items += [(f"evaluation {r.name}", r.status.value, r.ended_at, r.error) for r in evals.list()]
+        try:
+            runs = backend.list_evals()
+        except Unsupported:  # a backend without evaluation runs: only its jobs end
+            runs = []
+        items += [(f"evaluation {r.name}", r.status.value, r.ended_at, r.error) for r in runs]
         ended = self.end_watcher.ended(items)
         if ended:
             self.post_message(EndsSeen(ended))
@@ -326,8 +323,8 @@ class FinetuiApp(App[None]):
 
     def workspace_root(self) -> str | None:
         """Where the command log and the price override live: the local workspace, if there is one."""
-        paths = getattr(self.backend, "paths", None)
-        return str(paths.root) if paths is not None else (self.workspace or self.log_root)
+        root = self.backend.state_folder() if self.backend is not None else None
+        return str(root) if root is not None else (self.workspace or self.log_root)
 
     def action_command_log(self) -> None:
         from .widgets.command_log import CommandLogScreen

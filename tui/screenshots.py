@@ -28,23 +28,22 @@ CHAT_WAIT_S = 120.0
 
 
 def demo_workspace(root: Path) -> Path:
-    from finetui.core.local.backend import LocalBackend
-    from finetui.core.local.demo import build_demo
+    from finetui.core.backend import get_backend
 
-    backend = LocalBackend(root)
-    build_demo(backend.paths, backend.store, lambda text, fraction: print(f"demo: {text}", file=sys.stderr))
+    backend = get_backend("local", workspace=root)
+    backend.build_demo(lambda text, fraction: print(f"demo: {text}", file=sys.stderr))
     return root
 
 
 async def capture(workspace: Path, out: Path) -> list[Path]:
     """Every pane, the Metrics tab, and (when the workspace has an endpoint up) a chat while it streams."""
-    from finetui.core.local.backend import LocalBackend
+    from finetui.core.backend import get_backend
 
     from .app import FinetuiApp
     from .pane_table import PANES
     from .widgets.chat import ChatConsole
 
-    app = FinetuiApp(lambda: LocalBackend(workspace), workspace=str(workspace), poll_interval=None)
+    app = FinetuiApp(lambda: get_backend("local", workspace=workspace), workspace=str(workspace), poll_interval=None)
     written: list[Path] = []
 
     def shot(name: str) -> None:

@@ -13,18 +13,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from ..backend import JobRequest, require_completed
+from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback, require_completed
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
-from ..errors import InvalidInput
-from ..evaluate import DeployGate
+from ..equivalents import AzureTarget
+from ..errors import InvalidInput, Unsupported, unsupported
+from ..evaluate import DeployGate, EvalRequest, EvalRun, JobEvaluation
 from ..models import (
-    JobPlan,
     CatalogModel,
+    Checkpoint,
+    ClusterCreated,
     ComputeTarget,
+    DemoResult,
     Endpoint,
-    EndpointKeys,
+    EndpointInfo,
     FitReport,
     Job,
+    JobPlan,
     JobStep,
     LogChunk,
     MetricPoint,
@@ -33,7 +37,7 @@ from ..models import (
 from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
 from .auth import DeviceCodeCallback
 from .client import OUTPUT_LOGGER, AzureClient, route_sdk_logs
-from .job_eval import JobEvaluation, job_gate, read_evaluation
+from .job_eval import job_gate, read_evaluation
 from .workspace import options_from_env, resolve_workspace
 
 
@@ -42,7 +46,7 @@ def _log_device_code(url: str, code: str, expires_on: Any) -> None:
     logging.getLogger(OUTPUT_LOGGER).warning("To sign in to Azure, open %s and enter the code %s", url, code)
 
 
-class AzureBackend:
+class AzureBackend(DelegatesEndpoints):
     name = "azure"
 
     def __init__(
@@ -132,12 +136,29 @@ class AzureBackend:
         return {**who, "subscription_id": ws.subscription_id, "resource_group": ws.resource_group,
                 "workspace_name": ws.workspace_name, "workspace_source": ws.source, "registry": self.registry_name}
 
+    # -- where it keeps things: in the workspace, nothing on this machine ---------------------
+    def state_folder(self) -> Path | None:
+        return None
+
+    def data_folder(self) -> Path | None:
+        return None
+
+    def azure_target(self) -> AzureTarget | None:
+        ws = self.workspace
+        return AzureTarget(ws.subscription_id, ws.resource_group, ws.workspace_name, self.registry_name)
+
     # -- catalog ---------------------------------------------------------------------------
     def list_models(self, query: str | None = None) -> list[CatalogModel]:
         return self.catalog.list(query)
 
     def get_model(self, ref: str) -> CatalogModel:
         return self.catalog.get(ref)
+
+    def add_model(self, path: str | Path, name: str | None = None) -> CatalogModel:
+        raise unsupported(self.name, "add models this way", "use --backend local")
+
+    def pull_model(self, repo_id: str, progress: ProgressCallback | None = None) -> CatalogModel:
+        raise unsupported(self.name, "add models this way", "use --backend local")
 
     def model_versions(self, name: str) -> list[str]:
         return self.catalog.versions(name)
@@ -156,9 +177,12 @@ class AzureBackend:
         return AzureClusters(self.client, self.compute)
 
     def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
-                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ComputeTarget:
-        return self.clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes, idle_seconds=idle_seconds,
-                                    tier=tier, fallback=fallback, wait=wait)[0]
+                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ClusterCreated:
+        return ClusterCreated(*self.clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes,
+                                                    idle_seconds=idle_seconds, tier=tier, fallback=fallback, wait=wait))
+
+    def scale_compute_to_zero(self, name: str) -> None:
+        self.compute.scale_to_zero(name)
 
     def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
                       component_inputs: dict[str, Any] | None = None) -> FitReport:
@@ -190,6 +214,7 @@ class AzureBackend:
 
     def plan_job(self, request: JobRequest) -> JobPlan:
         """What ``submit_job`` would send, checked the same way; nothing uploaded or started."""
+        self.resolve_spec(request.model, request.spec, request.spec_source)  # the spec's errors first, as submit's
         return self.jobs.plan(request)
 
     def list_jobs(self) -> list[Job]:
@@ -204,6 +229,15 @@ class AzureBackend:
     def cancel_job(self, name: str) -> Job:
         return self.jobs.cancel(name)
 
+    def resume_job(self, name: str) -> Job:
+        raise unsupported(self.name, "resume jobs yet", "use --backend local")
+
+    def extend_job(self, name: str, epochs: float) -> tuple[Job, str]:
+        raise unsupported(self.name, "extend jobs yet", "use --backend local")
+
+    def job_checkpoints(self, name: str) -> list[Checkpoint]:
+        raise unsupported(self.name, "list checkpoints yet", "use --backend local")
+
     def list_log_files(self, name: str, step: str | None = None) -> list[str]:
         return self.jobs.logs.list_files(name, step)
 
@@ -216,6 +250,25 @@ class AzureBackend:
 
     def job_metrics(self, name: str) -> list[MetricPoint]:
         return self.jobs.metrics(name)
+
+    # -- evaluations: the pipeline's own step, no runs of finetui's -------------------------------
+    def submit_eval(self, request: EvalRequest) -> EvalRun:
+        raise self._no_evals()
+
+    def list_evals(self) -> list[EvalRun]:
+        raise self._no_evals()
+
+    def get_eval(self, name: str) -> EvalRun:
+        raise self._no_evals()
+
+    def eval_rows(self, name: str) -> list[dict[str, Any]]:
+        raise self._no_evals()
+
+    def cancel_eval(self, name: str) -> EvalRun:
+        raise self._no_evals()
+
+    def _no_evals(self) -> Unsupported:
+        return unsupported(self.name, "run evaluations yet", "use --backend local")
 
     def job_evaluation(self, name: str) -> JobEvaluation:
         """The pipeline's model_evaluation step: its metrics, beside the job's last training metrics."""
@@ -230,6 +283,10 @@ class AzureBackend:
         found = self.jobs.get(job)  # a NotFound here names the job, not a missing output
         require_completed(found)
         return self.registry.register_job_output(job, name, version, description, base_model=found.model or None)
+
+    def register_checkpoint(self, job: str, checkpoint: str, name: str, version: str | None = None,
+                            description: str = "") -> RegisteredModel:
+        raise unsupported(self.name, "register checkpoints yet", "use --backend local")
 
     def register_local_model(self, path: str | Path, name: str, version: str | None = None, description: str = "",
                              base_model: str | None = None) -> RegisteredModel:
@@ -248,10 +305,13 @@ class AzureBackend:
             raise InvalidInput("local endpoint options (host, port, idle timeout) do not apply to --backend azure")
         return self.endpoints.create(name, model_ref, options, progress=progress)
 
-    def plan_endpoint(self, name: str, model_ref: str, options: AzureEndpointOptions | None = None) -> dict[str, str]:
+    def plan_endpoint(self, name: str, model_ref: str,
+                      options: AzureEndpointOptions | LocalEndpointOptions | None = None) -> dict[str, str]:
         """The endpoint and deployment ``create_endpoint`` would send, as YAML for `az ml online-... create --file`."""
         from .export import endpoint_yaml
 
+        if isinstance(options, LocalEndpointOptions):
+            raise InvalidInput("local endpoint options (host, port, idle timeout) do not apply to --backend azure")
         _, endpoint, deployment = self.endpoints.build(name, model_ref, options or AzureEndpointOptions())
         return endpoint_yaml(endpoint, deployment)
 
@@ -264,11 +324,14 @@ class AzureBackend:
     def get_endpoint(self, name: str) -> Endpoint:
         return self.endpoints.get(name)
 
-    def endpoint_keys(self, name: str) -> EndpointKeys:
-        return self.endpoints.keys(name)
+    def endpoint_info(self, name: str) -> EndpointInfo:
+        return EndpointInfo(self.endpoints.get(name))
 
-    def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.endpoints.invoke(name, body)
 
     def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
         self.endpoints.delete(name, wait=wait)
+
+    # -- the offline demo ----------------------------------------------------------------------------
+    def build_demo(self, progress: ProgressCallback | None = None, *, force: bool = False,
+                   only_if_empty: bool = False) -> DemoResult | None:
+        raise Unsupported("the demo is built in a local workspace; run it with --backend local")

@@ -12,12 +12,10 @@ guessed around.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from typing import Callable
 
 from ..errors import Conflict, FinetuiError, OperationFailed
-from ..evaluate import DeployGate
+from ..evaluate import DeployGate, JobEvaluation
 from ..models import JobStatus, MetricPoint, RegisteredModel
 
 EVAL_STEP = "model_evaluation"
@@ -27,20 +25,6 @@ EVAL_STEPS = ("compute_metrics", EVAL_STEP)  # the step that logs the scores, by
 def is_eval_step(display_name: str | None) -> bool:
     name = (display_name or "").lower()
     return any(name == s or name.endswith(f"_{s}") for s in EVAL_STEPS)
-
-
-@dataclass(frozen=True)
-class JobEvaluation:
-    """A job's evaluation step: its run, status and metrics, and the last value of each training metric."""
-
-    job: str
-    model: str  # the foundation model the job fine-tuned
-    status: JobStatus  # the job's
-    step: str  # the evaluation step's run id
-    step_status: JobStatus
-    metrics: dict[str, float] = field(default_factory=dict)
-    training: dict[str, float] = field(default_factory=dict)
-    training_step: int | None = None  # the step the training values are from
 
 
 def last_values(points: list[MetricPoint]) -> tuple[dict[str, float], int | None]:

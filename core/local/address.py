@@ -3,19 +3,7 @@
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
-
-
-def host_warning(host: str) -> str | None:
-    """A warning when ``host`` exposes the endpoint beyond this machine."""
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        if host == "localhost":
-            return None
-    return f"host {host} is not loopback: anyone who can reach this machine and has a key can use the endpoint"
 
 
 def connect_host(host: str) -> str:

@@ -12,16 +12,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..backend import JobRequest
+from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
-from ..errors import InvalidInput
+from ..equivalents import AzureTarget
+from ..errors import InvalidInput, Unsupported, unsupported
+from ..evaluate import DeployGate, EvalRequest, EvalRun, JobEvaluation
 from ..models import (
     CatalogModel,
+    Checkpoint,
+    ClusterCreated,
     ComputeTarget,
+    DemoResult,
     Endpoint,
-    EndpointKeys,
+    EndpointInfo,
     FitReport,
     Job,
+    JobPlan,
+    JobStep,
     LogChunk,
     MetricPoint,
     RegisteredModel,
@@ -32,7 +39,7 @@ from .storage_errors import os_storage_error
 from .store import Store
 
 
-class LocalBackend:
+class LocalBackend(DelegatesEndpoints):
     name = "local"
 
     def __init__(self, workspace: str | Path | None = None) -> None:
@@ -74,6 +81,16 @@ class LocalBackend:
 
         return EndpointManager(self.paths, self.store, self.registry)
 
+    # -- where it keeps things -----------------------------------------------
+    def state_folder(self) -> Path | None:
+        return self.paths.root
+
+    def data_folder(self) -> Path | None:
+        return self.paths.data
+
+    def azure_target(self) -> AzureTarget | None:
+        return None
+
     # -- catalog -------------------------------------------------------------
     def list_models(self, query: str | None = None) -> list[CatalogModel]:
         return self.catalog.list(query)
@@ -81,19 +98,34 @@ class LocalBackend:
     def get_model(self, ref: str) -> CatalogModel:
         return self.catalog.get(ref)
 
+    def add_model(self, path: str | Path, name: str | None = None) -> CatalogModel:
+        return self.catalog.add_path(path, name=name)
+
+    def pull_model(self, repo_id: str, progress: ProgressCallback | None = None) -> CatalogModel:
+        return self.catalog.pull(repo_id, progress=progress)
+
     # -- compute -------------------------------------------------------------
     def list_compute(self) -> list[ComputeTarget]:
         from .hardware import detect_targets
 
         return detect_targets()
 
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None) -> FitReport:
+    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
+                      component_inputs: dict[str, Any] | None = None) -> FitReport:
+        """``component_inputs`` are Azure pipeline inputs; a local run has none, so they change nothing here."""
         from ..compute_fit import check_fit, pick_target
 
         entry = self.catalog.get(model)
         if spec is None:
             spec = self.resolve_spec(model).spec
         return check_fit(entry, spec, pick_target(self.list_compute(), target))
+
+    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
+                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ClusterCreated:
+        raise unsupported(self.name, "create compute clusters", "this machine is the compute; use --backend azure")
+
+    def scale_compute_to_zero(self, name: str) -> None:
+        raise unsupported(self.name, "scale compute clusters", "this machine is the compute; use --backend azure")
 
     # -- jobs ----------------------------------------------------------------
     def resolve_spec(self, model: str, user: dict[str, Any] | None = None, source: str | None = None) -> ResolvedSpec:
@@ -104,11 +136,17 @@ class LocalBackend:
     def submit_job(self, request: JobRequest) -> Job:
         return self.jobs.submit(request, self)
 
+    def plan_job(self, request: JobRequest) -> JobPlan:
+        raise Unsupported("job submit --dry-run: only --backend azure submits a job description to export")
+
     def list_jobs(self) -> list[Job]:
         return self.jobs.list()
 
     def get_job(self, name: str) -> Job:
         return self.jobs.get(name)
+
+    def job_steps(self, name: str) -> tuple[JobStep, ...]:
+        raise unsupported(self.name, "list pipeline steps", "a local job is one step; use --backend azure")
 
     def cancel_job(self, name: str) -> Job:
         return self.jobs.cancel(name)
@@ -129,8 +167,33 @@ class LocalBackend:
     def job_log_path(self, name: str) -> Path:
         return self.jobs.log_path(name)
 
+    def list_log_files(self, name: str, step: str | None = None) -> list[str]:
+        raise unsupported(self.name, "list log files", "a local job has one log: `finetui job logs NAME`")
+
     def job_metrics(self, name: str) -> list[MetricPoint]:
         return self.jobs.metrics(name)
+
+    # -- evaluations -------------------------------------------------------------
+    def submit_eval(self, request: EvalRequest) -> EvalRun:
+        return self.evals.submit(request)
+
+    def list_evals(self) -> list[EvalRun]:
+        return self.evals.list()
+
+    def get_eval(self, name: str) -> EvalRun:
+        return self.evals.get(name)
+
+    def eval_rows(self, name: str) -> list[dict[str, Any]]:
+        return self.evals.rows(name)
+
+    def cancel_eval(self, name: str) -> EvalRun:
+        return self.evals.cancel(name)
+
+    def job_evaluation(self, name: str) -> JobEvaluation:
+        raise unsupported(self.name, "read a job's evaluation step", "run one: `finetui eval MODEL --test FILE`")
+
+    def evaluation_gate(self, model_ref: str) -> DeployGate | None:
+        return self.evals.gate(model_ref)
 
     # -- registry --------------------------------------------------------------
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel:
@@ -139,7 +202,7 @@ class LocalBackend:
         check_name("registered model", name)  # before the job is looked up, so a bad name is the error shown
         return self.registry.register(self.jobs.get(job), name, version=version, description=description)
 
-    def job_checkpoints(self, name: str) -> list[Any]:
+    def job_checkpoints(self, name: str) -> list[Checkpoint]:
         from .checkpoint_list import list_checkpoints
 
         return list_checkpoints(self.paths.job_dir(self.jobs.get(name).name))
@@ -179,14 +242,30 @@ class LocalBackend:
                                      idle_timeout_s=o.idle_timeout_s, max_queue=o.max_queue,
                                      ttl_s=o.ttl_s, wait=o.wait)
 
+    def plan_endpoint(self, name: str, model_ref: str,
+                      options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> dict[str, str]:
+        raise Unsupported("endpoint create --dry-run: only --backend azure has an endpoint description to export")
+
     def list_endpoints(self) -> list[Endpoint]:
         return self.endpoints.list()
 
     def get_endpoint(self, name: str) -> Endpoint:
         return self.endpoints.get(name)
 
-    def endpoint_keys(self, name: str) -> EndpointKeys:
-        return self.endpoints.keys(name)
+    def endpoint_info(self, name: str) -> EndpointInfo:
+        details = self.endpoints.info(name)
+        return EndpointInfo(details.pop("endpoint"), details)
 
     def delete_endpoint(self, name: str) -> None:
         self.endpoints.delete(name)
+
+    # -- the offline demo ----------------------------------------------------------
+    def build_demo(self, progress: ProgressCallback | None = None, *, force: bool = False,
+                   only_if_empty: bool = False) -> DemoResult | None:
+        """Build the demo model and data here; ``only_if_empty``: skip a workspace that has models of its own
+        (the HF cache's do not count), as the app's first run does."""
+        if only_if_empty and self.store.list_models():
+            return None
+        from .demo import build_demo
+
+        return build_demo(self.paths, self.store, progress, force=force)

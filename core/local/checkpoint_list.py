@@ -14,24 +14,14 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Conflict, InvalidInput, quote
+from ..models import Checkpoint
 from .checkpoints import STATE_FILE, complete_checkpoints
 
 STATE_MAX_BYTES = 64 << 20
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    step: int
-    epoch: float | None
-    path: str
-    train_loss: float | None
-    eval_loss: float | None
-    best: bool = False
 
 
 def _state(folder: Path) -> dict[str, Any]:

@@ -17,13 +17,14 @@ import shutil
 import time
 from typing import Any
 
+from ..endpoint_options import host_warning
 from ..errors import Conflict, InvalidInput, NotFound, NothingToDelete, OperationFailed
 from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
 from ..names import check_name
 from ..workspace import WorkspacePaths
 from .. import procs
-from .address import free_port, host_warning, http_status, port_open, url_host
+from .address import free_port, http_status, port_open, url_host
 from .serve.auth import read_keys, write_keys
 from .store import DAMAGED, Store
 

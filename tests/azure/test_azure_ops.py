@@ -11,7 +11,7 @@ from finetui.core.models import JobStatus
 
 
 def test_create_compute(backend, fake):
-    target = backend.create_compute("gpu2", "Standard_NC24ads_A100_v4", 0, 2)
+    target = backend.create_compute("gpu2", "Standard_NC24ads_A100_v4", 0, 2).target
     assert (target.name, target.kind, target.gpus_per_node, target.max_nodes) == ("gpu2", "aml-cluster", 1, 2)
     assert fake.computes["gpu2"]["properties"]["properties"]["vmSize"] == "Standard_NC24ads_A100_v4"
     assert [t.name for t in backend.list_compute()] == ["gpu-a100", "gpu2"]

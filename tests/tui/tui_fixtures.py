@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from finetui.core.errors import NotFound
+from finetui.core.errors import NotFound, unsupported
 from finetui.core.models import (
     CatalogModel,
     ComputeTarget,
     Endpoint,
+    EndpointInfo,
     EndpointKeys,
     EndpointState,
     FitReport,
@@ -92,14 +93,15 @@ def add_finished_job(backend, name: str, lines: int = 300) -> Path:
 
 
 class FixedBackend:
-    """Constant records for snapshot tests (a backend registered by name, as tests may)."""
+    """Constant records for snapshot tests (a backend registered by name, as tests may): a whole ``Backend``,
+    the operations it has no records for refused as any backend refuses what it lacks."""
 
     name = "fixed"
 
     def __init__(self, root: Path) -> None:
         data = root / "data"
         write_jsonl(data / "train.jsonl", chat_rows(60))
-        self.paths = SimpleNamespace(root="/workspace/demo", data=data)
+        self.paths = SimpleNamespace(root=Path("/workspace/demo"), data=data)
         self.model = CatalogModel(
             name="tiny-chat", version="1", source="demo", id="local://models/tiny-chat/versions/1",
             architecture="LlamaForCausalLM", parameter_count=1_100_000, context_length=2048, size_bytes=4_400_000,
@@ -119,6 +121,18 @@ class FixedBackend:
         self.endpoint_lists = 0  # list_endpoints calls: tests wait for a poll to have happened
         self._log = ("\n".join(log_lines(200)) + "\n").encode()
 
+    def _no(self, what):
+        return unsupported(self.name, what, "it shows constant records")
+
+    def state_folder(self):
+        return self.paths.root
+
+    def data_folder(self):
+        return self.paths.data
+
+    def azure_target(self):
+        return None
+
     def list_models(self, query=None):
         return [self.model] if not query or query.lower() in self.model.name else []
 
@@ -127,24 +141,64 @@ class FixedBackend:
             raise NotFound(f"no model {ref}")
         return self.model
 
+    def add_model(self, path, name=None):
+        raise self._no("add models")
+
+    def pull_model(self, repo_id, progress=None):
+        raise self._no("add models")
+
     def list_compute(self):
         return [ComputeTarget(name="cpu", kind="cpu", cpu_cores=8, memory_bytes=16 << 30)]
 
-    def check_compute(self, model, spec=None, target=None):
+    def check_compute(self, model, spec=None, target=None, component_inputs=None):
         est = MemoryEstimate(4_400_000, 20_000, 80_000, 160_000, 50_000_000, 300_000_000)
         return FitReport(model=model, target="cpu", verdict=Verdict.OK, estimate=est, available_bytes=16 << 30,
                          reasons=("weights, LoRA state and activations fit in 16 GiB of RAM",),
                          suggestion=None)
 
+    def create_compute(self, name, size, min_nodes=0, max_nodes=1, *, wait=True, idle_seconds=120, tier="dedicated",
+                       fallback=True):
+        raise self._no("create compute")
+
+    def scale_compute_to_zero(self, name):
+        raise self._no("scale compute")
+
     def resolve_spec(self, model, user=None, source=None):
         # with the model's context, as LocalBackend.resolve_spec: the form's max_seq_length note shows it
         return dataclasses.replace(resolve_spec(DEFAULTS, user, user_source=source), context_length=self.model.context_length)
+
+    def submit_job(self, request):
+        raise self._no("submit jobs")
+
+    def plan_job(self, request):
+        raise self._no("plan jobs")
 
     def list_jobs(self):
         return [self.job]
 
     def get_job(self, name):
         return self.job
+
+    def job_steps(self, name):
+        raise self._no("list job steps")
+
+    def cancel_job(self, name):
+        raise self._no("cancel jobs")
+
+    def resume_job(self, name):
+        raise self._no("resume jobs")
+
+    def extend_job(self, name, epochs):
+        raise self._no("extend jobs")
+
+    def job_checkpoints(self, name):
+        return []
+
+    def list_log_files(self, name, step=None):
+        raise self._no("list log files")
+
+    def job_log_path(self, name):
+        return None  # no local file: the app mirrors read_log, as it does for Azure
 
     def read_log(self, name, offset=0, max_bytes=1 << 20):
         data = self._log[offset:offset + max_bytes]
@@ -153,13 +207,40 @@ class FixedBackend:
     def job_metrics(self, name):
         return [MetricPoint(p["name"], p["value"], p["step"]) for p in metric_points(40)]
 
+    def submit_eval(self, request):
+        raise self._no("run evaluations")
+
+    def list_evals(self):
+        return []
+
+    def get_eval(self, name):
+        raise NotFound(f"no evaluation {name}")
+
+    def eval_rows(self, name):
+        raise NotFound(f"no evaluation {name}")
+
+    def cancel_eval(self, name):
+        raise NotFound(f"no evaluation {name}")
+
+    def job_evaluation(self, name):
+        raise self._no("read a job's evaluation step")
+
+    def evaluation_gate(self, model_ref):
+        return None
+
+    def register_model(self, job, name, version=None, description=""):
+        raise self._no("register models")
+
+    def register_checkpoint(self, job, checkpoint, name, version=None, description=""):
+        raise self._no("register checkpoints")
+
     def list_registered(self, name=None):
         return list(self.registered)
 
-    def create_endpoint(self, name, ref, options=None):
+    def create_endpoint(self, name, model_ref, options=None):
         """Records an endpoint that is up at ``serve_url`` (a test's chat server), with the options' time to live."""
         ttl_s = getattr(options, "ttl_s", None)
-        endpoint = Endpoint(name=name, model=ref, state=EndpointState.SUCCEEDED, scoring_uri=f"{self.serve_url}/score",
+        endpoint = Endpoint(name=name, model=model_ref, state=EndpointState.SUCCEEDED, scoring_uri=f"{self.serve_url}/score",
                             base_url=self.serve_url, created_at=T0 + 60, started_at=T0 + 70, idle_timeout_s=3600,
                             ttl_s=ttl_s, expires_at=T0 + 60 + ttl_s if ttl_s else None)
         self.endpoints.append(endpoint)
@@ -172,11 +253,32 @@ class FixedBackend:
     def get_endpoint(self, name):
         return next(e for e in self.endpoints if e.name == name)
 
+    def plan_endpoint(self, name, model_ref, options=None):
+        raise self._no("plan endpoints")
+
+    def endpoint_info(self, name):
+        return EndpointInfo(self.get_endpoint(name))
+
     def endpoint_keys(self, name):
         return EndpointKeys("pk-secret-primary-0123456789", "sk-secret-secondary-9876543210")
 
+    def regenerate_endpoint_keys(self, name, which):
+        raise self._no("regenerate keys")
+
+    def endpoint_logs(self, name, offset=0, max_bytes=1 << 20):
+        return LogChunk("", offset, offset, True)
+
+    def invoke_endpoint(self, name, body):
+        raise self._no("invoke endpoints")
+
+    def restart_endpoint(self, name):
+        raise self._no("restart endpoints")
+
     def delete_endpoint(self, name):
         raise NotFound(name)
+
+    def build_demo(self, progress=None, *, force=False, only_if_empty=False):
+        raise self._no("build the demo")
 
 
 async def wait_for(pilot, condition, timeout: float = 10.0, step: float = 0.02) -> None:

@@ -102,9 +102,9 @@ def workspace(ctx, as_json) -> None:
 @pass_ctx
 def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no_fallback, no_wait, as_json) -> None:
     """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning), showing the quota it uses."""
-    target, quota, note = _azure(ctx).clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes,
-                                                      idle_seconds=idle_seconds, tier=tier, fallback=not no_fallback,
-                                                      wait=not no_wait)
+    created = _azure(ctx).create_compute(name, size, min_nodes, max_nodes, idle_seconds=idle_seconds, tier=tier,
+                                         fallback=not no_fallback, wait=not no_wait)
+    target, quota, note = created.target, created.quota, created.note
     if note and not as_json:
         click.echo(f"note: {note}", err=True)
 

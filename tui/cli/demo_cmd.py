@@ -62,15 +62,14 @@ def demo(ctx, force: bool, as_json: bool) -> None:
     """Build the offline demo: a tiny Phi-3 base model and synthetic chat data, no download."""
     if ctx.backend_name != "local":
         raise InvalidInput("the demo is built in a local workspace; run it with --backend local")
-    from finetui.core.local.demo import build_demo
-
     backend = ctx.backend
 
     def progress(message: str, fraction: float | None) -> None:
         prefix = f"[{fraction * 100:3.0f}%] " if fraction is not None else ""
         click.echo(f"{prefix}{message}", err=True)
 
-    result = build_demo(backend.paths, backend.store, progress=None if as_json else progress, force=force)
+    result = backend.build_demo(None if as_json else progress, force=force)
+    assert result is not None  # only only_if_empty skips
     fields = dataclasses.asdict(result)
-    out = {"model": fields.pop("model_name"), **fields, "workspace": str(backend.paths.root)}
+    out = {"model": fields.pop("model_name"), **fields, "workspace": str(backend.state_folder())}
     emit(out, as_json, _next_steps)

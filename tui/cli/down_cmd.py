@@ -103,7 +103,7 @@ def down(ctx, everything, older_than, yes, as_json) -> None:
     scaled = []
     for c in clusters:
         try:
-            ctx.backend.compute.scale_to_zero(c["name"])
+            ctx.backend.scale_compute_to_zero(c["name"])
             scaled.append(c["name"])
             if not as_json:
                 click.echo(f"cluster {c['name']} now scales down to 0 nodes when idle")

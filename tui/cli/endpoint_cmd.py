@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import click
 
-from finetui.core.errors import BackendUnavailable, InvalidInput, json_problem
+from finetui.core.errors import InvalidInput, json_problem
 from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Endpoint
 from finetui.core.ttl import parse_duration, parse_ttl
@@ -32,13 +32,6 @@ def _idle(ep: Endpoint) -> float | None:
         return None
     since = ep.last_request_at or ep.started_at
     return time.time() - since if since else None
-
-
-def _manager(ctx):
-    manager = getattr(ctx.backend, "endpoints", None)
-    if manager is None:
-        raise BackendUnavailable(f"the {ctx.backend_name} backend does not manage endpoints from this command")
-    return manager
 
 
 def _summary(ep: Endpoint) -> None:
@@ -102,7 +95,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
     else:
         if dry_run:
             raise InvalidInput("endpoint create --dry-run: only --backend azure has an endpoint description to export")
-        from finetui.core.local.address import host_warning
+        from finetui.core.endpoint_options import host_warning
 
         warning = host_warning(host)
         if warning:
@@ -178,9 +171,8 @@ def _jsonable(value):
 @pass_ctx
 def show(ctx, name, as_json) -> None:
     """One endpoint: state, model, URLs, timeouts, process, error."""
-    manager = getattr(ctx.backend, "endpoints", None)
-    info = manager.info(name) if manager is not None and hasattr(manager, "info") else {"endpoint": ctx.backend.get_endpoint(name)}
-    ep: Endpoint = info["endpoint"]
+    found = ctx.backend.endpoint_info(name)
+    ep, info = found.endpoint, dict(found.details)
     if ctx.backend_name != "local":
         from finetui.core.azure.ttl_watch import read_status
 
@@ -193,8 +185,7 @@ def show(ctx, name, as_json) -> None:
 
     m = meter(ep, load_prices(ctx.workspace_path))
     if as_json:
-        extra = {k: v for k, v in info.items() if k != "endpoint"}
-        click.echo(json.dumps({**_jsonable(ep), **extra, "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+        click.echo(json.dumps({**_jsonable(ep), **info, "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
                                "idle_s": _idle(ep), **_money_fields(m)}, indent=2))
         return
     _summary(ep)
@@ -243,7 +234,7 @@ def keys(ctx, name, as_json) -> None:
 @pass_ctx
 def regenerate_keys(ctx, name, which, as_json) -> None:
     """Replace one key; the old one stops working at once, the server keeps running."""
-    _manager(ctx).regenerate_keys(name, which)
+    ctx.backend.regenerate_endpoint_keys(name, which)
     emit({"name": name, "regenerated": which}, as_json,
          f"regenerated the {which} key of {name}; `finetui endpoint keys {name}` shows it")
 
@@ -255,8 +246,7 @@ def regenerate_keys(ctx, name, which, as_json) -> None:
 @pass_ctx
 def logs(ctx, name, follow, offset) -> None:
     """Print the endpoint server's log."""
-    manager = _manager(ctx)
-    for chunk in follow_chunks(lambda at: manager.logs(name, at), offset, keep_going=follow):
+    for chunk in follow_chunks(lambda at: ctx.backend.endpoint_logs(name, at), offset, keep_going=follow):
         sys.stdout.write(chunk.text)
         sys.stdout.flush()
 
@@ -278,7 +268,7 @@ def invoke(ctx, name, request_file, as_json) -> None:
         raise InvalidInput(f"{shown(request_file)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
     except RecursionError:
         raise InvalidInput(f"{shown(request_file)}: JSON nested too deeply") from None
-    response = _manager(ctx).invoke(name, body)
+    response = ctx.backend.invoke_endpoint(name, body)
     if as_json:
         click.echo(json.dumps(response, indent=2, ensure_ascii=False))
     else:
@@ -291,7 +281,7 @@ def invoke(ctx, name, request_file, as_json) -> None:
 @pass_ctx
 def restart(ctx, name, as_json) -> None:
     """Stop the endpoint's server (if running) and start it again with the same keys."""
-    ep = _manager(ctx).restart(name)
+    ep = ctx.backend.restart_endpoint(name)
     emit(ep, as_json, _summary)
 
 

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from finetui.core.errors import BackendUnavailable, FinetuiError, InvalidInput
+from finetui.core.errors import FinetuiError, InvalidInput, Unsupported
 from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
 from .common import emit, json_option, pass_ctx, table
@@ -27,22 +27,10 @@ class _DefaultRun(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _manager(ctx):
-    manager = getattr(ctx.backend, "evals", None)
-    if manager is None:
-        raise BackendUnavailable(f"the {ctx.backend_name} backend cannot run evaluations yet; use --backend local")
-    return manager
-
-
 def deploy_gate(ctx, model: str) -> DeployGate | None:
     """The model's latest evaluation for ``endpoint create``; None where the backend has none to say."""
-    manager = getattr(ctx.backend, "evals", None)
-    # Azure has no evaluations of its own: the gate there is the registered model's job's evaluation step
-    gate_of = manager.gate if manager is not None else getattr(ctx.backend, "evaluation_gate", None)
-    if gate_of is None:
-        return None
     try:
-        return gate_of(model)
+        return ctx.backend.evaluation_gate(model)
     except FinetuiError:  # a model the catalog does not know: endpoint create reports that itself
         return None
 
@@ -126,8 +114,8 @@ def _show_job_evaluation(ev) -> None:
 @pass_ctx
 def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) -> None:
     """Start an evaluation of MODEL[:V] (and its base) in the background. Prints its name."""
-    manager = _manager(ctx)
-    started = manager.submit(EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows,
+    backend = ctx.backend
+    started = backend.submit_eval(EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows,
                                          max_new_tokens=max_new_tokens))
     if not wait:
         emit(run_json(started) if as_json else started, as_json, started.name)
@@ -136,7 +124,7 @@ def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) ->
         click.echo(f"evaluation {started.name} started", err=True)
     shown = ""
     while True:
-        current = manager.get(started.name)
+        current = backend.get_eval(started.name)
         line = _progress(current)
         if line != shown and not as_json:
             click.echo(line, err=True)
@@ -154,7 +142,7 @@ def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) ->
 @pass_ctx
 def list_evals(ctx, as_json) -> None:
     """Evaluations in the workspace, newest first."""
-    runs = _manager(ctx).list()
+    runs = ctx.backend.list_evals()
 
     def human(items: list[EvalRun]) -> None:
         if not items:
@@ -176,15 +164,15 @@ def show(ctx, name, with_rows, as_json) -> None:
     """One evaluation: progress, the scores side by side, the verdict."""
     from finetui.core.printable import printable
 
-    if getattr(ctx.backend, "evals", None) is None and hasattr(ctx.backend, "job_evaluation"):
+    try:
+        current = ctx.backend.get_eval(name)
+    except Unsupported:  # a backend without runs of its own may still have a job's evaluation step (Azure)
         if with_rows:
-            raise InvalidInput(f"--rows: the {ctx.backend_name} backend keeps no per-row results of a job's evaluation")
+            raise InvalidInput(f"--rows: the {ctx.backend_name} backend keeps no per-row results of a job's evaluation") from None
         found = ctx.backend.job_evaluation(name)  # on Azure NAME is a job: its model_evaluation step
         emit(found, as_json, _show_job_evaluation)
         return
-    manager = _manager(ctx)
-    current = manager.get(name)
-    rows = manager.rows(name) if with_rows else None
+    rows = ctx.backend.eval_rows(name) if with_rows else None
     if as_json:
         emit({**run_json(current), **({"rows": rows} if with_rows else {})}, True)
         return
@@ -204,5 +192,5 @@ def show(ctx, name, with_rows, as_json) -> None:
 @pass_ctx
 def cancel(ctx, name, as_json) -> None:
     """Stop a running evaluation."""
-    current = _manager(ctx).cancel(name)
+    current = ctx.backend.cancel_eval(name)
     emit(current, as_json, f"{current.name} {current.status.value}")

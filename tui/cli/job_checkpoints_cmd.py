@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from finetui.core.errors import InvalidInput
 
 from .common import emit, json_option, pass_ctx, table
 
@@ -19,8 +18,6 @@ def _loss(value: float | None) -> str:
 @pass_ctx
 def checkpoints(ctx, name, as_json) -> None:
     """Saved checkpoints of job NAME: step, epoch, train and eval loss; * marks the best."""
-    if not hasattr(ctx.backend, "job_checkpoints"):
-        raise InvalidInput(f"the {ctx.backend_name} backend cannot list checkpoints yet; use --backend local")
     items = ctx.backend.job_checkpoints(name)
 
     def human(items) -> None:

@@ -8,7 +8,6 @@ import time
 import click
 
 from finetui.core.backend import JobRequest
-from finetui.core.errors import InvalidInput
 from finetui.core.log_reading import follow_log
 from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
@@ -40,9 +39,6 @@ def job() -> None:
 def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt,
            as_json) -> None:
     """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
-    plan_job = getattr(ctx.backend, "plan_job", None)
-    if dry_run and plan_job is None:
-        raise InvalidInput("job submit --dry-run: only --backend azure submits a job description to export")
     user = read_mapping(spec_file) if spec_file else {}
     user.update(parse_set_options(sets))
     source = spec_file or ("--set" if sets else None)
@@ -57,8 +53,8 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
         display_name=display_name,
         force=force,
     )
-    if dry_run:
-        plan = plan_job(request)
+    if dry_run:  # the plan checks the spec as a submit would; a backend without plans refuses here
+        plan = ctx.backend.plan_job(request)
         if as_json:
             emit(plan, True)
         else:

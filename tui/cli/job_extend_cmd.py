@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from finetui.core.errors import InvalidInput
 from finetui.core.models import to_jsonable
 
 from .common import emit, json_option, pass_ctx
@@ -17,7 +16,5 @@ from .common import emit, json_option, pass_ctx
 @pass_ctx
 def extend(ctx, name, epochs, as_json) -> None:
     """Continue Completed job NAME for N more epochs from its last checkpoint, as a new job. Prints its name."""
-    if not hasattr(ctx.backend, "extend_job"):
-        raise InvalidInput(f"the {ctx.backend_name} backend cannot extend jobs yet; use --backend local")
     job, checkpoint = ctx.backend.extend_job(name, epochs)
     emit({**to_jsonable(job), "extends": name, "resume_from": checkpoint} if as_json else job, as_json, job.name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from finetui.core.errors import InvalidInput
 
 from .common import emit, json_option, pass_ctx
 
@@ -15,7 +14,5 @@ from .common import emit, json_option, pass_ctx
 @pass_ctx
 def resume(ctx, name, as_json) -> None:
     """Continue job NAME (Failed or Canceled) from its last complete checkpoint, in the background."""
-    if not hasattr(ctx.backend, "resume_job"):
-        raise InvalidInput(f"the {ctx.backend_name} backend cannot resume jobs yet; use --backend local")
     job = ctx.backend.resume_job(name)
     emit(job, as_json, f"{job.name} {job.status.value}: resuming; `finetui job logs {job.name} --follow`")

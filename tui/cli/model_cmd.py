@@ -7,7 +7,6 @@ import json
 import click
 
 from finetui.core import units
-from finetui.core.errors import InvalidInput
 from finetui.core.models import CatalogModel
 
 from .common import emit, json_option, pass_ctx, table
@@ -16,13 +15,6 @@ from .common import emit, json_option, pass_ctx, table
 @click.group("model")
 def model() -> None:
     """The model catalog and the registry of fine-tuned models."""
-
-
-def _catalog(ctx):
-    catalog = getattr(ctx.backend, "catalog", None)
-    if catalog is None or not hasattr(catalog, "add_path"):
-        raise InvalidInput(f"the {ctx.backend_name} backend cannot add models this way; use --backend local")
-    return catalog
 
 
 def _print_models(models: list[CatalogModel]) -> None:
@@ -87,7 +79,7 @@ def show(ctx, ref, as_json) -> None:
 @pass_ctx
 def add(ctx, path, name, as_json) -> None:
     """Add a local Hugging Face model folder (used in place, not copied). Prints NAME:VERSION."""
-    added = _catalog(ctx).add_path(path, name=name)
+    added = ctx.backend.add_model(path, name=name)
     emit(added, as_json, added.ref)
 
 
@@ -106,7 +98,7 @@ def pull(ctx, repo_id, as_json) -> None:
             last[message] = tenth
             click.echo(message if fraction is None else f"{message}: {tenth * 10}%", err=True)
 
-    pulled = _catalog(ctx).pull(repo_id, progress=None if as_json else progress)
+    pulled = ctx.backend.pull_model(repo_id, progress=None if as_json else progress)
     emit(pulled, as_json, pulled.ref)
 
 
@@ -121,8 +113,6 @@ def pull(ctx, repo_id, as_json) -> None:
 def register(ctx, job, name, version, description, checkpoint, as_json) -> None:
     """Register a job's output model (or one of its checkpoints). Prints NAME:VERSION."""
     if checkpoint is not None:
-        if not hasattr(ctx.backend, "register_checkpoint"):
-            raise InvalidInput(f"the {ctx.backend_name} backend cannot register checkpoints yet; use --backend local")
         registered = ctx.backend.register_checkpoint(job, checkpoint, name, version, description)
         emit(registered, as_json, registered.ref)
         return

@@ -81,18 +81,18 @@ def _azure_target(cli_ctx: Any):
     from finetui.core.equivalents import AzureTarget
 
     backend = cli_ctx._backend
-    ws = getattr(backend, "workspace", None)
-    if ws is None:
-        try:
-            from finetui.core.azure.workspace import resolve_workspace
+    if backend is not None:  # built: the workspace and registry it acted on
+        return backend.azure_target()
+    try:
+        from finetui.core.azure.workspace import resolve_workspace
 
-            opts = cli_ctx.backend_options
-            ws = resolve_workspace(opts.get("subscription_id"), opts.get("resource_group"), opts.get("workspace_name"),
-                                   opts.get("config_path"))
-        except FinetuiError:
-            return None
+        opts = cli_ctx.backend_options
+        ws = resolve_workspace(opts.get("subscription_id"), opts.get("resource_group"), opts.get("workspace_name"),
+                               opts.get("config_path"))
+    except FinetuiError:
+        return None
     return AzureTarget(ws.subscription_id, ws.resource_group, ws.workspace_name,
-                       getattr(backend, "registry_name", None) or cli_ctx.backend_options.get("registry_name") or "azureml")
+                       cli_ctx.backend_options.get("registry_name") or "azureml")
 
 
 def build_entry(ctx: click.Context, cli_ctx: Any, exit_code: int, error: str | None) -> LoggedAction:

@@ -98,7 +98,7 @@ class DataPane(Pane):
 
     # -- files ---------------------------------------------------------------------------
     def reload(self) -> None:
-        root = getattr(getattr(self.backend, "paths", None), "data", None)
+        root = self.backend.data_folder() if self.backend else None
         self.call(_first_listing, self.folder, root, then=self.loaded_files)
 
     def loaded_files(self, found: tuple[FolderListing, Path | None] | None, error: str | None) -> None:
@@ -134,7 +134,7 @@ class DataPane(Pane):
 
     def _folder_title(self, folder: Path) -> str:
         """The workspace's data folder as "Datasets" (and its subfolders under it); other folders by path."""
-        root = getattr(getattr(self.backend, "paths", None), "data", None)
+        root = self.backend.data_folder() if self.backend else None
         if root is not None:
             try:
                 inside = folder.relative_to(Path(root).absolute())

@@ -240,7 +240,7 @@ class EndpointsPane(Pane):
         backend = self.backend
         # where an Azure endpoint's ttl watcher keeps its status: the same folder the CLI's would use
         root = resolve_workspace(self.app.workspace_root())
-        if getattr(backend, "name", "") == "azure":  # the tutorial's choice of VM, checked by the backend
+        if backend.name == "azure":  # the tutorial's choice of VM, checked by the backend
             from ..screens import PromptScreen
 
             def got_type(instance_type: str | None) -> None:
@@ -252,9 +252,6 @@ class EndpointsPane(Pane):
 
             title = "Instance type (the base model's inference_compute_allow_list applies):"
             self.app.push_screen(PromptScreen(title, value=AzureEndpointOptions.instance_type), got_type)
-            return
-        if getattr(backend, "create_endpoint", None) is None:
-            self.app.notify("not available: this backend cannot create endpoints yet", severity="error")
             return
         self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
         self.app.action_show("endpoints")  # the new row appears where the user looks

@@ -264,7 +264,7 @@ class JobsPane(Pane):
         model = self.app.selected_model
         form.set_request(model=model)
         # the data folder is scanned here: the Data pane may not have listed it yet
-        self.call(find_datasets, getattr(getattr(self.backend, "paths", None), "data", None), then=self.loaded_launch_files)
+        self.call(find_datasets, self.backend.data_folder() if self.backend else None, then=self.loaded_launch_files)
         if model and self.backend is not None:
             self.backend_call(self.backend.resolve_spec, model, then=self.loaded_resolved)
         self.call_after_refresh(lambda: form.query_one("#req-model").focus())

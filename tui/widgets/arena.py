@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from finetui.core.errors import Unsupported
 from finetui.core.evaluate import EvalRun
 from finetui.core.models import JobStatus
 from finetui.core.printable import printable
@@ -104,14 +105,14 @@ class ArenaScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="arena")
     def _load(self) -> None:
-        evals = getattr(self.backend, "evals", None)
-        if evals is None:
+        backend = self.backend
+        try:
+            run = backend.get_eval(self.eval_name) if self.eval_name else next(
+                (r for r in backend.list_evals() if r.status is JobStatus.COMPLETED), None)
+            rows = backend.eval_rows(run.name) if run is not None else []
+        except Unsupported:
             self.post_message(ArenaLoaded(None, [], "this backend has no evaluations yet (local backend only)"))
             return
-        try:
-            run = evals.get(self.eval_name) if self.eval_name else next(
-                (r for r in evals.list() if r.status is JobStatus.COMPLETED), None)
-            rows = evals.rows(run.name) if run is not None else []
         except Exception as exc:  # a damaged file or record: one line on the screen, not a traceback
             self.post_message(ArenaLoaded(None, [], str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             return

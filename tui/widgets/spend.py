@@ -72,7 +72,7 @@ def launch_cost(backend: Backend, workspace: str | Path | None, request: dict[st
     from finetui.core.estimate import job_cost
 
     resolved = backend.resolve_spec(request["model"], changes or None, "launch form")
-    extra = {"component_inputs": dict(resolved.passthrough)} if getattr(backend, "name", "") == "azure" else {}
+    extra = {"component_inputs": dict(resolved.passthrough)} if backend.name == "azure" else {}
     report = backend.check_compute(request["model"], resolved.spec, request.get("compute"), **extra)
-    return job_cost(backend, getattr(backend, "name", "local"), price_table(workspace), report.target,
+    return job_cost(backend, backend.name, price_table(workspace), report.target,
                     request.get("train_file"), float(resolved.spec.num_train_epochs), "train file")

@@ -14,12 +14,12 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from ...backend import ProgressCallback
 from ...errors import BackendUnavailable, Conflict, FinetuiError, OperationFailed
+from ...models import DemoResult
 from ...workspace import WorkspacePaths
 from ..store import Store
 
@@ -55,18 +55,6 @@ DEMO_DEFAULTS: dict[str, Any] = {
 
 DATA_FILES = ("chat.jsonl", "train_sft.jsonl", "test_sft.jsonl", "heldout.jsonl", "sample_score.json")
 MODEL_FILES = ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json")
-
-
-@dataclass(frozen=True)
-class DemoResult:
-    model_name: str
-    model_version: str
-    model_path: str
-    train_file: str
-    test_file: str
-    heldout_file: str
-    sample_score_file: str
-    built: bool  # False when it was already there
 
 
 def demo_dirs(paths: WorkspacePaths) -> tuple[Path, Path]:
