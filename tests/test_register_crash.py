@@ -20,6 +20,8 @@ import pytest
 
 from cli_helpers import REPO, finetui_json
 
+from finetui.core.local.records import JobRecord
+
 JOB = "j1"
 
 
@@ -36,11 +38,11 @@ def ws(tmp_path):
     for i in range(4):
         (out / "model" / f"part{i}.bin").write_bytes(os.urandom(4096))
     store = Store(paths.db)
-    store.put_job({
+    store.put_job(JobRecord.from_dict({
         "name": JOB, "display_name": JOB, "status": "Completed", "backend": "local", "model": "tiny:1",
         "train_file": str(tmp_path / "train.jsonl"), "test_file": None, "spec": {}, "created_at": time.time(),
         "output_path": str(out), "job_dir": str(paths.job_dir(JOB)),
-    })
+    }))
     store.close()
     return paths.root
 

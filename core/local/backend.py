@@ -52,9 +52,9 @@ class LocalBackend:
 
     @cached_property
     def jobs(self):
-        from .jobs import JobManager
+        from .jobs import LocalJobs
 
-        return JobManager(self.paths, self.store, self.catalog)
+        return LocalJobs(self.paths, self.store, self.catalog)
 
     @cached_property
     def registry(self):
@@ -64,15 +64,15 @@ class LocalBackend:
 
     @cached_property
     def evals(self):
-        from .evals import EvalManager
+        from .evals import LocalEvals
 
-        return EvalManager(self.paths, self.store, self.catalog)
+        return LocalEvals(self.paths, self.store, self.catalog)
 
     @cached_property
     def endpoints(self):
-        from .endpoints import EndpointManager
+        from .endpoints import LocalEndpoints
 
-        return EndpointManager(self.paths, self.store, self.registry)
+        return LocalEndpoints(self.paths, self.store, self.registry)
 
     # -- catalog -------------------------------------------------------------
     def list_models(self, query: str | None = None) -> list[CatalogModel]:
@@ -149,13 +149,15 @@ class LocalBackend:
         from ..models import JobStatus
         from ..names import check_name
         from .checkpoint_list import export_checkpoint, pick
+        from .records import JobRecord
 
         check_name("registered model", name)
         found = self.jobs.get(job)
         chosen = pick(self.job_checkpoints(found.name), checkpoint, found.name)
-        record = self.store.get_job(found.name) or {}
+        record = self.jobs.record(found.name)
+        model_path = record.model_path if isinstance(record, JobRecord) else None
         dest = self.paths.job_dir(found.name) / "outputs" / f"checkpoint-{chosen.step}" / "mlflow_model"
-        export_checkpoint(chosen, record["model_path"], dest, job=found.name, base_ref=found.model)
+        export_checkpoint(chosen, model_path or "", dest, job=found.name, base_ref=found.model)
         # the registry takes a job's output; a checkpoint of any ended (or running) job stands in as one
         as_output = dataclasses.replace(found, status=JobStatus.COMPLETED, output_path=str(dest))
         return self.registry.register(as_output, name, version=version,
