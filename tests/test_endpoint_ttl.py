@@ -32,7 +32,7 @@ def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
         assert stopped.error == "expired (ttl 5s)"
         assert stopped.stopped_at >= created["created_at"] + 5
         wait_for(lambda: not procs.is_alive(rec.pid, rec.pid_start_time), 60, "the server process to exit")
-        assert not port_open(rec["host"], rec["port"], timeout=0.5)
+        assert not port_open(rec.host, rec.port, timeout=0.5)
 
         shown = finetui_json(ws, "endpoint", "show", NAME)
         assert (shown["state"], shown["error"]) == ("Stopped", "expired (ttl 5s)")

@@ -29,14 +29,8 @@ from .records import EvalRecord  # noqa: E402
 from .store import Store  # noqa: E402
 
 
-def run_eval(workspace: Path, name: str) -> int:
-    paths = WorkspacePaths(workspace)
-    store = Store(paths.db)
-    record = store.get_eval(name)
-    if not isinstance(record, EvalRecord):
-        why = "no evaluation named" if record is None else f"a damaged record ({record.why}) for the evaluation"
-        print(f"finetui eval runner: {why} {name!r} in {workspace}", file=sys.stderr)
-        return 2
+def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
+    name = record.name
     folder = paths.root / "evals" / name
     log = JobLog(folder / LOG_NAME)
 
@@ -107,7 +101,6 @@ def run_eval(workspace: Path, name: str) -> int:
         return 1
     finally:
         log.close()
-        store.close()
 
 
 def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
@@ -125,7 +118,7 @@ def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return detached_main(argv, "finetui.core.local.eval_runner", "eval", "finetui eval runner", run_eval)
+    return detached_main(argv, "finetui.core.local.eval_runner", "eval", "evaluation", Store.get_eval, run_eval)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .mlflow_export import offline_env  # imports neither transformers nor mlflow
 
@@ -36,12 +36,13 @@ from ..errors import FinetuiError  # noqa: E402
 from ..models import JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
 from .metrics import JobLog, MetricsFile  # noqa: E402
-from .records import JobRecord  # noqa: E402
+from .records import Damaged, EvalRecord, JobRecord  # noqa: E402
 from .store import Store  # noqa: E402
 
 ACTIVE = tuple(s.value for s in JobStatus if not s.terminal)
 LOG_RELPATH = Path("user_logs") / "std_log.txt"
 EXIT_CANCELED = 143  # what a shell reports for a process ended by SIGTERM
+R = TypeVar("R", JobRecord, EvalRecord)
 
 
 class JobCanceled(BaseException):
@@ -61,14 +62,8 @@ def install_signal_handlers() -> None:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def run_job(workspace: Path, name: str) -> int:
-    paths = WorkspacePaths(workspace)
-    store = Store(paths.db)
-    record = store.get_job(name)
-    if not isinstance(record, JobRecord):
-        why = "no job named" if record is None else f"a damaged record ({record.why}) for the job"
-        print(f"finetui runner: {why} {name!r} in {workspace}", file=sys.stderr)
-        return 2
+def run_job(paths: WorkspacePaths, store: Store, record: JobRecord) -> int:
+    name = record.name
     job_dir = Path(record.job_dir or paths.job_dir(name))
     log = JobLog(job_dir / LOG_RELPATH)
     metrics = MetricsFile(job_dir / "metrics.jsonl")
@@ -139,7 +134,6 @@ def run_job(workspace: Path, name: str) -> int:
         return 1
     finally:
         log.close()
-        store.close()
 
 
 def _kept_checkpoints(job_dir: Path) -> str:
@@ -167,8 +161,11 @@ def _prepare_data(job_dir: Path, record: JobRecord, log: JobLog) -> tuple[Path, 
     return train, test
 
 
-def detached_main(argv: list[str] | None, module: str, flag: str, label: str, run: Callable[[Path, str], int]) -> int:
-    """The command line of a detached process (``python -m MODULE --workspace WS --FLAG NAME``) around ``run``."""
+def detached_main(argv: list[str] | None, module: str, flag: str, kind: str, read: Callable[[Store, str], R | Damaged | None],
+                  run: Callable[[WorkspacePaths, Store, R], int]) -> int:
+    """The command line of a detached process (``python -m MODULE --workspace WS --FLAG NAME``): ``run`` on the
+    record ``read`` finds, with the signals handled as above; a missing or damaged record is one line, exit 2."""
+    label = f"finetui {'runner' if kind == 'job' else kind + ' runner'}"
     parser = argparse.ArgumentParser(prog=f"python -m {module}")
     parser.add_argument("--workspace", required=True, type=Path)
     parser.add_argument(f"--{flag}", required=True, dest="name")
@@ -177,7 +174,18 @@ def detached_main(argv: list[str] | None, module: str, flag: str, label: str, ru
     # library deprecation notices (transformers v6 renames) are for us, not for the reader of a job log
     warnings.simplefilter("ignore", FutureWarning)
     try:
-        return run(args.workspace.expanduser().resolve(), args.name)
+        workspace = args.workspace.expanduser().resolve()
+        paths = WorkspacePaths(workspace)
+        store = Store(paths.db)
+        try:
+            record = read(store, args.name)
+            if record is None or isinstance(record, Damaged):
+                why = f"no {kind} named" if record is None else f"a damaged record ({record.why}) for the {kind}"
+                print(f"{label}: {why} {args.name!r} in {workspace}", file=sys.stderr)
+                return 2
+            return run(paths, store, record)
+        finally:
+            store.close()
     except JobCanceled:  # SIGTERM before the run's own handling began
         return EXIT_CANCELED
     except FinetuiError as exc:  # the store cannot be opened: one line in the log, not a traceback
@@ -186,7 +194,7 @@ def detached_main(argv: list[str] | None, module: str, flag: str, label: str, ru
 
 
 def main(argv: list[str] | None = None) -> int:
-    return detached_main(argv, "finetui.core.local.runner", "job", "finetui runner", run_job)
+    return detached_main(argv, "finetui.core.local.runner", "job", "job", Store.get_job, run_job)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,11 @@ class Store:
                   record.created_at or time.time(), json.dumps(record.to_dict()))
         db.execute(f"{verb} INTO {table.sql}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
 
+    def _changed(self, table: _Table[R], name: str, changes: dict[str, Any]) -> R:
+        record = self._change(table, name, None, changes)
+        assert record is not None  # no state condition, so it always changes
+        return record
+
     def _changed_if(self, table: _Table[R], name: str, allowed_from: tuple[str, ...] | None,
                     changes: dict[str, Any]) -> R | None:
         try:
@@ -200,9 +205,7 @@ class Store:
 
     def update_job(self, name: str, **changes: Any) -> JobRecord:
         """Read-modify-write one job inside a single write transaction."""
-        record = self._change(_JOBS, name, None, changes)
-        assert record is not None  # no state condition, so it always changes
-        return record
+        return self._changed(_JOBS, name, changes)
 
     def update_job_if(self, name: str, allowed_from: tuple[str, ...] | None, **changes: Any) -> JobRecord | None:
         """Like update_job, but only while the job's status is one of ``allowed_from`` (any, for None)."""
@@ -267,9 +270,7 @@ class Store:
         return self._list(_ENDPOINTS, "created_at")
 
     def update_endpoint(self, name: str, **changes: Any) -> EndpointRecord:
-        record = self._change(_ENDPOINTS, name, None, changes)
-        assert record is not None  # no state condition, so it always changes
-        return record
+        return self._changed(_ENDPOINTS, name, changes)
 
     def update_endpoint_if(self, name: str, allowed_from: tuple[str, ...], **changes: Any) -> EndpointRecord | None:
         """Change an endpoint record only while its state is one of ``allowed_from``; None when it was not (or is gone)."""
