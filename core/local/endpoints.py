@@ -202,7 +202,7 @@ class LocalEndpoints:
                 fields["error"] = f"the server process ({rec.pid}) is not running: {self._tail(rec.name)}"
             elif rec.state is EndpointState.SUCCEEDED and http_status(rec.host, rec.port, "/health") != 200:
                 fields["state"] = EndpointState.UNHEALTHY
-                fields["error"] = f"the server does not answer {rec.base_url.rsplit('/', 1)[0]}/health"
+                fields["error"] = f"the server does not answer {_server_url(rec)}/health"
         try:
             state = json.loads((self.paths.endpoint_dir(rec.name) / "state.json").read_text(encoding="utf-8"))
             fields["last_request_at"] = state.get("last_request_at") or rec.last_request_at
@@ -215,7 +215,7 @@ class LocalEndpoints:
         rec = self._record(name)
         ep = self._view(rec)
         return {"endpoint": ep, "host": rec.host, "port": rec.port, "model_path": rec.model_path,
-                "log_path": self._log_path(rec), "swagger_uri": rec.base_url.rsplit("/", 1)[0] + "/swagger",
+                "log_path": self._log_path(rec), "swagger_uri": _server_url(rec) + "/swagger",
                 "warning": rec.warning}
 
     def keys(self, name: str) -> EndpointKeys:
@@ -338,6 +338,11 @@ class LocalEndpoints:
         (folder / "keys.json").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         self.store.delete_endpoint(name)
+
+
+def _server_url(rec: EndpointRecord) -> str:
+    """http://HOST:PORT, without the /v1 of the OpenAI-style API (the store refuses a record with no base_url)."""
+    return (rec.base_url or "").rsplit("/", 1)[0]
 
 
 def _damaged(rec: Damaged) -> str:
