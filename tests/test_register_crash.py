@@ -21,6 +21,7 @@ import pytest
 from cli_helpers import REPO, finetui_json
 
 from finetui.core.local.records import JobRecord
+from finetui.core.local.store import insert_registered
 
 JOB = "j1"
 
@@ -134,7 +135,8 @@ def test_leftovers_of_an_interrupted_register_are_swept(ws, tmp_path):
     (stale / "model").mkdir(parents=True)
     (stale / "MLmodel").write_text("flavors: {}\n")
     store = Store(ws / "finetui.db")
-    store.add_registered({"name": "m", "path": "", "job": JOB, "created_at": time.time()}, 2)
+    with store.transaction() as db:
+        insert_registered(db, {"name": "m", "path": "", "job": JOB, "created_at": time.time()}, 2)
     store.close()
 
     assert _register(ws, "--version", "2") == "2"

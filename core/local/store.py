@@ -238,15 +238,6 @@ class Store:
         return self._query("SELECT record, name, version FROM models ORDER BY name, version")
 
     # -- registered models -------------------------------------------------
-    def add_registered(self, record: dict[str, Any], version: int | None = None) -> dict[str, Any]:
-        """Insert the next version (1, 2, ...) of a registered model; versions are never replaced."""
-        with self.transaction() as db:
-            if version is None:
-                version = next_registered_version(db, record["name"])
-            elif registered_exists(db, record["name"], version):
-                raise FileExistsError(f"{record['name']}:{version}")
-            return insert_registered(db, record, version)
-
     def list_registered(self, name: str | None = None) -> list[dict[str, Any]]:
         if name:
             return self._query("SELECT record, name, version FROM registered WHERE name = ? ORDER BY version", (name,))
