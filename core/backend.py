@@ -1,4 +1,4 @@
-"""The Backend protocol and the registry that picks one by name.
+"""The Backend protocol and the table of backends (`_BACKENDS`) that picks one by name.
 
 Like mlflow's tracking-store registry chosen by URI scheme: a backend is a
 factory registered under a name; the CLI and the app only ever see the
@@ -175,7 +175,8 @@ class DelegatesEndpoints:
         return self.endpoints.restart(name)
 
 
-_REGISTRY: dict[str, str | Callable[..., Backend]] = {
+# the backends by name (not a model registry): a factory, or "module:attr" imported on first use
+_BACKENDS: dict[str, str | Callable[..., Backend]] = {
     "local": "finetui.core.local.backend:LocalBackend",
     "azure": "finetui.core.azure.backend:AzureBackend",
 }
@@ -183,16 +184,16 @@ _REGISTRY: dict[str, str | Callable[..., Backend]] = {
 
 def register_backend(name: str, factory: str | Callable[..., Backend]) -> None:
     """Add or replace a backend: a factory, or "module:attr" imported on first use."""
-    _REGISTRY[name] = factory
+    _BACKENDS[name] = factory
 
 
 def backend_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(_BACKENDS)
 
 
 def get_backend(name: str = "local", **options: Any) -> Backend:
     try:
-        factory = _REGISTRY[name]
+        factory = _BACKENDS[name]
     except KeyError:
         raise BackendUnavailable(
             f"unknown backend {name!r}; choose one of: {', '.join(backend_names())}"

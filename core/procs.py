@@ -117,18 +117,18 @@ def tail_lines(path: Path, n: int = 5, max_bytes: int = 16384) -> list[str]:
     return lines[-n:]
 
 
-def gone_reason(record: dict, log_path: Path, what: str, grace_s: float) -> str | None:
-    """Why the process behind an active ``record`` (``pid``, ``pid_start_time``, ``created_at``) is gone, or None.
+def gone_reason(pid: int | None, pid_start_time: float | None, created_at: float, log_path: Path, what: str,
+                grace_s: float) -> str | None:
+    """Why the process behind an active record is gone, or None.
 
     None while it runs, or while one never recorded may still be starting (``grace_s``).
     The reason ends with the last line of its log, which usually says what happened.
     """
-    pid = record.get("pid")
     if pid:
-        if is_alive(pid, record.get("pid_start_time")):
+        if is_alive(pid, pid_start_time):
             return None
         reason = f"the {what} (pid {pid}) ended without finishing: killed by a signal or crashed"
-    elif time.time() - record["created_at"] > grace_s:
+    elif time.time() - created_at > grace_s:
         reason = f"the {what} never started"
     else:
         return None

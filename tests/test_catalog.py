@@ -10,7 +10,7 @@ import pytest
 from finetui.core.errors import InvalidInput, NetworkUnavailable, NotFound
 from finetui.core.local.catalog import LocalCatalog
 from finetui.core.local.model_folder import inspect, safetensors_parameters
-from finetui.core.local.store import Store
+from finetui.core.local.store import Store, insert_registered
 from finetui.core.workspace import WorkspacePaths
 
 from model_folders import TINY_PARAMS, make_hf_cache, make_tiny_model
@@ -88,8 +88,8 @@ def test_registered_models_appear_with_lineage(catalog, tmp_path):
     base = catalog.add_path(make_tiny_model(tmp_path / "base"), model_specific_defaults={"learning_rate": 2e-5})
     out = make_tiny_model(tmp_path / "registry" / "ft" / "1")
     for version in (1, 2):
-        catalog.store.add_registered(
-            {
+        with catalog.store.transaction() as db:
+            insert_registered(db, {
                 "name": "ft",
                 "path": str(out),
                 "job": "job-1",
@@ -98,8 +98,7 @@ def test_registered_models_appear_with_lineage(catalog, tmp_path):
                 "description": "fine-tuned",
                 "format": "mlflow",
                 "lineage": {"job": "job-1", "base_model": base.ref},
-            }
-        )
+            }, version)
     latest = catalog.get("ft")
     assert (latest.version, latest.source) == ("2", "registry")
     assert latest.id == "local://registry/ft/versions/2"

@@ -30,12 +30,12 @@ def test_down_stops_local_endpoints_after_one_confirmation(tmp_path, monkeypatch
         asked = finetui(ws, "down", check=False)  # no terminal to confirm on
         assert asked.returncode == 2 and "pass --yes" in asked.stderr
         assert "ep-down" in asked.stdout and "saves 0.00 USD/h" in asked.stdout
-        assert procs.is_alive(rec["pid"], rec["pid_start_time"])
+        assert procs.is_alive(rec.pid, rec.pid_start_time)
 
         out = finetui_json(ws, "down", "--yes")
         assert out["deleted"] == ["ep-down"] and out["failed"] == []
         deadline = time.monotonic() + 60
-        while procs.is_alive(rec["pid"], rec["pid_start_time"]):
+        while procs.is_alive(rec.pid, rec.pid_start_time):
             assert time.monotonic() < deadline, "the server is still running"
             time.sleep(0.1)
         assert finetui_json(ws, "endpoint", "list") == []

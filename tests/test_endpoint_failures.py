@@ -10,7 +10,7 @@ import pytest
 from serve_model import StandInRegistry, build_tokenizer
 
 from finetui.core.errors import Conflict, InvalidInput, NotFound, OperationFailed
-from finetui.core.local.endpoints import EndpointManager
+from finetui.core.local.endpoints import LocalEndpoints
 from finetui.core.local.store import Store
 from finetui.core.models import EndpointState
 from finetui.core.workspace import WorkspacePaths
@@ -29,7 +29,7 @@ def broken(tmp_path):
 @pytest.fixture()
 def manager(tmp_path, broken):
     paths = WorkspacePaths(tmp_path / "ws").ensure()
-    return EndpointManager(paths, Store(paths.db), StandInRegistry({"broken": broken, "missing": tmp_path / "nowhere"}))
+    return LocalEndpoints(paths, Store(paths.db), StandInRegistry({"broken": broken, "missing": tmp_path / "nowhere"}))
 
 
 @pytest.mark.slow

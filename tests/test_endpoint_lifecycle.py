@@ -58,13 +58,13 @@ def test_endpoint_lifecycle(tmp_path, monkeypatch):
 
         # a killed server shows as Unhealthy with its log; restart brings it back with the same keys
         rec = backend.store.get_endpoint(NAME)
-        os.kill(rec["pid"], signal.SIGKILL)
-        wait_for(lambda: not procs.is_alive(rec["pid"], rec["pid_start_time"]), 10, "the server to die")
+        os.kill(rec.pid, signal.SIGKILL)
+        wait_for(lambda: not procs.is_alive(rec.pid, rec.pid_start_time), 10, "the server to die")
         sick = backend.get_endpoint(NAME)
         assert sick.state is EndpointState.UNHEALTHY and "not running" in sick.error and "model loaded" in sick.error
         assert finetui_json(ws, "endpoint", "list")[0]["state"] == "Unhealthy"
         back = finetui_json(ws, "endpoint", "restart", NAME, env={"OMP_NUM_THREADS": "1"})
-        assert back["state"] == "Succeeded" and back["pid"] != rec["pid"]
+        assert back["state"] == "Succeeded" and back["pid"] != rec.pid
         root = back["base_url"].rsplit("/", 1)[0]
         ok = httpx.post(f"{root}/v1/chat/completions", json={"messages": USER, "max_tokens": 3}, headers=headers, timeout=30)
         assert ok.status_code == 200

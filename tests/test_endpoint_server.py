@@ -24,7 +24,7 @@ from serve_model import StandInRegistry, build_tiny_phi3, serving_backend
 
 from finetui.core.chat import ChatClient, ChatParams
 from finetui.core.errors import AuthError, InvalidInput, NotFound, OperationFailed
-from finetui.core.local.endpoints import EndpointManager
+from finetui.core.local.endpoints import LocalEndpoints
 from finetui.core.local.address import port_open
 from finetui.core.models import EndpointState
 
@@ -298,7 +298,7 @@ async def test_chat_client_errors_are_typed(live, key):
 
 
 def test_manager_resolves_the_registry_before_the_catalog(backend, tiny_model):
-    manager = EndpointManager(backend.paths, backend.store, StandInRegistry({"ft-model": tiny_model}))
+    manager = LocalEndpoints(backend.paths, backend.store, StandInRegistry({"ft-model": tiny_model}))
     assert manager._resolve_model("ft-model:3") == ("ft-model:3", str(tiny_model))
     assert manager._resolve_model("tiny-chat")[0] == "tiny-chat:1"  # falls back to the catalog
     with pytest.raises(NotFound, match="no model named 'nope' in .*: neither registered nor in the catalog"):

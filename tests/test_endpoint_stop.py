@@ -65,7 +65,7 @@ def test_sigterm_drains_open_streams_and_runs_the_cleanup(backend):
         t.start()
     for f in firsts:
         assert f.wait(120)
-    os.kill(rec["pid"], signal.SIGTERM)
+    os.kill(rec.pid, signal.SIGTERM)
 
     ready_url = f"{ep.base_url.rsplit('/', 1)[0]}/ready"
     wait_for(lambda: status(ready_url) == 503, 30, "/ready to say stopping")
@@ -88,7 +88,7 @@ def test_sigterm_drains_open_streams_and_runs_the_cleanup(backend):
             ends["complete"] += 1
     assert ends["complete"] >= STREAMS // 2 and ends["complete"] + ends["error"] == STREAMS
 
-    wait_for(lambda: not procs.is_alive(rec["pid"], rec["pid_start_time"]), 60, "the server to exit")
+    wait_for(lambda: not procs.is_alive(rec.pid, rec.pid_start_time), 60, "the server to exit")
     folder = backend.paths.endpoint_dir("ep-drain")
     state = json.loads((folder / "state.json").read_text())
     assert state["engine"] == "stopped"
@@ -108,7 +108,7 @@ def test_idle_time_counts_from_ready_not_from_start(backend, tmp_path, monkeypat
     # loading for four idle timeouts is not idleness: the server keeps loading
     until = time.monotonic() + 4
     while time.monotonic() < until:
-        assert procs.is_alive(rec["pid"], rec["pid_start_time"]), (backend.paths.endpoint_dir("ep-slow") / "server.log").read_text()
+        assert procs.is_alive(rec.pid, rec.pid_start_time), (backend.paths.endpoint_dir("ep-slow") / "server.log").read_text()
         time.sleep(0.1)
     assert backend.get_endpoint("ep-slow").state is EndpointState.CREATING
     go.touch()

@@ -25,14 +25,14 @@ def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
                                env={"OMP_NUM_THREADS": "1"})
         assert created["ttl_s"] == 5 and created["expires_at"] == pytest.approx(created["created_at"] + 5)
         rec = backend.store.get_endpoint(NAME)
-        assert procs.is_alive(rec["pid"], rec["pid_start_time"])
+        assert procs.is_alive(rec.pid, rec.pid_start_time)
 
-        stopped = wait_for(lambda: (r := backend.store.get_endpoint(NAME))["state"] == "Stopped" and r, 180,
+        stopped = wait_for(lambda: (r := backend.store.get_endpoint(NAME)).state == "Stopped" and r, 180,
                            "the endpoint to stop itself")
-        assert stopped["error"] == "expired (ttl 5s)"
-        assert stopped["stopped_at"] >= created["created_at"] + 5
-        wait_for(lambda: not procs.is_alive(rec["pid"], rec["pid_start_time"]), 60, "the server process to exit")
-        assert not port_open(rec["host"], rec["port"], timeout=0.5)
+        assert stopped.error == "expired (ttl 5s)"
+        assert stopped.stopped_at >= created["created_at"] + 5
+        wait_for(lambda: not procs.is_alive(rec.pid, rec.pid_start_time), 60, "the server process to exit")
+        assert not port_open(rec.host, rec.port, timeout=0.5)
 
         shown = finetui_json(ws, "endpoint", "show", NAME)
         assert (shown["state"], shown["error"]) == ("Stopped", "expired (ttl 5s)")

@@ -145,13 +145,13 @@ def test_deploy_gate_shows_the_evaluation(trained_ws):
 
 def test_damaged_per_row_results_are_one_line(tmp_path):
     from finetui.core.local.backend import LocalBackend
-    from finetui.core.local.evals import EvalStore
+    from finetui.core.local.records import EvalRecord
 
     backend = LocalBackend(tmp_path / "ws")
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"row": 1, "prompt": [\n', encoding="utf-8")
-    EvalStore(backend.store).put({"name": "eval-x", "status": "Completed", "model": "m:1", "base": None, "test_file": "t",
-                                  "created_at": 0.0, "scores": {}, "rows_path": str(rows)})
+    backend.store.put_eval(EvalRecord.from_dict({"name": "eval-x", "status": "Completed", "model": "m:1", "base": None,
+                                                 "test_file": "t", "created_at": 0.0, "scores": {}, "rows_path": str(rows)}))
     assert finetui_json(tmp_path / "ws", "eval", "show", "eval-x")["status"] == "Completed"
     proc = finetui(tmp_path / "ws", "eval", "show", "eval-x", "--rows", check=False)
     assert proc.returncode == 1 and "cannot read its per-row results" in proc.stderr

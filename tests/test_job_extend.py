@@ -25,7 +25,7 @@ def test_extend_adds_epochs_and_links_the_lineage(trained_ws):
     job = finetui_json(ws, "job", "show", new)
     assert job["status"] == "Completed", job
     assert job["spec"]["num_train_epochs"] == epochs + 1
-    assert LocalBackend(ws).store.get_job(new)["extends"] == name
+    assert LocalBackend(ws).store.get_job(new).extends == name
 
     steps = [p["step"] for p in finetui_json(ws, "job", "metrics", new, "--metric", "loss")]
     logging = first["spec"]["logging_steps"]

@@ -13,6 +13,7 @@ import pytest
 from cli_helpers import finetui
 from finetui.core.errors import InvalidInput, NothingToDelete, quote
 from finetui.core.local.backend import LocalBackend
+from finetui.core.local.records import JobRecord
 from finetui.core.names import check_name, check_ref, confined
 
 BAD = ["..", "../../dir", "ABS", "", "a/b", "name\n", "trail\n:1"]
@@ -103,9 +104,10 @@ def test_model_register_refuses_a_name_ending_in_a_newline(sentinels, tmp_path):
     output = tmp_path / "job-output"
     output.mkdir()
     (output / "MLmodel").write_text("flavors: {}\n")
-    b.store.put_job({"name": "done-job", "display_name": "d", "status": "Completed", "backend": "local", "model": "m:1",
-                     "train_file": "t.jsonl", "spec": {}, "created_at": 0.0, "output_path": str(output),
-                     "job_dir": str(b.paths.job_dir("done-job"))})
+    b.store.put_job(JobRecord.from_dict({
+        "name": "done-job", "display_name": "d", "status": "Completed", "backend": "local", "model": "m:1",
+        "train_file": "t.jsonl", "spec": {}, "created_at": 0.0, "output_path": str(output),
+        "job_dir": str(b.paths.job_dir("done-job"))}))
     for bad in ("trail\n", "trail\n:1"):
         proc = finetui(ws, "model", "register", "--job", "done-job", "--name", bad, check=False, timeout=120)
         assert proc.returncode == 2 and quote(bad) in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr

@@ -20,6 +20,9 @@ import pytest
 
 from cli_helpers import REPO, finetui_json
 
+from finetui.core.local.records import JobRecord
+from finetui.core.local.store import insert_registered
+
 JOB = "j1"
 
 
@@ -36,11 +39,11 @@ def ws(tmp_path):
     for i in range(4):
         (out / "model" / f"part{i}.bin").write_bytes(os.urandom(4096))
     store = Store(paths.db)
-    store.put_job({
+    store.put_job(JobRecord.from_dict({
         "name": JOB, "display_name": JOB, "status": "Completed", "backend": "local", "model": "tiny:1",
         "train_file": str(tmp_path / "train.jsonl"), "test_file": None, "spec": {}, "created_at": time.time(),
         "output_path": str(out), "job_dir": str(paths.job_dir(JOB)),
-    })
+    }))
     store.close()
     return paths.root
 
@@ -132,7 +135,8 @@ def test_leftovers_of_an_interrupted_register_are_swept(ws, tmp_path):
     (stale / "model").mkdir(parents=True)
     (stale / "MLmodel").write_text("flavors: {}\n")
     store = Store(ws / "finetui.db")
-    store.add_registered({"name": "m", "path": "", "job": JOB, "created_at": time.time()}, 2)
+    with store.transaction() as db:
+        insert_registered(db, {"name": "m", "path": "", "job": JOB, "created_at": time.time()}, 2)
     store.close()
 
     assert _register(ws, "--version", "2") == "2"

@@ -21,6 +21,8 @@ import pytest
 
 from cli_helpers import REPO, finetui, finetui_json
 
+from finetui.core.local.records import JobRecord
+
 READS = (("job", "list"), ("model", "list"), ("endpoint", "list"), ("job", "show", "j1"))
 
 
@@ -32,7 +34,7 @@ def _workspace(root: Path) -> Path:
     paths = WorkspacePaths(root).ensure()
     store = Store(paths.db)
     for i in range(40):  # enough rows for the tables to span pages, so a cut loses some
-        store.put_job(_job_record(f"j{i}", paths.job_dir(f"j{i}")))
+        store.put_job(JobRecord.from_dict(_job_record(f"j{i}", paths.job_dir(f"j{i}"))))
     store.close()
     assert not Path(f"{paths.db}-wal").exists() or Path(f"{paths.db}-wal").stat().st_size == 0
     return root

@@ -1,6 +1,6 @@
 """The job runner as a real detached process on a tiny model, against a real SQLite store.
 
-Each test inserts a job record the way JobManager does, starts
+Each test inserts a job record the way LocalJobs does, starts
 ``python -m finetui.core.local.runner`` with its output appended to the job
 log, and checks what a user would see: the status, the log, metrics.jsonl and
 the MLflow model folder.
@@ -21,6 +21,8 @@ import pytest
 
 from tiny_model import build_tiny_setup
 from waiting import wait_for
+
+from finetui.core.local.records import JobRecord
 
 pytestmark = pytest.mark.slow
 
@@ -46,14 +48,14 @@ def _job(ws: Path, name: str, tiny, *, train_file=None, test_file="default", **s
     job_dir = paths.job_dir(name)
     (job_dir / "user_logs").mkdir(parents=True)
     store = Store(paths.db)
-    store.put_job({
+    store.put_job(JobRecord.from_dict({
         "name": name, "display_name": f"{name}-display", "status": "Queued", "backend": "local",
         "model": "tiny:1", "model_path": str(tiny.model_dir),
         "train_file": str(train_file or tiny.train_file),
         "test_file": str(tiny.test_file) if test_file == "default" else test_file,
         "spec": spec.to_dict(), "created_at": time.time(), "started_at": None, "ended_at": None,
         "error": None, "pid": None, "output_path": None, "experiment": "tests", "job_dir": str(job_dir),
-    })
+    }))
     return store, job_dir
 
 
@@ -77,10 +79,10 @@ def test_runner_trains_and_saves_a_loadable_model(tmp_path, tiny):
     assert proc.wait(timeout=180) == 0, _log(job_dir)
 
     job = store.get_job("ok")
-    assert job["status"] == "Completed", job
-    assert job["error"] is None and job["pid"] == proc.pid
-    assert job["started_at"] <= job["ended_at"]
-    out = Path(job["output_path"])
+    assert job.status == "Completed", job
+    assert job.error is None and job.pid == proc.pid
+    assert job.started_at <= job.ended_at
+    out = Path(job.output_path)
     assert out == job_dir / "outputs" / "mlflow_model" and (out / "MLmodel").is_file()
     assert not [p for p in out.parent.iterdir() if p.name != "mlflow_model"], "temporary folders left behind"
 
@@ -125,8 +127,8 @@ def test_bad_train_file_fails_with_one_line_reason(tmp_path, tiny):
     proc = _spawn(tmp_path, "bad", job_dir)
     assert proc.wait(timeout=60) == 1
     job = store.get_job("bad")
-    assert job["status"] == "Failed" and job["ended_at"]
-    assert "bad.jsonl:2" in job["error"] and "\n" not in job["error"]
+    assert job.status == "Failed" and job.ended_at
+    assert "bad.jsonl:2" in job.error and "\n" not in job.error
     assert "job failed: " in _log(job_dir)
     assert not (job_dir / "outputs").exists()
 
@@ -136,7 +138,7 @@ def test_missing_model_fails_cleanly(tmp_path, tiny):
     store.update_job("nomodel", model_path=str(tmp_path / "nowhere"))
     assert _spawn(tmp_path, "nomodel", job_dir).wait(timeout=60) == 1
     job = store.get_job("nomodel")
-    assert job["status"] == "Failed" and "does not exist" in job["error"]
+    assert job.status == "Failed" and "does not exist" in job.error
 
 
 def test_sigterm_stops_promptly_and_keeps_canceled(tmp_path, tiny):
@@ -154,7 +156,7 @@ def test_sigterm_stops_promptly_and_keeps_canceled(tmp_path, tiny):
         if proc.poll() is None:
             proc.kill()
     job = store.get_job("cancel")
-    assert job["status"] == "Canceled" and job["error"] == "canceled by the user"
+    assert job.status == "Canceled" and job.error == "canceled by the user"
     assert _last_line(job_dir).split(" | ", 1)[-1].startswith("canceled: stopping now")
     assert not (job_dir / "outputs" / "mlflow_model").exists()
 
@@ -175,7 +177,7 @@ def test_sighup_and_sigint_do_not_end_the_job_and_sigkill_leaves_no_output(tmp_p
         if proc.poll() is None:
             proc.kill()
     job = store.get_job("killed")
-    assert job["status"] == "Running"  # JobManager's dead-runner check turns this into Failed
+    assert job.status == "Running"  # LocalJobs's dead-runner check turns this into Failed
     assert not (job_dir / "outputs" / "mlflow_model").exists()
 
 
@@ -184,7 +186,7 @@ def test_runner_leaves_a_canceled_job_alone(tmp_path, tiny):
     store.update_job("early", status="Canceled", error="canceled by the user")
     assert _spawn(tmp_path, "early", job_dir).wait(timeout=60) == 0
     job = store.get_job("early")
-    assert job["status"] == "Canceled" and job["pid"] is None
+    assert job.status == "Canceled" and job.pid is None
     assert "not moving it to Preparing" in _log(job_dir)
 
 
@@ -203,15 +205,15 @@ def test_a_sigterm_not_from_cancel_fails_the_job_in_record_and_log_alike(tmp_pat
         if proc.poll() is None:
             proc.kill()
     job = store.get_job("termed")
-    assert job["status"] == "Failed" and job["ended_at"], job
-    assert job["error"].startswith("stopped by SIGTERM") and "\n" not in job["error"]
+    assert job.status == "Failed" and job.ended_at, job
+    assert job.error.startswith("stopped by SIGTERM") and "\n" not in job.error
     last = _last_line(job_dir)
     assert "job failed: stopped by SIGTERM" in last and "cancel" not in last.split("(")[0], last
 
 
 def test_sigkill_during_a_checkpoint_leaves_no_checkpoint_taken_for_complete(tmp_path, tiny):
     from finetui.core.local.checkpoints import checkpoint_folders, complete_checkpoints
-    from finetui.core.local.jobs import JobManager
+    from finetui.core.local.jobs import LocalJobs
     from finetui.core.workspace import WorkspacePaths
 
     rows = sum(1 for line in Path(tiny.train_file).read_text(encoding="utf-8").splitlines() if line.strip())
@@ -233,6 +235,6 @@ def test_sigkill_during_a_checkpoint_leaves_no_checkpoint_taken_for_complete(tmp
     assert complete_checkpoints(job_dir) == [first]
 
     # reading the job notices the dead runner, records Failed and drops the partial checkpoint
-    job = JobManager(WorkspacePaths(tmp_path), store, catalog=None).get("ckpt")
+    job = LocalJobs(WorkspacePaths(tmp_path), store, catalog=None).get("ckpt")
     assert job.status.value == "Failed" and "killed by a signal" in job.error
     assert checkpoint_folders(job_dir) == [first] and (first / "trainer_state.json").is_file()

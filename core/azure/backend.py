@@ -38,7 +38,7 @@ from ..spec import FineTuneSpec, ResolvedSpec, resolve_spec
 from .auth import DeviceCodeCallback
 from .client import OUTPUT_LOGGER, AzureClient, route_sdk_logs
 from .job_eval import job_gate, read_evaluation
-from .workspace import options_from_env, resolve_workspace
+from .workspace import options_from_env, resolve_azure_workspace
 
 
 def _log_device_code(url: str, code: str, expires_on: Any) -> None:
@@ -66,7 +66,7 @@ class AzureBackend(DelegatesEndpoints):
         retry_backoff_factor: float = 0.8,
         **_ignored: Any,  # options meant for other backends (e.g. workspace) are not ours
     ) -> None:
-        self.workspace = resolve_workspace(subscription_id, resource_group, workspace_name, config_path)
+        self.workspace = resolve_azure_workspace(subscription_id, resource_group, workspace_name, config_path)
         self._credential = credential
         self._transport = transport
         self.registry_name = registry_name or options_from_env().get("registry_name") or "azureml"

@@ -116,7 +116,7 @@ class AzureCatalog:
     def get_sdk_model(self, ref: str) -> Any:
         name, version = parse_ref(ref)
         ctx = self.client.reg_ctx(f"model {name}" + (f" version {version}" if version else ""))
-        registry = self.client.registry
+        registry = self.client.azureml_registry
         if version:
             return self.client.call(lambda: registry.models.get(name, version=version), ctx)
         return self.client.call(lambda: registry.models.get(name, label="latest"), ctx)
@@ -138,7 +138,7 @@ class AzureCatalog:
 
     def versions(self, name: str) -> list[str]:
         """Newest first: the registry's versions, else the workspace's."""
-        registry, ws = self.client.registry, self.client.ws
+        registry, ws = self.client.azureml_registry, self.client.ws
         found = self.client.call(lambda: list(registry.models.list(name=name)), self.client.reg_ctx(f"model {name}"))
         if not found:
             try:
@@ -149,7 +149,7 @@ class AzureCatalog:
 
     def list(self, query: str | None = None) -> list[CatalogModel]:
         """The registry's foundation models, then the workspace's registered models, each at its newest version."""
-        registry, ws = self.client.registry, self.client.ws
+        registry, ws = self.client.azureml_registry, self.client.ws
         sources = (("azureml", lambda: list(registry.models.list()), self.client.reg_ctx("models")),
                    ("workspace", lambda: list(ws.models.list()), self.client.ws_ctx("models")))
         out = []

@@ -309,8 +309,10 @@ class AzureClient:
         return self._ws_client
 
     @property
-    def registry(self) -> Any:
-        """Its constructor makes a discovery HTTP call: callers run this off the UI thread."""
+    def azureml_registry(self) -> Any:
+        """The MLClient of the Azure ML registry (``azureml`` by default), not a model registry of ours.
+
+        Its constructor makes a discovery HTTP call: callers run this off the UI thread."""
         if self._registry_client is None:
             ctx = CallContext(f"registry {self.registry_name}", "Azure ML registry discovery", "open")
             with self._lock:

@@ -58,7 +58,7 @@ class AzureJobs:
     def component(self) -> Any:
         """The registry's chat_completion_pipeline, latest version (one call per process)."""
         if self._component is None:
-            registry = self.client.registry
+            registry = self.client.azureml_registry
             self._component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
                                                self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
         return self._component

@@ -62,7 +62,7 @@ def options_from_env(environ: Any = None) -> dict[str, str]:
     return {key: env[var] for key, var in ENV_OPTIONS.items() if env.get(var)}
 
 
-def resolve_workspace(
+def resolve_azure_workspace(
     subscription_id: str | None = None,
     resource_group: str | None = None,
     workspace_name: str | None = None,

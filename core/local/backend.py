@@ -59,9 +59,9 @@ class LocalBackend(DelegatesEndpoints):
 
     @cached_property
     def jobs(self):
-        from .jobs import JobManager
+        from .jobs import LocalJobs
 
-        return JobManager(self.paths, self.store, self.catalog)
+        return LocalJobs(self.paths, self.store, self.catalog)
 
     @cached_property
     def registry(self):
@@ -71,15 +71,15 @@ class LocalBackend(DelegatesEndpoints):
 
     @cached_property
     def evals(self):
-        from .evals import EvalManager
+        from .evals import LocalEvals
 
-        return EvalManager(self.paths, self.store, self.catalog)
+        return LocalEvals(self.paths, self.store, self.catalog)
 
     @cached_property
     def endpoints(self):
-        from .endpoints import EndpointManager
+        from .endpoints import LocalEndpoints
 
-        return EndpointManager(self.paths, self.store, self.registry)
+        return LocalEndpoints(self.paths, self.store, self.registry)
 
     # -- where it keeps things -----------------------------------------------
     def state_folder(self) -> Path | None:
@@ -215,13 +215,15 @@ class LocalBackend(DelegatesEndpoints):
         from ..models import JobStatus
         from ..names import check_name
         from .checkpoint_list import export_checkpoint, pick
+        from .records import JobRecord
 
         check_name("registered model", name)
         found = self.jobs.get(job)
         chosen = pick(self.job_checkpoints(found.name), checkpoint, found.name)
-        record = self.store.get_job(found.name) or {}
+        record = self.jobs.record(found.name)
+        model_path = record.model_path if isinstance(record, JobRecord) else None
         dest = self.paths.job_dir(found.name) / "outputs" / f"checkpoint-{chosen.step}" / "mlflow_model"
-        export_checkpoint(chosen, record["model_path"], dest, job=found.name, base_ref=found.model)
+        export_checkpoint(chosen, model_path or "", dest, job=found.name, base_ref=found.model)
         # the registry takes a job's output; a checkpoint of any ended (or running) job stands in as one
         as_output = dataclasses.replace(found, status=JobStatus.COMPLETED, output_path=str(dest))
         return self.registry.register(as_output, name, version=version,

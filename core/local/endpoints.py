@@ -11,6 +11,7 @@ does not answer /health, shows as Unhealthy with the last lines of its log.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import shutil
@@ -25,39 +26,15 @@ from ..names import check_name
 from ..workspace import WorkspacePaths
 from .. import procs
 from .address import free_port, http_status, port_open, url_host
+from .records import Damaged, EndpointRecord, public
 from .serve.auth import read_keys, write_keys
-from .store import DAMAGED, Store
+from .store import Store
 
 READY_TIMEOUT_S = 120.0
 _LIVE = (EndpointState.SUCCEEDED.value, EndpointState.CREATING.value, EndpointState.UPDATING.value)
-_FIELDS = set(Endpoint.__dataclass_fields__)
 
 
-def update_endpoint_if(store: Store, name: str, allowed_from: tuple[str, ...], **changes: Any) -> dict[str, Any] | None:
-    """Change an endpoint record only while its state is one of ``allowed_from`` (one transaction)."""
-    with store.transaction() as db:
-        row = db.execute("SELECT record FROM endpoints WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            return None
-        record = json.loads(row[0])
-        if record["state"] not in allowed_from:
-            return None
-        record.update(changes)
-        db.execute("UPDATE endpoints SET state = ?, record = ? WHERE name = ?", (record["state"], json.dumps(record), name))
-    return record
-
-
-def _unreadable(rec: dict[str, Any]) -> str | None:
-    """What makes a record that is a JSON object still unusable, if anything."""
-    for key in ("name", "model", "state", "host", "port", "base_url"):
-        if key not in rec:
-            return f"field {key!r} missing"
-    if rec["state"] not in {s.value for s in EndpointState}:
-        return f"unknown state {str(rec['state'])[:40]!r}"
-    return None
-
-
-class EndpointManager:
+class LocalEndpoints:
     def __init__(self, paths: WorkspacePaths, store: Store, registry: Any, catalog: Any = None) -> None:
         self.paths = paths
         self.store = store
@@ -100,26 +77,19 @@ class EndpointManager:
         elif port_open(host, port):
             raise Conflict(f"port {port} on {host} is in use; pick another --port or leave it out")
         base = f"http://{url_host(host)}:{port}"
-        record: dict[str, Any] = {
-            "name": name, "model": ref, "state": EndpointState.CREATING.value,
-            "scoring_uri": f"{base}/score", "openapi_uri": f"{base}/openapi.json", "base_url": f"{base}/v1",
-            "auth_mode": "key", "created_at": time.time(), "started_at": None, "last_request_at": None,
-            "request_timeout_ms": int(request_timeout_ms), "idle_timeout_s": idle_timeout_s, "error": None,
-            "max_queue": None if max_queue is None else int(max_queue), "read_timeout_s": read_timeout_s,
-            "pid": None, "backend": "local", "host": host, "port": port, "model_path": model_path,
-            "log_path": str(self.paths.endpoint_dir(name) / "server.log"), "pid_start_time": None,
-            "warning": host_warning(host),
-        }
-        if ttl_s is not None:  # the server stops itself at expires_at (serve/__main__.py)
-            record.update(ttl_s=ttl_s, expires_at=record["created_at"] + ttl_s)
-        with self.store.transaction() as db:  # check and insert together: two creates of one name cannot both win
-            row = db.execute("SELECT state FROM endpoints WHERE name = ?", (name,)).fetchone()
-            if row is not None:
-                raise Conflict(f"endpoint {name} already exists ({row[0]}); pick another name or `finetui endpoint delete {name}`")
-            db.execute(
-                "INSERT INTO endpoints(name, state, created_at, record) VALUES (?, ?, ?, ?)",
-                (name, record["state"], record["created_at"], json.dumps(record)),
-            )
+        now = time.time()
+        record = EndpointRecord(
+            name=name, model=ref, state=EndpointState.CREATING, host=host, port=port, base_url=f"{base}/v1",
+            scoring_uri=f"{base}/score", openapi_uri=f"{base}/openapi.json", created_at=now,
+            request_timeout_ms=int(request_timeout_ms), idle_timeout_s=idle_timeout_s,
+            max_queue=None if max_queue is None else int(max_queue), read_timeout_s=read_timeout_s,
+            model_path=model_path, log_path=str(self.paths.endpoint_dir(name) / "server.log"), warning=host_warning(host),
+            # the server stops itself at expires_at (serve/__main__.py)
+            ttl_s=ttl_s, expires_at=None if ttl_s is None else now + ttl_s,
+        )
+        existing = self.store.add_endpoint(record)
+        if existing is not None:
+            raise Conflict(f"endpoint {name} already exists ({existing}); pick another name or `finetui endpoint delete {name}`")
         folder = self.paths.endpoint_dir(name)
         try:
             if folder.exists():  # left over from an endpoint of the same name
@@ -180,31 +150,38 @@ class EndpointManager:
         deadline = time.monotonic() + timeout_s
         while True:
             rec = self._record(name)
-            if rec["state"] == EndpointState.STOPPED.value and rec.get("expires_at") and time.time() >= rec["expires_at"]:
-                raise OperationFailed(f"endpoint {name} stopped: {rec.get('error')}")  # its time ran out while it started
-            if rec["state"] == EndpointState.FAILED.value:
+            if rec.state is EndpointState.STOPPED and rec.expires_at and time.time() >= rec.expires_at:
+                raise OperationFailed(f"endpoint {name} stopped: {rec.error}")  # its time ran out while it started
+            if rec.state is EndpointState.FAILED:
                 self._stop_process(rec)  # the server is on its way out; make sure it is gone
-                raise OperationFailed(f"endpoint {name} failed: {rec.get('error')}", hint=f"`finetui endpoint logs {name}`")
-            if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
+                raise OperationFailed(f"endpoint {name} failed: {rec.error}", hint=f"`finetui endpoint logs {name}`")
+            if not procs.is_alive(rec.pid, rec.pid_start_time):
                 self._fail(rec, "the server exited while starting: " + self._tail(name))
-            if http_status(rec["host"], rec["port"], "/ready") == 200:
-                update_endpoint_if(self.store, name, ("Creating", "Updating"), state="Succeeded", error=None)
+            if http_status(rec.host, rec.port, "/ready") == 200:
+                self.store.update_endpoint_if(name, ("Creating", "Updating"), state="Succeeded", error=None)
                 return self.get(name)
             if time.monotonic() > deadline:
-                procs.terminate(rec.get("pid"), rec.get("pid_start_time"), grace=5)
+                procs.terminate(rec.pid, rec.pid_start_time, grace=5)
                 self._fail(rec, f"the model was not ready within {timeout_s:.0f} s: " + self._tail(name))
             time.sleep(0.1)
 
-    def _fail(self, rec: dict[str, Any], reason: str) -> None:
-        self.store.update_endpoint(rec["name"], state=EndpointState.FAILED.value, error=reason)
-        raise OperationFailed(f"endpoint {rec['name']} failed: {reason}", hint=f"`finetui endpoint logs {rec['name']}`")
+    def _fail(self, rec: EndpointRecord, reason: str) -> None:
+        self.store.update_endpoint(rec.name, state=EndpointState.FAILED.value, error=reason)
+        raise OperationFailed(f"endpoint {rec.name} failed: {reason}", hint=f"`finetui endpoint logs {rec.name}`")
 
     def _tail(self, name: str, n: int = 3) -> str:
         lines = procs.tail_lines(self.paths.endpoint_dir(name) / "server.log", n)
         return " | ".join(line.strip() for line in lines) or "(server.log is empty)"
 
     # -- reading -------------------------------------------------------------------
-    def _record(self, name: str) -> dict[str, Any]:
+    def _record(self, name: str) -> EndpointRecord:
+        """The endpoint's record, for changing it or reaching its server: a damaged one stops here with one line."""
+        rec = self._stored(name)
+        if isinstance(rec, Damaged):
+            raise OperationFailed(f"endpoint {name}: {_damaged(rec)}", hint=f"`finetui endpoint delete {name}` removes it")
+        return rec
+
+    def _stored(self, name: str) -> EndpointRecord | Damaged:
         rec = self.store.get_endpoint(check_name("endpoint", name))
         if rec is None:
             raise NotFound(f"no endpoint named {name!r} in workspace {self.paths.root}; `finetui endpoint list` shows them")
@@ -214,40 +191,36 @@ class EndpointManager:
         return [self._view(r) for r in self.store.list_endpoints()]
 
     def get(self, name: str) -> Endpoint:
-        return self._view(self._record(name))
+        return self._view(self._stored(name))
 
-    def _view(self, rec: dict[str, Any]) -> Endpoint:
-        why = rec.get(DAMAGED) or _unreadable(rec)
-        if why:
-            return Endpoint(name=str(rec.get("name")), model="", state=EndpointState.DAMAGED,
-                            error=f"its record in the workspace database is damaged ({why}); other endpoints are unaffected")
-        rec = dict(rec)
-        if rec["state"] in _LIVE:
-            if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
-                rec["state"] = EndpointState.UNHEALTHY.value
-                rec["error"] = f"the server process ({rec.get('pid')}) is not running: {self._tail(rec['name'])}"
-            elif rec["state"] == EndpointState.SUCCEEDED.value and http_status(rec["host"], rec["port"], "/health") != 200:
-                rec["state"] = EndpointState.UNHEALTHY.value
-                rec["error"] = f"the server does not answer {rec['base_url'].rsplit('/', 1)[0]}/health"
+    def _view(self, rec: EndpointRecord | Damaged) -> Endpoint:
+        if isinstance(rec, Damaged):
+            return Endpoint(name=rec.name, model="", state=EndpointState.DAMAGED, error=_damaged(rec))
+        fields: dict[str, Any] = {}
+        if rec.state.value in _LIVE:
+            if not procs.is_alive(rec.pid, rec.pid_start_time):
+                fields["state"] = EndpointState.UNHEALTHY
+                fields["error"] = f"the server process ({rec.pid}) is not running: {self._tail(rec.name)}"
+            elif rec.state is EndpointState.SUCCEEDED and http_status(rec.host, rec.port, "/health") != 200:
+                fields["state"] = EndpointState.UNHEALTHY
+                fields["error"] = f"the server does not answer {_server_url(rec)}/health"
         try:
-            state = json.loads((self.paths.endpoint_dir(rec["name"]) / "state.json").read_text(encoding="utf-8"))
-            rec["last_request_at"] = state.get("last_request_at") or rec.get("last_request_at")
+            state = json.loads((self.paths.endpoint_dir(rec.name) / "state.json").read_text(encoding="utf-8"))
+            fields["last_request_at"] = state.get("last_request_at") or rec.last_request_at
         except (OSError, ValueError):
             pass
-        fields = {k: v for k, v in rec.items() if k in _FIELDS}
-        fields["state"] = EndpointState(rec["state"])
-        return Endpoint(**fields)
+        return dataclasses.replace(public(rec, Endpoint), **fields)
 
     def info(self, name: str) -> dict[str, Any]:
         """The endpoint plus local details (host, port, model folder, log path) for `endpoint show`."""
         rec = self._record(name)
         ep = self._view(rec)
-        return {"endpoint": ep, "host": rec["host"], "port": rec["port"], "model_path": rec["model_path"],
-                "log_path": rec["log_path"], "swagger_uri": rec["base_url"].rsplit("/", 1)[0] + "/swagger",
-                "warning": rec.get("warning")}
+        return {"endpoint": ep, "host": rec.host, "port": rec.port, "model_path": rec.model_path,
+                "log_path": self._log_path(rec), "swagger_uri": _server_url(rec) + "/swagger",
+                "warning": rec.warning}
 
     def keys(self, name: str) -> EndpointKeys:
-        self._record(name)
+        self._stored(name)
         try:
             primary, secondary = read_keys(self.paths.endpoint_dir(name) / "keys.json")
         except (OSError, ValueError, KeyError):
@@ -258,7 +231,7 @@ class EndpointManager:
         """Replace one key; the running server accepts the new one (and refuses the old) at once."""
         if which not in ("primary", "secondary"):
             raise InvalidInput(f"key {which!r}: choose primary or secondary")
-        self._record(name)
+        self._stored(name)
         path = self.paths.endpoint_dir(name) / "keys.json"
         try:
             primary, secondary = read_keys(path)
@@ -273,9 +246,9 @@ class EndpointManager:
 
     def logs(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES) -> LogChunk:
         """The server's log from ``offset``, whole lines; ``complete`` once the server has stopped and all is read."""
-        rec = self._record(name)
-        stopped = not procs.is_alive(rec.get("pid"), rec.get("pid_start_time"))
-        return read_chunk(rec["log_path"], offset, max_bytes, ended=stopped)
+        rec = self._stored(name)
+        stopped = not (isinstance(rec, EndpointRecord) and procs.is_alive(rec.pid, rec.pid_start_time))
+        return read_chunk(self._log_path(rec), offset, max_bytes, ended=stopped)
 
     # -- using -------------------------------------------------------------------
     def invoke(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -300,28 +273,33 @@ class EndpointManager:
     # -- lifecycle -------------------------------------------------------------------
     def restart(self, name: str, *, wait: bool = True, ready_timeout_s: float = READY_TIMEOUT_S) -> Endpoint:
         rec = self._record(name)
-        if rec["state"] == EndpointState.DELETING.value:
+        if rec.state is EndpointState.DELETING:
             raise Conflict(f"endpoint {name} is being deleted")
-        if rec.get("expires_at") and time.time() >= rec["expires_at"]:
-            raise Conflict(f"endpoint {name} has {rec.get('error') or 'expired'}; its time to live is over: "
+        if rec.expires_at and time.time() >= rec.expires_at:
+            raise Conflict(f"endpoint {name} has {rec.error or 'expired'}; its time to live is over: "
                            f"delete it and create it again")
         self.store.update_endpoint(name, state=EndpointState.UPDATING.value, error=None)
         self._stop_process(rec)
-        if port_open(rec["host"], rec["port"]):  # someone else took the port meanwhile
-            port = free_port(rec["host"])
-            base = f"http://{url_host(rec['host'])}:{port}"
+        if port_open(rec.host, rec.port):  # someone else took the port meanwhile
+            port = free_port(rec.host)
+            base = f"http://{url_host(rec.host)}:{port}"
             self.store.update_endpoint(name, port=port, scoring_uri=f"{base}/score",
                                        openapi_uri=f"{base}/openapi.json", base_url=f"{base}/v1")
-        with open(rec["log_path"], "a", encoding="utf-8") as fh:
+        with open(self._log_path(rec), "a", encoding="utf-8") as fh:
             fh.write(f"--- restart at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
         self._spawn(name)
         return self.wait_ready(name, ready_timeout_s) if wait else self.get(name)
 
-    def _stop_process(self, rec: dict[str, Any]) -> None:
-        procs.terminate(rec.get("pid"), rec.get("pid_start_time"), grace=10)
+    def _log_path(self, rec: EndpointRecord | Damaged) -> str:
+        return (isinstance(rec, EndpointRecord) and rec.log_path) or str(self.paths.endpoint_dir(rec.name) / "server.log")
+
+    def _stop_process(self, rec: EndpointRecord | Damaged) -> None:
+        if isinstance(rec, Damaged):
+            return  # nothing says which process or port was its
+        procs.terminate(rec.pid, rec.pid_start_time, grace=10)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and port_open(rec["host"], rec["port"], timeout=0.2):
-            if not procs.is_alive(rec.get("pid"), rec.get("pid_start_time")):
+        while time.monotonic() < deadline and port_open(rec.host, rec.port, timeout=0.2):
+            if not procs.is_alive(rec.pid, rec.pid_start_time):
                 break  # the port belongs to someone else now
             time.sleep(0.05)
 
@@ -337,8 +315,18 @@ class EndpointManager:
                 f"no endpoint named {name!r} in workspace {self.paths.root}; nothing to delete (`finetui endpoint list` shows them)"
             )
         folder = self.paths.endpoint_dir(name)
-        self.store.update_endpoint(name, state=EndpointState.DELETING.value)
+        if isinstance(rec, EndpointRecord):  # a damaged record is not rewritten, only removed
+            self.store.update_endpoint(name, state=EndpointState.DELETING.value)
         self._stop_process(rec)
         (folder / "keys.json").unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         self.store.delete_endpoint(name)
+
+
+def _server_url(rec: EndpointRecord) -> str:
+    """http://HOST:PORT, without the /v1 of the OpenAI-style API (the store refuses a record with no base_url)."""
+    return (rec.base_url or "").rsplit("/", 1)[0]
+
+
+def _damaged(rec: Damaged) -> str:
+    return f"its record in the workspace database is damaged ({rec.why}); other endpoints are unaffected"

@@ -1,6 +1,6 @@
 """The detached evaluation process: ``python -m finetui.core.local.eval_runner --workspace WS --eval NAME``.
 
-Started by EvalManager in its own session with its output appended to
+Started by LocalEvals in its own session with its output appended to
 ``evals/<name>/log.txt``. It scores the model, then its base, moving the
 record through Preparing, Running and Completed (or Failed with one line),
 each change guarded so a ``Canceled`` written by ``eval cancel`` stands.
@@ -11,41 +11,33 @@ place, so a reader never sees half of them.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
 import sys
 import time
 import traceback
-import warnings
 from pathlib import Path
 
-from .runner import EXIT_CANCELED, JobCanceled, install_signal_handlers  # sets the offline and OpenMP environment first
+from .runner import EXIT_CANCELED, JobCanceled, detached_main  # sets the offline and OpenMP environment first
 
 from ..evaluate import split_row  # noqa: E402
 from ..models import ACTIVE_STATUSES, JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
-from .evals import LOG_NAME, ROWS_NAME, EvalStore  # noqa: E402
+from .evals import LOG_NAME, ROWS_NAME  # noqa: E402
 from .metrics import JobLog  # noqa: E402
+from .records import EvalRecord  # noqa: E402
 from .store import Store  # noqa: E402
 
 
-def run_eval(workspace: Path, name: str) -> int:
-    paths = WorkspacePaths(workspace)
-    store = Store(paths.db)
-    records = EvalStore(store)
-    record = records.get(name)
-    if record is None:
-        print(f"finetui eval runner: no evaluation named {name!r} in {workspace}", file=sys.stderr)
-        return 2
+def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
+    name = record.name
     folder = paths.root / "evals" / name
     log = JobLog(folder / LOG_NAME)
 
     def move(status: JobStatus | None, **changes: object) -> None:
         if status is not None:
             changes["status"] = status.value
-        if records.update_if(name, ACTIVE_STATUSES, **changes) is None:
+        if store.update_eval_if(name, ACTIVE_STATUSES, **changes) is None:
             raise JobCanceled()  # canceled (or ended) by someone else: stop here
 
     try:
@@ -54,17 +46,18 @@ def run_eval(workspace: Path, name: str) -> int:
         from .train import _quiet_libraries, read_messages
 
         _quiet_libraries()
-        conversations = read_messages(record["test_file"])
+        conversations = read_messages(record.test_file)
         rows = [r for r in (split_row(c["messages"]) for c in conversations) if r is not None]
-        if record.get("max_rows"):
-            rows = rows[: record["max_rows"]]
+        if record.max_rows:
+            rows = rows[: record.max_rows]
         if not rows:
-            raise ValueError(f"{record['test_file']}: no row ends with an assistant reply to compare against")
-        sides = [(side, record[side], record[f"{side}_path"]) for side in ("model", "base") if record.get(side)]
-        log(f"evaluation {name}: {len(rows)} rows of {record['test_file']}; " + ", ".join(f"{s} {ref}" for s, ref, _ in sides))
+            raise ValueError(f"{record.test_file}: no row ends with an assistant reply to compare against")
+        sides = [(side, ref, path) for side, ref, path in (("model", record.model, record.model_path),
+                                                           ("base", record.base, record.base_path)) if ref]
+        log(f"evaluation {name}: {len(rows)} rows of {record.test_file}; " + ", ".join(f"{s} {ref}" for s, ref, _ in sides))
         total = 2 * len(rows) * len(sides)  # a generation pass and a loss pass per row and side
         move(JobStatus.RUNNING, total=total, done=0)
-        spec = FineTuneSpec().replace(record.get("model_defaults") or {}, source="model defaults")
+        spec = FineTuneSpec().replace(record.model_defaults, source="model defaults")
 
         from .eval_score import score_model
 
@@ -80,11 +73,12 @@ def run_eval(workspace: Path, name: str) -> int:
                 if done % 4 == 0 or done == total:
                     move(None, done=done)
 
-            scores, per_row = score_model(ref, path, rows, spec, max_new_tokens=int(record.get("max_new_tokens") or 64),
+            scores, per_row = score_model(ref, path or "", rows, spec, max_new_tokens=record.max_new_tokens,
                                           log=log, step=step)
             results[side] = per_row
-            current = records.get(name) or {}
-            move(None, scores={**current.get("scores", {}), side: dataclasses.asdict(scores)})
+            current = store.get_eval(name)
+            earlier = current.scores if isinstance(current, EvalRecord) else {}
+            move(None, scores={**earlier, side: scores})
             log(f"{side} {ref}: loss {scores.loss:.4f}, exact match {scores.exact_matches}/{scores.rows}, "
                 f"contains {scores.contains_matches}/{scores.rows}, ROUGE-L {scores.rouge_l:.3f}, chrF {scores.chrf:.3f}")
         rows_path = _write_rows(folder / ROWS_NAME, rows, results)
@@ -101,13 +95,12 @@ def run_eval(workspace: Path, name: str) -> int:
         log.raw(traceback.format_exc())
         log(f"evaluation failed: {reason}")
         try:
-            records.update_if(name, ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
+            store.update_eval_if(name, ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
         except Exception as store_exc:  # the store failing must not hide the reason in the log
             log(f"could not record the failure: {store_exc}")
         return 1
     finally:
         log.close()
-        store.close()
 
 
 def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
@@ -125,16 +118,7 @@ def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finetui.core.local.eval_runner")
-    parser.add_argument("--workspace", required=True, type=Path)
-    parser.add_argument("--eval", required=True)
-    args = parser.parse_args(argv)
-    install_signal_handlers()
-    warnings.simplefilter("ignore", FutureWarning)
-    try:
-        return run_eval(args.workspace.expanduser().resolve(), args.eval)
-    except JobCanceled:
-        return EXIT_CANCELED
+    return detached_main(argv, "finetui.core.local.eval_runner", "eval", "evaluation", Store.get_eval, run_eval)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ from ..backend import JobRequest
 from ..errors import Conflict, InvalidInput, quote
 from ..models import Job, JobStatus
 from .checkpoints import complete_checkpoints
-from .jobs import JobManager
+from .jobs import LocalJobs
 
 MAX_EXTRA_EPOCHS = 1000
 
 
-def extend_job(jobs: JobManager, name: str, epochs: float) -> tuple[Job, str]:
+def extend_job(jobs: LocalJobs, name: str, epochs: float) -> tuple[Job, str]:
     """(the new job, the checkpoint it continues from)."""
     if not isinstance(epochs, (int, float)) or not 0 < epochs <= MAX_EXTRA_EPOCHS:
         raise InvalidInput(f"--epochs {quote(epochs)}: use more than 0 and at most {MAX_EXTRA_EPOCHS}")

@@ -9,7 +9,6 @@ that died by a signal or a crash is reported as Failed, never Running forever.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import secrets
@@ -20,33 +19,44 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import JobRequest
 from ..data.submit_check import require_valid_data
-from ..errors import Conflict, DoesNotFit, FinetuiError, InvalidInput, NotFound, OperationFailed
+from ..errors import Conflict, DoesNotFit, FinetuiError, InvalidInput
 from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..units import size
 from ..workspace import WorkspacePaths
-from .. import procs
 from .checkpoints import remove_incomplete_checkpoints
-from .metrics import LOG_RELPATH
+from .detached import DetachedRuns
+from .metrics import LOG_RELPATH, JobLog
+from .records import Damaged, JobRecord, public
 from .storage_errors import os_storage_error
-from .store import DAMAGED, Store, damage_reason
+from .store import Store
 
 if TYPE_CHECKING:
     from ..data.preview import DataCheck
 
-# A job recorded but whose runner never reported in is dead after this long.
-STARTUP_GRACE_S = 120.0
 # job submit masks and measures at most this many training rows (a second or two of tokenizing)
 CHECK_ROWS = 5000
 
 
-class JobManager:
+class LocalJobs:
     def __init__(self, paths: WorkspacePaths, store: Store, catalog: Any) -> None:
         self.paths = paths
         self.store = store
         self.catalog = catalog
+        self.runs = DetachedRuns[JobRecord](
+            kind="job", process="runner", module="finetui.core.local.runner", flag="job", workspace=paths.root,
+            get_record=store.get_job, list_records=store.list_jobs,
+            update_if=store.update_job_if, log_path=lambda name: paths.job_dir(name) / LOG_RELPATH, active=ACTIVE_STATUSES,
+            missing=lambda name: f"no job named {name!r} in {paths.root}; `finetui job list` shows the jobs",
+            # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
+            on_gone=lambda record: remove_incomplete_checkpoints(paths.job_dir(record.name)),
+        )
+
+    def start_runner(self, name: str) -> None:
+        """Spawn the detached runner of job ``name`` (a new job, or one `job resume` continues)."""
+        self.runs.start(name, cwd=self.paths.job_dir(name))
 
     # -- submit ------------------------------------------------------------------
     def submit(self, request: JobRequest, backend: Any = None) -> Job:
@@ -67,53 +77,41 @@ class JobManager:
         name = _new_job_name(model.name)
         job_dir = self.paths.job_dir(name)
         try:
-            # the spec lives in the job's record, which the runner, resume and extend read; no copy in the folder
-            (job_dir / LOG_RELPATH).parent.mkdir(parents=True, exist_ok=True)
+            # The log's first line is written here, so a folder that cannot take a write fails the submit
+            # rather than the runner. (The spec lives in the job's record, which runner, resume and extend read.)
+            log = JobLog(job_dir / LOG_RELPATH)
+            try:
+                log(f"submitted: {model.ref}, {train_file.name}; data: {check.summary()}")
+            finally:
+                log.close()
         except OSError as exc:  # a full disk or a read-only workspace: leave no half-made job behind
             shutil.rmtree(job_dir, ignore_errors=True)
             raise os_storage_error(exc, job_dir, "writing the job folder") from None
-        now = time.time()
-        record = {
-            "name": name,
-            "display_name": request.display_name or spec.display_name(model.name),
-            "status": JobStatus.NOT_STARTED.value,
-            "backend": "local",
-            "model": model.ref,
-            "model_path": model.path,
-            "train_file": str(train_file),
-            "test_file": str(test_file) if test_file else None,
-            "spec": spec.to_dict(),
-            "overrides": [o.__dict__ for o in resolved.overrides],
-            "created_at": now,
-            "started_at": None,
-            "ended_at": None,
-            "error": None,
-            "pid": None,
-            "pid_start_time": None,
-            "output_path": None,
-            "experiment": request.experiment or f"chat_completion_{model.name}",
-            "resume_from": request.resume_from,
-            "extends": request.extends,
-            "job_dir": str(job_dir),
-            "data_check": check.summary(),
-        }
+        record = JobRecord(
+            name=name,
+            display_name=request.display_name or spec.display_name(model.name),
+            status=JobStatus.NOT_STARTED,
+            backend="local",
+            model=model.ref,
+            model_path=model.path,
+            train_file=str(train_file),
+            test_file=str(test_file) if test_file else None,
+            spec=spec.to_dict(),
+            overrides=[dict(o.__dict__) for o in resolved.overrides],
+            created_at=time.time(),
+            experiment=request.experiment or f"chat_completion_{model.name}",
+            resume_from=request.resume_from,
+            extends=request.extends,
+            job_dir=str(job_dir),
+            data_check=check.summary(),
+        )
         try:
             self.store.put_job(record)
         except FinetuiError:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-        argv = procs.python_module_argv(
-            "finetui.core.local.runner", "--workspace", str(self.paths.root), "--job", name
-        )
-        try:
-            pid, started = procs.spawn_detached(argv, log_path=job_dir / LOG_RELPATH, cwd=job_dir)
-        except OSError as exc:
-            reason = f"could not start the runner: {exc.strerror or exc}"
-            with contextlib.suppress(FinetuiError):
-                self.store.update_job(name, status=JobStatus.FAILED.value, error=reason, ended_at=time.time())
-            raise OperationFailed(f"job {name}: {reason}") from None
+        self.start_runner(name)
         # The runner may already have moved the job on; only a fresh record becomes Queued.
-        self.store.update_job(name, pid=pid, pid_start_time=started)
         self.store.update_job_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
         return dataclasses.replace(self.get(name), notes=resolved.notes())
 
@@ -132,40 +130,22 @@ class JobManager:
 
     # -- read ------------------------------------------------------------------------
     def get(self, name: str) -> Job:
-        record = self.store.get_job(check_name("job", name))
-        if record is None:
-            raise NotFound(f"no job named {name!r} in {self.paths.root}; `finetui job list` shows the jobs")
-        return _to_job(self._reconcile(record))
+        return _to_job(self.record(name))
+
+    def record(self, name: str) -> JobRecord | Damaged:
+        """The job's record, reconciled with its runner."""
+        return self.runs.get(check_name("job", name))
 
     def list(self) -> list[Job]:
-        return [_to_job(self._reconcile(r)) for r in self.store.list_jobs()]
-
-    def _reconcile(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Mark a job Failed when its runner is gone but the record says it is active."""
-        if record.get("status") not in ACTIVE_STATUSES or not isinstance(record.get("created_at"), (int, float)):
-            return record
-        reason = procs.gone_reason(record, Path(record["job_dir"]) / LOG_RELPATH, "runner process", STARTUP_GRACE_S)
-        if reason is None:
-            return record
-        # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
-        remove_incomplete_checkpoints(Path(record["job_dir"]))
-        updated = self.store.update_job_if(
-            record["name"], ACTIVE_STATUSES, status=JobStatus.FAILED.value, error=reason, ended_at=time.time()
-        )
-        return updated or self.store.get_job(record["name"]) or record
+        return [_to_job(r) for r in self.runs.list_all()]
 
     # -- cancel ----------------------------------------------------------------------
     def cancel(self, name: str) -> Job:
-        job = self.get(name)
-        if job.status.terminal:
+        record = self.record(name)
+        if isinstance(record, Damaged) or record.status.terminal:
+            job = _to_job(record)
             raise Conflict(f"job {name} has already ended ({job.status.value}); nothing to cancel")
-        record = self.store.get_job(name) or {}
-        updated = self.store.update_job_if(
-            name, ACTIVE_STATUSES, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
-        )
-        if updated is None:  # it ended between our read and our write
-            return self.get(name)
-        procs.terminate(record.get("pid"), record.get("pid_start_time"), grace=15.0)
+        self.runs.cancel(record)
         return self.get(name)
 
     # -- logs and metrics ------------------------------------------------------------
@@ -228,32 +208,9 @@ def _new_job_name(model_name: str) -> str:
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def _to_job(r: dict[str, Any]) -> Job:
-    why = r.get(DAMAGED)
-    if why is None:
-        try:
-            return Job(
-                name=r["name"],
-                display_name=r["display_name"],
-                status=JobStatus(r["status"]),
-                backend=r.get("backend", "local"),
-                model=r["model"],
-                train_file=r["train_file"],
-                test_file=r.get("test_file"),
-                spec=r["spec"],
-                created_at=r["created_at"],
-                started_at=r.get("started_at"),
-                ended_at=r.get("ended_at"),
-                error=r.get("error"),
-                experiment=r.get("experiment"),
-                output_path=r.get("output_path"),
-                pid=r.get("pid"),
-                masking=r.get("masking"),
-                data_check=r.get("data_check"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            why = damage_reason(exc)
-    name = str(r.get("name"))
-    return Job(name=name, display_name=name, status=JobStatus.DAMAGED, backend="local", model="", train_file="",
-               test_file=None, spec={}, created_at=0.0,
-               error=f"the job's record in the workspace database is damaged ({why}); other jobs are unaffected")
+def _to_job(r: JobRecord | Damaged) -> Job:
+    if isinstance(r, Damaged):
+        return Job(name=r.name, display_name=r.name, status=JobStatus.DAMAGED, backend="local", model="", train_file="",
+                   test_file=None, spec={}, created_at=0.0,
+                   error=f"the job's record in the workspace database is damaged ({r.why}); other jobs are unaffected")
+    return public(r, Job)

@@ -11,23 +11,22 @@ since no runner is writing to the job any more.
 from __future__ import annotations
 
 import os
-import time
 
 from ..errors import Conflict
 from ..models import Job, JobStatus
 from .. import procs
 from .checkpoints import complete_checkpoints, remove_incomplete_checkpoints
-from .jobs import JobManager
-from .metrics import LOG_RELPATH
+from .jobs import LocalJobs
+from .records import JobRecord
 
 RESUMABLE = (JobStatus.FAILED.value, JobStatus.CANCELED.value)
 
 
-def resume_job(jobs: JobManager, name: str) -> Job:
-    job = jobs.get(name)  # also reconciles: a runner that died is Failed by now
-    if job.status.value not in RESUMABLE:
-        raise Conflict(f"job {name} is {job.status.value}; only a Failed or Canceled job can be resumed")
-    job_dir = jobs.paths.job_dir(job.name)
+def resume_job(jobs: LocalJobs, name: str) -> Job:
+    record = jobs.record(name)  # reconciled: a runner that died is Failed by now
+    if not isinstance(record, JobRecord) or record.status.value not in RESUMABLE:
+        raise Conflict(f"job {name} is {jobs.get(name).status.value}; only a Failed or Canceled job can be resumed")
+    job_dir = jobs.paths.job_dir(record.name)
     remove_incomplete_checkpoints(job_dir)
     done = complete_checkpoints(job_dir)
     if not done:
@@ -38,15 +37,9 @@ def resume_job(jobs: JobManager, name: str) -> Job:
     me = os.getpid()
     updated = jobs.store.update_job_if(
         name, RESUMABLE, status=JobStatus.QUEUED.value, resume_from=str(last), error=None, ended_at=None, pid=me,
-        pid_start_time=procs.process_start_time(me), resumed=[*(jobs.store.get_job(name) or {}).get("resumed", []), last.name],
+        pid_start_time=procs.process_start_time(me), resumed=[*record.resumed, last.name],
     )
     if updated is None:
         raise Conflict(f"job {name} changed while resuming it; try again")
-    argv = procs.python_module_argv("finetui.core.local.runner", "--workspace", str(jobs.paths.root), "--job", name)
-    try:
-        pid, started = procs.spawn_detached(argv, log_path=job_dir / LOG_RELPATH, cwd=job_dir)
-    except OSError as exc:
-        jobs.store.update_job(name, status=JobStatus.FAILED.value, error=f"could not start the runner: {exc}", ended_at=time.time())
-        raise
-    jobs.store.update_job(name, pid=pid, pid_start_time=started)
+    jobs.start_runner(name)
     return jobs.get(name)

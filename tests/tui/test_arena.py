@@ -31,7 +31,7 @@ def _scores(model: str, loss: float, exact: int, contains: int) -> dict:
 
 def add_evaluation(backend) -> str:
     """An evaluation as the runner leaves it: a Completed record and its rows.jsonl."""
-    from finetui.core.local.evals import EvalStore
+    from finetui.core.local.records import EvalRecord
 
     name = "eval-tiny-chat-20250101-000000-abcd"
     folder = backend.paths.root / "evals" / name
@@ -42,12 +42,12 @@ def add_evaluation(backend) -> str:
             sides = {side: {"reply": reply, "exact": reply == ref, "contains": ref in reply, "rouge_l": 0.5, "chrf": 0.5,
                             "loss": 1.0, "tokens": 10} for side, reply in (("model", model), ("base", base))}
             fh.write(json.dumps({"row": i, "prompt": [{"role": "user", "content": prompt}], "reference": ref, **sides}) + "\n")
-    EvalStore(backend.store).put({
+    backend.store.put_eval(EvalRecord.from_dict({
         "name": name, "status": "Completed", "model": "tiny-ft:1", "base": "tiny-chat:1", "test_file": "test.jsonl",
         "created_at": T0, "started_at": T0, "ended_at": T0 + 30, "error": None, "phase": "done", "done": 12, "total": 12,
         "scores": {"model": _scores("tiny-ft:1", 0.4, 2, 2), "base": _scores("tiny-chat:1", 2.5, 1, 1)},
         "rows_path": str(rows_path), "pid": None,
-    })
+    }))
     return name
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import shutil
@@ -13,6 +14,7 @@ import pytest
 from test_tmux import Tmux, _alive
 
 from finetui.core.procs import process_start_time
+from finetui.core.models import JobStatus
 from finetui.tui.notify import EndWatcher, desktop_notice
 
 T0 = 1_760_000_000.0
@@ -40,8 +42,9 @@ def test_job_end_rings_and_notifies_under_tmux(local_ws, tmp_path):
     job_dir = local_ws.paths.job_dir(name)
     (job_dir / "user_logs").mkdir(parents=True)
     (job_dir / "user_logs" / "std_log.txt").write_text("step 1/10\n", encoding="utf-8")
-    record = dict(local_ws.store.get_job("tiny-chat-20250101-000000-abcd"), name=name, status="Running", ended_at=None,
-                  created_at=time.time(), pid=runner.pid, pid_start_time=process_start_time(runner.pid), job_dir=str(job_dir))
+    record = dataclasses.replace(local_ws.store.get_job("tiny-chat-20250101-000000-abcd"), name=name, status=JobStatus.RUNNING,
+                                 ended_at=None, created_at=time.time(), pid=runner.pid,
+                                 pid_start_time=process_start_time(runner.pid), job_dir=str(job_dir))
     local_ws.store.put_job(record)
 
     stream = tmp_path / "pane.out"

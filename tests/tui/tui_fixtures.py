@@ -30,6 +30,7 @@ from finetui.core.models import (
     MetricPoint,
     Verdict,
 )
+from finetui.core.local.records import JobRecord
 from finetui.core.spec import resolve_spec
 
 T0 = 1_760_000_000.0
@@ -82,13 +83,13 @@ def add_finished_job(backend, name: str, lines: int = 300) -> Path:
     log.write_text("\n".join(log_lines(lines)) + "\n", encoding="utf-8")
     (job_dir / "metrics.jsonl").write_text("".join(json.dumps(p) + "\n" for p in metric_points(40)))
     spec = resolve_spec(DEFAULTS).spec.to_dict()
-    backend.store.put_job({
+    backend.store.put_job(JobRecord.from_dict({
         "name": name, "display_name": "tiny-chat-ultrachat", "status": "Completed", "backend": "local",
         "model": "tiny-chat:1", "model_path": None, "train_file": str(backend.paths.data / "train.jsonl"),
         "test_file": None, "spec": spec, "overrides": [], "created_at": T0, "started_at": T0 + 5,
         "ended_at": T0 + 125, "error": None, "pid": None, "pid_start_time": None, "output_path": None,
         "experiment": "chat_completion_tiny-chat", "job_dir": str(job_dir),
-    })
+    }))
     return log
 
 

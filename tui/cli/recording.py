@@ -84,11 +84,11 @@ def _azure_target(cli_ctx: Any):
     if backend is not None:  # built: the workspace and registry it acted on
         return backend.azure_target()
     try:
-        from finetui.core.azure.workspace import resolve_workspace
+        from finetui.core.azure.workspace import resolve_azure_workspace
 
         opts = cli_ctx.backend_options
-        ws = resolve_workspace(opts.get("subscription_id"), opts.get("resource_group"), opts.get("workspace_name"),
-                               opts.get("config_path"))
+        ws = resolve_azure_workspace(opts.get("subscription_id"), opts.get("resource_group"),
+                                     opts.get("workspace_name"), opts.get("config_path"))
     except FinetuiError:
         return None
     return AzureTarget(ws.subscription_id, ws.resource_group, ws.workspace_name,

@@ -28,6 +28,10 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..records import EndpointRecord
 
 log = logging.getLogger("finetui.serve")
 STATE_EVERY_S = 2.0
@@ -56,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from ...workspace import WorkspacePaths, resolve_workspace
+    from ..records import EndpointRecord
     from ..store import Store
 
     paths = WorkspacePaths(resolve_workspace(args.workspace))
     store = Store(paths.db)
     record = store.get_endpoint(args.endpoint)
-    if record is None:
-        log.error("no endpoint named %s in %s", args.endpoint, paths.root)
+    if not isinstance(record, EndpointRecord):
+        log.error("no readable endpoint named %s in %s", args.endpoint, paths.root)
         return 2
     return asyncio.run(serve(paths, store, record))
 
@@ -94,30 +99,29 @@ def quiet_server_class():
     return Server
 
 
-async def serve(paths, store, record: dict) -> int:
+async def serve(paths, store, record: EndpointRecord) -> int:
     import uvicorn
 
-    from ..endpoints import update_endpoint_if
     from .app import DEFAULT_MAX_QUEUE, DEFAULT_READ_TIMEOUT_S, Activity, build_app
     from .auth import KeyRing
     from .engine import Engine
     from .limits import timed_h11
     from .prom import Metrics
 
-    name = record["name"]
+    name = record.name
     folder = paths.endpoint_dir(name)
     log_requests_to(folder / "requests.log")
     metrics, activity = Metrics(), Activity()
-    engine = Engine(record["model_path"], metrics=metrics)
-    read_timeout_s = float(record.get("read_timeout_s") or DEFAULT_READ_TIMEOUT_S)
+    engine = Engine(record.model_path, metrics=metrics)
+    read_timeout_s = float(record.read_timeout_s or DEFAULT_READ_TIMEOUT_S)
     app = build_app(
-        engine, KeyRing(folder / "keys.json"), name=name, model=record["model"],
-        request_timeout_ms=int(record.get("request_timeout_ms") or 90000), metrics=metrics, activity=activity,
-        max_queue=int(record["max_queue"]) if record.get("max_queue") is not None else DEFAULT_MAX_QUEUE,
+        engine, KeyRing(folder / "keys.json"), name=name, model=record.model,
+        request_timeout_ms=record.request_timeout_ms or 90000, metrics=metrics, activity=activity,
+        max_queue=record.max_queue if record.max_queue is not None else DEFAULT_MAX_QUEUE,
         read_timeout_s=read_timeout_s,
     )
     config = uvicorn.Config(
-        app, host=record["host"], port=int(record["port"]), log_level="warning", access_log=False,
+        app, host=record.host, port=record.port, log_level="warning", access_log=False,
         timeout_graceful_shutdown=3, lifespan="off", http=timed_h11(read_timeout_s),
         timeout_keep_alive=int(min(read_timeout_s, 5)) or 1,
     )
@@ -160,7 +164,7 @@ async def serve(paths, store, record: dict) -> int:
     async def load() -> None:
         while not server.started and not server.should_exit:
             await asyncio.sleep(0.01)
-        log.info("listening on http://%s:%s; loading %s", record["host"], record["port"], record["model_path"])
+        log.info("listening on http://%s:%s; loading %s", record.host, record.port, record.model_path)
         t0 = time.monotonic()
         hold = os.environ.get(HOLD_LOAD_ENV)
         while hold and not os.path.exists(hold):
@@ -168,14 +172,14 @@ async def serve(paths, store, record: dict) -> int:
         try:
             await asyncio.to_thread(engine.load)
         except Exception:
-            update_endpoint_if(store, name, ("Creating", "Updating", "Succeeded"), state="Failed",
+            store.update_endpoint_if(name, ("Creating", "Updating", "Succeeded"), state="Failed",
                                error=f"model failed to load: {engine.error}")
             outcome["code"] = 1
             server.should_exit = True
             return
         activity.ready_at = time.time()
         log.info("model loaded in %.1f s; ready", time.monotonic() - t0)
-        update_endpoint_if(store, name, ("Creating", "Updating"), state="Succeeded", error=None)
+        store.update_endpoint_if(name, ("Creating", "Updating"), state="Succeeded", error=None)
 
     async def keep_state() -> None:
         written = None
@@ -194,7 +198,7 @@ async def serve(paths, store, record: dict) -> int:
             idle = time.time() - activity.idle_since
             if activity.in_flight == 0 and idle >= limit:
                 log.info("no requests for %.0f s (idle timeout); stopping", idle)
-                update_endpoint_if(store, name, ("Succeeded", "Creating", "Updating"), state="Stopped",
+                store.update_endpoint_if(name, ("Succeeded", "Creating", "Updating"), state="Stopped",
                                    error=f"stopped after {limit:g} s without requests (idle timeout)",
                                    stopped_at=time.time())
                 server.should_exit = True
@@ -207,15 +211,15 @@ async def serve(paths, store, record: dict) -> int:
         if server.should_exit:
             return
         log.info("time to live of %.0f s is over; stopping", ttl_s)
-        update_endpoint_if(store, name, ("Succeeded", "Creating", "Updating", "Unhealthy"), state="Stopped",
+        store.update_endpoint_if(name, ("Succeeded", "Creating", "Updating", "Unhealthy"), state="Stopped",
                            error=expired_reason(ttl_s), stopped_at=time.time())
         server.should_exit = True
 
     tasks = [asyncio.create_task(load()), asyncio.create_task(keep_state())]
-    if record.get("expires_at"):
-        tasks.append(asyncio.create_task(stop_at_expiry(float(record["expires_at"]), float(record["ttl_s"]))))
-    if record.get("idle_timeout_s"):
-        tasks.append(asyncio.create_task(stop_when_idle(float(record["idle_timeout_s"]))))
+    if record.expires_at:
+        tasks.append(asyncio.create_task(stop_at_expiry(record.expires_at, float(record.ttl_s or 0))))
+    if record.idle_timeout_s:
+        tasks.append(asyncio.create_task(stop_when_idle(record.idle_timeout_s)))
     try:
         await server.serve()
     finally:
@@ -224,7 +228,7 @@ async def serve(paths, store, record: dict) -> int:
         engine.close()
         snapshot("stopped")
     if draining:  # stopped from outside (not by restart or delete, which own the record then)
-        update_endpoint_if(store, name, ("Succeeded", "Creating"), state="Stopped",
+        store.update_endpoint_if(name, ("Succeeded", "Creating"), state="Stopped",
                            error="stopped by a signal", stopped_at=time.time())
     if not server.started and outcome["code"] == 0:
         outcome["code"] = 1  # the socket could not be opened (uvicorn logged why)
