@@ -28,6 +28,13 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from ...workspace import WorkspacePaths
+    from ..store import Store
 
 log = logging.getLogger("finetui.serve")
 STATE_EVERY_S = 2.0
@@ -38,7 +45,7 @@ REQUEST_LOG_BACKUPS = 2
 HOLD_LOAD_ENV = "FINETUI_TEST_HOLD_LOAD_UNTIL"
 
 
-def write_state(path: Path, state: dict) -> None:
+def write_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(state), encoding="utf-8")
     os.replace(tmp, path)
@@ -78,14 +85,14 @@ def log_requests_to(path: Path) -> None:
     requests.propagate = False
 
 
-def quiet_server_class():
+def quiet_server_class() -> type[uvicorn.Server]:
     """uvicorn's Server without its signal handling: it re-raises SIGTERM after serving, which kills the
     process before our cleanup; we install our own handlers and drain instead."""
     import uvicorn
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # uvicorn >= 0.29.1
+        def capture_signals(self) -> Iterator[None]:  # uvicorn >= 0.29.1
             yield
 
         def install_signal_handlers(self) -> None:  # older uvicorn
@@ -94,7 +101,7 @@ def quiet_server_class():
     return Server
 
 
-async def serve(paths, store, record: dict) -> int:
+async def serve(paths: WorkspacePaths, store: Store, record: dict[str, Any]) -> int:
     import uvicorn
 
     from ..endpoints import update_endpoint_if
