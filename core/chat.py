@@ -15,10 +15,13 @@ import difflib
 import json
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 from urllib.parse import urlsplit
 
 from .errors import AuthError, InvalidInput, OperationFailed, quote
+
+if TYPE_CHECKING:
+    import httpx
 
 KEY_ENV = "FINETUI_ENDPOINT_KEY"
 _RAW_LIMIT = 64 * 1024
@@ -188,7 +191,7 @@ class ChatClient:
         self._key = key
         self._timeout = timeout
         self._transport = transport
-        self._client = None
+        self._client: httpx.AsyncClient | None = None
         self.last_request: dict[str, Any] | None = None
         self.last_response: dict[str, Any] | None = None
         self.last_stats: ChatStats | None = None
@@ -207,7 +210,7 @@ class ChatClient:
             await self._client.aclose()
             self._client = None
 
-    def _http(self):
+    def _http(self) -> httpx.AsyncClient:
         import httpx
 
         if self._client is None:
@@ -269,8 +272,8 @@ class ChatClient:
             data = json.loads(raw)
         except ValueError:
             raise OperationFailed(f"{self.url} answered something that is not JSON: {raw[:200]!r}") from None
-        if isinstance(data, dict) and isinstance(data.get("output"), str):
-            return data["output"]
+        if isinstance(data, dict) and isinstance(output := data.get("output"), str):
+            return output
         if isinstance(data, list) and data and isinstance(data[0], dict) and "0" in data[0]:
             return str(data[0]["0"])  # pandas-orient answers of some MLflow deployments
         if isinstance(data, str):

@@ -133,7 +133,7 @@ def cost_lines(cost: JobCost) -> list[str]:
     tp = est.throughput
     line = (f"estimate: about {est.tokens:,} tokens x {est.epochs:g} epochs at {tp.tokens_per_s:,.0f} tokens/s "
             f"({tp.source}) = {_hours(est.hours)}")
-    if est.cost is not None:
+    if est.cost is not None and est.price is not None:  # a cost is only worked out from a price
         line += (f", {est.cost:.2f} {est.price.currency} (between {est.cost_low:.2f} and {est.cost_high:.2f}: "
                  f"+-{est.uncertainty:.0%})")
     return lines + [line]

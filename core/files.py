@@ -15,15 +15,19 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput, quote
+
+if TYPE_CHECKING:
+    import yaml
 
 MiB = 1 << 20
 CONFIG_MAX_BYTES = 16 * MiB  # config.json, MLmodel and the like: small files, whatever folder holds them
 # a dataset opened in the app is indexed by offsets, never read whole; past this it is a wrong path, not data
 DATASET_MAX_BYTES = 64 * 1024 * MiB
 
-_REASONS = {
+_REASONS: dict[int | None, str] = {
     errno.ENOENT: "file not found",
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
@@ -120,12 +124,12 @@ def read_user_text(path: str | os.PathLike[str], what: str | None = None, max_by
         raise _fail(path, what, f"not UTF-8 text (byte {exc.start})") from None
 
 
-def _yaml_loader():
+def _yaml_loader() -> type[yaml.SafeLoader]:
     """PyYAML's SafeLoader without aliases: ``*name`` is how a 344-byte spec grows to gigabytes."""
     import yaml
 
     class NoAliasLoader(yaml.SafeLoader):
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
                 raise yaml.composer.ComposerError(
@@ -136,7 +140,7 @@ def _yaml_loader():
     return NoAliasLoader
 
 
-def load_yaml(text: str):
+def load_yaml(text: str) -> Any:  # whatever the document holds: callers check its shape
     """One YAML document of a user's file, safely and without aliases (yaml.YAMLError on bad input)."""
     import yaml
 

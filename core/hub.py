@@ -78,7 +78,7 @@ def reporting_tqdm(say: Callable[[str, float | None], None]) -> type:
             super().__init__(*args, **kwargs)
 
         def update(self, n: float | None = 1) -> bool | None:
-            shown = super().update(n)
+            shown: bool | None = super().update(n)
             if self.total and self.desc:
                 say(self.desc, min(1.0, self.n / self.total))
             return shown

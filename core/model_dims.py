@@ -100,8 +100,13 @@ def _gated(dims: dict[str, Any]) -> bool:
 
 
 def params_from_dims(dims: dict[str, Any]) -> int:
-    h, L, V = dims["hidden_size"], dims["num_hidden_layers"], dims["vocab_size"]
-    a, kv, hd, i = dims["num_attention_heads"], dims["num_key_value_heads"], dims["head_dim"], dims["intermediate_size"]
+    h: int = dims["hidden_size"]
+    L: int = dims["num_hidden_layers"]
+    V: int = dims["vocab_size"]
+    a: int = dims["num_attention_heads"]
+    kv: int = dims["num_key_value_heads"]
+    hd: int = dims["head_dim"]
+    i: int = dims["intermediate_size"]
     attn = 2 * h * a * hd + 2 * h * kv * hd
     mlp = (3 if _gated(dims) else 2) * h * i
     embeddings = V * h * (1 if dims.get("tie_word_embeddings") else 2)
@@ -160,7 +165,8 @@ def lora_parameters(spec: FineTuneSpec, dims: dict[str, Any]) -> int:
             once += size
         else:
             per_layer += size
-    return per_layer * dims["num_hidden_layers"] + once
+    layers: int = dims["num_hidden_layers"]
+    return per_layer * layers + once
 
 
 def modules_to_save_parameters(spec: FineTuneSpec, dims: dict[str, Any]) -> int:

@@ -97,7 +97,7 @@ def refresh(workspace: Path, *, region: str = "eastus", currency: str = "USD", s
             for item in _pages(client, api_url(), params):
                 sku = item.get("armSkuName")
                 price = item.get("retailPrice")
-                if sku in batch and _is_plain_hourly(item) and isinstance(price, (int, float)) and price >= 0:
+                if isinstance(sku, str) and sku in batch and _is_plain_hourly(item) and isinstance(price, (int, float)) and price >= 0:
                     # a SKU has one regular Linux meter; if the API lists it twice, keep the lower price
                     found[sku] = min(float(price), found.get(sku, float("inf")))
                 if item.get("currencyCode") not in (None, currency):

@@ -11,7 +11,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .errors import InvalidInput, quote
 from .units import duration_as_typed
@@ -29,6 +29,15 @@ def parse_duration(text: str | None, option: str = "--idle-timeout") -> float | 
     if not m:
         raise InvalidInput(f"{option} {quote(text)}: use a number with s, m, h or d, e.g. 30m")
     return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+# a time given is checked, never dropped: only None gives None back
+@overload
+def check_ttl(ttl_s: float, option: str = ...) -> float: ...
+
+
+@overload
+def check_ttl(ttl_s: float | None, option: str = ...) -> float | None: ...
 
 
 def check_ttl(ttl_s: float | None, option: str = "--ttl") -> float | None:

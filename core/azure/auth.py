@@ -13,9 +13,12 @@ import json
 import os
 import re
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import AuthError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken
 
 DeviceCodeCallback = Callable[[str, str, Any], None]  # (verification url, user code, expires_on)
 
@@ -27,7 +30,8 @@ def decode_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
         payload += "=" * (-len(payload) % 4)
-        return json.loads(base64.urlsafe_b64decode(payload.encode()))
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        return claims
     except (IndexError, ValueError):
         return {}
 
@@ -40,7 +44,7 @@ class _Deadline:
         self.timeout = timeout
         self.label = label
 
-    def get_token(self, *scopes: str, **kwargs: Any):
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         from azure.identity import CredentialUnavailableError
 
         box: dict[str, Any] = {}
@@ -59,7 +63,8 @@ class _Deadline:
             raise CredentialUnavailableError(f"{self.label}: no answer within {self.timeout:g} s")
         if "error" in box:
             raise box["error"]
-        return box["token"]
+        token: AccessToken = box["token"]
+        return token
 
 
 # Microsoft Entra answers that no retry or other credential can fix: what is wrong, how to fix it.
@@ -115,18 +120,20 @@ class SignInChain:
         self.failures: list[str] = []
         self._lock = threading.Lock()
 
-    def get_token(self, *scopes: str, **kwargs: Any):
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         from azure.core.exceptions import ClientAuthenticationError
 
         if self._winner is not None:
-            return self._winner.get_token(*scopes, **kwargs)
+            won: AccessToken = self._winner.get_token(*scopes, **kwargs)
+            return won
         with self._lock:
             if self._winner is not None:
-                return self._winner.get_token(*scopes, **kwargs)
+                won = self._winner.get_token(*scopes, **kwargs)
+                return won
             self.failures = []
             for label, cred in self.credentials:
                 try:
-                    token = cred.get_token(*scopes, **kwargs)
+                    token: AccessToken = cred.get_token(*scopes, **kwargs)
                 except Exception as exc:  # each credential fails in its own way; keep the first line
                     definitive = definitive_failure(label, exc)
                     if definitive is not None:

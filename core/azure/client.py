@@ -17,7 +17,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TextIO, TypeVar
 
 from ..errors import (
     AuthError,
@@ -63,11 +63,11 @@ class _ThreadRouter:
     buffer, every other write to the stream it wraps. A plain redirect_stdout would swap the stream
     for the whole process, so a 20-minute deployment wait would silence (or serialize) everything else."""
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: TextIO) -> None:
         self.target = target
 
     def write(self, text: str) -> int:
-        buf = getattr(_captured, "buf", None)
+        buf: io.StringIO | None = getattr(_captured, "buf", None)
         if buf is not None:
             return buf.write(text)
         if threading.current_thread().name.startswith("LROPoller("):

@@ -28,7 +28,7 @@ def job_yaml(job: Any, plan: JobPlan) -> str:
             path = value.get("path") if isinstance(value, dict) else None
             if isinstance(path, str) and path.startswith("azureml:") and Path(path[len("azureml:"):]).is_file():
                 value["path"] = path[len("azureml:"):]  # a local file, uploaded by `az ml job create`
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))  # str: no stream was given
 
 
 def job_python(plan: JobPlan, workspace: Any) -> str:

@@ -12,11 +12,11 @@ guessed around.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
 from ..errors import Conflict, FinetuiError, OperationFailed
 from ..evaluate import DeployGate, JobEvaluation
-from ..models import JobStatus, MetricPoint, RegisteredModel
+from ..models import Job, JobStatus, MetricPoint, RegisteredModel
 
 EVAL_STEP = "model_evaluation"
 EVAL_STEPS = ("compute_metrics", EVAL_STEP)  # the step that logs the scores, by the names pipelines give it
@@ -36,7 +36,20 @@ def last_values(points: list[MetricPoint]) -> tuple[dict[str, float], int | None
     return {k: p.value for k, p in sorted(latest.items())}, max((p.step for p in points), default=None)
 
 
-def read_evaluation(jobs, metrics, name: str) -> JobEvaluation:
+class _JobReader(Protocol):
+    """What the evaluation reads of the jobs service."""
+
+    def get(self, name: str) -> Job: ...
+    def metrics(self, name: str) -> list[MetricPoint]: ...
+
+
+class _RunMetrics(Protocol):
+    """What it reads of the tracking server: one run's (the evaluation step's) metrics."""
+
+    def for_run(self, run_id: str) -> list[MetricPoint]: ...
+
+
+def read_evaluation(jobs: _JobReader, metrics: _RunMetrics, name: str) -> JobEvaluation:
     """The evaluation of job ``name``; Conflict while the step has not finished, OperationFailed when it cannot."""
     job = jobs.get(name)
     step = next((s for s in job.steps if is_eval_step(s.display_name)), None)

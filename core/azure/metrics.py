@@ -43,7 +43,8 @@ class AzureMetrics:
         if response.status_code >= 400:
             log.warning("metrics unavailable (%s from the tracking server)", response.status_code)
             return None
-        return json.loads(response.text() or "{}")
+        data: dict[str, Any] = json.loads(response.text() or "{}")
+        return data
 
     def for_run(self, run_id: str) -> list[MetricPoint]:
         base = self.base_url()

@@ -18,10 +18,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..names import confined
 from ..ttl import check_ttl, expired_reason
+
+if TYPE_CHECKING:
+    from .auth import SignInChain
 
 FOLDER = "azure-ttl"
 
@@ -43,7 +46,7 @@ def read_status(local_root: Path, endpoint: str) -> dict[str, Any] | None:
     from .. import procs
 
     try:
-        status = json.loads(status_path(local_root, endpoint).read_text(encoding="utf-8"))
+        status: dict[str, Any] = json.loads(status_path(local_root, endpoint).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     status["alive"] = procs.is_alive(status.get("pid"), status.get("pid_start_time"))
@@ -85,7 +88,7 @@ def _superseded(status_file: Path, pid: int) -> bool:
     return owner is not None and owner != pid
 
 
-def _credential():
+def _credential() -> SignInChain:
     from .auth import build_credential
 
     chain = build_credential(None)
@@ -93,11 +96,12 @@ def _credential():
     return chain
 
 
-def watch(status_file: Path, local_root: Path, backend: Any = None, sleep=time.sleep, clock=time.time) -> dict[str, Any]:
+def watch(status_file: Path, local_root: Path, backend: Any = None, sleep: Callable[[float], None] = time.sleep,
+          clock: Callable[[], float] = time.time) -> dict[str, Any]:
     """Wait for the deadline, delete the endpoint, record the outcome; the body of the watcher process."""
     from ..errors import FinetuiError, NotFound
 
-    status = json.loads(status_file.read_text(encoding="utf-8"))
+    status: dict[str, Any] = json.loads(status_file.read_text(encoding="utf-8"))
     me = os.getpid()
     while clock() < status["expires_at"]:
         sleep(min(60.0, max(status["expires_at"] - clock(), 0.05)))

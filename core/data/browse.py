@@ -23,10 +23,10 @@ class FolderListing:
     truncated: bool = False  # the folder holds more than LIST_MAX entries
 
 
-def _entries(folder: Path, limit: int = LIST_MAX) -> tuple[list[os.DirEntry], bool]:
+def _entries(folder: Path, limit: int = LIST_MAX) -> tuple[list[os.DirEntry[str]], bool]:
     try:
         with os.scandir(folder) as it:
-            entries = []
+            entries: list[os.DirEntry[str]] = []
             for entry in it:
                 if len(entries) >= limit:
                     return entries, True
@@ -36,14 +36,14 @@ def _entries(folder: Path, limit: int = LIST_MAX) -> tuple[list[os.DirEntry], bo
         raise InvalidInput(f"{shown(folder)}: {os_reason(exc)}") from None
 
 
-def _is_folder(entry: os.DirEntry) -> bool:
+def _is_folder(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
     except OSError:  # a symlink loop, a vanished entry: not listed
         return False
 
 
-def _regular_size(entry: os.DirEntry) -> int | None:
+def _regular_size(entry: os.DirEntry[str]) -> int | None:
     """The size of a regular file (symlinks followed); None for a FIFO, a device, a loop."""
     try:
         return entry.stat().st_size if entry.is_file() else None

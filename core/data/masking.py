@@ -98,7 +98,8 @@ def _trl_training_template(tokenizer: Any) -> str | None:
 
 def _render(tokenizer: Any, template: str, messages: list[dict[str, Any]], prompt: bool = False) -> str:
     try:
-        return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=prompt)
+        text: str = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False, add_generation_prompt=prompt)
+        return text
     except Exception as exc:
         raise _template_failed(exc) from None
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import DataError, InvalidInput
 from .validate import row_problems
 
 
-def atomic_writer(dst: Path):
+def atomic_writer(dst: Path) -> tuple[Path, TextIO]:
     """Open a temp file beside ``dst``; the caller renames it over ``dst`` when complete."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")

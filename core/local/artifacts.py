@@ -9,6 +9,7 @@ latter, the same artifact Azure ML registers as an MLflow model.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import InvalidInput, NotFound
@@ -18,7 +19,7 @@ def is_mlflow_model(path: str | Path) -> bool:
     return (Path(path) / "MLmodel").is_file()
 
 
-def resolve_hf_dirs(path: str | Path) -> tuple[Path, Path]:
+def resolve_hf_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Return (model_dir, tokenizer_dir) for an HF or MLflow transformers folder."""
     root = Path(path)
     if not root.exists():

@@ -9,6 +9,7 @@ headers only, never the weights.
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import time
 from pathlib import Path
@@ -176,7 +177,8 @@ class LocalCatalog:
                 why = damage_reason(exc)
         return _damaged(record, "models", why)
 
-    def _registered(self) -> list[CatalogModel]:
+    # builtins.list: inside the class body `list` is the method above
+    def _registered(self) -> builtins.list[CatalogModel]:
         base_defaults = {f"{r['name']}:{r['version']}": r.get("model_specific_defaults") or {} for r in self.store.list_models()}
         out = []
         for r in self.store.list_registered():
@@ -212,7 +214,7 @@ class LocalCatalog:
             )
         return out
 
-    def _hf_cache(self) -> list[CatalogModel]:
+    def _hf_cache(self) -> builtins.list[CatalogModel]:
         cache = hf_cache_dir()
         if not cache.is_dir():
             return []

@@ -58,8 +58,8 @@ def list_checkpoints(job_dir: Path) -> list[Checkpoint]:
                                train_loss=_last(history, "loss", step), eval_loss=_last(history, "eval_loss", step)))
     best = [c for c in rows if Path(c.path).name in marked]
     if not best:
-        scored = [c for c in rows if c.eval_loss is not None]
-        best = [min(scored, key=lambda c: c.eval_loss)] if scored else []
+        scored = [(c.eval_loss, c) for c in rows if c.eval_loss is not None]
+        best = [min(scored, key=lambda pair: pair[0])[1]] if scored else []
     return [Checkpoint(**{**c.__dict__, "best": bool(best) and c.path == best[-1].path}) for c in rows]
 
 

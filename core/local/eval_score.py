@@ -15,10 +15,13 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from ..evaluate import EvalScores, contains_reference, exact_match
 from ..spec import FineTuneSpec
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,9 @@ def text_scores(replies: list[str], references: list[str]) -> list[tuple[float, 
     out = []
     for reply, ref in zip(replies, references):
         rouge = float(rouge_score([reply], [ref], rouge_keys=("rougeL",))["rougeL_fmeasure"])
-        out.append((rouge, float(chrf_score([reply], [[ref]]))))
+        # one Tensor unless return_sentence_level_score=True asks for a (corpus, sentences) pair
+        chrf = cast("torch.Tensor", chrf_score([reply], [[ref]]))
+        out.append((rouge, float(chrf)))
     return out
 
 

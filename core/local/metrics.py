@@ -13,7 +13,10 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
+
+if TYPE_CHECKING:
+    from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 # Where a job's log lives in its folder: Azure ML's place for the user's stdout and stderr.
 LOG_RELPATH = Path("user_logs") / "std_log.txt"
@@ -91,7 +94,8 @@ class MetricsFile:
     def last(self, name: str) -> float | None:
         for point in reversed(self.points):
             if point["name"] == name:
-                return point["value"]
+                value: float = point["value"]
+                return value
         return None
 
 
@@ -136,15 +140,17 @@ def _lr_text(rate: float, step: int, warmup_steps: int) -> str:
     return f"{text} (warmup {step}/{warmup_steps})" if 0 < step <= warmup_steps else text
 
 
-def make_callback(log: Callable[[str], None], metrics: MetricsFile, throughput: Throughput) -> Any:
+def make_callback(log: Callable[[str], None], metrics: MetricsFile, throughput: Throughput) -> TrainerCallback:
     """A transformers ``TrainerCallback`` writing each Trainer log to the human log and metrics.jsonl."""
     from transformers import TrainerCallback
 
     class _Reporter(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
+        def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                           **kwargs: Any) -> None:
             throughput.reset()
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
+        def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                   logs: dict[str, float] | None = None, **kwargs: Any) -> None:
             logs = logs or {}
             step, epoch = state.global_step, state.epoch
             where = f"step {step}/{state.max_steps} | epoch {epoch or 0:.2f}"

@@ -107,7 +107,8 @@ def inspect(path: str | Path) -> dict[str, Any]:
             counted = "unknown"
 
     architectures = config.get("architectures") or []
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    text_config = config.get("text_config")
+    text = text_config if isinstance(text_config, dict) else {}
     dtype = config.get("torch_dtype") or config.get("dtype") or text.get("torch_dtype") or text.get("dtype")
     tags = {"task": "chat-completion", "parameter_count_from": counted}
     if dims.get("model_type"):

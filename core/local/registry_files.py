@@ -49,7 +49,7 @@ def staging_is_stale(folder: Path) -> bool:
 
 def sweep_stale_staging(registry: Path) -> list[Path]:
     """Remove the staging folders of registers that died; the live ones' are kept."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(registry.iterdir())
     except FileNotFoundError:

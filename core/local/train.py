@@ -82,7 +82,8 @@ def _trainer_class(throughput: Throughput) -> type:
 
         def _save_checkpoint(self, model: Any, trial: Any) -> None:
             started = time.perf_counter()
-            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            # TrainingArguments fills output_dir in __post_init__: a str by the time a Trainer saves
+            folder = Path(str(self.args.output_dir)) / f"checkpoint-{self.state.global_step}"
             existed = folder.exists()
             try:
                 super()._save_checkpoint(model, trial)

@@ -120,7 +120,7 @@ def _build_into(model_dir: Path, data_dir: Path, say: ProgressCallback) -> int:
     say("saving the base model", 0.97)
     model_dir.mkdir(parents=True)
     save_model(model, tokenizer, model_dir)
-    params = sum(p.numel() for p in model.parameters())
+    params: int = sum(p.numel() for p in model.parameters())
     stamp = {"recipe": RECIPE, "name": DEMO_MODEL_NAME, "version": DEMO_MODEL_VERSION, "parameters": params,
              "built_at": time.time()}
     (model_dir / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")

@@ -28,10 +28,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from ...workspace import WorkspacePaths
     from ..records import EndpointRecord
+    from ..store import Store
 
 log = logging.getLogger("finetui.serve")
 STATE_EVERY_S = 2.0
@@ -42,7 +46,7 @@ REQUEST_LOG_BACKUPS = 2
 HOLD_LOAD_ENV = "FINETUI_TEST_HOLD_LOAD_UNTIL"
 
 
-def write_state(path: Path, state: dict) -> None:
+def write_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(state), encoding="utf-8")
     os.replace(tmp, path)
@@ -83,14 +87,14 @@ def log_requests_to(path: Path) -> None:
     requests.propagate = False
 
 
-def quiet_server_class():
+def quiet_server_class() -> type[uvicorn.Server]:
     """uvicorn's Server without its signal handling: it re-raises SIGTERM after serving, which kills the
     process before our cleanup; we install our own handlers and drain instead."""
     import uvicorn
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # uvicorn >= 0.29.1
+        def capture_signals(self) -> Iterator[None]:  # uvicorn >= 0.29.1
             yield
 
         def install_signal_handlers(self) -> None:  # older uvicorn
@@ -99,7 +103,7 @@ def quiet_server_class():
     return Server
 
 
-async def serve(paths, store, record: EndpointRecord) -> int:
+async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> int:
     import uvicorn
 
     from .app import DEFAULT_MAX_QUEUE, DEFAULT_READ_TIMEOUT_S, Activity, build_app

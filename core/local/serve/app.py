@@ -23,13 +23,18 @@ import secrets
 import threading
 import time
 from dataclasses import replace
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from .auth import OPEN_PATHS, KeyRing
-from .engine import Engine, GenRequest
+from .engine import Engine, Event, GenRequest
 from .limits import DISCARD_BYTES, MAX_BODY_BYTES, RETRY_AFTER_S, Admission, ClientGone, read_body
 from .prom import Metrics
 from .schemas import BadRequest, ChatRequest, parse_json, parse_openai, parse_score
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("finetui.serve")
 request_log = logging.getLogger("finetui.serve.requests")
@@ -104,13 +109,13 @@ class Relay:
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
-           headers: dict[str, str] | None = None):
+           headers: Mapping[str, str] | None = None) -> "JSONResponse":
     from fastapi.responses import JSONResponse
 
     return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status, headers=headers)
 
 
-def _bad_request_response(exc: BadRequest):
+def _bad_request_response(exc: BadRequest) -> "JSONResponse":
     kind = "invalid_request_error" if exc.status < 500 and exc.status != 408 else "server_error"
     headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status in (429, 503) else None
     if exc.status in (408, 413):  # the rest of the body may still be on its way: do not reuse the connection
@@ -121,21 +126,22 @@ def _bad_request_response(exc: BadRequest):
 class Guard:
     """Pure ASGI middleware: key check, body-size check, metrics and the access log."""
 
-    def __init__(self, app: Any, keyring: KeyRing, metrics: Metrics, activity: Activity, read_timeout_s: float) -> None:
+    def __init__(self, app: "ASGIApp", keyring: KeyRing, metrics: Metrics, activity: Activity, read_timeout_s: float) -> None:
         self.app = app
         self.keyring = keyring
         self.metrics = metrics
         self.activity = activity
         self.read_timeout_s = read_timeout_s
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         path = scope["path"]
         route = path if path in ROUTES else "other"
         status = {"code": 500}
 
-        async def send_and_note(message: dict) -> None:
+        async def send_and_note(message: "Message") -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)
@@ -149,7 +155,8 @@ class Guard:
             response = _error(503, "the endpoint is stopping; retry shortly", "server_error", "stopping",
                               {"Retry-After": str(RETRY_AFTER_S), "Connection": "close"})
             try:
-                return await response(scope, receive, send_and_note)
+                await response(scope, receive, send_and_note)
+                return
             finally:
                 self._note(scope, path, route, status["code"], started)
         if active:
@@ -160,7 +167,8 @@ class Guard:
             if keyed and not self.keyring.authorized(headers.get("authorization")):
                 response = _error(401, "Unauthorized", "authentication_error")
                 response.headers["WWW-Authenticate"] = "Bearer"
-                return await response(scope, receive, send_and_note)
+                await response(scope, receive, send_and_note)
+                return
             length = headers.get("content-length")
             if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
                 too_big = BadRequest(f"request body is {int(length)} bytes; the limit is {MAX_BODY_BYTES}", 413, "too_large")
@@ -172,7 +180,8 @@ class Guard:
                         return
                     except BadRequest as exc:
                         too_big = exc if exc.status != 413 else too_big
-                return await _bad_request_response(too_big)(scope, receive, send_and_note)
+                await _bad_request_response(too_big)(scope, receive, send_and_note)
+                return
             await self.app(scope, receive, send_and_note)
         finally:
             if active:
@@ -180,7 +189,7 @@ class Guard:
                 self.activity.last_request_at = time.time()
             self._note(scope, path, route, status["code"], started)
 
-    def _note(self, scope: dict, path: str, route: str, code: int, started: float) -> None:
+    def _note(self, scope: "Scope", path: str, route: str, code: int, started: float) -> None:
         self.metrics.request_finished(route, code)
         # never the query string: a key put there by mistake must not reach the log
         ms = (time.monotonic() - started) * 1000
@@ -190,7 +199,7 @@ class Guard:
 
 
 def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, request_timeout_ms: int,
-              metrics: Metrics, activity: Activity, max_queue: int = DEFAULT_MAX_QUEUE, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S):
+              metrics: Metrics, activity: Activity, max_queue: int = DEFAULT_MAX_QUEUE, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> "FastAPI":
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
     from starlette.exceptions import HTTPException
@@ -227,7 +236,7 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         engine.submit(req)
         return req, queue
 
-    async def next_event(req: GenRequest, queue: asyncio.Queue) -> tuple:
+    async def next_event(req: GenRequest, queue: asyncio.Queue) -> Event:
         # the engine enforces the deadline between steps; this only guards a stuck step
         remaining = (req.deadline or 0) - time.monotonic() + 1.0
         try:
@@ -250,7 +259,7 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         finally:
             req.cancel()
 
-    async def parsed(request: Request, parser) -> ChatRequest:
+    async def parsed(request: Request, parser: Callable[[Any, int], ChatRequest]) -> ChatRequest:
         if engine.state != "ready":
             detail = f": {engine.error}" if engine.error else "; retry when GET /ready answers 200"
             raise BadRequest(f"the model is {engine.state}{detail}", 503, "not_ready")
@@ -265,23 +274,24 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         return chat
 
     @app.exception_handler(BadRequest)
-    async def bad_request(_request: Request, exc: BadRequest):
+    async def bad_request(_request: Request, exc: BadRequest) -> JSONResponse:
         return _bad_request_response(exc)
 
     @app.exception_handler(HTTPException)
-    async def no_route(request: Request, exc: HTTPException):
+    async def no_route(request: Request, exc: HTTPException) -> JSONResponse:
         # unknown paths and methods answer in the same shape as every other error
         known = {404: ("not_found", f"no route {request.url.path}"),
                  405: ("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")}
         code, message = known.get(exc.status_code, (None, str(exc.detail)))
         return _error(exc.status_code, message, code=code, headers=exc.headers)
 
-    @app.get("/health", include_in_schema=False)
-    async def health():
+    # response_model=None: FastAPI would otherwise take a return annotation as the response's schema
+    @app.get("/health", include_in_schema=False, response_model=None)
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", include_in_schema=False)
-    async def ready():
+    @app.get("/ready", include_in_schema=False, response_model=None)
+    async def ready() -> dict[str, str] | JSONResponse:
         if activity.draining:
             return JSONResponse({"status": "stopping", "error": None}, status_code=503)
         if engine.state == "ready":
@@ -289,15 +299,15 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         return JSONResponse({"status": engine.state, "error": engine.error}, status_code=503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus():
+    async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(name), media_type="text/plain; version=0.0.4")
 
-    @app.get("/v1/models")
-    async def models():
+    @app.get("/v1/models", response_model=None)
+    async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": model, "object": "model", "created": int(activity.started_at), "owned_by": "finetui"}]}
 
-    @app.post("/score", openapi_extra=_body_doc(SCORE_EXAMPLE))
-    async def score(request: Request):
+    @app.post("/score", openapi_extra=_body_doc(SCORE_EXAMPLE), response_model=None)
+    async def score(request: Request) -> dict[str, Any]:
         chat = await parsed(request, parse_score)
         started: list[tuple[GenRequest, asyncio.Queue]] = []
         try:
@@ -312,8 +322,8 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
             return {"output": outputs[0]}
         return {"output": outputs[0], "outputs": outputs}
 
-    @app.post("/v1/chat/completions", openapi_extra=_body_doc(CHAT_EXAMPLE))
-    async def chat_completions(request: Request):
+    @app.post("/v1/chat/completions", openapi_extra=_body_doc(CHAT_EXAMPLE), response_model=None)
+    async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
         chat = await parsed(request, parse_openai)
         ident = f"chatcmpl-{secrets.token_hex(12)}"
         created = int(time.time())
@@ -335,7 +345,7 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
 
 
 async def _sse(req: GenRequest, queue: asyncio.Queue, ident: str, created: int, model: str,
-               include_usage: bool, next_event) -> AsyncIterator[str]:
+               include_usage: bool, next_event: Callable[[GenRequest, asyncio.Queue], Awaitable[Event]]) -> AsyncIterator[str]:
     import json
 
     def chunk(delta: dict, reason: str | None = None, **extra: Any) -> str:

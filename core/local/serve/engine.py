@@ -17,10 +17,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ...chat import ChatParams
 from .textstream import TextStream
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("finetui.serve")
 # Below this a temperature means "pick the likeliest token": dividing logits by it
@@ -65,7 +68,7 @@ class GenRequest:
         self.submitted = time.monotonic()
         self.first_token_at: float | None = None
         self.stream: TextStream | None = None
-        self.generator = None
+        self.generator: torch.Generator | None = None
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -140,7 +143,8 @@ class Engine:
 
     def decode(self, ids: Sequence[int]) -> str:
         with self._tok_lock:
-            return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+            # one sequence of ids decodes to one string (a batch would give a list)
+            return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
 
     # -- requests ------------------------------------------------------------------
     @property
@@ -267,7 +271,7 @@ class Engine:
         return True
 
     # -- the model steps -----------------------------------------------------------------
-    def _prefill(self, rows: list[GenRequest]):
+    def _prefill(self, rows: list[GenRequest]) -> tuple[_Batch, torch.Tensor]:
         import torch
         from transformers import DynamicCache
 
@@ -282,9 +286,10 @@ class Engine:
         cache = DynamicCache()
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **{self._cache_kw: cache})
         batch = _Batch(rows, cache, mask, [len(r.prompt_ids) for r in rows])
-        return batch, out.logits[:, -1, :]
+        logits: torch.Tensor = out.logits[:, -1, :]
+        return batch, logits
 
-    def _decode_step(self, batch: "_Batch"):
+    def _decode_step(self, batch: "_Batch") -> torch.Tensor:
         import torch
 
         ids = torch.tensor(batch.next_tokens, dtype=torch.long)[:, None]
@@ -294,9 +299,10 @@ class Engine:
                          **{self._cache_kw: batch.cache})
         batch.mask = mask
         batch.lengths = [n + 1 for n in batch.lengths]
-        return out.logits[:, -1, :]
+        logits: torch.Tensor = out.logits[:, -1, :]
+        return logits
 
-    def _sample(self, logits, rows: list[GenRequest]) -> list[int | None]:
+    def _sample(self, logits: torch.Tensor, rows: list[GenRequest]) -> list[int | None]:
         """One token per row; None for a row whose sampling failed (that row gets the error, the batch goes on)."""
         logits = logits.float()
         chosen: list[int | None] = [int(t) for t in logits.argmax(-1).tolist()]
@@ -313,7 +319,7 @@ class Engine:
         return chosen
 
     @staticmethod
-    def _sample_row(logits, r: GenRequest) -> int:
+    def _sample_row(logits: torch.Tensor, r: GenRequest) -> int:
         import torch
 
         # shifting by the maximum keeps the scaled logits <= 0: no overflow, whatever the temperature
@@ -366,7 +372,7 @@ class _Batch:
 
         width = max(self.mask.shape[1], other.mask.shape[1])
 
-        def pad(t, n):  # left-pad dimension -2 (time) of a KV tensor or dim 1 of a mask
+        def pad(t: torch.Tensor, n: int) -> torch.Tensor:  # left-pad dimension -2 (time) of a KV tensor or dim 1 of a mask
             if n == 0:
                 return t
             return F.pad(t, (0, 0, n, 0)) if t.dim() == 4 else F.pad(t, (n, 0))

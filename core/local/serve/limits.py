@@ -14,9 +14,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from .schemas import BadRequest
+
+if TYPE_CHECKING:
+    from starlette.types import Receive
+
+    from .engine import Engine
 
 MAX_BODY_BYTES = 1 << 20
 DISCARD_BYTES = 16 << 20  # read and drop this much of an oversized body so the 413 reaches the client
@@ -30,7 +35,7 @@ class ClientGone(Exception):
 class Admission:
     """Counts requests being prepared; with the engine's counts, decides whether one more may wait."""
 
-    def __init__(self, engine: Any, max_queue: int) -> None:
+    def __init__(self, engine: Engine, max_queue: int) -> None:
         self.engine = engine
         self.max_queue = max_queue
         self.preparing = 0
@@ -50,7 +55,7 @@ class Admission:
         return True
 
 
-async def read_body(receive: Callable[[], Awaitable[dict]], timeout_s: float, limit: int = MAX_BODY_BYTES) -> bytes:
+async def read_body(receive: Receive, timeout_s: float, limit: int = MAX_BODY_BYTES) -> bytes:
     """The whole request body within ``timeout_s``; BadRequest for too big or too slow, ClientGone for a hang-up."""
     chunks: list[bytes] = []
     size = 0
@@ -92,7 +97,7 @@ def timed_h11(header_timeout_s: float) -> type:
     class TimedH11(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:  # Any: uvicorn narrows asyncio's BaseTransport
             super().connection_made(transport)
             self._arm()
 

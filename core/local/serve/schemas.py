@@ -87,7 +87,7 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _integer(value: Any, where: str, low: int, high: int) -> int:
+def _integer(value: object, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -112,10 +112,11 @@ def messages(value: Any, where: str) -> list[dict[str, str]]:
         if role not in ROLES:
             raise BadRequest(f"{at}.role: unknown role {role!r}; use one of {', '.join(ROLES)}")
         if isinstance(content, list):  # OpenAI content parts: keep the text ones
-            parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-            if len(parts) != len(content) or not all(isinstance(p, str) for p in parts):
+            texts = [p["text"] for p in content
+                     if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)]
+            if len(texts) != len(content):
                 raise BadRequest(f"{at}.content: only text content parts are supported")
-            content = "".join(parts)
+            content = "".join(texts)
         if not isinstance(content, str):
             raise BadRequest(f"{at}.content: expected a string, got {_kind(content)}")
         out.append({"role": role, "content": _text(content, f"{at}.content")})
