@@ -16,18 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the tiny-model builder the endpoint tests use
-
-PROMPT = [{"role": "user", "content": "Explain in a few sentences why the sky is blue, for a curious child."}]
+from _common import PROMPT, add_model_args, offline_with_threads, serving, tiny_model
 
 
 def in_process(model_dir: Path, tokens: int, runs: int) -> dict:
@@ -109,38 +104,24 @@ async def through_endpoint(base_url: str, key: str, tokens: int, runs: int, leve
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads, here and in the server")
+    add_model_args(parser, "torch threads, here and in the server")
     parser.add_argument("--tokens", type=int, default=64, help="tokens per answer")
     parser.add_argument("--runs", type=int, default=7, help="single-stream runs (median reported)")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
     args = parser.parse_args()
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_with_threads(args.threads)
 
     import torch
 
     torch.set_num_threads(args.threads)
-    from serve_model import build_tiny_phi3
-
-    from finetui.core.local.backend import LocalBackend
 
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="finetui-bench-") as tmp:
-        model_dir = build_tiny_phi3(Path(tmp) / "model", hidden=args.hidden, layers=args.layers, heads=8)
+    with tiny_model(args) as model_dir:
         params = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM.from_pretrained(model_dir).parameters())
         local = in_process(model_dir, args.tokens, args.runs)
         print(f"in-process:  TTFT {local['ttft_ms']:.1f} ms, {local['tokens_per_s']:.0f} tokens/s", flush=True)
 
-        backend = LocalBackend(Path(tmp) / "ws")
-        backend.catalog.add_path(model_dir, name="bench-model")
-        ep = backend.endpoints.create("bench-endpoint", "bench-model")
-        try:
-            key = backend.endpoints.keys(ep.name).primary
+        with serving(model_dir, "bench-endpoint") as (_, ep, key):
             remote = asyncio.run(through_endpoint(ep.base_url, key, args.tokens, args.runs, [1, 4, 8]))
-        finally:
-            backend.endpoints.delete(ep.name)
 
     single = remote["single"]
     print(f"endpoint:    TTFT {single['ttft_ms']:.1f} ms, {single['tokens_per_s']:.0f} tokens/s", flush=True)

@@ -19,16 +19,11 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the tiny-model builder the endpoint tests use
-
-PROMPT = [{"role": "user", "content": "Explain in a few sentences why the sky is blue, for a curious child."}]
+from _common import PROMPT, add_model_args, offline_with_threads, serving, tiny_model
 
 
 def rss_mib(pid: int) -> float | None:
@@ -126,28 +121,15 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=32, help="tokens per answer")
     parser.add_argument("--max-requests", type=int, default=3000, help="stop a level after this many requests")
     parser.add_argument("--max-queue", type=int, default=None, help="the endpoint's queue (default: the server's)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in the server")
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=4)
+    add_model_args(parser, "torch threads in the server")
     args = parser.parse_args()
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-    from serve_model import build_tiny_phi3
-
-    from finetui.core.local.backend import LocalBackend
+    offline_with_threads(args.threads)
 
     t_start = time.perf_counter()
     levels = []
-    with tempfile.TemporaryDirectory(prefix="finetui-bench-") as tmp:
-        model_dir = build_tiny_phi3(Path(tmp) / "model", hidden=args.hidden, layers=args.layers, heads=8)
-        backend = LocalBackend(Path(tmp) / "ws")
-        backend.catalog.add_path(model_dir, name="bench-model")
+    with tiny_model(args) as model_dir:
         extra = {} if args.max_queue is None else {"max_queue": args.max_queue}
-        ep = backend.endpoints.create("bench-load", "bench-model", **extra)
-        try:
-            key = backend.endpoints.keys(ep.name).primary
+        with serving(model_dir, "bench-load", **extra) as (backend, ep, key):
             pid = backend.get_endpoint(ep.name).pid
             rss_start = rss_mib(pid)
             for clients in args.levels:
@@ -160,8 +142,6 @@ def main() -> int:
                       f"by status {level['by_status']}, queue rejections {level['queue_rejections']}, "
                       f"RSS {level['rss_before_mib']} -> {level['rss_after_mib']} MiB", flush=True)
             rss_end = rss_mib(pid)
-        finally:
-            backend.endpoints.delete(ep.name)
     print(json.dumps({"tokens_per_answer": args.tokens, "seconds_per_level": args.seconds, "rss_start_mib": rss_start,
                       "rss_end_mib": rss_end, "levels": levels, "seconds": round(time.perf_counter() - t_start, 1)}))
     return 0

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (puts tests/ on the path: the data generator and the one-widget app)
+
 HERE = Path(__file__).resolve()
 PY = sys.executable
 PAGE = 40
@@ -39,7 +41,6 @@ PAGE = 40
 # -- data generation ------------------------------------------------------------------------
 def write_ultrachat(path: Path, rows: int, avg_bytes: int = 5000) -> None:
     try:
-        sys.path.insert(0, str(HERE.parents[1] / "tests"))
         from data_factory import write_synthetic_ultrachat  # another area's generator, when present
 
         write_synthetic_ultrachat(path, rows, avg_bytes)
@@ -86,7 +87,7 @@ def peak_mb() -> float:
 # -- measurements (each runs in its own subprocess) ------------------------------------------------
 async def measure_jsonl(path: str, index_spec: str) -> dict:
     """Times are taken inside render_line: when the row is handed to the compositor to paint."""
-    from textual.app import App
+    from widget_app import WidgetApp
 
     from finetui.tui.widgets.jsonl_view import JsonlView
 
@@ -102,11 +103,7 @@ async def measure_jsonl(path: str, index_spec: str) -> dict:
                 painted.setdefault(row, time.perf_counter())
             return strip
 
-    class Harness(App):
-        def compose(self):
-            yield TimedView()
-
-    app = Harness()
+    app = WidgetApp(TimedView)
     out: dict = {}
     async with app.run_test(size=(120, PAGE + 2)) as pilot:
         view = app.query_one(TimedView)
@@ -140,14 +137,10 @@ def measure_pandas(path: str) -> dict:
 
 
 async def measure_datatable(path: str) -> dict:
-    from textual.app import App
+    from widget_app import WidgetApp
     from textual.widgets import DataTable
 
-    class Harness(App):
-        def compose(self):
-            yield DataTable()
-
-    app = Harness()
+    app = WidgetApp(DataTable)
     async with app.run_test(size=(120, PAGE + 2)) as pilot:
         start = time.perf_counter()
         table = app.query_one(DataTable)
@@ -165,7 +158,7 @@ async def measure_datatable(path: str) -> dict:
 
 
 async def measure_log(path: str, last: str, writer_s: float) -> dict:
-    from textual.app import App
+    from widget_app import WidgetApp
 
     from finetui.tui.widgets.log_view import LogView
 
@@ -182,11 +175,7 @@ async def measure_log(path: str, last: str, writer_s: float) -> dict:
                 ages.append(time.time() - float(text.split()[2]))  # age of the newest line as it is painted
             return strip
 
-    class Harness(App):
-        def compose(self):
-            yield TimedView()
-
-    app = Harness()
+    app = WidgetApp(TimedView)
     out: dict = {}
     async with app.run_test(size=(120, PAGE + 2)):
         view = app.query_one(TimedView)

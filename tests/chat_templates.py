@@ -8,7 +8,7 @@ trains a small byte-level BPE tokenizer offline with a style's special tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 SYSTEM_PROMPT = "You are a helpful AI assistant named Orbit."
 
@@ -23,85 +23,77 @@ class Style:
     bos: str | None = None
 
 
-def _chatml(assistant: str) -> str:
+def _turns(assistant: str, other: str, prompt: str, before: str = "", after_prompt: str = "") -> str:
+    """A template that renders each non-assistant turn as ``other`` and each assistant turn as ``assistant``."""
     return (
-        "{% if messages[0]['role'] != 'system' %}"
-        "{{ '<|im_start|>system\\n" + SYSTEM_PROMPT + "<|im_end|>\\n' }}"
-        "{% endif %}"
-        "{% for message in messages %}"
-        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}"
-        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+        before + "{% for message in messages %}"
+        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}" + other +
         "{% endif %}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+        "{% if add_generation_prompt %}{{ " + prompt + " }}" + after_prompt + "{% endif %}"
     )
 
 
-CHATML = Style(
-    "chatml", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_end|>",
-    plain=_chatml("{{ '<|im_start|>assistant\\n' + message['content'] + '<|im_end|>\\n' }}"),
-    marked=_chatml("{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>\\n' }}{% endgeneration %}"),
-)
+def _style(name: str, specials: tuple[str, ...], eos: str, frame: Callable[[str], str],
+           head: str, body: str, bos: str | None = None) -> Style:
+    # the assistant turn is ``head`` then ``body``; the marked copy puts ``body`` inside the generation markers
+    return Style(name, specials, eos,
+                 plain=frame("{{ " + head + " + " + body + " }}"),
+                 marked=frame("{{ " + head + " }}{% generation %}{{ " + body + " }}{% endgeneration %}"),
+                 bos=bos)
+
+
+_IM_TURN = "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+_IM_PROMPT = "'<|im_start|>assistant\\n'"
+
+
+def _chatml(assistant: str) -> str:
+    system = ("{% if messages[0]['role'] != 'system' %}"
+              "{{ '<|im_start|>system\\n" + SYSTEM_PROMPT + "<|im_end|>\\n' }}"
+              "{% endif %}")
+    return _turns(assistant, _IM_TURN, _IM_PROMPT, before=system)
+
+
+CHATML = _style("chatml", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_end|>", _chatml,
+                _IM_PROMPT, "message['content'] + '<|im_end|>\\n'")
 
 
 def _phi3(assistant: str) -> str:
     # Phi-3-mini's shape, with its EOS written once at the very end of a finished conversation
-    return (
-        "{% for message in messages %}"
-        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}"
-        "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}"
-        "{% endif %}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% else %}{{ eos_token }}{% endif %}"
-    )
+    return _turns(assistant, "{{ '<|' + message['role'] + '|>\\n' + message['content'] + '<|end|>\\n' }}",
+                  "'<|assistant|>\\n'", after_prompt="{% else %}{{ eos_token }}")
 
 
-PHI3 = Style(
-    "phi3", ("<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"), "<|endoftext|>",
-    plain=_phi3("{{ '<|assistant|>\\n' + message['content'] + '<|end|>\\n' }}"),
-    marked=_phi3("{{ '<|assistant|>\\n' }}{% generation %}{{ message['content'] + '<|end|>\\n' }}{% endgeneration %}"),
-)
+PHI3 = _style("phi3", ("<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"), "<|endoftext|>", _phi3,
+              "'<|assistant|>\\n'", "message['content'] + '<|end|>\\n'")
+
+_LLAMA3_HEAD = "'<|start_header_id|>assistant<|end_header_id|>\\n\\n'"
 
 
 def _llama3(assistant: str) -> str:
-    return (
-        "{{ bos_token }}{% for message in messages %}"
-        "{% if message['role'] == 'assistant' %}" + assistant + "{% else %}"
-        "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
-        "{% endif %}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
-    )
+    return _turns(assistant,
+                  "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}",
+                  _LLAMA3_HEAD, before="{{ bos_token }}")
 
 
-LLAMA3 = Style(
-    "llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), "<|eot_id|>",
-    plain=_llama3("{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"),
-    marked=_llama3("{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
-                   "{% generation %}{{ message['content'] | trim + '<|eot_id|>' }}{% endgeneration %}"),
-    bos="<|begin_of_text|>",
-)
+LLAMA3 = _style("llama3", ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"), "<|eot_id|>", _llama3,
+                _LLAMA3_HEAD, "message['content'] | trim + '<|eot_id|>'", bos="<|begin_of_text|>")
 
 
 def _reasoning(assistant: str) -> str:
     # Qwen3's rule: the reasoning of replies before the last user turn is dropped from the prompt
-    return (
-        "{% set ns = namespace(last_user=-1) %}"
-        "{% for message in messages %}{% if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %}{% endfor %}"
-        "{% for message in messages %}"
-        "{% if message['role'] == 'assistant' %}"
+    drop_old_reasoning = (
         "{% set content = message['content'] %}"
         "{% if loop.index0 < ns.last_user and '</think>' in content %}{% set content = content.split('</think>')[-1].lstrip() %}{% endif %}"
-        + assistant +
-        "{% else %}"
-        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-        "{% endif %}{% endfor %}"
-        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
     )
+    last_user = (
+        "{% set ns = namespace(last_user=-1) %}"
+        "{% for message in messages %}{% if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %}{% endfor %}"
+    )
+    return _turns(drop_old_reasoning + assistant, _IM_TURN, _IM_PROMPT, before=last_user)
 
 
-REASONING = Style(
-    "reasoning", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_end|>",
-    plain=_reasoning("{{ '<|im_start|>assistant\\n' + content + '<|im_end|>\\n' }}"),
-    marked=_reasoning("{{ '<|im_start|>assistant\\n' }}{% generation %}{{ content + '<|im_end|>\\n' }}{% endgeneration %}"),
-)
+REASONING = _style("reasoning", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"), "<|im_end|>", _reasoning,
+                   _IM_PROMPT, "content + '<|im_end|>\\n'")
 
 STYLES = (CHATML, PHI3, LLAMA3)
 

@@ -114,3 +114,21 @@ def tiny_chat_workspace(tmp_path: Path):
     backend = LocalBackend(tmp_path / "ws")
     backend.catalog.add_path(build_tiny_phi3(tmp_path / "tiny"), name="tiny-chat")
     return backend
+
+
+@contextlib.contextmanager
+def cli_endpoint(tmp_path: Path, monkeypatch, name: str, *create_args: str):
+    """``finetui endpoint create NAME --no-wait`` over ``tiny_chat_workspace``: yields (backend, the create's JSON).
+
+    OMP_NUM_THREADS=1 for the test's own CLI calls and the server they start; the endpoint is deleted after.
+    """
+    from cli_helpers import finetui, finetui_json
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    backend = tiny_chat_workspace(tmp_path)
+    ws = backend.paths.root
+    try:
+        yield backend, finetui_json(ws, "endpoint", "create", name, "--model", "tiny-chat", "--no-wait", *create_args,
+                                    env={"OMP_NUM_THREADS": "1"})
+    finally:
+        finetui(ws, "endpoint", "delete", name, "--yes", check=False)

@@ -7,18 +7,15 @@ import time
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from serve_model import tiny_chat_workspace
+from serve_model import cli_endpoint
 
 from finetui.core import procs
 
 
 @pytest.mark.slow
 def test_down_stops_local_endpoints_after_one_confirmation(tmp_path, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    backend = tiny_chat_workspace(tmp_path)
-    ws = backend.paths.root
-    try:
-        finetui(ws, "endpoint", "create", "ep-down", "--model", "tiny-chat", "--no-wait", env={"OMP_NUM_THREADS": "1"})
+    with cli_endpoint(tmp_path, monkeypatch, "ep-down") as (backend, _):
+        ws = backend.paths.root
         rec = backend.store.get_endpoint("ep-down")
         listed = finetui_json(ws, "endpoint", "list")
         assert (listed[0]["per_hour"], listed[0]["currency"]) == (0.0, "USD")  # this machine bills nothing per hour
@@ -39,5 +36,3 @@ def test_down_stops_local_endpoints_after_one_confirmation(tmp_path, monkeypatch
             assert time.monotonic() < deadline, "the server is still running"
             time.sleep(0.1)
         assert finetui_json(ws, "endpoint", "list") == []
-    finally:
-        finetui(ws, "endpoint", "delete", "ep-down", "--yes", check=False)

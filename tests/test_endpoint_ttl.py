@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from serve_model import tiny_chat_workspace
+from serve_model import cli_endpoint
 from test_endpoint_lifecycle import wait_for
 
 from finetui.core import procs
@@ -16,13 +16,9 @@ NAME = "ep-ttl"
 
 @pytest.mark.slow
 def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    backend = tiny_chat_workspace(tmp_path)
-    ws = backend.paths.root
-    try:
-        # the CLI process returns at once and is gone: only the server is left to keep the time
-        created = finetui_json(ws, "endpoint", "create", NAME, "--model", "tiny-chat", "--no-wait", "--ttl", "5s",
-                               env={"OMP_NUM_THREADS": "1"})
+    # the CLI process returns at once and is gone: only the server is left to keep the time
+    with cli_endpoint(tmp_path, monkeypatch, NAME, "--ttl", "5s") as (backend, created):
+        ws = backend.paths.root
         assert created["ttl_s"] == 5 and created["expires_at"] == pytest.approx(created["created_at"] + 5)
         rec = backend.store.get_endpoint(NAME)
         assert procs.is_alive(rec.pid, rec.pid_start_time)
@@ -39,8 +35,6 @@ def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
         assert "ttl:          5s, over" in finetui(ws, "endpoint", "show", NAME).stdout
         again = finetui(ws, "endpoint", "restart", NAME, check=False)  # no more time: a restart would stop at once
         assert again.returncode == 1 and "time to live is over" in again.stderr
-    finally:
-        finetui(ws, "endpoint", "delete", NAME, "--yes", check=False)
 
 
 def test_bad_ttl_is_one_line_and_nothing_is_created(tmp_path):

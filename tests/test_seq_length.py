@@ -65,8 +65,8 @@ def test_estimate_validator_form_and_trainer_agree_for_an_8k_model(long_context)
 
 
 async def test_launch_form_shows_the_jobs_length(long_context):
-    from textual.app import App
     from textual.widgets import Label
+    from widget_app import WidgetApp
 
     from finetui.core.local.backend import LocalBackend
     from finetui.tui.widgets.spec_form import SpecForm
@@ -74,11 +74,7 @@ async def test_launch_form_shows_the_jobs_length(long_context):
     ws, ref, _, _ = long_context
     resolved = LocalBackend(ws).resolve_spec(ref)
 
-    class FormApp(App):
-        def compose(self):
-            yield SpecForm()
-
-    app = FormApp()
+    app = WidgetApp(SpecForm)
     async with app.run_test(size=(120, 40)) as pilot:
         form = app.query_one(SpecForm)
         form.set_resolved(resolved)

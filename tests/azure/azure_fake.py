@@ -12,8 +12,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from azure_replay import FakeRequest
 
@@ -93,6 +94,15 @@ def _err(status: int, code: str, message: str, headers: dict | None = None):
                {"x-ms-response-type": "error", **(headers or {})})
 
 
+def _listed(items: Any):
+    return _ok({"value": list(items)})
+
+
+def _found(store: dict, key: Any, missing: str):
+    """``store[key]``, or the service's 404 with the message ``missing``."""
+    return _ok(store[key]) if key in store else _err(404, "UserError", missing)
+
+
 @dataclass
 class Fault:
     method: str
@@ -103,6 +113,27 @@ class Fault:
     times: int = 1
     headers: dict = field(default_factory=dict)
     reply: tuple | None = None  # a whole recorded answer, served as is
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+# the service's path prefixes: a workspace, a registry (through the management front end), a subscription's
+# resource provider, and a workspace's run history
+_WS = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
+_REG = r"/mferp/managementfrontend/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/registries/[^/]+"
+_SUB = r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices"
+_HIST = r"/history/v1\.0" + _WS
+
+
+def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+    """Marks a FakeAzure method as the answer to ``method`` on a path that ``pattern`` matches whole;
+    the pattern's groups are the method's arguments after the request."""
+
+    def mark(handler: Handler) -> Handler:
+        handler.route = (method, pattern)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
 
 
 class FakeAzure:
@@ -210,74 +241,21 @@ class FakeAzure:
                 if fault.reply is not None:
                     return fault.reply
                 return _err(fault.status, fault.code, fault.message, fault.headers)
-        for method, pattern, handler in self._routes():
-            if method == req.method:
-                m = re.fullmatch(pattern, req.path)
-                if m:
-                    return handler(req, *m.groups())
+        for name, (method, pattern) in ROUTES.items():
+            if method == req.method and (m := re.fullmatch(pattern, req.path)):
+                return getattr(self, name)(req, *m.groups())
         self.unhandled.append(f"{req.method} {req.url}")
         return _err(404, "NotFound", f"fake has no route for {req.method} {req.path}")
 
-    def _routes(self):
-        ws = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
-        reg = r"/mferp/managementfrontend/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/registries/[^/]+"
-        sub = r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices"
-        hist = r"/history/v1\.0" + ws
-        return [
-            ("GET", r"/registrymanagement/v1\.0/registries/([^/]+)/discovery", self.registry_discovery),
-            ("GET", reg + r"/models", self.registry_model_list),
-            ("GET", reg + r"/models/([^/]+)/versions", self.registry_model_versions),
-            ("GET", reg + r"/models/([^/]+)/versions/([^/]+)", self.registry_model_get),
-            ("GET", reg + r"/components/([^/]+)/versions", self.component_versions),
-            ("GET", reg + r"/components/([^/]+)/versions/([^/]+)", self.component_get),
-            ("GET", r"/discovery", self.discovery),
-            ("GET", ws, self.workspace),
-            ("GET", ws + r"/computes", self.compute_list),
-            ("GET", ws + r"/computes/([^/]+)", self.compute_get),
-            ("PUT", ws + r"/computes/([^/]+)", self.compute_put),
-            ("GET", sub + r"/locations/([^/]+)/vmSizes", self.vm_size_list),
-            ("GET", sub + r"/locations/([^/]+)/usages", self.usage_list),
-            ("GET", ws + r"/datastores", self.datastore_list),
-            ("GET", ws + r"/datastores/([^/]+)", self.datastore_get),
-            ("POST", ws + r"/datastores/([^/]+)/listSecrets", self.datastore_secrets),
-            ("HEAD", r"/(workspace-container|logs)/(.+)", self.blob_head),
-            ("PUT", r"/(workspace-container|logs)/(.+)", self.blob_put),
-            ("GET", r"/(workspace-container|logs)/(.+)", self.blob_get),
-            ("GET", r"/(workspace-container)", self.blob_list),
-            ("PUT", ws + r"/jobs/([^/]+)", self.job_put),
-            ("GET", ws + r"/jobs", self.job_list),
-            ("GET", ws + r"/jobs/([^/]+)", self.job_get),
-            ("POST", ws + r"/jobs/([^/]+)/cancel", self.job_cancel),
-            ("GET", hist + r"/runs/([^/]+)/children", self.run_children),
-            ("GET", hist + r"/runs/([^/]+)/details", self.run_details),
-            ("GET", ws + r"/models/([^/]+)/versions", self.model_versions),
-            ("PUT", ws + r"/models/([^/]+)/versions/([^/]+)", self.model_put),
-            ("GET", ws + r"/models/([^/]+)/versions/([^/]+)", self.model_get),
-            ("GET", ws + r"/models", self.model_list),
-            ("PUT", ws + r"/onlineEndpoints/([^/]+)", self.endpoint_put),
-            ("GET", ws + r"/onlineEndpoints", self.endpoint_list),
-            ("GET", ws + r"/onlineEndpoints/([^/]+)", self.endpoint_get),
-            ("DELETE", ws + r"/onlineEndpoints/([^/]+)", self.endpoint_delete),
-            ("POST", ws + r"/onlineEndpoints/([^/]+)/listKeys", self.endpoint_keys),
-            ("PUT", ws + r"/onlineEndpoints/([^/]+)/deployments/([^/]+)", self.deployment_put),
-            ("GET", ws + r"/onlineEndpoints/([^/]+)/deployments", self.deployment_list),
-            ("GET", ws + r"/onlineEndpoints/([^/]+)/deployments/([^/]+)", self.deployment_get),
-            ("POST", ws + r"/onlineEndpoints/([^/]+)/deployments/([^/]+)/getLogs", self.deployment_logs),
-            ("POST", ws + r"/onlineEndpoints/([^/]+)/regenerateKeys", self.endpoint_regenerate),
-            ("GET", sub + r"/locations/[^/]+/mfeOperationsStatus/([^/]+)", self.operation_status),
-            ("GET", sub + r"/locations/[^/]+/mfeOperationResults/([^/]+)", self.operation_result),
-            ("POST", r"/score", self.score),
-            ("GET", r"/mlflow/v1\.0" + ws + r"/api/2\.0/mlflow/runs/get", self.mlflow_run),
-            ("GET", r"/mlflow/v1\.0" + ws + r"/api/2\.0/mlflow/metrics/get-history", self.mlflow_history),
-        ]
-
     # -- registry ------------------------------------------------------------------------------
+    @route("GET", r"/registrymanagement/v1\.0/registries/([^/]+)/discovery")
     def registry_discovery(self, req, name):
         return _ok({"registryId": "00000000-0000-0000-0000-0000000000aa", "registryName": name, "tenantId": SUB,
                     "primaryRegion": LOC, "regions": [LOC], "subscriptionId": SUB, "resourceGroup": REGISTRY_RG,
                     "workspaceName": None, "primaryRegionResourceProviderUri": f"https://cert-{LOC}.experiments.azureml.net/",
                     "registryFqdns": {LOC: {"uri": API}}, "intellectualPropertyPublisher": None})
 
+    @route("GET", _REG + r"/models")
     def registry_model_list(self, req):
         out = []
         for name, versions in sorted(self.registry_models.items()):
@@ -288,12 +266,14 @@ class FakeAzure:
                                        "isArchived": False, "latestVersion": latest}, "systemData": SYSTEM})
         return _ok({"value": out})
 
+    @route("GET", _REG + r"/models/([^/]+)/versions")
     def registry_model_versions(self, req, name):
         versions = self.registry_models.get(name, {})
         ordered = sorted(versions.values(), key=lambda b: int(b["name"]) if b["name"].isdigit() else 0, reverse=True)
         top = int(req.query.get("$top", len(ordered) or 1))
         return _ok({"value": ordered[:top]})  # an unknown model is an empty list, not a 404 (recording 01)
 
+    @route("GET", _REG + r"/models/([^/]+)/versions/([^/]+)")
     def registry_model_get(self, req, name, version):
         body = self.registry_models.get(name, {}).get(version)
         if body is None:
@@ -319,17 +299,20 @@ class FakeAzure:
             "systemData": SYSTEM,
         }
 
+    @route("GET", _REG + r"/components/([^/]+)/versions")
     def component_versions(self, req, name):
         if name != "chat_completion_pipeline":
             return _ok({"value": []})
         return _ok({"value": [self._component()]})
 
+    @route("GET", _REG + r"/components/([^/]+)/versions/([^/]+)")
     def component_get(self, req, name, version):
         if name != "chat_completion_pipeline":
             return _err(404, "UserError", f"component {name} not found")
         return _ok(self._component())
 
     # -- workspace, compute, storage -------------------------------------------------------------
+    @route("GET", _WS)
     def workspace(self, req):
         return _ok({"id": WS_ID, "name": WS, "type": "Microsoft.MachineLearningServices/workspaces", "location": LOC,
                     "tags": {}, "properties": {"friendlyName": WS, "provisioningState": "Succeeded",
@@ -339,17 +322,19 @@ class FakeAzure:
                     "identity": {"type": "SystemAssigned"}, "kind": "Default", "sku": {"name": "Basic", "tier": "Basic"},
                     "systemData": SYSTEM})
 
+    @route("GET", r"/discovery")
     def discovery(self, req):
         return _ok({"api": API, "history": API, "experimentation": API, "catalog": API, "studio": "https://ml.azure.com"})
 
+    @route("GET", _WS + r"/computes")
     def compute_list(self, req):
-        return _ok({"value": list(self.computes.values())})
+        return _listed(self.computes.values())
 
+    @route("GET", _WS + r"/computes/([^/]+)")
     def compute_get(self, req, name):
-        if name not in self.computes:
-            return _err(404, "UserError", f"Compute {name} is not found in workspace {WS}")
-        return _ok(self.computes[name])
+        return _found(self.computes, name, f"Compute {name} is not found in workspace {WS}")
 
+    @route("PUT", _WS + r"/computes/([^/]+)")
     def compute_put(self, req, name):
         props = req.json()["properties"]
         size = props["properties"]["vmSize"]
@@ -365,8 +350,9 @@ class FakeAzure:
         stored["scaleSettings"].update({k: v for k, v in scale.items() if k in ("minNodeCount", "nodeIdleTimeBeforeScaleDown")})
         return _ok(self.computes[name], 201, self._lro_headers(self._new_op("Succeeded")))
 
+    @route("GET", _SUB + r"/locations/([^/]+)/usages")
     def usage_list(self, req, location):
-        return _ok({"value": self.usages})
+        return _listed(self.usages)
 
     def add_usage(self, name: str, used: int, limit: int) -> None:
         """A quota as ``usages`` reports it: a VM family's cores, or the region's low-priority cores."""
@@ -376,8 +362,9 @@ class FakeAzure:
                             "currentValue": used, "limit": limit,
                             "name": {"value": name, "localizedValue": f"{name} cores"}})
 
+    @route("GET", _SUB + r"/locations/([^/]+)/vmSizes")
     def vm_size_list(self, req, location):
-        return _ok({"value": self.vm_sizes})
+        return _listed(self.vm_sizes)
 
     def _datastore(self) -> dict:
         return {"id": f"{WS_ID}/datastores/workspaceblobstore", "name": "workspaceblobstore",
@@ -386,21 +373,26 @@ class FakeAzure:
                                "endpoint": "core.windows.net", "protocol": "https", "isDefault": True,
                                "credentials": {"credentialsType": "AccountKey"}, "description": None, "tags": {}}}
 
+    @route("GET", _WS + r"/datastores")
     def datastore_list(self, req):
         return _ok({"value": [self._datastore()]})
 
+    @route("GET", _WS + r"/datastores/([^/]+)")
     def datastore_get(self, req, name):
         return _ok(self._datastore())
 
+    @route("POST", _WS + r"/datastores/([^/]+)/listSecrets")
     def datastore_secrets(self, req, name):
         return _ok({"secretsType": "AccountKey", "key": "ZmFrZS1hY2NvdW50LWtleQ=="})
 
+    @route("HEAD", r"/(workspace-container|logs)/(.+)")
     def blob_head(self, req, container, path):
         key = f"/{container}/{path}"
         if key not in self.blobs:
             return 404, {"x-ms-error-code": "BlobNotFound"}, b""
         return 200, {"Content-Length": str(len(self.blobs[key])), "x-ms-blob-type": "BlockBlob"}, b""
 
+    @route("PUT", r"/(workspace-container|logs)/(.+)")
     def blob_put(self, req, container, path):
         key = f"/{container}/{path}"
         if req.query.get("comp") in ("metadata", "properties"):
@@ -408,6 +400,7 @@ class FakeAzure:
         self.blobs[key] = req.body
         return 201, {"ETag": '"0x1"', "Last-Modified": "Thu, 01 Jan 2026 00:00:00 GMT", "Content-MD5": ""}, b""
 
+    @route("GET", r"/(workspace-container|logs)/(.+)")
     def blob_get(self, req, container, path):
         key = f"/{container}/{path}"
         if key not in self.blobs:
@@ -426,6 +419,7 @@ class FakeAzure:
             return 206, {"Content-Type": "text/plain", "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}, data[start:]
         return 200, {"Content-Type": "text/plain"}, data
 
+    @route("GET", r"/(workspace-container)")
     def blob_list(self, req, container):
         return 200, {"Content-Type": "application/xml"}, b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs /></EnumerationResults>'
 
@@ -434,6 +428,7 @@ class FakeAzure:
         body = copy.deepcopy(self.jobs[name])
         return body
 
+    @route("PUT", _WS + r"/jobs/([^/]+)")
     def job_put(self, req, name):
         body = req.json()
         self.job_bodies[name] = body
@@ -469,6 +464,7 @@ class FakeAzure:
             if done and error:
                 self.runs[f"{job}-{step}"]["error"] = {"error": {"code": "UserError", "message": error}}
 
+    @route("GET", _WS + r"/jobs/([^/]+)")
     def job_get(self, req, name):
         if name not in self.jobs:
             return _err(404, "UserError", f"Job {name} not found in workspace {WS}")
@@ -476,9 +472,11 @@ class FakeAzure:
             self.advance(name, self.job_script[name].pop(0))
         return _ok(self._job_view(name))
 
+    @route("GET", _WS + r"/jobs")
     def job_list(self, req):
         return _ok({"value": [self._job_view(n) for n in self.jobs]})
 
+    @route("POST", _WS + r"/jobs/([^/]+)/cancel")
     def job_cancel(self, req, name):
         if name not in self.jobs:
             return _err(404, "UserError", f"Job {name} not found")
@@ -498,11 +496,13 @@ class FakeAzure:
                 "runDefinition": None, "computeRequest": None, "createdBy": None,
                 "warnings": None, "revision": 1, "statusRevision": 1}
 
+    @route("GET", _HIST + r"/runs/([^/]+)/children")
     def run_children(self, req, name):
         kids = sorted((r for r in self.runs.values() if r["parent"] == name and r["status"] != "NotStarted"),
                       key=lambda r: r["order"])
         return _ok({"value": [self._run_body(r) for r in kids]})
 
+    @route("GET", _HIST + r"/runs/([^/]+)/details")
     def run_details(self, req, run_id):
         run = self.runs.get(run_id)
         if run is None:
@@ -516,6 +516,7 @@ class FakeAzure:
                     "error": run.get("error"), "warnings": None})
 
     # -- models -------------------------------------------------------------------------------------------
+    @route("PUT", _WS + r"/models/([^/]+)/versions/([^/]+)")
     def model_put(self, req, name, version):
         body = req.json()
         props = body["properties"]
@@ -527,11 +528,11 @@ class FakeAzure:
                                         "properties": {**props, "provisioningState": "Succeeded"}, "systemData": SYSTEM}
         return _ok(self.models[(name, version)], 201)
 
+    @route("GET", _WS + r"/models/([^/]+)/versions/([^/]+)")
     def model_get(self, req, name, version):
-        if (name, version) not in self.models:
-            return _err(404, "UserError", f"Model {name}:{version} not found in workspace {WS}")
-        return _ok(self.models[(name, version)])
+        return _found(self.models, (name, version), f"Model {name}:{version} not found in workspace {WS}")
 
+    @route("GET", _WS + r"/models/([^/]+)/versions")
     def model_versions(self, req, name):
         found = [b for (n, _), b in self.models.items() if n == name]
         if not found:
@@ -539,6 +540,7 @@ class FakeAzure:
         found.sort(key=lambda b: _version_order(b["name"]), reverse=True)  # $orderBy=createdtime desc
         return _ok({"value": found[: int(req.query.get("$top", len(found)))]})
 
+    @route("GET", _WS + r"/models")
     def model_list(self, req):
         names = sorted({n for n, _ in self.models})
         return _ok({"value": [{"id": f"{WS_ID}/models/{n}", "name": n, "type": "Microsoft.MachineLearningServices/workspaces/models",
@@ -559,6 +561,7 @@ class FakeAzure:
                 "Location": f"{base}/mfeOperationResults/{op}?api-version=2024-01-01-preview",
                 "x-ms-async-operation-timeout": "PT30M", "Retry-After": "1"}
 
+    @route("PUT", _WS + r"/onlineEndpoints/([^/]+)")
     def endpoint_put(self, req, name):
         body = req.json()
         props = body["properties"]
@@ -576,14 +579,15 @@ class FakeAzure:
         self.endpoints[name]["properties"]["provisioningState"] = "Succeeded"
         return _ok(reply, 201, self._lro_headers(op))
 
+    @route("GET", _WS + r"/onlineEndpoints/([^/]+)")
     def endpoint_get(self, req, name):
-        if name not in self.endpoints:
-            return _err(404, "UserError", f"Online endpoint {name} not found in workspace {WS}")
-        return _ok(self.endpoints[name])
+        return _found(self.endpoints, name, f"Online endpoint {name} not found in workspace {WS}")
 
+    @route("GET", _WS + r"/onlineEndpoints")
     def endpoint_list(self, req):
-        return _ok({"value": list(self.endpoints.values())})
+        return _listed(self.endpoints.values())
 
+    @route("DELETE", _WS + r"/onlineEndpoints/([^/]+)")
     def endpoint_delete(self, req, name):
         if name not in self.endpoints:
             return _err(404, "UserError", f"Online endpoint {name} not found")
@@ -595,11 +599,13 @@ class FakeAzure:
             del self.deployments[key]
         return 202, self._lro_headers(op), b"null"
 
+    @route("POST", _WS + r"/onlineEndpoints/([^/]+)/listKeys")
     def endpoint_keys(self, req, name):
         if name not in self.endpoints:
             return _err(404, "UserError", f"Online endpoint {name} not found")
         return _ok({"primaryKey": "fake-key-1", "secondaryKey": "fake-key-2"})
 
+    @route("PUT", _WS + r"/onlineEndpoints/([^/]+)/deployments/([^/]+)")
     def deployment_put(self, req, endpoint, name):
         body = req.json()
         props = body["properties"]
@@ -618,23 +624,26 @@ class FakeAzure:
         self.deployments[(endpoint, name)]["properties"]["provisioningState"] = "Succeeded"
         return _ok(reply, 201, self._lro_headers(op))
 
+    @route("GET", _WS + r"/onlineEndpoints/([^/]+)/deployments/([^/]+)")
     def deployment_get(self, req, endpoint, name):
-        if (endpoint, name) not in self.deployments:
-            return _err(404, "UserError", f"Deployment {name} not found on endpoint {endpoint}")
-        return _ok(self.deployments[(endpoint, name)])
+        return _found(self.deployments, (endpoint, name), f"Deployment {name} not found on endpoint {endpoint}")
 
+    @route("GET", _WS + r"/onlineEndpoints/([^/]+)/deployments")
     def deployment_list(self, req, endpoint):
         return _ok({"value": [b for (e, _), b in self.deployments.items() if e == endpoint]})
 
+    @route("POST", _WS + r"/onlineEndpoints/([^/]+)/deployments/([^/]+)/getLogs")
     def deployment_logs(self, req, endpoint, name):
         if (endpoint, name) not in self.deployments:
             return _err(404, "UserError", f"Deployment {name} not found on endpoint {endpoint}")
         return _ok({"content": "Booting worker with pid: 7\nModel loaded\n"})
 
+    @route("POST", _WS + r"/onlineEndpoints/([^/]+)/regenerateKeys")
     def endpoint_regenerate(self, req, name):
         self.regenerated = req.json().get("keyType")
         return 202, self._lro_headers(self._new_op("Succeeded")), b""
 
+    @route("GET", _SUB + r"/locations/[^/]+/mfeOperationsStatus/([^/]+)")
     def operation_status(self, req, op):
         state = self.operations.get(op, {"status": "Succeeded"})
         body = {"id": op, "name": op, "status": state["status"], "startTime": "2026-01-01T00:00:00Z"}
@@ -642,6 +651,7 @@ class FakeAzure:
             body["error"] = state["error"]
         return _ok(body)
 
+    @route("GET", _SUB + r"/locations/[^/]+/mfeOperationResults/([^/]+)")
     def operation_result(self, req, op):
         return 200, {"Content-Type": "application/json"}, b"null"
 
@@ -649,6 +659,7 @@ class FakeAzure:
         self.metrics.setdefault(run_id, []).append({"key": key, "value": value, "step": step,
                                                      "timestamp": 1767225600000 + step * 1000})
 
+    @route("GET", r"/mlflow/v1\.0" + _WS + r"/api/2\.0/mlflow/runs/get")
     def mlflow_run(self, req):
         if not req.headers.get("Authorization", "").startswith("Bearer "):
             return _err(401, "Unauthorized", "no token")
@@ -656,14 +667,20 @@ class FakeAzure:
         latest = {m["key"]: m for m in self.metrics.get(run_id, [])}
         return _ok({"run": {"info": {"run_id": run_id}, "data": {"metrics": list(latest.values())}}})
 
+    @route("GET", r"/mlflow/v1\.0" + _WS + r"/api/2\.0/mlflow/metrics/get-history")
     def mlflow_history(self, req):
         run_id, key = req.query["run_id"], req.query["metric_key"]
         return _ok({"metrics": [m for m in self.metrics.get(run_id, []) if m["key"] == key]})
 
+    @route("POST", r"/score")
     def score(self, req):
         self.scored.append({"host": req.host, "auth": "Authorization" in req.headers, "body": req.json(),
                             "deployment": req.headers.get("azureml-model-deployment")})
         return _ok(self.score_reply)
+
+
+# handler name -> (method, path pattern), in the class's order: no path matches two patterns of one method
+ROUTES: dict[str, tuple[str, str]] = {name: fn.route for name, fn in vars(FakeAzure).items() if hasattr(fn, "route")}
 
 
 def standard_fake() -> FakeAzure:

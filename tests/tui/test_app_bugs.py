@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from chat_server import ChatServer
-from test_app_panes import app_for, plain, text_of
+from test_app_panes import app_for, plain, running, text_of
 from textual.widgets import DataTable, TabbedContent
 from tui_fixtures import T0, wait_for
 
@@ -35,10 +35,7 @@ async def polled(pilot, app, backend) -> None:
 async def test_poll_keeps_cursor_chat_and_revealed_keys_on_the_second_row(fixed_backend):
     with ChatServer(PRIMARY) as server:
         two_endpoints(fixed_backend, server.url)
-        app = app_for(fixed_backend)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: app.mounted)
-            await pilot.press("5")
+        async with running(fixed_backend, (100, 30), "5") as (app, pilot):
             table = app.query_one("#endpoint-table", DataTable)
             await wait_for(pilot, lambda: table.row_count == 2)
             pane = app.pane("endpoints")
@@ -63,10 +60,7 @@ async def test_poll_keeps_cursor_chat_and_revealed_keys_on_the_second_row(fixed_
 
 
 async def test_new_endpoint_row_does_not_move_the_cursor(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("5")
+    async with running(fixed_backend, (100, 30), "5") as (app, pilot):
         table = app.query_one("#endpoint-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
         first = fixed_backend.endpoint
@@ -88,10 +82,7 @@ async def test_metrics_tab_renders_under_no_color_and_legend_shows_the_last_loss
     points = [MetricPoint(p["name"], p["value"], p["step"]) for p in metric_points(40)]
     fixed_backend.job_metrics = lambda name: [*points, MetricPoint("train_loss", 1.4152, 40)]
     monkeypatch.setenv("NO_COLOR", "1")
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (80, 24), "4") as (app, pilot):
         plot = app.query_one(LossPlot)
         await wait_for(pilot, lambda: bool(plot.series))
         await pilot.press("m")
@@ -109,10 +100,7 @@ async def test_metrics_tab_renders_under_no_color_and_legend_shows_the_last_loss
 
 
 async def test_pane_keys_keep_working_after_a_sub_tab_switch(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (80, 24), "4") as (app, pilot):
         await wait_for(pilot, lambda: app.query_one("#job-table", DataTable).row_count == 1)
         tabs = app.query_one("#job-tabs", TabbedContent)
         await pilot.press("l", "m")
@@ -138,10 +126,7 @@ async def test_pane_keys_keep_working_after_a_sub_tab_switch(fixed_backend):
 
 
 async def test_endpoint_keys_show_on_the_details_tab(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("5")
+    async with running(fixed_backend, (80, 24), "5") as (app, pilot):
         pane = app.pane("endpoints")
         await wait_for(pilot, lambda: pane.endpoint is not None)
         tabs = app.query_one("#endpoint-tabs", TabbedContent)
@@ -157,10 +142,7 @@ async def test_help_lists_every_binding_of_every_pane(fixed_backend):
 
     from finetui.tui.app import PANES
 
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 80)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("question_mark")
+    async with running(fixed_backend, (100, 80), "question_mark") as (app, pilot):
         text = plain(app.screen.query_one("#help-text").content)
         assert "i             chat with the endpoint" in text and "Enter chat" not in text
         for _, label, cls in PANES:
@@ -209,10 +191,7 @@ async def test_log_filter_does_not_leak_to_another_job(fixed_backend):
 
     first = fixed_backend.job
     fixed_backend.list_jobs = lambda: [dataclasses.replace(first, name="tiny-chat-20250102-000000-bcde"), first]
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (100, 30), "4") as (app, pilot):
         await wait_for(pilot, lambda: app.query_one("#job-table", DataTable).row_count == 2)
         view = app.query_one(LogView)
         await wait_for(pilot, lambda: view.line_count == 200)
@@ -231,10 +210,7 @@ async def test_cancel_dialog_says_checkpoints_are_kept(fixed_backend):
     from finetui.core.models import JobStatus
 
     fixed_backend.job = dataclasses.replace(fixed_backend.job, status=JobStatus.RUNNING, ended_at=None)
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (100, 30), "4") as (app, pilot):
         await wait_for(pilot, lambda: app.pane("jobs").job is not None)
         await pilot.press("x")
         question = plain(app.screen.query_one("#confirm-question").content)
@@ -245,10 +221,7 @@ async def test_cancel_dialog_says_checkpoints_are_kept(fixed_backend):
 async def test_raw_view_is_whole_and_follows_the_endpoint(fixed_backend):
     with ChatServer(PRIMARY) as server:
         two_endpoints(fixed_backend, server.url)
-        app = app_for(fixed_backend)
-        async with app.run_test(size=(100, 40)) as pilot:
-            await wait_for(pilot, lambda: app.mounted)
-            await pilot.press("5")
+        async with running(fixed_backend, (100, 40), "5") as (app, pilot):
             pane = app.pane("endpoints")
             await wait_for(pilot, lambda: app.query_one("#endpoint-table", DataTable).row_count == 2)
             await pilot.press("down")
@@ -269,9 +242,7 @@ async def test_raw_view_is_whole_and_follows_the_endpoint(fixed_backend):
 
 
 async def test_esc_clears_the_models_filter(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(fixed_backend, (80, 24)) as (app, pilot):
         table = app.query_one("#model-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
         await pilot.press("slash", *"nothing-like-this")
@@ -283,9 +254,7 @@ async def test_esc_clears_the_models_filter(fixed_backend):
 
 async def test_quit_dialog_aligns_the_endpoint_list(fixed_backend):
     fixed_backend.endpoints = [fixed_backend.endpoint, dataclasses.replace(fixed_backend.endpoint, name="a-much-longer-endpoint")]
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(fixed_backend, (100, 30)) as (app, pilot):
         await wait_for(pilot, lambda: len(app.pane("endpoints").endpoints) == 2)
         await pilot.press("q")
         lines = [line for line in plain(app.screen.query_one("#confirm-question").content).splitlines() if " up " in line]
@@ -335,10 +304,7 @@ async def test_plus_zooms_the_view_to_the_whole_screen(fixed_backend):
 
     from finetui.tui.widgets.log_view import LogView
 
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (80, 24), "4") as (app, pilot):
         view = app.query_one(LogView)
         await wait_for(pilot, lambda: view.line_count == 200)
         narrow = view.size.width

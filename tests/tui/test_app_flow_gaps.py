@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from test_app_panes import app_for, text_of
+from test_app_panes import running, text_of
 from textual.widgets import DataTable
 from tui_fixtures import T0, FixedBackend, screen_text, wait_for
 
@@ -50,10 +50,7 @@ def test_progress_takes_the_rate_of_the_recent_steps():
 
 async def test_jobs_list_shows_progress_and_tells_jobs_of_one_model_apart_at_80_columns(tmp_path):
     backend = TwoJobsBackend(tmp_path / "fixed")
-    app = app_for(backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(backend, (80, 24), "4") as (app, pilot):
         table = app.query_one("#job-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 2)
         await wait_for(pilot, lambda: "ETA" in screen_text(app))
@@ -64,10 +61,7 @@ async def test_jobs_list_shows_progress_and_tells_jobs_of_one_model_apart_at_80_
 
 
 async def test_log_keys_wrap_and_sideways_scroll_fit_the_footer_at_80_columns(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (80, 24), "4") as (app, pilot):
         await wait_for(pilot, lambda: app.query_one("#job-table", DataTable).row_count == 1)
         await pilot.press("l")
         await wait_for(pilot, lambda: "Wrap" in screen_text(app).splitlines()[-1])
@@ -88,10 +82,7 @@ async def test_data_pane_opens_a_typed_path_with_completion_lists_folders_and_re
     elsewhere = tmp_path / "elsewhere"
     write_jsonl(elsewhere / "sub" / "more.jsonl", chat_rows(7))
     os.mkfifo(elsewhere / "pipe.jsonl")
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("3")
+    async with running(fixed_backend, (80, 24), "3") as (app, pilot):
         pane = app.pane("data")
         await wait_for(pilot, lambda: pane.path is not None and pane.path.name == "train.jsonl")
         box = app.query_one("#data-path", Input)
@@ -154,9 +145,7 @@ class EmptyBackend(FixedBackend):
 
 
 async def test_empty_panes_say_what_to_do_next(tmp_path):
-    app = app_for(EmptyBackend(tmp_path / "fixed"))
-    async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(EmptyBackend(tmp_path / "fixed"), (120, 36)) as (app, pilot):
         await wait_for(pilot, lambda: "finetui model add PATH" in text_of(app, "#model-details"))
         assert "finetui demo" in text_of(app, "#model-details")
         await pilot.press("slash", *"zz")
@@ -174,10 +163,7 @@ async def test_empty_panes_say_what_to_do_next(tmp_path):
 async def test_compute_without_a_model_says_where_to_pick_one(tmp_path):
     backend = EmptyBackend(tmp_path / "fixed")
     backend.list_compute = FixedBackend.list_compute.__get__(backend)  # this machine is a target
-    app = app_for(backend)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("2")
+    async with running(backend, (120, 36), "2") as (app, pilot):
         await wait_for(pilot, lambda: "no model to check: pick one in pane 1" in text_of(app, "#fit-report"))
 
 
@@ -185,10 +171,7 @@ async def test_data_pane_picks_a_tokenizer_for_token_lengths(local_ws, tmp_path)
     from chatml_model import build_chatml_llama
 
     local_ws.catalog.add_path(build_chatml_llama(tmp_path / "chatml", hidden=16), "chatml")
-    app = app_for(local_ws)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("3")
+    async with running(local_ws, (120, 36), "3") as (app, pilot):
         pane = app.pane("data")
         await wait_for(pilot, lambda: pane.path is not None)
         await wait_for(pilot, lambda: "no tokenizer · t picks one" in text_of(app, "#validation"), timeout=60)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from textual.pilot import Pilot
 from tui_fixtures import wait_for
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -21,6 +24,16 @@ def app_for(backend, **kw) -> FinetuiApp:
     return FinetuiApp(lambda: backend, poll_interval=None, clock=lambda: 1_760_000_100.0, **kw)
 
 
+@asynccontextmanager
+async def running(backend, size: tuple[int, int], *keys: str) -> AsyncIterator[tuple[FinetuiApp, Pilot]]:
+    """The app over ``backend`` at a fixed terminal size, mounted, then ``keys`` pressed (a pane's number, say)."""
+    app = app_for(backend)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.mounted)
+        await pilot.press(*keys)
+        yield app, pilot
+
+
 def text_of(app, selector: str) -> str:
     return plain(app.query_one(selector, Static).content)
 
@@ -34,9 +47,7 @@ def plain(renderable) -> str:
 
 
 async def test_number_keys_switch_panes(local_ws):
-    app = app_for(local_ws)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(local_ws, (80, 24)) as (app, pilot):
         for i, (pid, _, _) in enumerate(PANES):
             await pilot.press(str(i + 1))
             assert app.query_one("#panes", TabbedContent).active == pid
@@ -48,9 +59,7 @@ async def test_number_keys_switch_panes(local_ws):
 
 
 async def test_models_filter_details_and_compute_check(local_ws):
-    app = app_for(local_ws)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(local_ws, (80, 24)) as (app, pilot):
         table = app.query_one("#model-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
         assert app.selected_model == "tiny-chat:1"
@@ -68,10 +77,7 @@ async def test_models_filter_details_and_compute_check(local_ws):
 
 
 async def test_data_rows_last_row_and_chat(local_ws):
-    app = app_for(local_ws)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("3")
+    async with running(local_ws, (80, 24), "3") as (app, pilot):
         view = app.query_one(JsonlView)
         await wait_for(pilot, lambda: view.done)
         names = [p.name for p in app.pane("data").files]
@@ -89,20 +95,14 @@ async def test_data_rows_last_row_and_chat(local_ws):
 
 
 async def test_data_validation_report(local_ws):
-    app = app_for(local_ws)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("3", "v")
+    async with running(local_ws, (80, 24), "3", "v") as (app, pilot):
         await wait_for(pilot, lambda: not text_of(app, "#validation").startswith(("press", "validating")))
         report = text_of(app, "#validation")
         assert "VALID" in report, report
 
 
 async def test_jobs_list_log_metrics(local_ws):
-    app = app_for(local_ws)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(local_ws, (80, 24), "4") as (app, pilot):
         table = app.query_one("#job-table", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
         view = app.query_one(LogView)
@@ -121,9 +121,7 @@ async def test_jobs_list_log_metrics(local_ws):
 
 
 async def test_launch_form_marks_overrides_and_checks_values(local_ws):
-    app = app_for(local_ws)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(local_ws, (100, 30)) as (app, pilot):
         await wait_for(pilot, lambda: app.selected_model == "tiny-chat:1")
         await pilot.press("t")
         assert app.query_one("#panes", TabbedContent).active == "jobs"
@@ -142,10 +140,7 @@ async def test_launch_form_marks_overrides_and_checks_values(local_ws):
 
 
 async def test_endpoints_keys_masked_until_revealed(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("5")
+    async with running(fixed_backend, (100, 30), "5") as (app, pilot):
         await wait_for(pilot, lambda: app.query_one("#endpoint-table", DataTable).row_count == 1)
         pane = app.pane("endpoints")
         await wait_for(pilot, lambda: pane.endpoint is not None)
@@ -162,9 +157,7 @@ async def test_endpoints_keys_masked_until_revealed(fixed_backend):
 
 
 async def test_quit_lists_running_endpoints(fixed_backend):
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
+    async with running(fixed_backend, (100, 30)) as (app, pilot):
         await wait_for(pilot, lambda: app.pane("endpoints").endpoints)
         await pilot.press("q")
         question = plain(app.screen.query_one("#confirm-question").content)

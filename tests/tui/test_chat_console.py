@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 from textual.app import App, ComposeResult
@@ -26,13 +27,19 @@ def sse(request: httpx.Request) -> httpx.Response:
 
 
 class ChatApp(App):
+    """A ChatConsole whose endpoint's HTTP requests go to ``handle``."""
+
+    def __init__(self, handle: Callable[[httpx.Request], httpx.Response] = sse) -> None:
+        super().__init__()
+        self.handle = handle
+
     def compose(self) -> ComposeResult:
         yield ChatConsole()
 
     def on_mount(self) -> None:
         url = "http://127.0.0.1:9/v1"
         self.query_one(ChatConsole).set_endpoint(
-            url, lambda: ChatClient(url, KEY, endpoint="ep", transport=httpx.MockTransport(sse))
+            url, lambda: ChatClient(url, KEY, endpoint="ep", transport=httpx.MockTransport(self.handle))
         )
 
 
@@ -68,16 +75,7 @@ async def test_settings_are_visible_and_editable():
         seen.append(json.loads(request.content))
         return sse(request)
 
-    class SettingsApp(App):
-        def compose(self) -> ComposeResult:
-            yield ChatConsole()
-
-        def on_mount(self) -> None:
-            url = "http://127.0.0.1:9/v1"
-            self.query_one(ChatConsole).set_endpoint(
-                url, lambda: ChatClient(url, KEY, endpoint="ep", transport=httpx.MockTransport(record)))
-
-    app = SettingsApp()
+    app = ChatApp(record)
     async with app.run_test(size=(120, 30)) as pilot:
         console = app.query_one(ChatConsole)
         settings = app.query_one("#chat-settings", Static)

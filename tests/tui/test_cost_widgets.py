@@ -7,12 +7,15 @@ at the diff (`pytest tests/tui/test_cost_widgets.py --snapshot-update`).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from tui_fixtures import T0, wait_for
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from finetui.core.models import EndpointState
@@ -51,18 +54,30 @@ def _app(backend) -> FinetuiApp:
     return FinetuiApp(lambda: backend, poll_interval=None, clock=lambda: NOW)
 
 
-async def _open_log(pilot) -> None:
+@asynccontextmanager
+async def _shown(backend, size: tuple[int, int], run_before: Callable[[Pilot], Awaitable[None]]):
+    """The app as its snapshot sees it (same size, same run_before), for a Pilot test to look closer at."""
+    app = _app(backend)
+    async with app.run_test(size=size) as pilot:
+        await run_before(pilot)
+        yield app, pilot
+
+
+async def _ready(pilot) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
+
+
+async def _open_log(pilot) -> None:
+    app = pilot.app
+    await _ready(pilot)
     await pilot.press("at")
     await wait_for(pilot, lambda: isinstance(app.screen, CommandLogScreen) and app.screen.entries)
     await pilot.pause(0.1)
 
 
 async def test_command_log_overlay_newest_first_and_copies(logged_backend):
-    app = _app(logged_backend)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _open_log(pilot)
+    async with _shown(logged_backend, (120, 40), _open_log) as (app, pilot):
         screen = app.screen
         table = screen.query_one("#log-table", DataTable)
         assert [table.get_row_at(i)[3] for i in range(table.row_count)] == ["endpoint show", "endpoint delete", "job list"]
@@ -87,11 +102,15 @@ def billing_backend(fixed_backend, utc):
     return fixed_backend
 
 
+async def _billing(pilot) -> None:
+    await wait_for(pilot, lambda: "billing" in str(pilot.app.query_one("#status").content))
+
+
 async def _quit(pilot) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
+    await _ready(pilot)
     await wait_for(pilot, lambda: app.pane("endpoints").endpoints)
-    await wait_for(pilot, lambda: "billing" in str(app.query_one("#status").content))  # the meter, behind the dialog
+    await _billing(pilot)  # the meter, behind the dialog
     await pilot.press("q")
     await wait_for(pilot, lambda: bool(app.screen.query("#confirm-question")))
     await pilot.pause(0.1)
@@ -101,9 +120,7 @@ async def test_quit_dialog_says_what_the_endpoints_cost(billing_backend):
     from test_app_panes import plain
 
     per_hour = shipped()["prices"]["azure"]["Standard_NC24ads_A100_v4"]
-    app = _app(billing_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await _quit(pilot)
+    async with _shown(billing_backend, (100, 30), _quit) as (app, pilot):
         question = plain(app.screen.query_one("#confirm-question").content)
         assert f"tiny-chat-ep  up 2h00m  {per_hour:.2f} USD/h  {per_hour * 2:.2f} USD so far" in question
         assert f"Together they cost {per_hour:.2f} USD per hour." in question
@@ -114,20 +131,21 @@ def test_quit_dialog_snapshot(snap_compare, billing_backend):
     assert snap_compare(_app(billing_backend), terminal_size=(100, 30), run_before=_quit)
 
 
-async def _endpoints_with_meter(pilot) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
+async def _endpoint_shown(pilot) -> None:
+    await _ready(pilot)
     await pilot.press("5")
-    await wait_for(pilot, lambda: app.pane("endpoints").endpoint is not None)
-    await wait_for(pilot, lambda: "billing" in str(app.query_one("#status").content))
+    await wait_for(pilot, lambda: pilot.app.pane("endpoints").endpoint is not None)
+
+
+async def _endpoints_with_meter(pilot) -> None:
+    await _endpoint_shown(pilot)
+    await _billing(pilot)
     await pilot.pause(0.1)
 
 
 async def test_status_bar_meter_shows_what_bills(billing_backend):
     per_hour = shipped()["prices"]["azure"]["Standard_NC24ads_A100_v4"]
-    app = _app(billing_backend)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _endpoints_with_meter(pilot)
+    async with _shown(billing_backend, (120, 40), _endpoints_with_meter) as (app, pilot):
         status = str(app.query_one("#status").content)
         assert status.endswith(f"1 endpoint billing: {per_hour:.2f} USD/h, {per_hour * 2:.2f} USD so far")
         app.set_status("demo workspace ready")  # other news keeps the meter beside it
@@ -144,9 +162,7 @@ async def test_endpoints_pane_meter_in_list_and_details(billing_backend):
 
     per_hour = shipped()["prices"]["azure"]["Standard_NC24ads_A100_v4"]
     spend = f"{per_hour * 2:.2f} USD · {per_hour:.2f} USD/h"
-    app = _app(billing_backend)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await _endpoints_pane(pilot)
+    async with _shown(billing_backend, (120, 36), _endpoints_pane) as (app, pilot):
         table = app.query_one("#endpoint-table", DataTable)
         assert plain(table.get_row_at(0)[0]).splitlines() == ["tiny-chat-ep", "  succeeded · up 2h00m", f"  {spend}"]
         details = plain(app.query_one("#endpoint-details").content)
@@ -160,10 +176,7 @@ async def test_endpoints_pane_meter_in_list_and_details(billing_backend):
 
 
 async def _endpoints_pane(pilot) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.mounted and app.backend is not None and app.selected_model is not None)
-    await pilot.press("5")
-    await wait_for(pilot, lambda: app.pane("endpoints").endpoint is not None)
+    await _endpoint_shown(pilot)
     await pilot.pause(0.1)
 
 

@@ -6,6 +6,7 @@ import json
 
 from textual.app import App, ComposeResult
 from tui_fixtures import chat_rows, wait_for, write_jsonl
+from widget_app import WidgetApp
 
 from finetui.tui.widgets.jsonl_view import JsonlView, summarize
 
@@ -72,11 +73,7 @@ def test_summarize_shapes():
 async def test_core_index_when_present(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", chat_rows(300))
 
-    class FileApp(App):
-        def compose(self):
-            yield JsonlView()
-
-    app = FileApp()
+    app = WidgetApp(JsonlView)
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(JsonlView)
         view.load(path)

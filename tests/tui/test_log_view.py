@@ -96,13 +96,10 @@ async def test_search_and_filter(tmp_path):
 
 
 async def test_filter_applies_as_you_type(fixed_backend):
-    from test_app_panes import app_for
+    from test_app_panes import running
     from tui_fixtures import wait_for
 
-    app = app_for(fixed_backend)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: app.mounted)
-        await pilot.press("4")
+    async with running(fixed_backend, (100, 30), "4") as (app, pilot):
         view = app.query_one(LogView)
         await wait_for(pilot, lambda: view.line_count == 200)
         await pilot.press("l", "f", *"step 12")  # no Enter
