@@ -25,9 +25,11 @@ from .logs import AzureLogs, pick_log_file
 from .pipeline import chosen_parameters, split_user
 from .runs import AzureRuns, map_status, to_step, to_timestamp
 
-if TYPE_CHECKING:  # the SDK and the metrics reader load on first use
+if TYPE_CHECKING:  # the SDK and the sibling services load on first use
     from azure.ai.ml.entities import PipelineJob
 
+    from .catalog import AzureCatalog
+    from .compute import AzureCompute
     from .metrics import AzureMetrics
 
 log = logging.getLogger(OUTPUT_LOGGER)
@@ -37,7 +39,7 @@ TAG = "finetui."
 
 
 class AzureJobs:
-    def __init__(self, client: AzureClient, catalog: Any, compute: Any) -> None:
+    def __init__(self, client: AzureClient, catalog: AzureCatalog, compute: AzureCompute) -> None:
         self.client = client
         self.catalog = catalog
         self.compute = compute
@@ -75,7 +77,7 @@ class AzureJobs:
             return dict(user or {}), {}  # nothing the component must be asked about
         return split_user(user, self.component().inputs or {}, source)
 
-    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan, ResolvedSpec]:
+    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[PipelineJob, str, JobPlan, ResolvedSpec]:
         with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
             from azure.ai.ml import Input
             from azure.ai.ml.dsl import pipeline
