@@ -1,4 +1,7 @@
-"""Names that are never used or never defined, over the whole tree: the mistakes a reader trips on."""
+"""Names that are never used or never defined, over the whole tree: the mistakes a reader trips on.
+
+And the type check of core/: the service layer's annotations are a contract the UIs rely on.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -16,4 +21,12 @@ def test_no_unused_or_undefined_names():
     # F: pyflakes (unused imports and variables, undefined names); E9: syntax errors
     proc = subprocess.run([ruff, "check", "--no-cache", "--select", "F,E9", "core", "tui", "bench", "tests"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.timeout(960)  # the subprocess's own limit below decides; a cold mypy cache takes a minute or more
+def test_core_type_checks():
+    # scripts/typecheck.py: mypy over finetui.core with pyproject's [tool.mypy] settings; exit status is mypy's
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "typecheck.py")],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr

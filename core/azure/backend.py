@@ -11,7 +11,7 @@ import dataclasses
 import logging
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback, require_completed
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
@@ -39,6 +39,14 @@ from .auth import DeviceCodeCallback
 from .client import OUTPUT_LOGGER, AzureClient, route_sdk_logs
 from .job_eval import job_gate, read_evaluation
 from .workspace import options_from_env, resolve_azure_workspace
+
+if TYPE_CHECKING:  # the services (and the SDK under them) load on first use; only their types are needed here
+    from .catalog import AzureCatalog
+    from .clusters import AzureClusters
+    from .compute import AzureCompute
+    from .endpoints import AzureEndpoints
+    from .jobs import AzureJobs
+    from .registry import AzureRegistry
 
 
 def _log_device_code(url: str, code: str, expires_on: Any) -> None:
@@ -92,31 +100,31 @@ class AzureBackend(DelegatesEndpoints):
                            retry_total=self._retry[0], retry_backoff_factor=self._retry[1])
 
     @cached_property
-    def catalog(self):
+    def catalog(self) -> AzureCatalog:
         from .catalog import AzureCatalog
 
         return AzureCatalog(self.client)
 
     @cached_property
-    def compute(self):
+    def compute(self) -> AzureCompute:
         from .compute import AzureCompute
 
         return AzureCompute(self.client)
 
     @cached_property
-    def jobs(self):
+    def jobs(self) -> AzureJobs:
         from .jobs import AzureJobs
 
         return AzureJobs(self.client, self.catalog, self.compute)
 
     @cached_property
-    def registry(self):
+    def registry(self) -> AzureRegistry:
         from .registry import AzureRegistry
 
         return AzureRegistry(self.client)
 
     @cached_property
-    def endpoints(self):
+    def endpoints(self) -> AzureEndpoints:
         from .endpoints import AzureEndpoints
 
         return AzureEndpoints(self.client, self.catalog)
@@ -171,7 +179,7 @@ class AzureBackend(DelegatesEndpoints):
         return self.compute.get(name)
 
     @cached_property
-    def clusters(self):
+    def clusters(self) -> AzureClusters:
         from .clusters import AzureClusters
 
         return AzureClusters(self.client, self.compute)

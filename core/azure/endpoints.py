@@ -250,9 +250,9 @@ class AzureEndpoints:
     def _deployment_of(self, name: str) -> str:
         ws = self.client.ws
         endpoint = self.client.call(lambda: ws.online_endpoints.get(name), self.client.ws_ctx(f"endpoint {name}"))
-        tags = dict(getattr(endpoint, "tags", None) or {})
-        traffic = dict(getattr(endpoint, "traffic", None) or {})
-        return tags.get(f"{TAG}deployment") or max(traffic, key=traffic.get, default="demo")
+        tags: dict[str, str] = dict(getattr(endpoint, "tags", None) or {})
+        traffic: dict[str, int] = dict(getattr(endpoint, "traffic", None) or {})  # deployment -> percent
+        return tags.get(f"{TAG}deployment") or max(traffic, key=traffic.__getitem__, default="demo")
 
     def restart(self, name: str, **_: Any) -> Endpoint:
         raise InvalidInput(f"endpoint {name}: Azure managed endpoints restart on their own; to start afresh, "

@@ -7,12 +7,13 @@ in logs.py.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backend import JobRequest
 from ..data.submit_check import require_valid_data
@@ -24,6 +25,13 @@ from .logs import AzureLogs, pick_log_file
 from .pipeline import chosen_parameters, split_user
 from .runs import AzureRuns, map_status, to_step, to_timestamp
 
+if TYPE_CHECKING:  # the SDK and the sibling services load on first use
+    from azure.ai.ml.entities import PipelineJob
+
+    from .catalog import AzureCatalog
+    from .compute import AzureCompute
+    from .metrics import AzureMetrics
+
 log = logging.getLogger(OUTPUT_LOGGER)
 
 PIPELINE_COMPONENT = "chat_completion_pipeline"
@@ -31,11 +39,11 @@ TAG = "finetui."
 
 
 class AzureJobs:
-    def __init__(self, client: AzureClient, catalog: Any, compute: Any) -> None:
+    def __init__(self, client: AzureClient, catalog: AzureCatalog, compute: AzureCompute) -> None:
         self.client = client
         self.catalog = catalog
         self.compute = compute
-        self._metrics: Any = None
+        self._metrics: AzureMetrics | None = None
         self._component: Any = None
         self.runs = AzureRuns(client)
         self.logs = AzureLogs(client, self.runs)
@@ -69,7 +77,7 @@ class AzureJobs:
             return dict(user or {}), {}  # nothing the component must be asked about
         return split_user(user, self.component().inputs or {}, source)
 
-    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[Any, str, JobPlan, ResolvedSpec]:
+    def _prepare(self, request: JobRequest, gpus_per_node: int | None) -> tuple[PipelineJob, str, JobPlan, ResolvedSpec]:
         with quiet():  # the SDK's first import warns about marshmallow; none of that may reach the screen
             from azure.ai.ml import Input
             from azure.ai.ml.dsl import pipeline
@@ -127,16 +135,19 @@ class AzureJobs:
             f"{TAG}gpus_per_node": str(gpus),
         }
 
-        @pipeline(name=display_name)
-        def create_pipeline():
+        # func spelled out as None: the SDK's overload for the decorator-factory form leaves out its default
+        @pipeline(None, name=display_name)
+        def create_pipeline() -> dict[str, Any]:
             chat_completion_pipeline = component(**inputs)  # the variable's name becomes the node's
             return {"trained_model": chat_completion_pipeline.outputs.mlflow_model_folder}
 
-        def build():
+        def build() -> PipelineJob:
             job = create_pipeline()
             job.display_name = display_name
-            job.settings.force_rerun = settings["force_rerun"]
-            job.settings.continue_on_step_failure = settings["continue_on_step_failure"]
+            job_settings = job.settings
+            assert job_settings is not None  # the SDK's getter builds them on first read; only its type says Optional
+            job_settings.force_rerun = settings["force_rerun"]
+            job_settings.continue_on_step_failure = settings["continue_on_step_failure"]
             job.tags = dict(tags)
             return job
 
@@ -207,7 +218,8 @@ class AzureJobs:
         return self.get(name)
 
     # -- failure ------------------------------------------------------------------------------
-    def failure(self, name: str, runs: list[Any], tail_lines: int = 10) -> str:
+    # builtins.list: inside the class body `list` is the method above
+    def failure(self, name: str, runs: builtins.list[Any], tail_lines: int = 10) -> str:
         """The failing step, the service's message, and the last lines of that step's log."""
         failed = next((r for r in runs if map_status(r.status) is JobStatus.FAILED), None)
         run_id = str(failed.run_id) if failed else name
@@ -230,7 +242,7 @@ class AzureJobs:
         tail = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()][-tail_lines:]
         return first + ("\n" + "\n".join(tail) if tail else "")
 
-    def metrics(self, name: str) -> list[MetricPoint]:
+    def metrics(self, name: str) -> builtins.list[MetricPoint]:
         """The fine-tune step's metrics (loss, learning_rate, ...) from the workspace's MLflow server."""
         sdk_job = self.runs.sdk_job(name)
         run_id = name
@@ -242,7 +254,7 @@ class AzureJobs:
             run_id = finetune.name
         return self.metrics_reader().for_run(run_id)
 
-    def metrics_reader(self) -> Any:
+    def metrics_reader(self) -> AzureMetrics:
         """The workspace's tracking server (one per backend: it caches the server's address)."""
         from .metrics import AzureMetrics
 

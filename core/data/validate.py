@@ -146,7 +146,8 @@ def _order_problems(roles: list[str]) -> list[tuple[str | None, str]]:
 
 class _Issues:
     def __init__(self, cap: int) -> None:
-        self.cap, self.items, self.truncated = max(0, cap), [], 0
+        self.cap, self.truncated = max(0, cap), 0
+        self.items: list[ValidationIssue] = []
 
     def add(self, line: int, reason: str, field: str | None = None) -> None:
         if len(self.items) < self.cap:
@@ -280,10 +281,10 @@ def validate_file(
             except json.JSONDecodeError as exc:
                 row, failure = None, f"malformed JSON: {json_problem(exc)}"
             if first is not None:  # the first line left the format in doubt: this line decides
-                first_line, verdict, first_row, first_failure = first
+                first_line, first_verdict, first_row, first_failure = first
                 first = None
                 if failure is not None:
-                    return _whole_file(report, issues, first_line, verdict)
+                    return _whole_file(report, issues, first_line, first_verdict)
                 for field, reason in [(None, first_failure)] if first_failure else row_problems(first_row):
                     issues.add(first_line, reason, field)
             elif not seen_row:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
@@ -38,6 +38,13 @@ from ..workspace import WorkspacePaths, resolve_workspace
 from .storage_errors import os_storage_error
 from .store import Store
 
+if TYPE_CHECKING:  # the services load on first use; only their types are needed here
+    from .catalog import LocalCatalog
+    from .endpoints import LocalEndpoints
+    from .evals import LocalEvals
+    from .jobs import LocalJobs
+    from .registry import LocalRegistry
+
 
 class LocalBackend(DelegatesEndpoints):
     name = "local"
@@ -52,31 +59,31 @@ class LocalBackend(DelegatesEndpoints):
 
     # -- services, built on first use --------------------------------------
     @cached_property
-    def catalog(self):
+    def catalog(self) -> LocalCatalog:
         from .catalog import LocalCatalog
 
         return LocalCatalog(self.paths, self.store)
 
     @cached_property
-    def jobs(self):
+    def jobs(self) -> LocalJobs:
         from .jobs import LocalJobs
 
         return LocalJobs(self.paths, self.store, self.catalog)
 
     @cached_property
-    def registry(self):
+    def registry(self) -> LocalRegistry:
         from .registry import LocalRegistry
 
         return LocalRegistry(self.paths, self.store)
 
     @cached_property
-    def evals(self):
+    def evals(self) -> LocalEvals:
         from .evals import LocalEvals
 
         return LocalEvals(self.paths, self.store, self.catalog)
 
     @cached_property
-    def endpoints(self):
+    def endpoints(self) -> LocalEndpoints:
         from .endpoints import LocalEndpoints
 
         return LocalEndpoints(self.paths, self.store, self.registry)

@@ -16,7 +16,7 @@ import json
 import secrets
 import shutil
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..endpoint_options import host_warning
 from ..errors import Conflict, InvalidInput, NotFound, NothingToDelete, OperationFailed
@@ -30,12 +30,15 @@ from .records import Damaged, EndpointRecord, public
 from .serve.auth import read_keys, write_keys
 from .store import Store
 
+if TYPE_CHECKING:  # the catalog loads on first use
+    from .catalog import LocalCatalog
+
 READY_TIMEOUT_S = 120.0
 _LIVE = (EndpointState.SUCCEEDED.value, EndpointState.CREATING.value, EndpointState.UPDATING.value)
 
 
 class LocalEndpoints:
-    def __init__(self, paths: WorkspacePaths, store: Store, registry: Any, catalog: Any = None) -> None:
+    def __init__(self, paths: WorkspacePaths, store: Store, registry: Any, catalog: LocalCatalog | None = None) -> None:
         self.paths = paths
         self.store = store
         self.registry = registry
@@ -125,7 +128,7 @@ class LocalEndpoints:
         resolve_hf_dirs(found[1])  # a folder we cannot serve fails here, not in the server
         return found
 
-    def _catalog_service(self):
+    def _catalog_service(self) -> LocalCatalog:
         if self._catalog is None:
             from .catalog import LocalCatalog
 
@@ -262,13 +265,15 @@ class LocalEndpoints:
             raise OperationFailed(f"endpoint {name} is {ep.state.value}" + (f": {ep.error}" if ep.error else ""),
                                   hint=f"`finetui endpoint restart {name}`")
         key = self.keys(name).primary
+        assert ep.scoring_uri is not None  # create records it, before the server can succeed
         try:
             resp = httpx.post(ep.scoring_uri, json=body, headers={"Authorization": f"Bearer {key}"},
                               timeout=ep.request_timeout_ms / 1000 + 10)
         except httpx.HTTPError as exc:
             raise OperationFailed(f"could not reach {ep.scoring_uri}: {type(exc).__name__}") from None
         raise_for_response(resp, ep.scoring_uri, name)
-        return resp.json()
+        reply: dict[str, Any] = resp.json()
+        return reply
 
     # -- lifecycle -------------------------------------------------------------------
     def restart(self, name: str, *, wait: bool = True, ready_timeout_s: float = READY_TIMEOUT_S) -> Endpoint:

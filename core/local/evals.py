@@ -9,6 +9,7 @@ Per-row results are ``evals/<name>/rows.jsonl`` in the workspace.
 
 from __future__ import annotations
 
+import builtins
 import json
 import secrets
 import time
@@ -110,7 +111,8 @@ class LocalEvals:
         wanted = self.catalog.get(ref).ref
         return gate(wanted, self.latest_for(wanted))
 
-    def rows(self, name: str) -> list[dict[str, Any]]:
+    # builtins.list: inside the class body `list` is the method above
+    def rows(self, name: str) -> builtins.list[dict[str, Any]]:
         run = self.get(name)
         if not run.rows_path:
             return []

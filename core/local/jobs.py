@@ -9,6 +9,7 @@ that died by a signal or a crash is reported as Failed, never Running forever.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import secrets
@@ -157,7 +158,8 @@ class LocalJobs:
         ended = self.get(name).status.terminal  # before the read: nothing is written after an ended job's size
         return read_chunk(self.paths.job_dir(name) / LOG_RELPATH, offset, max_bytes, ended=ended)
 
-    def metrics(self, name: str) -> list[MetricPoint]:
+    # builtins.list: inside the class body `list` is the method above
+    def metrics(self, name: str) -> builtins.list[MetricPoint]:
         self.get(name)
         path = self.paths.job_dir(name) / "metrics.jsonl"
         points: list[MetricPoint] = []

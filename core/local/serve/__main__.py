@@ -116,6 +116,7 @@ async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> 
     folder = paths.endpoint_dir(name)
     log_requests_to(folder / "requests.log")
     metrics, activity = Metrics(), Activity()
+    assert record.model_path is not None  # create resolves the model folder before it records the endpoint
     engine = Engine(record.model_path, metrics=metrics)
     read_timeout_s = float(record.read_timeout_s or DEFAULT_READ_TIMEOUT_S)
     app = build_app(
