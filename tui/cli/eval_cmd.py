@@ -15,7 +15,7 @@ import click
 from finetui.core.errors import FinetuiError, InvalidInput, Unsupported
 from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
-from .common import emit, json_option, pass_ctx, table
+from .common import emit, json_option, name_and_json, pass_ctx, table
 
 
 class _DefaultRun(click.Group):
@@ -156,10 +156,8 @@ def list_evals(ctx, as_json) -> None:
 
 
 @eval_group.command("show")
-@click.argument("name")
 @click.option("--rows", "with_rows", is_flag=True, help="Also print every row: prompt, reference and both replies.")
-@json_option
-@pass_ctx
+@name_and_json
 def show(ctx, name, with_rows, as_json) -> None:
     """One evaluation: progress, the scores side by side, the verdict."""
     from finetui.core.printable import printable
@@ -187,9 +185,7 @@ def show(ctx, name, with_rows, as_json) -> None:
 
 
 @eval_group.command("cancel")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def cancel(ctx, name, as_json) -> None:
     """Stop a running evaluation."""
     current = ctx.backend.cancel_eval(name)
