@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import click
 
-from finetui.core.errors import InvalidInput, json_problem
+from finetui.core.errors import InvalidInput
 from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Endpoint
 from finetui.core.ttl import parse_duration, parse_ttl
@@ -245,15 +245,9 @@ def logs(ctx, name, follow, offset) -> None:
 @name_and_json
 def invoke(ctx, name, request_file, as_json) -> None:
     """Send a request file to the endpoint's /score with its key and print the response."""
-    from finetui.core.files import read_user_text, shown
+    from finetui.core.files import load_json, read_user_text
 
-    text = read_user_text(request_file, "--request-file", REQUEST_MAX_BYTES)
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{shown(request_file)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
-    except RecursionError:
-        raise InvalidInput(f"{shown(request_file)}: JSON nested too deeply") from None
+    body = load_json(read_user_text(request_file, "--request-file", REQUEST_MAX_BYTES), request_file)
     response = ctx.backend.invoke_endpoint(name, body)
     if as_json:
         click.echo(json.dumps(response, indent=2, ensure_ascii=False))
