@@ -115,8 +115,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def table(rows: list[list[str]], headers: list[str]) -> None:
-    """A plain aligned table; no colour so it survives pipes, SSH and NO_COLOR."""
+def table(rows: list[list[str]], headers: list[str], empty: str | None = None) -> None:
+    """A plain aligned table; no colour so it survives pipes, SSH and NO_COLOR.
+
+    With no rows, ``empty`` (saying what would make some) stands in for the table.
+    """
+    if not rows and empty is not None:
+        click.echo(empty)
+        return
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

@@ -142,14 +142,12 @@ def list_endpoints(ctx, as_json) -> None:
         click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
                                 "idle_s": _idle(ep), **_money_fields(m)} for ep, m in zip(eps, meters)], indent=2))
         return
-    if not eps:
-        click.echo("no endpoints yet: `finetui endpoint create NAME --model MODEL`")
-        return
     table(
         [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
           duration(_uptime(ep) if ep.backend == "local" else m.uptime_s), duration(_idle(ep)),
           money(m.per_hour, m.currency), money(m.spent, m.currency)] for ep, m in zip(eps, meters)],
         ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE", "PER HOUR", "SPENT"],
+        empty="no endpoints yet: `finetui endpoint create NAME --model MODEL`",
     )
 
 

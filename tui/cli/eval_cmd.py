@@ -145,12 +145,9 @@ def list_evals(ctx, as_json) -> None:
     runs = ctx.backend.list_evals()
 
     def human(items: list[EvalRun]) -> None:
-        if not items:
-            click.echo("no evaluations yet: `finetui eval MODEL --test FILE`")
-            return
         table([[r.name, _progress(r), r.model, r.base or "-",
                 {True: "yes", False: "no", None: "-"}[r.improved]] for r in items],
-              ["NAME", "STATUS", "MODEL", "BASE", "BEAT BASE"])
+              ["NAME", "STATUS", "MODEL", "BASE", "BEAT BASE"], empty="no evaluations yet: `finetui eval MODEL --test FILE`")
 
     emit([run_json(r) for r in runs] if as_json else runs, as_json, human)
 

@@ -84,12 +84,10 @@ def list_jobs(ctx, as_json) -> None:
     jobs = ctx.backend.list_jobs()
 
     def human(items: list[Job]) -> None:
-        if not items:
-            click.echo("no jobs yet: `finetui job submit --help`")
-            return
         table(
             [[j.name, j.status.value, j.model, duration(j.run_time_s(time.time())), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
             ["NAME", "STATUS", "MODEL", "DURATION", "CREATED"],
+            empty="no jobs yet: `finetui job submit --help`",
         )
 
     emit(jobs, as_json, human)
