@@ -95,11 +95,31 @@ def _endpoint_create(p: dict[str, Any], t: AzureTarget, out: Equivalents) -> Non
                          f"then (`finetui endpoint show {name}` shows it)")
 
 
+_NAME = object()  # stands for the action's NAME among the words of an az line
+
+# The actions whose two lines differ only by words: the az words after ``az ml``,
+# and the SDK call with ``{name!r}`` where the NAME goes.
+_BY_WORDS: dict[str, tuple[tuple[object, ...], str]] = {
+    "compute list": (("compute", "list"), "list(ml_client.compute.list())"),
+    "job list": (("job", "list"), "list(ml_client.jobs.list())"),
+    "job cancel": (("job", "cancel", "--name", _NAME), "ml_client.jobs.begin_cancel({name!r}).result()"),
+    "endpoint list": (("online-endpoint", "list"), "list(ml_client.online_endpoints.list())"),
+    "endpoint show": (("online-endpoint", "show", "--name", _NAME), "ml_client.online_endpoints.get({name!r})"),
+    "endpoint keys": (("online-endpoint", "get-credentials", "--name", _NAME), "ml_client.online_endpoints.get_keys({name!r})"),
+    "endpoint delete": (("online-endpoint", "delete", "--name", _NAME, "--yes"),
+                        "ml_client.online_endpoints.begin_delete(name={name!r}).result()"),
+}
+
+
 def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equivalents:
     """The az ml and SDK lines of one action; empty for actions with no Azure counterpart."""
     out = Equivalents()
     name = p.get("name")
-    if action == "model list":
+    if action in _BY_WORDS:
+        words, call = _BY_WORDS[action]
+        out.az.append(_az(t, *(name if w is _NAME else w for w in words)))
+        out.sdk.append(call.format(name=name))
+    elif action == "model list":
         out.az.append(_az(t, "model", "list", registry=True))
         out.sdk.append("list(registry_client.models.list())")
     elif action == "model show":
@@ -115,9 +135,6 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
                           "--type", "mlflow_model", "--path", path))
         out.sdk.append(f"ml_client.models.create_or_update(Model(path={path!r}, name={name!r}, "
                        + (f"version={version!r}, " if version else "") + "type=AssetTypes.MLFLOW_MODEL))")
-    elif action == "compute list":
-        out.az.append(_az(t, "compute", "list"))
-        out.sdk.append("list(ml_client.compute.list())")
     elif action == "compute check" and p.get("target"):
         out.az.append(_az(t, "compute", "show", "--name", p["target"]))
         out.sdk.append(f"ml_client.compute.get({p['target']!r})")
@@ -126,9 +143,6 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
                           "--min-instances", p.get("min_nodes", 0), "--max-instances", p.get("max_nodes", 1)))
         out.sdk.append(f"ml_client.compute.begin_create_or_update(AmlCompute(name={name!r}, size={p['size']!r}, "
                        f"min_instances={p.get('min_nodes', 0)}, max_instances={p.get('max_nodes', 1)})).result()")
-    elif action == "job list":
-        out.az.append(_az(t, "job", "list"))
-        out.sdk.append("list(ml_client.jobs.list())")
     elif action in ("job show", "azure steps"):
         job = p.get("name") or p.get("job")
         out.az.append(_az(t, "job", "show", "--name", job))
@@ -137,9 +151,6 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
         job = p.get("name") or p.get("job")
         out.az.append(_az(t, "job", "stream", "--name", job))
         out.sdk.append(f"ml_client.jobs.stream({job!r})")
-    elif action == "job cancel":
-        out.az.append(_az(t, "job", "cancel", "--name", name))
-        out.sdk.append(f"ml_client.jobs.begin_cancel({name!r}).result()")
     elif action == "job submit":
         out.az.append(_az(t, "job", "create", "--file", "pipeline_job.yml"))
         out.sdk.append("ml_client.jobs.create_or_update(pipeline_job)")
@@ -147,15 +158,6 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
                          "job's model, data and spec, as the tutorial builds it")
     elif action == "endpoint create":
         _endpoint_create(p, t, out)
-    elif action == "endpoint list":
-        out.az.append(_az(t, "online-endpoint", "list"))
-        out.sdk.append("list(ml_client.online_endpoints.list())")
-    elif action == "endpoint show":
-        out.az.append(_az(t, "online-endpoint", "show", "--name", name))
-        out.sdk.append(f"ml_client.online_endpoints.get({name!r})")
-    elif action == "endpoint keys":
-        out.az.append(_az(t, "online-endpoint", "get-credentials", "--name", name))
-        out.sdk.append(f"ml_client.online_endpoints.get_keys({name!r})")
     elif action == "endpoint regenerate-keys":
         out.az.append(_az(t, "online-endpoint", "regenerate-keys", "--name", name, "--key-type", p["which"]))
         out.sdk.append(f"ml_client.online_endpoints.begin_regenerate_keys(name={name!r}, key_type={p['which']!r}).result()")
@@ -165,7 +167,4 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
     elif action == "endpoint invoke":
         out.az.append(_az(t, "online-endpoint", "invoke", "--name", name, "--request-file", p["request_file"]))
         out.sdk.append(f"ml_client.online_endpoints.invoke(endpoint_name={name!r}, request_file={p['request_file']!r})")
-    elif action == "endpoint delete":
-        out.az.append(_az(t, "online-endpoint", "delete", "--name", name, "--yes"))
-        out.sdk.append(f"ml_client.online_endpoints.begin_delete(name={name!r}).result()")
     return out

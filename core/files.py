@@ -12,12 +12,13 @@ YAML from such files is parsed without aliases (``load_yaml``).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInput, quote
+from .errors import InvalidInput, json_problem, quote
 
 if TYPE_CHECKING:
     import yaml
@@ -145,3 +146,13 @@ def load_yaml(text: str) -> Any:  # whatever the document holds: callers check i
     import yaml
 
     return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 (a SafeLoader subclass)
+
+
+def load_json(text: str, path: str | os.PathLike[str]) -> Any:  # whatever the document holds: callers check its shape
+    """One JSON document of the user's file ``path``; InvalidInput naming the file and line when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{shown(path)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
+    except RecursionError:
+        raise InvalidInput(f"{shown(path)}: JSON nested too deeply") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-from .errors import InvalidInput, SpecError, json_problem, quote
+from .errors import InvalidInput, SpecError, quote
 
 SCHEDULERS = (
     "linear",
@@ -166,17 +166,12 @@ SPEC_MAX_BYTES = 1 << 20
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON file holding one mapping, with errors that name the file and line."""
-    from .files import load_yaml, read_user_text, shown
+    from .files import load_json, load_yaml, read_user_text, shown
 
     path = Path(path)
     text = read_user_text(path, None, SPEC_MAX_BYTES)
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{shown(path)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
-        except RecursionError:
-            raise InvalidInput(f"{shown(path)}: JSON nested too deeply") from None
+        data = load_json(text, path)
     else:
         import yaml
 

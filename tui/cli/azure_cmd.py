@@ -16,7 +16,7 @@ import click
 
 from finetui.core.log_reading import follow_chunks
 
-from .common import emit, json_option, pass_ctx, table
+from .common import emit, json_option, pass_ctx, table, write_now
 
 
 def echo_device_code(url: str, code: str, expires_on: Any) -> None:
@@ -155,7 +155,6 @@ def logs(ctx, job, step, file, offset, follow, poll) -> None:
     backend = _azure(ctx)
     for chunk in follow_chunks(lambda at: backend.read_log(job, at, step=step, file=file), offset,
                                keep_going=follow, poll_s=poll):
-        sys.stdout.write(chunk.text)
-        sys.stdout.flush()
+        write_now(chunk.text)
         offset = chunk.next_offset
     click.echo(f"offset {offset}", err=True)

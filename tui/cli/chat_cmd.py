@@ -19,7 +19,7 @@ import click
 from finetui.core.chat import KEY_ENV, ChatClient, ChatParams, stats_line, to_dict
 from finetui.core.errors import FinetuiError, InvalidInput, OperationFailed
 
-from .common import json_option, pass_ctx
+from .common import json_option, pass_ctx, write_now
 
 HELP = "commands: /reset  /system TEXT  /params [k=v ...]  /raw  /exit"
 
@@ -55,8 +55,7 @@ async def _answer(target: Target, messages: list[dict[str, str]], params: ChatPa
     async for piece in target.client.stream(messages, params):
         pieces.append(piece)
         if show:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
+            write_now(piece)
     if show:
         click.echo()
         line = stats_line(target.client.last_stats)

@@ -71,6 +71,30 @@ def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(fn)
 
 
+def name_and_json(fn: Callable) -> Callable:
+    """The NAME argument, --json and the context: what every command about one named thing declares.
+
+    A command's own options go above this decorator, so --help still lists them before --json.
+    """
+    return click.argument("name")(json_option(pass_ctx(fn)))
+
+
+def log_options(follow_help: str) -> Callable[[Callable], Callable]:
+    """NAME, --follow and --offset: what every command that prints one thing's log declares."""
+
+    def decorate(fn: Callable) -> Callable:
+        fn = click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")(pass_ctx(fn))
+        return click.argument("name")(click.option("--follow", "-f", is_flag=True, help=follow_help)(fn))
+
+    return decorate
+
+
+def write_now(text: str) -> None:
+    """Print log or reply text as it comes: no newline of its own, flushed so a pipe sees it at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def emit(value: Any, as_json: bool, human: Callable[[Any], None] | str | None = None) -> None:
     """Print ``value`` as JSON, or through ``human`` for people."""
     if as_json:
@@ -91,8 +115,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def table(rows: list[list[str]], headers: list[str]) -> None:
-    """A plain aligned table; no colour so it survives pipes, SSH and NO_COLOR."""
+def table(rows: list[list[str]], headers: list[str], empty: str | None = None) -> None:
+    """A plain aligned table; no colour so it survives pipes, SSH and NO_COLOR.
+
+    With no rows, ``empty`` (saying what would make some) stands in for the table.
+    """
+    if not rows and empty is not None:
+        click.echo(empty)
+        return
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

@@ -12,13 +12,13 @@ from dataclasses import replace
 
 import click
 
-from finetui.core.errors import InvalidInput, json_problem
+from finetui.core.errors import InvalidInput
 from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Endpoint
 from finetui.core.ttl import parse_duration, parse_ttl
 from finetui.core.units import duration
 
-from .common import emit, json_option, pass_ctx, table
+from .common import emit, json_option, log_options, name_and_json, pass_ctx, table, write_now
 
 REQUEST_MAX_BYTES = 16 << 20  # a request body bigger than this is not a chat request
 
@@ -50,7 +50,6 @@ def endpoint() -> None:
 
 
 @endpoint.command("create")
-@click.argument("name")
 @click.option("--model", "model", required=True, help="Registered model NAME[:VERSION] (or a catalog model).")
 @click.option("--request-timeout-ms", default=90000, show_default=True, type=click.IntRange(1, 3_600_000))
 @click.option("--instance-type", default="Standard_NC6s_v3", show_default=True,
@@ -71,8 +70,7 @@ def endpoint() -> None:
 @click.option("--ttl", help="Time to live, e.g. 2h: then the endpoint stops (local) or is deleted (Azure), "
                             "whether or not finetui runs.")
 @click.option("--dry-run", is_flag=True, help="Azure: print the endpoint and deployment YAML instead of creating them.")
-@json_option
-@pass_ctx
+@name_and_json
 def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, deployment_name, liveness_delay,
            readiness_delay, idle_timeout, host, port, max_queue, no_wait, ttl, dry_run, as_json) -> None:
     """Deploy MODEL to a new endpoint NAME and wait until it answers."""
@@ -144,14 +142,12 @@ def list_endpoints(ctx, as_json) -> None:
         click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
                                 "idle_s": _idle(ep), **_money_fields(m)} for ep, m in zip(eps, meters)], indent=2))
         return
-    if not eps:
-        click.echo("no endpoints yet: `finetui endpoint create NAME --model MODEL`")
-        return
     table(
         [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
           duration(_uptime(ep) if ep.backend == "local" else m.uptime_s), duration(_idle(ep)),
           money(m.per_hour, m.currency), money(m.spent, m.currency)] for ep, m in zip(eps, meters)],
         ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE", "PER HOUR", "SPENT"],
+        empty="no endpoints yet: `finetui endpoint create NAME --model MODEL`",
     )
 
 
@@ -166,9 +162,7 @@ def _jsonable(value):
 
 
 @endpoint.command("show")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def show(ctx, name, as_json) -> None:
     """One endpoint: state, model, URLs, timeouts, process, error."""
     found = ctx.backend.endpoint_info(name)
@@ -214,9 +208,7 @@ def show(ctx, name, as_json) -> None:
 
 
 @endpoint.command("keys")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def keys(ctx, name, as_json) -> None:
     """Print the endpoint's primary and secondary keys (the one command that shows them)."""
     k = ctx.backend.endpoint_keys(name)
@@ -228,10 +220,8 @@ def keys(ctx, name, as_json) -> None:
 
 
 @endpoint.command("regenerate-keys")
-@click.argument("name")
 @click.option("--key", "which", required=True, type=click.Choice(["primary", "secondary"]))
-@json_option
-@pass_ctx
+@name_and_json
 def regenerate_keys(ctx, name, which, as_json) -> None:
     """Replace one key; the old one stops working at once, the server keeps running."""
     ctx.backend.regenerate_endpoint_keys(name, which)
@@ -240,34 +230,22 @@ def regenerate_keys(ctx, name, which, as_json) -> None:
 
 
 @endpoint.command("logs")
-@click.argument("name")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing while the server runs.")
-@click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")
-@pass_ctx
+@log_options("Keep printing while the server runs.")
 def logs(ctx, name, follow, offset) -> None:
     """Print the endpoint server's log."""
     for chunk in follow_chunks(lambda at: ctx.backend.endpoint_logs(name, at), offset, keep_going=follow):
-        sys.stdout.write(chunk.text)
-        sys.stdout.flush()
+        write_now(chunk.text)
 
 
 @endpoint.command("invoke")
-@click.argument("name")
 @click.option("--request-file", required=True, type=click.Path(),
               help="JSON body for /score, e.g. the tutorial's sample_score.json.")
-@json_option
-@pass_ctx
+@name_and_json
 def invoke(ctx, name, request_file, as_json) -> None:
     """Send a request file to the endpoint's /score with its key and print the response."""
-    from finetui.core.files import read_user_text, shown
+    from finetui.core.files import load_json, read_user_text
 
-    text = read_user_text(request_file, "--request-file", REQUEST_MAX_BYTES)
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{shown(request_file)}: line {exc.lineno}: invalid JSON: {json_problem(exc)}") from None
-    except RecursionError:
-        raise InvalidInput(f"{shown(request_file)}: JSON nested too deeply") from None
+    body = load_json(read_user_text(request_file, "--request-file", REQUEST_MAX_BYTES), request_file)
     response = ctx.backend.invoke_endpoint(name, body)
     if as_json:
         click.echo(json.dumps(response, indent=2, ensure_ascii=False))
@@ -276,9 +254,7 @@ def invoke(ctx, name, request_file, as_json) -> None:
 
 
 @endpoint.command("restart")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def restart(ctx, name, as_json) -> None:
     """Stop the endpoint's server (if running) and start it again with the same keys."""
     ep = ctx.backend.restart_endpoint(name)
@@ -286,10 +262,8 @@ def restart(ctx, name, as_json) -> None:
 
 
 @endpoint.command("delete")
-@click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@json_option
-@pass_ctx
+@name_and_json
 def delete(ctx, name, yes, as_json) -> None:
     """Stop the endpoint's server and remove the endpoint and its keys."""
     if not yes:

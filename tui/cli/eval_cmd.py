@@ -15,7 +15,7 @@ import click
 from finetui.core.errors import FinetuiError, InvalidInput, Unsupported
 from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
-from .common import emit, json_option, pass_ctx, table
+from .common import emit, json_option, name_and_json, pass_ctx, table
 
 
 class _DefaultRun(click.Group):
@@ -145,21 +145,16 @@ def list_evals(ctx, as_json) -> None:
     runs = ctx.backend.list_evals()
 
     def human(items: list[EvalRun]) -> None:
-        if not items:
-            click.echo("no evaluations yet: `finetui eval MODEL --test FILE`")
-            return
         table([[r.name, _progress(r), r.model, r.base or "-",
                 {True: "yes", False: "no", None: "-"}[r.improved]] for r in items],
-              ["NAME", "STATUS", "MODEL", "BASE", "BEAT BASE"])
+              ["NAME", "STATUS", "MODEL", "BASE", "BEAT BASE"], empty="no evaluations yet: `finetui eval MODEL --test FILE`")
 
     emit([run_json(r) for r in runs] if as_json else runs, as_json, human)
 
 
 @eval_group.command("show")
-@click.argument("name")
 @click.option("--rows", "with_rows", is_flag=True, help="Also print every row: prompt, reference and both replies.")
-@json_option
-@pass_ctx
+@name_and_json
 def show(ctx, name, with_rows, as_json) -> None:
     """One evaluation: progress, the scores side by side, the verdict."""
     from finetui.core.printable import printable
@@ -187,9 +182,7 @@ def show(ctx, name, with_rows, as_json) -> None:
 
 
 @eval_group.command("cancel")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def cancel(ctx, name, as_json) -> None:
     """Stop a running evaluation."""
     current = ctx.backend.cancel_eval(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-from .common import emit, json_option, pass_ctx, table
+from .common import emit, name_and_json, table
 
 
 def _loss(value: float | None) -> str:
@@ -13,9 +13,7 @@ def _loss(value: float | None) -> str:
 
 
 @click.command("checkpoints")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def checkpoints(ctx, name, as_json) -> None:
     """Saved checkpoints of job NAME: step, epoch, train and eval loss; * marks the best."""
     items = ctx.backend.job_checkpoints(name)

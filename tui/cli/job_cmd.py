@@ -13,7 +13,7 @@ from finetui.core.models import Job
 from finetui.core.spec import parse_set_options, read_mapping
 from finetui.core.units import duration
 
-from .common import emit, json_option, pass_ctx, table
+from .common import emit, json_option, log_options, name_and_json, pass_ctx, table, write_now
 
 
 @click.group("job")
@@ -84,21 +84,17 @@ def list_jobs(ctx, as_json) -> None:
     jobs = ctx.backend.list_jobs()
 
     def human(items: list[Job]) -> None:
-        if not items:
-            click.echo("no jobs yet: `finetui job submit --help`")
-            return
         table(
             [[j.name, j.status.value, j.model, duration(j.run_time_s(time.time())), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
             ["NAME", "STATUS", "MODEL", "DURATION", "CREATED"],
+            empty="no jobs yet: `finetui job submit --help`",
         )
 
     emit(jobs, as_json, human)
 
 
 @job.command("show")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def show(ctx, name, as_json) -> None:
     """One job: status, spec, output, error."""
     j = ctx.backend.get_job(name)
@@ -131,16 +127,12 @@ def show(ctx, name, as_json) -> None:
 
 
 @job.command("logs")
-@click.argument("name")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
-@click.option("--offset", default=0, type=click.IntRange(min=0), help="Start at this byte offset.")
-@pass_ctx
+@log_options("Keep printing until the job ends.")
 def logs(ctx, name, follow, offset) -> None:
     """Print a job's log (from any offset; --follow to the end of the job)."""
     backend = ctx.backend
     for text in follow_log(backend, name, offset, keep_going=follow):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_now(text)
     if follow:
         job = backend.get_job(name)
         click.echo(f"job {name} {job.status.value}" + (f": {job.error}" if job.error else ""), err=True)
@@ -149,10 +141,8 @@ def logs(ctx, name, follow, offset) -> None:
 
 
 @job.command("metrics")
-@click.argument("name")
 @click.option("--metric", "only", multiple=True, help="Only these metric names.")
-@json_option
-@pass_ctx
+@name_and_json
 def metrics(ctx, name, only, as_json) -> None:
     """Training and evaluation metrics: one row per step, a column per metric (loss, eval_loss, learning_rate, tokens/s).
 
@@ -187,9 +177,7 @@ def per_step(points) -> tuple[list[str], list[list[str]]]:
 
 
 @job.command("cancel")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def cancel(ctx, name, as_json) -> None:
     """Cancel a running job (its checkpoints are kept)."""
     j = ctx.backend.cancel_job(name)

@@ -6,14 +6,12 @@ import click
 
 from finetui.core.models import to_jsonable
 
-from .common import emit, json_option, pass_ctx
+from .common import emit, name_and_json
 
 
 @click.command("extend")
-@click.argument("name")
 @click.option("--epochs", required=True, type=float, help="How many more epochs to train.")
-@json_option
-@pass_ctx
+@name_and_json
 def extend(ctx, name, epochs, as_json) -> None:
     """Continue Completed job NAME for N more epochs from its last checkpoint, as a new job. Prints its name."""
     job, checkpoint = ctx.backend.extend_job(name, epochs)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import click
 
 
-from .common import emit, json_option, pass_ctx
+from .common import emit, name_and_json
 
 
 @click.command("resume")
-@click.argument("name")
-@json_option
-@pass_ctx
+@name_and_json
 def resume(ctx, name, as_json) -> None:
     """Continue job NAME (Failed or Canceled) from its last complete checkpoint, in the background."""
     job = ctx.backend.resume_job(name)

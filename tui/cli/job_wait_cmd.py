@@ -20,7 +20,7 @@ import click
 
 from finetui.core.errors import InvalidInput, NotFound, quote
 
-from .common import emit, json_option, pass_ctx
+from .common import emit, name_and_json
 
 POLL_S = 1.0
 
@@ -41,12 +41,10 @@ def parse_on_done(command: str | None) -> list[str] | None:
 
 
 @click.command("wait")
-@click.argument("name")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 1).")
 @click.option("--on-done", "on_done", metavar="COMMAND",
               help="Run COMMAND when the job ends, with FINETUI_JOB_NAME and FINETUI_JOB_STATUS set (no shell).")
-@json_option
-@pass_ctx
+@name_and_json
 def wait(ctx, name, timeout, on_done, as_json) -> None:
     """Wait until job NAME ends; exit 0 only if it Completed."""
     if timeout is not None and math.isnan(timeout):

@@ -17,35 +17,22 @@ from finetui.core.errors import FinetuiError
 from .common import CliContext, error_line, fail
 from .recording import record_each_command
 
-# Each noun lives in its own module, imported only when that command runs, so
-# `finetui --help` and the app's start stay fast.
-_COMMANDS = {
-    "model": ("finetui.tui.cli.model_cmd", "model"),
-    "compute": ("finetui.tui.cli.compute_cmd", "compute"),
-    "data": ("finetui.tui.cli.data_cmd", "data"),
-    "job": ("finetui.tui.cli.job_cmd", "job"),
-    "demo": ("finetui.tui.cli.demo_cmd", "demo"),
-    "endpoint": ("finetui.tui.cli.endpoint_cmd", "endpoint"),
-    "eval": ("finetui.tui.cli.eval_cmd", "eval_group"),
-    "chat": ("finetui.tui.cli.chat_cmd", "chat"),
-    "azure": ("finetui.tui.cli.azure_cmd", "azure"),
-    "history": ("finetui.tui.cli.history_cmd", "history"),
-    "prices": ("finetui.tui.cli.prices_cmd", "prices"),
-    "down": ("finetui.tui.cli.down_cmd", "down"),
-}
+# Each noun lives in its own module, tui/cli/<noun>_cmd.py, as the command of the
+# same name; it is imported only when that command runs, so `finetui --help` and
+# the app's start stay fast.
+_NOUNS = ("model", "compute", "data", "job", "demo", "endpoint", "eval", "chat", "azure", "history", "prices", "down")
+_ATTRIBUTE = {"eval": "eval_group"}  # a module-level `eval` would shadow the builtin
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
+        return sorted(_NOUNS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        target = _COMMANDS.get(name)
-        if target is None:
+        if name not in _NOUNS:
             return None
-        module_name, attr = target
-        module = importlib.import_module(module_name)
-        command: click.Command = getattr(module, attr)
+        module = importlib.import_module(f"finetui.tui.cli.{name}_cmd")
+        command: click.Command = getattr(module, _ATTRIBUTE.get(name, name))
         record_each_command(command)
         return command
 
