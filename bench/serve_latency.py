@@ -61,8 +61,7 @@ async def stream_once(client, url: str, tokens: int) -> tuple[float, float, int]
     start = time.perf_counter()
     first = None
     n = 0
-    body = {"messages": PROMPT, "temperature": 0, "max_tokens": tokens, "stream": True,
-            "stream_options": {"include_usage": True}}
+    body = {"messages": PROMPT, "temperature": 0, "max_tokens": tokens, "stream": True, "stream_options": {"include_usage": True}}
     async with client.stream("POST", url, json=body) as resp:
         resp.raise_for_status()
         async for line in resp.aiter_lines():

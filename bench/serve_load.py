@@ -106,11 +106,18 @@ async def one_level(base_url: str, key: str, clients: int, seconds: float, token
         wall = time.perf_counter() - t0
         rejected = await metric(client, root, "finetui_queue_rejections_total") - rejected_before
     return {
-        "clients": clients, "seconds": round(wall, 1), "requests": sum(statuses.values()),
-        "answered": len(latencies), "answers_per_s": round(len(latencies) / wall, 2),
-        "latency_p50_ms": percentile(latencies, 0.5), "latency_p99_ms": percentile(latencies, 0.99),
-        "ttft_p50_ms": percentile(ttfts, 0.5), "ttft_p99_ms": percentile(ttfts, 0.99),
-        "by_status": dict(sorted(statuses.items())), "queue_rejections": int(rejected), "max_queue_depth_seen": int(deepest[0]),
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "requests": sum(statuses.values()),
+        "answered": len(latencies),
+        "answers_per_s": round(len(latencies) / wall, 2),
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p99_ms": percentile(latencies, 0.99),
+        "ttft_p50_ms": percentile(ttfts, 0.5),
+        "ttft_p99_ms": percentile(ttfts, 0.99),
+        "by_status": dict(sorted(statuses.items())),
+        "queue_rejections": int(rejected),
+        "max_queue_depth_seen": int(deepest[0]),
     }
 
 
@@ -137,13 +144,26 @@ def main() -> int:
                 level = asyncio.run(one_level(ep.base_url, key, clients, args.seconds, args.tokens, args.max_requests))
                 level["rss_before_mib"], level["rss_after_mib"] = before, rss_mib(pid)
                 levels.append(level)
-                print(f"{clients} clients: {level['answered']} answers in {level['seconds']} s, latency p50 "
-                      f"{level['latency_p50_ms']} ms p99 {level['latency_p99_ms']} ms, TTFT p99 {level['ttft_p99_ms']} ms, "
-                      f"by status {level['by_status']}, queue rejections {level['queue_rejections']}, "
-                      f"RSS {level['rss_before_mib']} -> {level['rss_after_mib']} MiB", flush=True)
+                print(
+                    f"{clients} clients: {level['answered']} answers in {level['seconds']} s, latency p50 "
+                    f"{level['latency_p50_ms']} ms p99 {level['latency_p99_ms']} ms, TTFT p99 {level['ttft_p99_ms']} ms, "
+                    f"by status {level['by_status']}, queue rejections {level['queue_rejections']}, "
+                    f"RSS {level['rss_before_mib']} -> {level['rss_after_mib']} MiB",
+                    flush=True,
+                )
             rss_end = rss_mib(pid)
-    print(json.dumps({"tokens_per_answer": args.tokens, "seconds_per_level": args.seconds, "rss_start_mib": rss_start,
-                      "rss_end_mib": rss_end, "levels": levels, "seconds": round(time.perf_counter() - t_start, 1)}))
+    print(
+        json.dumps(
+            {
+                "tokens_per_answer": args.tokens,
+                "seconds_per_level": args.seconds,
+                "rss_start_mib": rss_start,
+                "rss_end_mib": rss_end,
+                "levels": levels,
+                "seconds": round(time.perf_counter() - t_start, 1),
+            }
+        )
+    )
     return 0
 
 

@@ -96,8 +96,13 @@ def run_trl(model_dir: Path, train_file: Path, spec, out: Path, extra: dict) -> 
         disable_tqdm=True,
         **extra,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(_rows(train_file)),
-                         processing_class=tok, peft_config=_lora(spec, model.config.model_type))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(_rows(train_file)),
+        processing_class=tok,
+        peft_config=_lora(spec, model.config.model_type),
+    )
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # the harness prints its own summary
@@ -140,8 +145,13 @@ def measure(args: argparse.Namespace) -> dict:
     datasets.disable_progress_bars()
     threads = args.threads or available_cores()
     torch.set_num_threads(threads)
-    spec = FineTuneSpec(max_steps=args.steps, per_device_train_batch_size=args.batch, learning_rate=1e-4,
-                        apply_deepspeed=False, logging_steps=max(1, args.steps // 4))
+    spec = FineTuneSpec(
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch,
+        learning_rate=1e-4,
+        apply_deepspeed=False,
+        logging_steps=max(1, args.steps // 4),
+    )
     cuda = torch.cuda.is_available()
     tuned = {
         "bf16": cuda and torch.cuda.is_bf16_supported(),
@@ -166,7 +176,9 @@ def measure(args: argparse.Namespace) -> dict:
             "finetui": lambda: run_finetui(setup.model_dir, setup.train_file, spec, root / "job"),
             "tuned": lambda: run_trl(setup.model_dir, setup.train_file, spec, root / "tuned", tuned),
             # use_cpu is the one thing the defaults need on a CPU: without it bf16 refuses to start
-            "defaults": lambda: run_trl(setup.model_dir, setup.train_file, spec, root / "defaults", {} if cuda else {"use_cpu": True}),
+            "defaults": lambda: run_trl(
+                setup.model_dir, setup.train_file, spec, root / "defaults", {} if cuda else {"use_cpu": True}
+            ),
         }
         # finetui and tuned alternate so that load from other processes hits both alike; the
         # defaults are the slow ones and run once, between the rounds
@@ -193,8 +205,9 @@ def measure(args: argparse.Namespace) -> dict:
         "trl_tuned_tokens_per_s": round(tuned_r, 1),
         "finetui_vs_defaults": round(fin / dflt, 2) if dflt else None,
         "finetui_vs_tuned": round(fin / tuned_r, 3) if tuned_r else None,
-        "spread_tokens_per_s": {k: round(max(r["tokens_per_s"] for r in v) - min(r["tokens_per_s"] for r in v), 1)
-                                for k, v in runs.items()},
+        "spread_tokens_per_s": {
+            k: round(max(r["tokens_per_s"] for r in v) - min(r["tokens_per_s"] for r in v), 1) for k, v in runs.items()
+        },
     }
 
 
@@ -216,15 +229,19 @@ def run_profile(name: str, argv: list[str]) -> dict:
         raise SystemExit(f"the {name} profile failed (exit {proc.returncode})")
     result = json.loads(last)
     if name == "avx2" and (result.get("cpu_capability") != "AVX2" or result.get("bf16_kernels")):
-        raise SystemExit(f"the avx2 profile did not take: torch reported {result.get('cpu_capability')}, "
-                         f"bf16 kernels {result.get('bf16_kernels')}")
+        raise SystemExit(
+            f"the avx2 profile did not take: torch reported {result.get('cpu_capability')}, "
+            f"bf16 kernels {result.get('bf16_kernels')}"
+        )
     return result
 
 
 def verdict(figures: dict) -> str:
     d, t = figures["finetui_vs_defaults"], figures["finetui_vs_tuned"]
-    return (f"finetui / TRL defaults {d:.1f}x ({'met' if d and d >= TARGET_VS_DEFAULTS else 'NOT met'}: >= {TARGET_VS_DEFAULTS:g}x), "
-            f"finetui / hand-tuned {t:.2f}x ({'met' if t and t >= TARGET_VS_TUNED else 'NOT met'}: >= {TARGET_VS_TUNED}x)")
+    return (
+        f"finetui / TRL defaults {d:.1f}x ({'met' if d and d >= TARGET_VS_DEFAULTS else 'NOT met'}: >= {TARGET_VS_DEFAULTS:g}x), "
+        f"finetui / hand-tuned {t:.2f}x ({'met' if t and t >= TARGET_VS_TUNED else 'NOT met'}: >= {TARGET_VS_TUNED}x)"
+    )
 
 
 def main() -> None:
@@ -233,16 +250,27 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=384)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--model", choices=["phi3-tiny", "llama-135m"], default="phi3-tiny",
-                        help="phi3-tiny: a random Phi-3 of --hidden and --layers; llama-135m: SmolLM-135M's shape "
-                             "(Llama, 49,152-token vocabulary, 135M parameters), --hidden and --layers ignored")
+    parser.add_argument(
+        "--model",
+        choices=["phi3-tiny", "llama-135m"],
+        default="phi3-tiny",
+        help="phi3-tiny: a random Phi-3 of --hidden and --layers; llama-135m: SmolLM-135M's shape "
+        "(Llama, 49,152-token vocabulary, 135M parameters), --hidden and --layers ignored",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="timed runs of finetui and of tuned (median reported)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all available cores)")
     parser.add_argument("--cpu-profile", choices=[*CPU_PROFILES, "both"], default="both")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    summary = {"bench": "train_throughput", "model": args.model, "steps": args.steps, "batch": args.batch, "hidden": args.hidden,
-               "layers": args.layers, "rounds": args.rounds}
+    summary = {
+        "bench": "train_throughput",
+        "model": args.model,
+        "steps": args.steps,
+        "batch": args.batch,
+        "hidden": args.hidden,
+        "layers": args.layers,
+        "rounds": args.rounds,
+    }
 
     import torch
 
@@ -251,18 +279,29 @@ def main() -> None:
         print(verdict(figures))
         print(json.dumps({**summary, "cpu_profile": None if torch.cuda.is_available() else args.cpu_profile, **figures}))
         return
-    argv = [f"--steps={args.steps}", f"--batch={args.batch}", f"--hidden={args.hidden}", f"--layers={args.layers}", f"--model={args.model}",
-            f"--rounds={args.rounds}", f"--threads={args.threads}"]
+    argv = [
+        f"--steps={args.steps}",
+        f"--batch={args.batch}",
+        f"--hidden={args.hidden}",
+        f"--layers={args.layers}",
+        f"--model={args.model}",
+        f"--rounds={args.rounds}",
+        f"--threads={args.threads}",
+    ]
     names = list(CPU_PROFILES) if args.cpu_profile == "both" else [args.cpu_profile]
     profiles = {name: run_profile(name, argv) for name in names}
     for name, figures in profiles.items():
-        print(f"{name:6s} ({figures['cpu_capability']}, bf16 kernels {'yes' if figures['bf16_kernels'] else 'no'}): {verdict(figures)}")
-    summary.update({
-        "device": "cpu",
-        "finetui_vs_defaults": {k: v["finetui_vs_defaults"] for k, v in profiles.items()},
-        "finetui_vs_tuned": {k: v["finetui_vs_tuned"] for k, v in profiles.items()},
-        "profiles": profiles,
-    })
+        print(
+            f"{name:6s} ({figures['cpu_capability']}, bf16 kernels {'yes' if figures['bf16_kernels'] else 'no'}): {verdict(figures)}"
+        )
+    summary.update(
+        {
+            "device": "cpu",
+            "finetui_vs_defaults": {k: v["finetui_vs_defaults"] for k, v in profiles.items()},
+            "finetui_vs_tuned": {k: v["finetui_vs_tuned"] for k, v in profiles.items()},
+            "profiles": profiles,
+        }
+    )
     print(json.dumps(summary))
 
 

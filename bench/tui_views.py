@@ -65,7 +65,9 @@ def write_ultrachat(path: Path, rows: int, avg_bytes: int = 5000) -> None:
 
 
 def write_log(path: Path, megabytes: int) -> str:
-    block = "".join(f"2025-01-01 00:00:{i % 60:02d} INFO step {i} loss={1 / (i + 1):.5f} lr=0.0001 grad_norm=0.42\n" for i in range(10000)).encode()
+    block = "".join(
+        f"2025-01-01 00:00:{i % 60:02d} INFO step {i} loss={1 / (i + 1):.5f} lr=0.0001 grad_norm=0.42\n" for i in range(10000)
+    ).encode()
     with open(path, "wb") as f:
         for _ in range(max(1, megabytes * (1 << 20) // len(block))):
             f.write(block)
@@ -199,7 +201,7 @@ async def measure_log(path: str, last: str, writer_s: float) -> dict:
         while writer.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         writer.wait()
-        ages = ages[len(ages) // 10:]  # skip the writer's start-up
+        ages = ages[len(ages) // 10 :]  # skip the writer's start-up
         out["follow_age_p50_s"] = statistics.median(ages) if ages else None
         out["follow_age_p95_s"] = sorted(ages)[int(len(ages) * 0.95)] if ages else None
         out["follow_age_max_s"] = max(ages) if ages else None
@@ -214,7 +216,12 @@ def write_lines(path: str, seconds: float, rate: int = 50_000, tick: float = 0.0
         start = time.monotonic()
         while time.monotonic() - start < seconds:
             now = time.time()
-            f.write("".join(f"FOLLOW {seq + i} {now:.6f} step loss=0.1234 lr=0.0001 some more text to be a log line\n" for i in range(per_tick)))
+            f.write(
+                "".join(
+                    f"FOLLOW {seq + i} {now:.6f} step loss=0.1234 lr=0.0001 some more text to be a log line\n"
+                    for i in range(per_tick)
+                )
+            )
             f.flush()
             seq += per_tick
             next_tick = start + (seq / rate)
@@ -306,8 +313,12 @@ def main() -> None:
         prefix(data, small, min(args.compare_rows, args.rows))
         log = tmp / "big.log"
         last = write_log(log, args.log_mb)
-        figures["files"] = {"jsonl_rows": args.rows, "jsonl_mb": round(data.stat().st_size / 2**20),
-                            "log_mb": round(log.stat().st_size / 2**20), "generate_s": round(time.perf_counter() - t, 1)}
+        figures["files"] = {
+            "jsonl_rows": args.rows,
+            "jsonl_mb": round(data.stat().st_size / 2**20),
+            "log_mb": round(log.stat().st_size / 2**20),
+            "generate_s": round(time.perf_counter() - t, 1),
+        }
         print("generated", figures["files"], flush=True)
 
         jsonl = run_sub("--measure", "jsonl", str(data), args.index)
@@ -322,7 +333,9 @@ def main() -> None:
         figures["datatable"] = {**table_small, "extrapolated_full_s": table_small.get("first_page_s", 0) * scale}
         if "first_page_s" in jsonl:
             figures["ratios"] = {
-                "pandas_full_over_first_page": round(figures["pandas_read_json"]["extrapolated_full_s"] / jsonl["first_page_s"], 1),
+                "pandas_full_over_first_page": round(
+                    figures["pandas_read_json"]["extrapolated_full_s"] / jsonl["first_page_s"], 1
+                ),
                 "datatable_full_over_first_page": round(figures["datatable"]["extrapolated_full_s"] / jsonl["first_page_s"], 1),
             }
 
@@ -331,7 +344,9 @@ def main() -> None:
 
         ws = tmp / "workspace"
         env = {"FINETUI_WORKSPACE": str(ws), "TERM": "xterm-256color", "HF_HUB_OFFLINE": "1"}
-        finetui = [str(Path(PY).with_name("finetui"))] if Path(PY).with_name("finetui").exists() else [PY, "-m", "finetui.tui.cli.main"]
+        finetui = (
+            [str(Path(PY).with_name("finetui"))] if Path(PY).with_name("finetui").exists() else [PY, "-m", "finetui.tui.cli.main"]
+        )
         ours = [first_frame(finetui, b"Models", env) for _ in range(3)]
         empty = [first_frame([PY, "-c", EMPTY_APP], b"ready", env) for _ in range(3)]
         figures["first_frame"] = {

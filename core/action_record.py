@@ -24,8 +24,11 @@ def _job_submit(request: Any) -> tuple[str, list[str], dict[str, Any]]:
         tokens += ["--test", os.path.abspath(request.test_file)]
     for key, value in (request.spec or {}).items():
         tokens += ["--set", f"{key}={value}"]
-    for flag, value in (("--compute", request.compute), ("--experiment", request.experiment),
-                        ("--display-name", request.display_name)):
+    for flag, value in (
+        ("--compute", request.compute),
+        ("--experiment", request.experiment),
+        ("--display-name", request.display_name),
+    ):
         if value:
             tokens += [flag, value]
     if request.force:
@@ -38,14 +41,17 @@ _ACTIONS: dict[str, Callable[..., tuple[str, list[str], dict[str, Any]]]] = {
     "submit_job": _job_submit,
     "cancel_job": lambda name: ("job cancel", ["job", "cancel", name], {"name": name}),
     "register_model": lambda job, name, version=None, description="": (
-        "model register", ["model", "register", "--job", job, "--name", name, *(["--version", version] if version else [])],
-        {"job": job, "name": name, "version": version}),
+        "model register",
+        ["model", "register", "--job", job, "--name", name, *(["--version", version] if version else [])],
+        {"job": job, "name": name, "version": version},
+    ),
     "delete_endpoint": lambda name, **_: ("endpoint delete", ["endpoint", "delete", name, "--yes"], {"name": name}),
 }
 
 
-def entry_for(backend: Any, method: str, args: tuple, kwargs: dict, workspace: Path, exit_code: int,
-              error: str | None) -> LoggedAction | None:
+def entry_for(
+    backend: Any, method: str, args: tuple, kwargs: dict, workspace: Path, exit_code: int, error: str | None
+) -> LoggedAction | None:
     maker = _ACTIONS.get(method)
     if maker is None:
         return None
@@ -58,14 +64,24 @@ def entry_for(backend: Any, method: str, args: tuple, kwargs: dict, workspace: P
     if getattr(backend, "name", "local") == "azure" and ws is not None:
         from .equivalents import AzureTarget, azure_equivalents
 
-        target = AzureTarget(ws.subscription_id, ws.resource_group, ws.workspace_name,
-                             getattr(backend, "registry_name", None) or "azureml")
+        target = AzureTarget(
+            ws.subscription_id, ws.resource_group, ws.workspace_name, getattr(backend, "registry_name", None) or "azureml"
+        )
         eq = azure_equivalents(action, params, target)
         az, sdk, notes = eq.az, eq.sdk, eq.notes
-    return LoggedAction(time=now(), backend=getattr(backend, "name", "local"), action=action,
-                        outcome=outcome_of(exit_code), exit_code=exit_code, error=error,
-                        finetui=finetui_command(workspace, getattr(backend, "name", "local"), tokens, target),
-                        az=tuple(az), sdk=tuple(sdk), notes=tuple(notes), source="app")
+    return LoggedAction(
+        time=now(),
+        backend=getattr(backend, "name", "local"),
+        action=action,
+        outcome=outcome_of(exit_code),
+        exit_code=exit_code,
+        error=error,
+        finetui=finetui_command(workspace, getattr(backend, "name", "local"), tokens, target),
+        az=tuple(az),
+        sdk=tuple(sdk),
+        notes=tuple(notes),
+        source="app",
+    )
 
 
 def recorded_call(backend: Any, method: str, fn: Callable[..., Any], workspace: Path | None) -> Callable[..., Any]:

@@ -85,10 +85,25 @@ class Backend(Protocol):
 
     # compute
     def list_compute(self) -> list[ComputeTarget]: ...
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
-                      component_inputs: dict[str, Any] | None = None) -> FitReport: ...  # inputs: Azure's, beyond the spec
-    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
-                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ClusterCreated: ...  # optional
+    def check_compute(
+        self,
+        model: str,
+        spec: FineTuneSpec | None = None,
+        target: str | None = None,
+        component_inputs: dict[str, Any] | None = None,
+    ) -> FitReport: ...  # inputs: Azure's, beyond the spec
+    def create_compute(
+        self,
+        name: str,
+        size: str,
+        min_nodes: int = 0,
+        max_nodes: int = 1,
+        *,
+        wait: bool = True,
+        idle_seconds: int = 120,
+        tier: str = "dedicated",
+        fallback: bool = True,
+    ) -> ClusterCreated: ...  # optional
     def scale_compute_to_zero(self, name: str) -> None: ...  # optional
 
     # jobs
@@ -118,15 +133,18 @@ class Backend(Protocol):
 
     # registry
     def register_model(self, job: str, name: str, version: str | None = None, description: str = "") -> RegisteredModel: ...
-    def register_checkpoint(self, job: str, checkpoint: str, name: str, version: str | None = None,
-                            description: str = "") -> RegisteredModel: ...  # optional
+    def register_checkpoint(
+        self, job: str, checkpoint: str, name: str, version: str | None = None, description: str = ""
+    ) -> RegisteredModel: ...  # optional
     def list_registered(self, name: str | None = None) -> list[RegisteredModel]: ...
 
     # endpoints: each backend takes its own options record and refuses the other's
-    def create_endpoint(self, name: str, model_ref: str,
-                        options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> Endpoint: ...
-    def plan_endpoint(self, name: str, model_ref: str,
-                      options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> dict[str, str]: ...  # optional
+    def create_endpoint(
+        self, name: str, model_ref: str, options: LocalEndpointOptions | AzureEndpointOptions | None = None
+    ) -> Endpoint: ...
+    def plan_endpoint(
+        self, name: str, model_ref: str, options: LocalEndpointOptions | AzureEndpointOptions | None = None
+    ) -> dict[str, str]: ...  # optional
     def list_endpoints(self) -> list[Endpoint]: ...
     def get_endpoint(self, name: str) -> Endpoint: ...
     def endpoint_info(self, name: str) -> EndpointInfo: ...
@@ -138,8 +156,9 @@ class Backend(Protocol):
     def delete_endpoint(self, name: str) -> None: ...
 
     # the offline demo
-    def build_demo(self, progress: ProgressCallback | None = None, *, force: bool = False,
-                   only_if_empty: bool = False) -> DemoResult | None: ...  # optional; None: skipped, models exist
+    def build_demo(
+        self, progress: ProgressCallback | None = None, *, force: bool = False, only_if_empty: bool = False
+    ) -> DemoResult | None: ...  # optional; None: skipped, models exist
 
 
 class EndpointService(Protocol):
@@ -195,9 +214,7 @@ def get_backend(name: str = "local", **options: Any) -> Backend:
     try:
         factory = _BACKENDS[name]
     except KeyError:
-        raise BackendUnavailable(
-            f"unknown backend {name!r}; choose one of: {', '.join(backend_names())}"
-        ) from None
+        raise BackendUnavailable(f"unknown backend {name!r}; choose one of: {', '.join(backend_names())}") from None
     if isinstance(factory, str):
         module_name, _, attr = factory.partition(":")
         try:

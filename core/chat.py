@@ -99,8 +99,12 @@ class ChatParams:
         return params
 
     def score_parameters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
-                               "do_sample": not self.greedy, "max_new_tokens": self.max_new_tokens}
+        out: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "do_sample": not self.greedy,
+            "max_new_tokens": self.max_new_tokens,
+        }
         if self.stop:
             out["stop"] = list(self.stop)
         if self.seed is not None:
@@ -108,8 +112,11 @@ class ChatParams:
         return out
 
     def openai_parameters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"temperature": 0.0 if self.greedy else self.temperature,
-                               "top_p": self.top_p, "max_tokens": self.max_new_tokens}
+        out: dict[str, Any] = {
+            "temperature": 0.0 if self.greedy else self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_new_tokens,
+        }
         if self.stop:
             out["stop"] = list(self.stop)
         if self.seed is not None:
@@ -168,8 +175,16 @@ def raise_for_response(resp: Any, url: str, endpoint: str | None = None) -> None
 
 
 class ChatClient:
-    def __init__(self, url: str, key: str, protocol: str = "auto", timeout: float = 120.0, *,
-                 endpoint: str | None = None, transport: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        protocol: str = "auto",
+        timeout: float = 120.0,
+        *,
+        endpoint: str | None = None,
+        transport: Any = None,
+    ) -> None:
         if protocol not in ("auto", "openai", "score"):
             raise InvalidInput(f"protocol {quote(protocol)}: use openai, score or auto")
         parts = urlsplit(url)
@@ -220,13 +235,15 @@ class ChatClient:
     def _body(self, messages: list[dict[str, str]], params: ChatParams) -> dict[str, Any]:
         if self.protocol == "score":
             return {"input_data": {"input_string": [messages], "parameters": params.score_parameters()}, "params": {}}
-        return {"messages": messages, "stream": True, "stream_options": {"include_usage": True},
-                **params.openai_parameters()}
+        return {"messages": messages, "stream": True, "stream_options": {"include_usage": True}, **params.openai_parameters()}
 
     def _remember_request(self, body: dict[str, Any]) -> None:
-        self.last_request = {"method": "POST", "url": self.url,
-                             "headers": {"Authorization": "Bearer ***", "Content-Type": "application/json"},
-                             "json": json.loads(mask(json.dumps(body), self._key))}
+        self.last_request = {
+            "method": "POST",
+            "url": self.url,
+            "headers": {"Authorization": "Bearer ***", "Content-Type": "application/json"},
+            "json": json.loads(mask(json.dumps(body), self._key)),
+        }
 
     async def complete(self, messages: list[dict[str, str]], params: ChatParams | None = None) -> str:
         return "".join([piece async for piece in self.stream(messages, params)])
@@ -258,7 +275,9 @@ class ChatClient:
                 async for piece in self._sse(resp, started):
                     yield piece
         except httpx.ConnectError:
-            raise OperationFailed(f"could not connect to {self.url}; is the endpoint running? (`finetui endpoint list`)") from None
+            raise OperationFailed(
+                f"could not connect to {self.url}; is the endpoint running? (`finetui endpoint list`)"
+            ) from None
         except httpx.TimeoutException:
             raise OperationFailed(f"{self.url} did not answer within {self._timeout:g} s") from None
         except httpx.HTTPError as exc:
@@ -314,8 +333,9 @@ class ChatClient:
                         yield content
         finally:
             self._remember_response(resp.status_code, "\n".join(raw))
-            self.last_stats = ChatStats("openai", first, time.monotonic() - started,
-                                        usage_tokens if usage_tokens is not None else pieces, reason)
+            self.last_stats = ChatStats(
+                "openai", first, time.monotonic() - started, usage_tokens if usage_tokens is not None else pieces, reason
+            )
 
 
 def stats_line(stats: ChatStats | None) -> str:

@@ -30,7 +30,7 @@ def _uses_key(entries: list[LoggedAction]) -> list[str]:
 def shell_script(entries: list[LoggedAction]) -> str:
     lines = ["#!/usr/bin/env bash", "# finetui session, exported by `finetui history --export`", "set -euo pipefail", ""]
     for note in dict.fromkeys(_uses_key(entries)):
-        lines.append(f": \"${{ENDPOINT_KEY:?set ENDPOINT_KEY first: {note.split(': ', 1)[-1]}}}\"")
+        lines.append(f': "${{ENDPOINT_KEY:?set ENDPOINT_KEY first: {note.split(": ", 1)[-1]}}}"')
     for e in entries:
         lines.append(f"# {_stamp(e.time)}  {e.backend}: {e.action}")
         lines += [f"#   az: {az}" for az in e.az]
@@ -50,18 +50,29 @@ def _target_of(e: LoggedAction) -> AzureTarget | None:
 
 
 def python_script(entries: list[LoggedAction]) -> str:
-    lines = ['"""finetui session, exported by `finetui history --export`."""', "", "import os", "import shlex",
-             "import subprocess", "import sys", ""]
+    lines = [
+        '"""finetui session, exported by `finetui history --export`."""',
+        "",
+        "import os",
+        "import shlex",
+        "import subprocess",
+        "import sys",
+        "",
+    ]
     target = next((t for t in map(_target_of, entries) if t is not None), None)
     if target is not None:
         lines += sdk_prelude(target) + [""]
     for note in dict.fromkeys(_uses_key(entries)):
         lines.append(f"# {note}")
         lines.append("ENDPOINT_KEY = os.environ['ENDPOINT_KEY']")
-    lines += ["", "def finetui(line):",
-              "    # `finetui ...` as this Python runs it (the same interpreter, so the same install)",
-              "    argv = [sys.executable, '-m', 'finetui.tui.cli.main', *shlex.split(line)[1:]]",
-              "    subprocess.run(argv, check=True)", ""]
+    lines += [
+        "",
+        "def finetui(line):",
+        "    # `finetui ...` as this Python runs it (the same interpreter, so the same install)",
+        "    argv = [sys.executable, '-m', 'finetui.tui.cli.main', *shlex.split(line)[1:]]",
+        "    subprocess.run(argv, check=True)",
+        "",
+    ]
     for e in entries:
         lines.append(f"# {_stamp(e.time)}  {e.backend}: {e.action}")
         lines += [f"# note: {n}" for n in e.notes if not n.startswith("ENDPOINT_KEY")]

@@ -122,8 +122,9 @@ def now() -> float:
 KEY_VAR = "$ENDPOINT_KEY"  # what a key is in every recorded line
 
 
-def finetui_command(workspace: Path, backend: str, tokens: list[str], target: Any = None,
-                    global_options: tuple[str, ...] = ()) -> str:
+def finetui_command(
+    workspace: Path, backend: str, tokens: list[str], target: Any = None, global_options: tuple[str, ...] = ()
+) -> str:
     """``finetui --workspace WS [--backend B --subscription S --resource-group G --workspace-name W] TOKENS``.
 
     On Azure ``target`` (an equivalents.AzureTarget) names the workspace in full, wherever it came
@@ -136,8 +137,14 @@ def finetui_command(workspace: Path, backend: str, tokens: list[str], target: An
     if backend != "local":
         head += ["--backend", backend]
         if target is not None:
-            head += ["--subscription", target.subscription_id, "--resource-group", target.resource_group,
-                     "--workspace-name", target.workspace_name]
+            head += [
+                "--subscription",
+                target.subscription_id,
+                "--resource-group",
+                target.resource_group,
+                "--workspace-name",
+                target.workspace_name,
+            ]
         else:
             head += list(global_options)
     return " ".join(f'"{t}"' if t == KEY_VAR else shlex.quote(t) for t in head + list(tokens))

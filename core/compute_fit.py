@@ -42,8 +42,22 @@ LOGIT_BYTES_PER_ENTRY = 16
 # -- precision: what the GPU can compute in ----------------------------------------------
 # CUDA compute capability by GPU family. bf16 needs 8.0 (Ampere) or newer; on older GPUs
 # (V100, T4, P100, K80) mixed-precision training falls back to fp16, at the same 2 bytes.
-COMPUTE_CAPABILITY = {"K80": 3.7, "M60": 5.2, "P100": 6.0, "P40": 6.1, "V100": 7.0, "T4": 7.5,
-                      "A100": 8.0, "A10": 8.6, "A10G": 8.6, "L4": 8.9, "L40": 8.9, "L40S": 8.9, "H100": 9.0, "H200": 9.0}
+COMPUTE_CAPABILITY = {
+    "K80": 3.7,
+    "M60": 5.2,
+    "P100": 6.0,
+    "P40": 6.1,
+    "V100": 7.0,
+    "T4": 7.5,
+    "A100": 8.0,
+    "A10": 8.6,
+    "A10G": 8.6,
+    "L4": 8.9,
+    "L40": 8.9,
+    "L40S": 8.9,
+    "H100": 9.0,
+    "H200": 9.0,
+}
 _BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
@@ -79,8 +93,7 @@ def _dims_for(model: CatalogModel, config: dict[str, Any] | None) -> dict[str, A
     if dims is None:
         where = f"its folder {model.path} has no readable config.json" if model.path else "it has no local files"
         raise InvalidInput(
-            f"model {model.ref} lacks its config (hidden_size, num_hidden_layers, ...): {where}; "
-            "cannot estimate memory"
+            f"model {model.ref} lacks its config (hidden_size, num_hidden_layers, ...): {where}; cannot estimate memory"
         )
     missing = missing_dims(dims)
     if missing:
@@ -88,8 +101,9 @@ def _dims_for(model: CatalogModel, config: dict[str, Any] | None) -> dict[str, A
     return dims
 
 
-def sequence_length(model: CatalogModel, spec: FineTuneSpec, dims: dict[str, Any], longest_row: int | None = None,
-                    *, local: bool = True) -> SequenceLength:
+def sequence_length(
+    model: CatalogModel, spec: FineTuneSpec, dims: dict[str, Any], longest_row: int | None = None, *, local: bool = True
+) -> SequenceLength:
     """What the job's trainer uses: the local one caps ``-1``; Azure ML's pipeline takes the whole context."""
     context = model.context_length or dims.get("max_position_embeddings")
     return job_sequence_length(spec.max_seq_length, context, longest_row, **({} if local else {"cap": None}))
@@ -211,9 +225,17 @@ def check_fit(
     local = target.kind != "aml-cluster"
 
     def estimate(s: FineTuneSpec, device: str = kind) -> MemoryEstimate:
-        return estimate_memory(model, s, device_kind=device, config=dims, gpus=gpus,
-                               precision=dtype if device == kind else None,
-                               gradient_checkpointing=gradient_checkpointing, longest_row=longest_row, local=local)
+        return estimate_memory(
+            model,
+            s,
+            device_kind=device,
+            config=dims,
+            gpus=gpus,
+            precision=dtype if device == kind else None,
+            gradient_checkpointing=gradient_checkpointing,
+            longest_row=longest_row,
+            local=local,
+        )
 
     est = estimate(spec)
     available = target.accelerator_memory_bytes
@@ -237,8 +259,10 @@ def check_fit(
     reasons.append(f"gradients {size(est.gradients_bytes)} and AdamW state {size(est.optimizer_bytes)} in fp32")
     checkpointed = " with gradient checkpointing" if gradient_checkpointing else ""
     reasons.append(f"activations {size(est.activations_bytes)} at batch {batch} × {seq} tokens{checkpointed}")
-    reasons.append(f"sequence length {length.max_length}: {length.why}"
-                   + (f"; the longest row is {length.longest_row} tokens" if length.longest_row else ""))
+    reasons.append(
+        f"sequence length {length.max_length}: {length.why}"
+        + (f"; the longest row is {length.longest_row} tokens" if length.longest_row else "")
+    )
     if spec.apply_deepspeed and gpus > 1:
         split = {1: "optimizer state", 2: "optimizer state and gradients", 3: "weights, gradients and optimizer state"}
         reasons.append(f"DeepSpeed ZeRO-{spec.deepspeed_stage} splits the {split[spec.deepspeed_stage]} over {gpus} GPUs")
@@ -270,12 +294,15 @@ def check_fit(
 def gpu_fields(target: ComputeTarget) -> dict[str, Any]:
     """GPUs per node, the GPU model and memory per GPU, as the FitReport carries them."""
     gpu = min(target.gpus, key=lambda g: g.memory_bytes) if target.gpus else None
-    return {"gpus_per_node": target.gpus_per_node if target.gpus_per_node is not None else len(target.gpus) or None,
-            "gpu_model": gpu.name if gpu else None, "gpu_memory_bytes": gpu.memory_bytes if gpu else None}
+    return {
+        "gpus_per_node": target.gpus_per_node if target.gpus_per_node is not None else len(target.gpus) or None,
+        "gpu_model": gpu.name if gpu else None,
+        "gpu_memory_bytes": gpu.memory_bytes if gpu else None,
+    }
 
 
 def gpu_line(report: FitReport) -> str | None:
-    """"1 GPU per node: V100, 16.0 GB each; trains in fp16", as the tutorial's gpus_per_node reads it."""
+    """ "1 GPU per node: V100, 16.0 GB each; trains in fp16", as the tutorial's gpus_per_node reads it."""
     if report.gpus_per_node is None and report.gpu_model is None:
         return None
     n = report.gpus_per_node or 0
@@ -293,8 +320,11 @@ def _deciding(verdict: Verdict, total_line: str, est: MemoryEstimate) -> str:
     """The total against the limit, and what weighs most in it."""
     if verdict is Verdict.OK:
         return total_line
-    parts = {"weights": est.weights_bytes, "activations": est.activations_bytes,
-             "gradients and AdamW state": est.gradients_bytes + est.optimizer_bytes}
+    parts = {
+        "weights": est.weights_bytes,
+        "activations": est.activations_bytes,
+        "gradients and AdamW state": est.gradients_bytes + est.optimizer_bytes,
+    }
     largest = max(parts, key=lambda k: parts[k])
     return f"{total_line}; the largest part is {largest}, {size(parts[largest])}"
 

@@ -63,9 +63,13 @@ class AzureEndpointOptions:
 
 # The options each backend does not take, by the name a user typed them under.
 LOCAL_ONLY = {"host": "--host", "port": "--port", "idle_timeout_s": "--idle-timeout", "max_queue": "--max-queue"}
-AZURE_ONLY = {"instance_type": "--instance-type", "instance_count": "--instance-count",
-              "deployment_name": "--deployment-name", "liveness_initial_delay_s": "--liveness-delay",
-              "readiness_initial_delay_s": "--readiness-delay"}
+AZURE_ONLY = {
+    "instance_type": "--instance-type",
+    "instance_count": "--instance-count",
+    "deployment_name": "--deployment-name",
+    "liveness_initial_delay_s": "--liveness-delay",
+    "readiness_initial_delay_s": "--readiness-delay",
+}
 
 
 def refuse_foreign(backend: str, given: set[str]) -> None:

@@ -27,8 +27,14 @@ class AzureTarget:
 
     @property
     def az_scope(self) -> list[str]:
-        return ["--resource-group", self.resource_group, "--workspace-name", self.workspace_name,
-                "--subscription", self.subscription_id]
+        return [
+            "--resource-group",
+            self.resource_group,
+            "--workspace-name",
+            self.workspace_name,
+            "--subscription",
+            self.subscription_id,
+        ]
 
 
 @dataclass
@@ -70,13 +76,30 @@ def _endpoint_create(p: dict[str, Any], t: AzureTarget, out: Equivalents) -> Non
     timeout = int(p.get("request_timeout_ms") or 90000)
     out.az += [
         _az(t, "online-endpoint", "create", "--name", name, "--auth-mode", "key"),
-        _az(t, "online-deployment", "create", "--file", "deployment.yml", "--endpoint-name", name, "--name", DEPLOYMENT,
-            "--set", f"model={model_id}", f"instance_type={INSTANCE_TYPE}", "instance_count=1",
-            f"request_settings.request_timeout_ms={timeout}", "liveness_probe.initial_delay=600"),
+        _az(
+            t,
+            "online-deployment",
+            "create",
+            "--file",
+            "deployment.yml",
+            "--endpoint-name",
+            name,
+            "--name",
+            DEPLOYMENT,
+            "--set",
+            f"model={model_id}",
+            f"instance_type={INSTANCE_TYPE}",
+            "instance_count=1",
+            f"request_settings.request_timeout_ms={timeout}",
+            "liveness_probe.initial_delay=600",
+        ),
         _az(t, "online-endpoint", "update", "--name", name, "--traffic", f"{DEPLOYMENT}=100"),
     ]
-    model_get = (f"registered = ml_client.models.get({model_name!r}, version={version!r})" if version
-                 else f"registered = ml_client.models.get({model_name!r}, label='latest')")
+    model_get = (
+        f"registered = ml_client.models.get({model_name!r}, version={version!r})"
+        if version
+        else f"registered = ml_client.models.get({model_name!r}, label='latest')"
+    )
     out.sdk += [
         f"ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name={name!r}, auth_mode='key')).result()",
         model_get,
@@ -88,11 +111,15 @@ def _endpoint_create(p: dict[str, Any], t: AzureTarget, out: Equivalents) -> Non
         f"endpoint.traffic = {{{DEPLOYMENT!r}: 100}}",
         "ml_client.online_endpoints.begin_create_or_update(endpoint).result()",
     ]
-    out.notes.append("deployment.yml: $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json "
-                     "(every other field comes from --set)")
+    out.notes.append(
+        "deployment.yml: $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json "
+        "(every other field comes from --set)"
+    )
     if p.get("ttl"):
-        out.notes.append(f"--ttl {p['ttl']}: az ml has no time to live; finetui's watcher process deletes the endpoint "
-                         f"then (`finetui endpoint show {name}` shows it)")
+        out.notes.append(
+            f"--ttl {p['ttl']}: az ml has no time to live; finetui's watcher process deletes the endpoint "
+            f"then (`finetui endpoint show {name}` shows it)"
+        )
 
 
 _NAME = object()  # stands for the action's NAME among the words of an az line
@@ -106,8 +133,10 @@ _BY_WORDS: dict[str, tuple[tuple[object, ...], str]] = {
     "endpoint list": (("online-endpoint", "list"), "list(ml_client.online_endpoints.list())"),
     "endpoint show": (("online-endpoint", "show", "--name", _NAME), "ml_client.online_endpoints.get({name!r})"),
     "endpoint keys": (("online-endpoint", "get-credentials", "--name", _NAME), "ml_client.online_endpoints.get_keys({name!r})"),
-    "endpoint delete": (("online-endpoint", "delete", "--name", _NAME, "--yes"),
-                        "ml_client.online_endpoints.begin_delete(name={name!r}).result()"),
+    "endpoint delete": (
+        ("online-endpoint", "delete", "--name", _NAME, "--yes"),
+        "ml_client.online_endpoints.begin_delete(name={name!r}).result()",
+    ),
 }
 
 
@@ -124,25 +153,69 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
         out.sdk.append("list(registry_client.models.list())")
     elif action == "model show":
         model, version = _ref(p["ref"])
-        out.az.append(_az(t, "model", "show", "--name", model, *(("--version", version) if version else ("--label", "latest")),
-                          registry=True))
-        out.sdk.append(f"registry_client.models.get({model!r}, version={version!r})" if version
-                       else f"registry_client.models.get({model!r}, label='latest')")
+        out.az.append(
+            _az(
+                t,
+                "model",
+                "show",
+                "--name",
+                model,
+                *(("--version", version) if version else ("--label", "latest")),
+                registry=True,
+            )
+        )
+        out.sdk.append(
+            f"registry_client.models.get({model!r}, version={version!r})"
+            if version
+            else f"registry_client.models.get({model!r}, label='latest')"
+        )
     elif action == "model register":
         path = f"azureml://jobs/{p['job']}/outputs/trained_model"
         version = p.get("version")
-        out.az.append(_az(t, "model", "create", "--name", name, *(("--version", version) if version else ()),
-                          "--type", "mlflow_model", "--path", path))
-        out.sdk.append(f"ml_client.models.create_or_update(Model(path={path!r}, name={name!r}, "
-                       + (f"version={version!r}, " if version else "") + "type=AssetTypes.MLFLOW_MODEL))")
+        out.az.append(
+            _az(
+                t,
+                "model",
+                "create",
+                "--name",
+                name,
+                *(("--version", version) if version else ()),
+                "--type",
+                "mlflow_model",
+                "--path",
+                path,
+            )
+        )
+        out.sdk.append(
+            f"ml_client.models.create_or_update(Model(path={path!r}, name={name!r}, "
+            + (f"version={version!r}, " if version else "")
+            + "type=AssetTypes.MLFLOW_MODEL))"
+        )
     elif action == "compute check" and p.get("target"):
         out.az.append(_az(t, "compute", "show", "--name", p["target"]))
         out.sdk.append(f"ml_client.compute.get({p['target']!r})")
     elif action == "azure compute-create":
-        out.az.append(_az(t, "compute", "create", "--name", name, "--type", "AmlCompute", "--size", p["size"],
-                          "--min-instances", p.get("min_nodes", 0), "--max-instances", p.get("max_nodes", 1)))
-        out.sdk.append(f"ml_client.compute.begin_create_or_update(AmlCompute(name={name!r}, size={p['size']!r}, "
-                       f"min_instances={p.get('min_nodes', 0)}, max_instances={p.get('max_nodes', 1)})).result()")
+        out.az.append(
+            _az(
+                t,
+                "compute",
+                "create",
+                "--name",
+                name,
+                "--type",
+                "AmlCompute",
+                "--size",
+                p["size"],
+                "--min-instances",
+                p.get("min_nodes", 0),
+                "--max-instances",
+                p.get("max_nodes", 1),
+            )
+        )
+        out.sdk.append(
+            f"ml_client.compute.begin_create_or_update(AmlCompute(name={name!r}, size={p['size']!r}, "
+            f"min_instances={p.get('min_nodes', 0)}, max_instances={p.get('max_nodes', 1)})).result()"
+        )
     elif action in ("job show", "azure steps"):
         job = p.get("name") or p.get("job")
         out.az.append(_az(t, "job", "show", "--name", job))
@@ -154,8 +227,10 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
     elif action == "job submit":
         out.az.append(_az(t, "job", "create", "--file", "pipeline_job.yml"))
         out.sdk.append("ml_client.jobs.create_or_update(pipeline_job)")
-        out.notes.append("pipeline_job.yml / pipeline_job: the azureml registry's chat_completion_pipeline with this "
-                         "job's model, data and spec, as the tutorial builds it")
+        out.notes.append(
+            "pipeline_job.yml / pipeline_job: the azureml registry's chat_completion_pipeline with this "
+            "job's model, data and spec, as the tutorial builds it"
+        )
     elif action == "endpoint create":
         _endpoint_create(p, t, out)
     elif action == "endpoint regenerate-keys":

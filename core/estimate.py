@@ -66,8 +66,7 @@ def measured_throughput(backend: Any, limit: int = 10) -> Throughput | None:
             rates.append(points[-1])
     if not rates:
         return None
-    return Throughput(statistics.median(rates), MEASURED_UNCERTAINTY,
-                      f"measured here: median of {len(rates)} finished job(s)")
+    return Throughput(statistics.median(rates), MEASURED_UNCERTAINTY, f"measured here: median of {len(rates)} finished job(s)")
 
 
 def documented_throughput(table: PriceTable, sku: str) -> Throughput | None:
@@ -75,8 +74,9 @@ def documented_throughput(table: PriceTable, sku: str) -> Throughput | None:
     key = next((k for k in figures if k.lower() == sku.lower()), None)
     if key is None:
         return None
-    return Throughput(float(figures[key]), float(table.throughput.get("uncertainty", 0.5)),
-                      "planning figure per SKU (not measured here)")
+    return Throughput(
+        float(figures[key]), float(table.throughput.get("uncertainty", 0.5)), "planning figure per SKU (not measured here)"
+    )
 
 
 def estimate_job(tokens: int, epochs: float, throughput: Throughput, price: Price | None, nodes: int = 1) -> JobEstimate:
@@ -97,8 +97,15 @@ class JobCost:
     job_estimate_note: str | None
 
 
-def job_cost(backend: Any, backend_name: str, table: PriceTable, target_name: str, train_file: str | None,
-             epochs: float, train_what: str = "--train") -> JobCost:
+def job_cost(
+    backend: Any,
+    backend_name: str,
+    table: PriceTable,
+    target_name: str,
+    train_file: str | None,
+    epochs: float,
+    train_what: str = "--train",
+) -> JobCost:
     """What `compute check --train` and the launch form show: one definition for both.
 
     ``train_what`` names the training file where the user gave it, in an error about it.
@@ -113,8 +120,13 @@ def job_cost(backend: Any, backend_name: str, table: PriceTable, target_name: st
     sku = sku_of(backend_name, target)
     throughput = measured_throughput(backend) if backend_name == "local" else documented_throughput(table, sku)
     if throughput is None:
-        return JobCost(price, None, "no throughput measured here yet: run one job, then estimates use its tokens/s"
-                       if backend_name == "local" else f"no throughput figure for {sku}")
+        return JobCost(
+            price,
+            None,
+            "no throughput measured here yet: run one job, then estimates use its tokens/s"
+            if backend_name == "local"
+            else f"no throughput figure for {sku}",
+        )
     return JobCost(price, estimate_job(tokens, epochs, throughput, price), None)
 
 
@@ -125,15 +137,21 @@ def _hours(h: float) -> str:
 def cost_lines(cost: JobCost) -> list[str]:
     """The price line, then the estimate (or why there is none), in the same words in the CLI and the app."""
     price = cost.price
-    lines = [f"price: {price.per_hour:.3f} {price.currency}/h per node ({price.sku}; {price.source}, as of {price.as_of})"
-             if price is not None else "price: unknown for this compute (`finetui prices`)"]
+    lines = [
+        f"price: {price.per_hour:.3f} {price.currency}/h per node ({price.sku}; {price.source}, as of {price.as_of})"
+        if price is not None
+        else "price: unknown for this compute (`finetui prices`)"
+    ]
     est = cost.job_estimate
     if est is None:
         return lines + ([f"estimate: {cost.job_estimate_note}"] if cost.job_estimate_note else [])
     tp = est.throughput
-    line = (f"estimate: about {est.tokens:,} tokens x {est.epochs:g} epochs at {tp.tokens_per_s:,.0f} tokens/s "
-            f"({tp.source}) = {_hours(est.hours)}")
+    line = (
+        f"estimate: about {est.tokens:,} tokens x {est.epochs:g} epochs at {tp.tokens_per_s:,.0f} tokens/s "
+        f"({tp.source}) = {_hours(est.hours)}"
+    )
     if est.cost is not None and est.price is not None:  # a cost is only worked out from a price
-        line += (f", {est.cost:.2f} {est.price.currency} (between {est.cost_low:.2f} and {est.cost_high:.2f}: "
-                 f"+-{est.uncertainty:.0%})")
+        line += (
+            f", {est.cost:.2f} {est.price.currency} (between {est.cost_low:.2f} and {est.cost_high:.2f}: +-{est.uncertainty:.0%})"
+        )
     return lines + [line]

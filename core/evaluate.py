@@ -103,8 +103,10 @@ def gate(model: str, run: EvalRun | None) -> DeployGate:
     mine, base = run.scores.get("model"), run.scores.get("base")
     if mine is None or base is None or mine.loss is None or base.loss is None:
         return DeployGate(model, run.name, None, f"{model}: evaluation {run.name} has no base to compare with", True, run.scores)
-    line = (f"evaluation {run.name}: loss {mine.loss:.4f} vs base {base.loss:.4f} ({base.model}), "
-            f"exact match {mine.exact_matches}/{mine.rows} vs {base.exact_matches}/{base.rows}")
+    line = (
+        f"evaluation {run.name}: loss {mine.loss:.4f} vs base {base.loss:.4f} ({base.model}), "
+        f"exact match {mine.exact_matches}/{mine.rows} vs {base.exact_matches}/{base.rows}"
+    )
     if run.improved:
         return DeployGate(model, run.name, True, line, False, run.scores)
     return DeployGate(model, run.name, False, f"{model} did not beat its base: {line}", True, run.scores)

@@ -73,8 +73,7 @@ def chunk_of(data: bytes, offset: int, *, final: bool, full: bool = False, done:
     return LogChunk(kept.decode("utf-8", "replace"), offset, offset + len(kept), done and len(kept) == len(data))
 
 
-def read_chunk(path: str | os.PathLike[str], offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES, *,
-               ended: bool) -> LogChunk:
+def read_chunk(path: str | os.PathLike[str], offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES, *, ended: bool) -> LogChunk:
     """Whole lines of the file at ``path`` from byte ``offset``, at most ``max_bytes``.
 
     ``ended``: the writer has stopped (check it before calling, so nothing is
@@ -93,10 +92,16 @@ def read_chunk(path: str | os.PathLike[str], offset: int = 0, max_bytes: int = D
     return chunk_of(data, offset, final=ended and at_end, full=len(data) >= max_bytes, done=ended and at_end)
 
 
-def follow_chunks(read: Callable[[int], LogChunk], offset: int = 0, *, keep_going: bool = True, poll_s: float = 0.25,
-           done: Callable[[LogChunk], bool] = lambda chunk: chunk.complete,
-           cancelled: Callable[[], bool] = lambda: False,
-           sleep: Callable[[float], object] = time.sleep) -> Iterator[LogChunk]:
+def follow_chunks(
+    read: Callable[[int], LogChunk],
+    offset: int = 0,
+    *,
+    keep_going: bool = True,
+    poll_s: float = 0.25,
+    done: Callable[[LogChunk], bool] = lambda chunk: chunk.complete,
+    cancelled: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Iterator[LogChunk]:
     """Chunks from ``read(offset)`` on, each with text, and the last one.
 
     Ends when ``done(chunk)`` (by default: the job ended and its log is read),
@@ -125,4 +130,3 @@ def follow_log(backend: Backend, name: str, offset: int = 0, poll: float = 0.25,
     for chunk in follow_chunks(lambda at: backend.read_log(name, at), offset, keep_going=keep_going, poll_s=poll):
         if chunk.text:
             yield chunk.text
-

@@ -33,8 +33,11 @@ def endpoint_sku(ep: Endpoint) -> tuple[str, str | None]:
 
 def meter(ep: Endpoint, table: PriceTable, now: float | None = None) -> Meter:
     now = time.time() if now is None else now
-    billing = ep.state in _BILLING if ep.backend != "local" else ep.state in (EndpointState.SUCCEEDED, EndpointState.CREATING,
-                                                                             EndpointState.UPDATING)
+    billing = (
+        ep.state in _BILLING
+        if ep.backend != "local"
+        else ep.state in (EndpointState.SUCCEEDED, EndpointState.CREATING, EndpointState.UPDATING)
+    )
     since = ep.started_at if ep.backend == "local" else (ep.created_at or ep.started_at)
     uptime = max(now - since, 0.0) if since and billing else None
     price = table.get(*endpoint_sku(ep))

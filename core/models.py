@@ -136,13 +136,7 @@ class MemoryEstimate:
 
     @property
     def total_bytes(self) -> int:
-        return (
-            self.weights_bytes
-            + self.gradients_bytes
-            + self.optimizer_bytes
-            + self.activations_bytes
-            + self.overhead_bytes
-        )
+        return self.weights_bytes + self.gradients_bytes + self.optimizer_bytes + self.activations_bytes + self.overhead_bytes
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class PriceTable:
 
 def _check(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("prices"), dict):
-        raise InvalidInput(f"{where}: expected an object with \"prices\": {{backend: {{sku: per_hour}}}}")
+        raise InvalidInput(f'{where}: expected an object with "prices": {{backend: {{sku: per_hour}}}}')
     for backend, skus in data["prices"].items():
         if not isinstance(skus, dict):
             raise InvalidInput(f"{where}: prices.{backend}: expected {{sku: per_hour}}")
@@ -75,8 +75,15 @@ def shipped() -> dict[str, Any]:
 def load_prices(workspace: Path | None = None) -> PriceTable:
     """The shipped table with the workspace's ``prices.json`` on top (a bad override is bad input, named)."""
     base = shipped()
-    table = PriceTable(base["currency"], base.get("region", ""), base["as_of"], base["source"],
-                       {b: dict(s) for b, s in base["prices"].items()}, {}, base.get("throughput_tokens_per_s", {}))
+    table = PriceTable(
+        base["currency"],
+        base.get("region", ""),
+        base["as_of"],
+        base["source"],
+        {b: dict(s) for b, s in base["prices"].items()},
+        {},
+        base.get("throughput_tokens_per_s", {}),
+    )
     path = Path(workspace) / OVERRIDE_NAME if workspace else None
     if path is not None and path.exists():
         from .files import read_user_text
@@ -87,8 +94,15 @@ def load_prices(workspace: Path | None = None) -> PriceTable:
         except ValueError as exc:
             raise InvalidInput(f"{where}: not valid JSON ({exc})") from None
         if data.get("currency", table.currency) != table.currency:
-            table = PriceTable(data["currency"], data.get("region", table.region), data.get("as_of", ""),
-                               data.get("source", where), {}, {}, table.throughput)
+            table = PriceTable(
+                data["currency"],
+                data.get("region", table.region),
+                data.get("as_of", ""),
+                data.get("source", where),
+                {},
+                {},
+                table.throughput,
+            )
         else:
             table.as_of = data.get("as_of", table.as_of)
             table.source = data.get("source", where)

@@ -37,14 +37,16 @@ def api_url() -> str:
 
 def odata_filter(region: str, skus: list[str]) -> str:
     any_sku = " or ".join(f"armSkuName eq '{s}'" for s in skus)
-    return (f"serviceName eq 'Virtual Machines' and armRegionName eq '{region}' and priceType eq 'Consumption' "
-            f"and ({any_sku})")
+    return f"serviceName eq 'Virtual Machines' and armRegionName eq '{region}' and priceType eq 'Consumption' and ({any_sku})"
 
 
 def _is_plain_hourly(item: dict[str, Any]) -> bool:
     names = f"{item.get('productName', '')} {item.get('skuName', '')} {item.get('meterName', '')}"
-    return (item.get("unitOfMeasure") == "1 Hour" and item.get("type", "Consumption") == "Consumption"
-            and not any(w in names for w in ("Windows", "Spot", "Low Priority")))
+    return (
+        item.get("unitOfMeasure") == "1 Hour"
+        and item.get("type", "Consumption") == "Consumption"
+        and not any(w in names for w in ("Windows", "Spot", "Low Priority"))
+    )
 
 
 def _pages(client: Any, url: str, params: dict[str, str] | None) -> list[dict[str, Any]]:
@@ -57,8 +59,9 @@ def _pages(client: Any, url: str, params: dict[str, str] | None) -> list[dict[st
         try:
             resp = client.get(url, params=params)
         except httpx.HTTPError as exc:
-            raise NetworkUnavailable(f"could not reach the Azure Retail Prices API at {origin.netloc}: "
-                                     f"{type(exc).__name__}") from None
+            raise NetworkUnavailable(
+                f"could not reach the Azure Retail Prices API at {origin.netloc}: {type(exc).__name__}"
+            ) from None
         if resp.status_code != 200:
             raise OperationFailed(f"the Azure Retail Prices API answered {resp.status_code} for {origin.netloc}{origin.path}")
         try:
@@ -76,8 +79,9 @@ def _pages(client: Any, url: str, params: dict[str, str] | None) -> list[dict[st
     raise OperationFailed(f"the Azure Retail Prices API sent more than {MAX_PAGES} pages; name fewer --sku")
 
 
-def refresh(workspace: Path, *, region: str = "eastus", currency: str = "USD", skus: list[str] | None = None,
-            timeout: float = 30.0) -> dict[str, Any]:
+def refresh(
+    workspace: Path, *, region: str = "eastus", currency: str = "USD", skus: list[str] | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
     """Fetch the prices of ``skus`` (default: the shipped table's Azure SKUs) and write the workspace's prices.json."""
     import httpx
 
@@ -92,20 +96,24 @@ def refresh(workspace: Path, *, region: str = "eastus", currency: str = "USD", s
     found: dict[str, float] = {}
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for i in range(0, len(wanted), SKUS_PER_QUERY):
-            batch = wanted[i:i + SKUS_PER_QUERY]
+            batch = wanted[i : i + SKUS_PER_QUERY]
             params = {"currencyCode": f"'{currency}'", "$filter": odata_filter(region, batch)}
             for item in _pages(client, api_url(), params):
                 sku = item.get("armSkuName")
                 price = item.get("retailPrice")
-                if isinstance(sku, str) and sku in batch and _is_plain_hourly(item) and isinstance(price, (int, float)) and price >= 0:
+                if (
+                    isinstance(sku, str)
+                    and sku in batch
+                    and _is_plain_hourly(item)
+                    and isinstance(price, (int, float))
+                    and price >= 0
+                ):
                     # a SKU has one regular Linux meter; if the API lists it twice, keep the lower price
                     found[sku] = min(float(price), found.get(sku, float("inf")))
                 if item.get("currencyCode") not in (None, currency):
-                    raise OperationFailed(f"the Azure Retail Prices API answered in {item.get('currencyCode')}, "
-                                          f"not {currency}")
+                    raise OperationFailed(f"the Azure Retail Prices API answered in {item.get('currencyCode')}, not {currency}")
     if not found:
-        raise OperationFailed(f"the Azure Retail Prices API has no Linux pay-as-you-go price for "
-                              f"{', '.join(wanted)} in {region}")
+        raise OperationFailed(f"the Azure Retail Prices API has no Linux pay-as-you-go price for {', '.join(wanted)} in {region}")
     path = Path(workspace) / OVERRIDE_NAME
     prices: dict[str, dict[str, float]] = {}
     try:  # what the user keeps there by hand (other backends, other SKUs) stays, in the same currency
@@ -115,9 +123,13 @@ def refresh(workspace: Path, *, region: str = "eastus", currency: str = "USD", s
     except (OSError, ValueError):
         pass
     prices.setdefault("azure", {}).update(found)
-    table = {"currency": currency, "region": region, "as_of": time.strftime("%Y-%m-%d"),
-             "source": f"Azure Retail Prices API ({urlsplit(api_url()).netloc}), {region}, Consumption, Linux",
-             "prices": {b: dict(sorted(s.items())) for b, s in sorted(prices.items())}}
+    table = {
+        "currency": currency,
+        "region": region,
+        "as_of": time.strftime("%Y-%m-%d"),
+        "source": f"Azure Retail Prices API ({urlsplit(api_url()).netloc}), {region}, Consumption, Linux",
+        "prices": {b: dict(sorted(s.items())) for b, s in sorted(prices.items())},
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from typing import Sequence
 def process_start_time(pid: int) -> float | None:
     """When ``pid`` started (seconds since the epoch), or None if there is no such live process."""
     import psutil
+
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -117,8 +118,9 @@ def tail_lines(path: Path, n: int = 5, max_bytes: int = 16384) -> list[str]:
     return lines[-n:]
 
 
-def gone_reason(pid: int | None, pid_start_time: float | None, created_at: float, log_path: Path, what: str,
-                grace_s: float) -> str | None:
+def gone_reason(
+    pid: int | None, pid_start_time: float | None, created_at: float, log_path: Path, what: str, grace_s: float
+) -> str | None:
     """Why the process behind an active record is gone, or None.
 
     None while it runs, or while one never recorded may still be starting (``grace_s``).

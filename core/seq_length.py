@@ -27,8 +27,9 @@ class SequenceLength:
         return min(self.max_length, self.longest_row) if self.longest_row else self.max_length
 
 
-def job_sequence_length(max_seq_length: int, context: int | None, longest_row: int | None = None,
-                        *, cap: int | None = DEFAULT_MAX_LENGTH) -> SequenceLength:
+def job_sequence_length(
+    max_seq_length: int, context: int | None, longest_row: int | None = None, *, cap: int | None = DEFAULT_MAX_LENGTH
+) -> SequenceLength:
     """``cap``: where ``-1`` stops; None for Azure ML's pipeline, which takes the model's whole context."""
     if max_seq_length != -1:
         return SequenceLength(max_seq_length, f"max_seq_length {max_seq_length}", longest_row)

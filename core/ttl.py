@@ -53,8 +53,9 @@ def parse_ttl(text: str | None, option: str = "--ttl") -> float | None:
     return check_ttl(parse_duration(text, option), option)
 
 
-def create_endpoint(backend: Any, local_root: Path, name: str, model: str, options: Any,
-                    ttl_s: float | None) -> tuple[Any, dict[str, Any] | None]:
+def create_endpoint(
+    backend: Any, local_root: Path, name: str, model: str, options: Any, ttl_s: float | None
+) -> tuple[Any, dict[str, Any] | None]:
     """Create the endpoint and make its time to live hold: (endpoint, the Azure watcher's status or None).
 
     A local server keeps its own time (``options.ttl_s``); an Azure endpoint

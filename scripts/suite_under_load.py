@@ -66,8 +66,9 @@ def run_once(index: int, pytest_args: list[str], log_dir: Path, timeout: float) 
     started = time.monotonic()
     with open(log, "w", encoding="utf-8") as out:
         try:
-            proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=REPO, stdout=out,
-                                  stderr=subprocess.STDOUT, timeout=timeout)
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest", *pytest_args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=timeout
+            )
             code = proc.returncode
         except subprocess.TimeoutExpired:
             code = None
@@ -75,16 +76,24 @@ def run_once(index: int, pytest_args: list[str], log_dir: Path, timeout: float) 
     text = log.read_text(encoding="utf-8", errors="replace")
     counts = summary_counts(text)
     failed = [ln.split(" ", 1)[1].split(" - ")[0] for ln in text.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
-    return {"run": index, "seconds": round(seconds, 1), "exit_code": code, "timed_out": code is None,
-            "passed": counts.get("passed", 0), "failed": counts.get("failed", 0), "errors": counts.get("errors", 0),
-            "skipped": counts.get("skipped", 0), "failures": failed, "log": str(log)}
+    return {
+        "run": index,
+        "seconds": round(seconds, 1),
+        "exit_code": code,
+        "timed_out": code is None,
+        "passed": counts.get("passed", 0),
+        "failed": counts.get("failed", 0),
+        "errors": counts.get("errors", 0),
+        "skipped": counts.get("skipped", 0),
+        "failures": failed,
+        "log": str(log),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="how many times to run the suite (default 3)")
-    parser.add_argument("--burners", type=int, default=os.cpu_count() or 2,
-                        help="busy-loop processes (default: one per core)")
+    parser.add_argument("--burners", type=int, default=os.cpu_count() or 2, help="busy-loop processes (default: one per core)")
     parser.add_argument("--run-timeout", type=float, default=3 * 3600, help="seconds one run may take")
     parser.add_argument("--logs", type=Path, default=None, help="folder for each run's output (default: a temp folder)")
     parser.add_argument("pytest_args", nargs="*", help="after --: pytest's arguments (default: -q -p no:cacheprovider)")
@@ -99,20 +108,33 @@ def main(argv: list[str] | None = None) -> int:
     burners = start_burners(args.burners, args.runs * args.run_timeout + 60)
     results = []
     try:
-        print(f"{args.burners} CPU burner(s) running; pytest {' '.join(pytest_args)} x {args.runs}; logs in {log_dir}",
-              flush=True)
+        print(
+            f"{args.burners} CPU burner(s) running; pytest {' '.join(pytest_args)} x {args.runs}; logs in {log_dir}", flush=True
+        )
         for i in range(1, args.runs + 1):
             r = run_once(i, pytest_args, log_dir, args.run_timeout)
             results.append(r)
             state = "timed out" if r["timed_out"] else f"exit {r['exit_code']}"
-            print(f"run {i}: {r['seconds']:.1f} s, {r['passed']} passed, {r['failed']} failed, {r['errors']} errors,"
-                  f" {r['skipped']} skipped ({state})" + (f"; failed: {', '.join(r['failures'])}" if r["failures"] else ""),
-                  flush=True)
+            print(
+                f"run {i}: {r['seconds']:.1f} s, {r['passed']} passed, {r['failed']} failed, {r['errors']} errors,"
+                f" {r['skipped']} skipped ({state})" + (f"; failed: {', '.join(r['failures'])}" if r["failures"] else ""),
+                flush=True,
+            )
     finally:
         stop_burners(burners)
     all_green = all(r["exit_code"] == 0 for r in results)
-    print(json.dumps({"bench": "suite_under_load", "burners": args.burners, "cpus": os.cpu_count(),
-                      "pytest_args": pytest_args, "runs": results, "all_passed": all_green}))
+    print(
+        json.dumps(
+            {
+                "bench": "suite_under_load",
+                "burners": args.burners,
+                "cpus": os.cpu_count(),
+                "pytest_args": pytest_args,
+                "runs": results,
+                "all_passed": all_green,
+            }
+        )
+    )
     return 0 if all_green else 1
 
 

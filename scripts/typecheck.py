@@ -28,8 +28,17 @@ def main() -> int:
         link = root / name
         if not link.is_symlink():
             link.symlink_to(REPO / name, target_is_directory=True)
-    command = [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"),
-               "--cache-dir", str(base / ".mypy_cache"), "-p", "finetui.core"]
+    command = [
+        sys.executable,
+        "-m",
+        "mypy",
+        "--config-file",
+        str(REPO / "pyproject.toml"),
+        "--cache-dir",
+        str(base / ".mypy_cache"),
+        "-p",
+        "finetui.core",
+    ]
     return subprocess.run(command, cwd=base).returncode
 
 

@@ -12,7 +12,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def finetui(workspace: Path | str, *args: str, timeout: float = 300, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def finetui(
+    workspace: Path | str, *args: str, timeout: float = 300, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env.pop("FINETUI_WORKSPACE", None)
     full_env.update({"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
@@ -26,9 +28,7 @@ def finetui(workspace: Path | str, *args: str, timeout: float = 300, check: bool
         cwd=REPO,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(
-            f"finetui {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        )
+        raise AssertionError(f"finetui {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
 
 

@@ -27,7 +27,9 @@ def trained_ws(demo_ws):
     from cli_helpers import finetui, finetui_json
 
     ws, demo = demo_ws
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"]).stdout.strip()
+    name = finetui(
+        ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"]
+    ).stdout.strip()
     finetui(ws, "job", "logs", name, "--follow", timeout=900)
     registered = finetui_json(ws, "model", "register", "--job", name, "--name", "demo-chat")
     return ws, demo, name, registered

@@ -46,7 +46,11 @@ def ultrachat_rows(n: int, *, seed: int = 0, avg_bytes: int = 1500) -> Iterator[
         size = 0
         while size < target or len(turns) % 2 or not turns:
             role = "user" if len(turns) % 2 == 0 else "assistant"
-            text = f"Question {i}: " + paragraphs[rng.randrange(len(paragraphs))] if not turns else paragraphs[rng.randrange(len(paragraphs))]
+            text = (
+                f"Question {i}: " + paragraphs[rng.randrange(len(paragraphs))]
+                if not turns
+                else paragraphs[rng.randrange(len(paragraphs))]
+            )
             turns.append({"content": text, "role": role})
             size += len(text.encode()) + 30
         yield {

@@ -128,7 +128,11 @@ def cli_endpoint(tmp_path: Path, monkeypatch, name: str, *create_args: str):
     backend = tiny_chat_workspace(tmp_path)
     ws = backend.paths.root
     try:
-        yield backend, finetui_json(ws, "endpoint", "create", name, "--model", "tiny-chat", "--no-wait", *create_args,
-                                    env={"OMP_NUM_THREADS": "1"})
+        yield (
+            backend,
+            finetui_json(
+                ws, "endpoint", "create", name, "--model", "tiny-chat", "--no-wait", *create_args, env={"OMP_NUM_THREADS": "1"}
+            ),
+        )
     finally:
         finetui(ws, "endpoint", "delete", name, "--yes", check=False)

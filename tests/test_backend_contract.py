@@ -31,10 +31,28 @@ def protocol_members() -> list[str]:
 
 
 def test_the_protocol_declares_the_operations_the_uis_use() -> None:
-    assert {"create_endpoint", "invoke_endpoint", "endpoint_logs", "restart_endpoint", "regenerate_endpoint_keys",
-            "add_model", "pull_model", "resume_job", "extend_job", "job_checkpoints", "plan_job", "register_checkpoint",
-            "list_evals", "evaluation_gate", "job_evaluation", "data_folder", "state_folder", "azure_target",
-            "endpoint_info", "build_demo"} <= set(protocol_members())
+    assert {
+        "create_endpoint",
+        "invoke_endpoint",
+        "endpoint_logs",
+        "restart_endpoint",
+        "regenerate_endpoint_keys",
+        "add_model",
+        "pull_model",
+        "resume_job",
+        "extend_job",
+        "job_checkpoints",
+        "plan_job",
+        "register_checkpoint",
+        "list_evals",
+        "evaluation_gate",
+        "job_evaluation",
+        "data_folder",
+        "state_folder",
+        "azure_target",
+        "endpoint_info",
+        "build_demo",
+    } <= set(protocol_members())
 
 
 @pytest.mark.parametrize("cls", [LocalBackend, AzureBackend, FixedBackend], ids=lambda c: c.__name__)
@@ -83,8 +101,13 @@ def backend_probes() -> list[str]:
     found = []
     for path in sorted(TUI.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
-                    and node.args and _ends_in_backend(node.args[0])):  # nested getattr calls are walked too
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+                and node.args
+                and _ends_in_backend(node.args[0])
+            ):  # nested getattr calls are walked too
                 rel = path.relative_to(TUI).as_posix()
                 key = ast.unparse(node.args[1]) if len(node.args) > 1 else ""
                 if (rel, key) not in OTHERS:
@@ -97,7 +120,8 @@ def test_tui_never_probes_a_backend() -> None:
 
 
 def test_the_probe_check_catches_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "x.py").write_text('if hasattr(ctx.backend, "resume_job"):\n    pass\n'
-                                   'root = getattr(getattr(self.backend, "paths", None), "data", None)\n')
+    (tmp_path / "x.py").write_text(
+        'if hasattr(ctx.backend, "resume_job"):\n    pass\nroot = getattr(getattr(self.backend, "paths", None), "data", None)\n'
+    )
     monkeypatch.setattr(sys.modules[__name__], "TUI", tmp_path)
     assert [line.split(": ", 1)[0] for line in backend_probes()] == ["tui/x.py:1", "tui/x.py:3"]

@@ -39,7 +39,9 @@ def test_inspect_reads_headers_not_weights(tmp_path):
 def test_inspect_without_weights_estimates_from_config(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 64}))
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "llama", "hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 64})
+    )
     info = inspect(folder)
     assert info["parameter_count"] > 0 and info["tags"]["parameter_count_from"] == "config"
 
@@ -89,16 +91,20 @@ def test_registered_models_appear_with_lineage(catalog, tmp_path):
     out = make_tiny_model(tmp_path / "registry" / "ft" / "1")
     for version in (1, 2):
         with catalog.store.transaction() as db:
-            insert_registered(db, {
-                "name": "ft",
-                "path": str(out),
-                "job": "job-1",
-                "base_model": base.ref,
-                "created_at": time.time(),
-                "description": "fine-tuned",
-                "format": "mlflow",
-                "lineage": {"job": "job-1", "base_model": base.ref},
-            }, version)
+            insert_registered(
+                db,
+                {
+                    "name": "ft",
+                    "path": str(out),
+                    "job": "job-1",
+                    "base_model": base.ref,
+                    "created_at": time.time(),
+                    "description": "fine-tuned",
+                    "format": "mlflow",
+                    "lineage": {"job": "job-1", "base_model": base.ref},
+                },
+                version,
+            )
     latest = catalog.get("ft")
     assert (latest.version, latest.source) == ("2", "registry")
     assert latest.id == "local://registry/ft/versions/2"

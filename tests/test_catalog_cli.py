@@ -59,8 +59,19 @@ def test_compute_list_and_check(tmp_path):
     assert report["estimate"]["trainable_parameters"] == TINY_PARAMS
 
     # A spec whose activations alone exceed any RAM: exit 1, and the suggestion is a max_seq_length
-    huge = finetui(ws, "compute", "check", "tiny", "--target", "cpu", "--set", "per_device_train_batch_size=4096",
-                   "--set", "max_seq_length=1048576", check=False)
+    huge = finetui(
+        ws,
+        "compute",
+        "check",
+        "tiny",
+        "--target",
+        "cpu",
+        "--set",
+        "per_device_train_batch_size=4096",
+        "--set",
+        "max_seq_length=1048576",
+        check=False,
+    )
     assert huge.returncode == 1 and huge.stdout.startswith("DOES NOT FIT")
     assert "suggestion:" in huge.stdout
 

@@ -92,20 +92,31 @@ def test_temperature_zero_is_greedy(ws):
 
 def test_an_answer_cut_by_the_token_limit_is_flagged(ws):
     # greedy, so the same 4 tokens every run: sampling could draw the end-of-text token early and end with "stop"
-    proc = subprocess.run(_argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--param", "temperature=0"),
-                          capture_output=True, text=True, timeout=300, env=_env())
+    proc = subprocess.run(
+        _argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--param", "temperature=0"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "4 tokens" in proc.stderr and "cut off at the token limit" in proc.stderr
-    out = subprocess.run(_argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--param", "temperature=0", "--json"),
-                         capture_output=True, text=True, timeout=300, env=_env())
+    out = subprocess.run(
+        _argv(ws, "chat", NAME, "--message", "hi", "--param", "max_tokens=4", "--param", "temperature=0", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+    )
     assert json.loads(out.stdout)["stats"]["finish_reason"] == "length"
 
 
 def test_ctrl_d_at_the_prompt_ends_the_line(ws):
     controller, terminal = pty.openpty()  # stdin is a terminal, so the REPL prompts
     try:
-        proc = subprocess.Popen(_argv(ws, "chat", NAME), stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=_env())
+        proc = subprocess.Popen(
+            _argv(ws, "chat", NAME), stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+        )
         os.close(terminal)
         out = b""
         deadline = time.monotonic() + 120

@@ -56,9 +56,12 @@ async def test_sse_pieces_usage_and_error_events():
     def events(*objs):
         return "".join(f"data: {json.dumps(o)}\n\n" for o in objs) + "data: [DONE]\n\n"
 
-    body = events({"choices": [{"delta": {"role": "assistant", "content": ""}}]},
-                  {"choices": [{"delta": {"content": "Za"}}]}, {"choices": [{"delta": {"content": "greb"}, "finish_reason": "stop"}]},
-                  {"choices": [], "usage": {"completion_tokens": 3}})
+    body = events(
+        {"choices": [{"delta": {"role": "assistant", "content": ""}}]},
+        {"choices": [{"delta": {"content": "Za"}}]},
+        {"choices": [{"delta": {"content": "greb"}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": {"completion_tokens": 3}},
+    )
     async with client_for("http://h/v1", lambda r: httpx.Response(200, text=body)) as c:
         assert [p async for p in c.stream(USER)] == ["Za", "greb"]
         assert c.last_stats.tokens == 3 and c.last_stats.finish_reason == "stop"
@@ -68,13 +71,16 @@ async def test_sse_pieces_usage_and_error_events():
             await c.complete(USER)
 
 
-@pytest.mark.parametrize("status, error, needle", [
-    (401, AuthError, "finetui endpoint keys ep"),
-    (403, AuthError, "rejected the key"),
-    (400, InvalidInput, "top_p: 2 is out of range"),
-    (408, OperationFailed, "timed out"),
-    (503, OperationFailed, "answered 503"),
-])
+@pytest.mark.parametrize(
+    "status, error, needle",
+    [
+        (401, AuthError, "finetui endpoint keys ep"),
+        (403, AuthError, "rejected the key"),
+        (400, InvalidInput, "top_p: 2 is out of range"),
+        (408, OperationFailed, "timed out"),
+        (503, OperationFailed, "answered 503"),
+    ],
+)
 async def test_http_errors_become_typed_errors(status, error, needle):
     def handler(request):
         return httpx.Response(status, json={"error": {"message": "top_p: 2 is out of range"}})

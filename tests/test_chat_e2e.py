@@ -70,5 +70,5 @@ def _reply_nll(model, tokenizer, question: str, reply: str) -> float:
     p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     r = tokenizer(reply, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
-        logits = model(torch.tensor([p + r])).logits[0, len(p) - 1:-1]
+        logits = model(torch.tensor([p + r])).logits[0, len(p) - 1 : -1]
     return torch.nn.functional.cross_entropy(logits, torch.tensor(r)).item()

@@ -12,21 +12,27 @@ from finetui.core.local.checkpoint_list import list_checkpoints
 from finetui.core.local.checkpoints import complete_checkpoints
 
 
-def _checkpoint(root: Path, step: int, history: list[dict], *, state: bool = True, weights: bool = True,
-                best: str | None = None) -> Path:
+def _checkpoint(
+    root: Path, step: int, history: list[dict], *, state: bool = True, weights: bool = True, best: str | None = None
+) -> Path:
     folder = root / "checkpoints" / f"checkpoint-{step}"
     folder.mkdir(parents=True)
     if weights:
         (folder / "adapter_model.safetensors").write_bytes(b"weights")
     if state:
-        (folder / "trainer_state.json").write_text(json.dumps(
-            {"global_step": step, "epoch": step / 10, "log_history": history, "best_model_checkpoint": best}))
+        (folder / "trainer_state.json").write_text(
+            json.dumps({"global_step": step, "epoch": step / 10, "log_history": history, "best_model_checkpoint": best})
+        )
     return folder
 
 
 HISTORY = [
-    {"step": 5, "loss": 2.0}, {"step": 10, "loss": 1.5}, {"step": 10, "eval_loss": 1.2},
-    {"step": 15, "loss": 1.0}, {"step": 20, "loss": 0.5}, {"step": 20, "eval_loss": 1.4},
+    {"step": 5, "loss": 2.0},
+    {"step": 10, "loss": 1.5},
+    {"step": 10, "eval_loss": 1.2},
+    {"step": 15, "loss": 1.0},
+    {"step": 20, "loss": 0.5},
+    {"step": 20, "eval_loss": 1.4},
 ]
 
 
@@ -40,7 +46,9 @@ def test_interrupted_checkpoints_are_skipped_and_the_lowest_eval_loss_is_best(tm
     assert [p.name for p in complete_checkpoints(tmp_path)] == ["checkpoint-10", "checkpoint-20"]
     rows = list_checkpoints(tmp_path)
     assert [(c.step, c.epoch, c.train_loss, c.eval_loss, c.best) for c in rows] == [
-        (10, 1.0, 1.5, 1.2, True), (20, 2.0, 0.5, 1.4, False)]
+        (10, 1.0, 1.5, 1.2, True),
+        (20, 2.0, 0.5, 1.4, False),
+    ]
     assert complete_checkpoints(tmp_path / "nowhere") == [] and list_checkpoints(tmp_path / "nowhere") == []
 
 
@@ -63,8 +71,9 @@ def test_job_checkpoints_and_register_best(trained_ws):
     human = finetui(ws, "job", "checkpoints", name).stdout
     assert f"* {rows[[c['best'] for c in rows].index(True)]['step']}" in human
 
-    reg = finetui_json(ws, "model", "register", "--job", name, "--checkpoint", str(last["step"]), "--name", "demo-ckpt",
-                       timeout=600)
+    reg = finetui_json(
+        ws, "model", "register", "--job", name, "--checkpoint", str(last["step"]), "--name", "demo-ckpt", timeout=600
+    )
     assert reg["job"] == name and f"step {last['step']}" in reg["description"]
     # the last checkpoint merged is the model the job exported at its end
     mine = load_file(next(Path(reg["path"], "model").glob("*.safetensors")))

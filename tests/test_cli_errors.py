@@ -107,9 +107,15 @@ def test_endpoint_delete_at_a_terminal_says_the_name_does_not_exist_without_aski
     try:
         os.write(controller, b"n\n")  # an answer waiting, so a command that asks gets one instead of hanging
         env = {k: v for k, v in os.environ.items() if k != "FINETUI_WORKSPACE"}
-        proc = subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(tmp_path / "ws"),
-                               "endpoint", "delete", "nosuch"], stdin=terminal, capture_output=True, text=True,
-                              timeout=120, env=env, cwd=REPO)
+        proc = subprocess.run(
+            [sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(tmp_path / "ws"), "endpoint", "delete", "nosuch"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=REPO,
+        )
     finally:
         os.close(terminal)
         os.close(controller)

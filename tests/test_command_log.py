@@ -22,8 +22,14 @@ def _rerun(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     argv = shlex.split(line)
     assert argv[0] == "finetui" and argv[1] == "--workspace"
     env = {k: v for k, v in os.environ.items() if k != "FINETUI_WORKSPACE"}
-    return subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", *argv[1:]], capture_output=True, text=True,
-                          cwd=cwd, env={**env, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "finetui.tui.cli.main", *argv[1:]],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**env, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
 
 
 def test_each_noun_recorded_line_reruns_to_the_same_result(tmp_path):
@@ -48,9 +54,16 @@ def test_each_noun_recorded_line_reruns_to_the_same_result(tmp_path):
     for args in actions:
         env = dict(os.environ, HF_HUB_OFFLINE="1")
         env.pop("FINETUI_WORKSPACE", None)
-        originals.append(subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), *args],
-                                        capture_output=True, text=True, cwd=work, env={**env, "PYTHONPATH": str(REPO)},
-                                        timeout=300))
+        originals.append(
+            subprocess.run(
+                [sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), *args],
+                capture_output=True,
+                text=True,
+                cwd=work,
+                env={**env, "PYTHONPATH": str(REPO)},
+                timeout=300,
+            )
+        )
     entries = finetui_json(ws, "history")
     one_word = {"chat", "prices", "down"}
     assert [e["action"] for e in entries] == [a[0] if a[0] in one_word else " ".join(a[:2]) for a in reversed(actions)]
@@ -137,7 +150,8 @@ def test_export_py_runs_local_actions(tmp_path):
     finetui(ws, "job", "list", "--json")
     script = tmp_path / "session.py"
     finetui(ws, "history", "--export", str(script))
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO))
+    )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == []

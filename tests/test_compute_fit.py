@@ -84,7 +84,9 @@ def test_hopeless_case_names_the_gpu_size_needed():
     assert "needs a GPU with at least" in report.suggestion and "--backend azure" in report.suggestion
 
 
-@pytest.mark.parametrize("change", [{"max_seq_length": 2048}, {"per_device_train_batch_size": 4}, {"apply_lora": False}, {"lora_r": 64}])
+@pytest.mark.parametrize(
+    "change", [{"max_seq_length": 2048}, {"per_device_train_batch_size": 4}, {"apply_lora": False}, {"lora_r": 64}]
+)
 def test_more_work_needs_more_memory(change):
     base = FineTuneSpec(max_seq_length=1024)
     small = estimate_memory(PHI3, base, device_kind="cuda", config=PHI3_CONFIG)
@@ -192,5 +194,7 @@ def test_cluster_with_unknown_gpu_memory_is_tight_not_a_promise():
 
 def test_lora_on_lm_head_counts_once():
     q_only = estimate_memory(PHI3, FineTuneSpec(lora_target_modules=("qkv_proj",)), device_kind="cuda", config=PHI3_CONFIG)
-    with_head = estimate_memory(PHI3, FineTuneSpec(lora_target_modules=("qkv_proj", "lm_head")), device_kind="cuda", config=PHI3_CONFIG)
+    with_head = estimate_memory(
+        PHI3, FineTuneSpec(lora_target_modules=("qkv_proj", "lm_head")), device_kind="cuda", config=PHI3_CONFIG
+    )
     assert with_head.trainable_parameters - q_only.trainable_parameters == 8 * (3072 + 32064)

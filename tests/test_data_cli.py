@@ -9,14 +9,19 @@ from cli_helpers import finetui
 from data_factory import tiny_chat_tokenizer, ultrachat_rows, write_hub_folder, write_jsonl
 from model_folders import make_tiny_model
 
-GOOD = {"messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "how are you\nfine"}], "prompt": "hello there"}
+GOOD = {
+    "messages": [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "how are you\nfine"}],
+    "prompt": "hello there",
+}
 
 
 def _mixed(tmp_path):
     p = tmp_path / "mixed.jsonl"
     p.write_text(
-        json.dumps(GOOD) + "\n\n"
-        + json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}) + "\n"
+        json.dumps(GOOD)
+        + "\n\n"
+        + json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]})
+        + "\n"
         + "{broken\n",
         encoding="utf-8",
     )
@@ -83,7 +88,20 @@ def test_fetch_offline_fails_fast_naming_the_repo(tmp_path):
 def test_fetch_local_copy(tmp_path):
     hub = write_hub_folder(tmp_path / "hub", {"train_sft": 20, "test_sft": 10})
     env = {"HF_DATASETS_CACHE": str(tmp_path / "cache")}
-    args = ["data", "fetch", str(hub), "--out", str(tmp_path / "d"), "--split", "train_sft", "--split", "test_sft", "--split-pc", "50", "--json"]
+    args = [
+        "data",
+        "fetch",
+        str(hub),
+        "--out",
+        str(tmp_path / "d"),
+        "--split",
+        "train_sft",
+        "--split",
+        "test_sft",
+        "--split-pc",
+        "50",
+        "--json",
+    ]
     out = json.loads(finetui(tmp_path / "ws", *args, env=env).stdout)
     assert sorted(out) == ["test_sft", "train_sft"]
     assert sum(1 for _ in open(out["test_sft"], encoding="utf-8")) == 5

@@ -126,7 +126,9 @@ def test_fetch_from_a_local_copy_writes_each_split(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     hub = write_hub_folder(tmp_path / "ultrachat", {"train_sft": 40, "test_sft": 20, "train_gen": 10})
     seen = []
-    out = fetch_dataset(str(hub), tmp_path / "out", split_pc=50, splits=["train_sft", "test_sft"], progress=lambda m, f: seen.append(f))
+    out = fetch_dataset(
+        str(hub), tmp_path / "out", split_pc=50, splits=["train_sft", "test_sft"], progress=lambda m, f: seen.append(f)
+    )
     assert set(out) == {"train_sft", "test_sft"}
     counts = {split: sum(1 for _ in open(path, encoding="utf-8")) for split, path in out.items()}
     assert counts == {"train_sft": 20, "test_sft": 10}

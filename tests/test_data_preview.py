@@ -12,8 +12,12 @@ from cli_helpers import finetui
 from finetui.core.data.preview import check_rows, preview_row
 from finetui.core.seq_length import job_sequence_length
 
-TWO_TURNS = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
-             {"role": "user", "content": "Tell me a fact."}, {"role": "assistant", "content": "Octopuses have three hearts."}]
+TWO_TURNS = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello! How can I help?"},
+    {"role": "user", "content": "Tell me a fact."},
+    {"role": "assistant", "content": "Octopuses have three hearts."},
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +41,10 @@ def test_preview_marks_the_replies_without_colour_and_lists_spans_in_json(ws_mod
 
     result = json.loads(finetui(ws, "data", "preview", str(data), "--model", ref, "--row", "4", "--json").stdout)
     assert result["method"] == "derived" and result["max_length"] == 1024 and result["warnings"] == []
-    assert [s["text"] for s in result["trained_spans"]] == ["Hello! How can I help?<|im_end|>\n",
-                                                           "Octopuses have three hearts.<|im_end|>\n"]
+    assert [s["text"] for s in result["trained_spans"]] == [
+        "Hello! How can I help?<|im_end|>\n",
+        "Octopuses have three hearts.<|im_end|>\n",
+    ]
     assert result["trained_tokens"] == sum(s["end"] - s["start"] for s in result["trained_spans"])
     assert 0 < result["trained_tokens"] < result["token_count"]
 
@@ -49,7 +55,9 @@ def test_preview_shows_the_cut_and_warns_of_a_reply_cut_off(ws_model):
     second = first["trained_spans"][1]
     spec = root / "short.yaml"
     spec.write_text(f"max_seq_length: {second['start']}\n", encoding="utf-8")
-    out = finetui(ws, "data", "preview", str(data), "--model", ref, "--row", "4", "--spec", str(spec), env={"NO_COLOR": "1"}).stdout
+    out = finetui(
+        ws, "data", "preview", str(data), "--model", ref, "--row", "4", "--spec", str(spec), env={"NO_COLOR": "1"}
+    ).stdout
     assert f"✂── max_length {second['start']}: the rest is cut off" in out
     assert "warning: row 4: assistant turn 2 starts at token" in out and "fully truncated" in out
     cut = out.index("✂──")
@@ -67,8 +75,10 @@ def test_preview_bad_row_and_bad_model_are_one_line_exit_2(ws_model):
 
 
 def test_warnings_for_a_reply_without_end_of_turn_and_a_whole_sequence_fallback():
-    no_stop = CHATML.marked.replace("{% generation %}{{ message['content'] + '<|im_end|>\\n' }}{% endgeneration %}",
-                                    "{% generation %}{{ message['content'] }}{% endgeneration %}{{ '<|im_end|>\\n' }}")
+    no_stop = CHATML.marked.replace(
+        "{% generation %}{{ message['content'] + '<|im_end|>\\n' }}{% endgeneration %}",
+        "{% generation %}{{ message['content'] }}{% endgeneration %}{{ '<|im_end|>\\n' }}",
+    )
     tokenizer = build_tokenizer(CHATML, template=no_stop)
     length = job_sequence_length(-1, 8192)
     preview = preview_row(tokenizer, TWO_TURNS, length, row=3)

@@ -11,7 +11,11 @@ from data_factory import tiny_chat_tokenizer, ultrachat_rows, write_jsonl
 from finetui.core.data.validate import validate_file
 from finetui.core.errors import InvalidInput
 
-GOOD = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}], "prompt": "Hi", "prompt_id": "ab"}
+GOOD = {
+    "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+    "prompt": "Hi",
+    "prompt_id": "ab",
+}
 
 
 def _file(tmp_path: Path, lines: list[str | bytes], name: str = "d.jsonl") -> Path:
@@ -39,13 +43,37 @@ BAD_ROWS = [
     (json.dumps({"prompt": "x"}), "messages", "missing"),
     (json.dumps({"messages": "hi"}), "messages", "must be a list"),
     (json.dumps({"messages": []}), "messages", "is empty"),
-    (_row([{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]), "messages[0].role", "unknown role 'robot'"),
+    (
+        _row([{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]),
+        "messages[0].role",
+        "unknown role 'robot'",
+    ),
     (_row([{"role": "user", "content": "  "}, {"role": "assistant", "content": "y"}]), "messages[0].content", "is empty"),
-    (_row([{"role": "user", "content": ["a"]}, {"role": "assistant", "content": "y"}]), "messages[0].content", "must be a string, got a list"),
-    (_row([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]), "messages[2]", "ends with a user turn"),
-    (_row([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]), "messages[1].role", "two user turns in a row"),
-    (_row([{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]), "messages[0].role", "starts with an assistant turn"),
-    (_row([{"role": "user", "content": "a"}, {"role": "system", "content": "s"}, {"role": "assistant", "content": "c"}]), "messages[1].role", "only the first message may be a system message"),
+    (
+        _row([{"role": "user", "content": ["a"]}, {"role": "assistant", "content": "y"}]),
+        "messages[0].content",
+        "must be a string, got a list",
+    ),
+    (
+        _row([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]),
+        "messages[2]",
+        "ends with a user turn",
+    ),
+    (
+        _row([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]),
+        "messages[1].role",
+        "two user turns in a row",
+    ),
+    (
+        _row([{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]),
+        "messages[0].role",
+        "starts with an assistant turn",
+    ),
+    (
+        _row([{"role": "user", "content": "a"}, {"role": "system", "content": "s"}, {"role": "assistant", "content": "c"}]),
+        "messages[1].role",
+        "only the first message may be a system message",
+    ),
     (_row(["hello", {"role": "assistant", "content": "c"}]), "messages[0]", "must be an object"),
     (_row([{"content": "a"}, {"role": "assistant", "content": "c"}]), "messages[0].role", "missing"),
     ("[1, 2]", None, "got a list"),
@@ -152,7 +180,9 @@ def test_ultrachat_shaped_file_is_ok(tmp_path):
 
 
 def test_system_prompt_first_is_fine(tmp_path):
-    row = _row([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    row = _row(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    )
     assert validate_file(_file(tmp_path, [row])).ok
 
 
@@ -164,7 +194,9 @@ def test_token_stats_with_a_chat_tokenizer(tmp_path):
     report = validate_file(p, tokenizer=tokenizer, max_seq_length=30)
     stats = report.token_stats
     assert stats is not None and stats.count == 3  # only valid rows are measured
-    expected = [len(tokenizer.apply_chat_template(json.loads(r)["messages"], tokenize=True)["input_ids"]) for r in (short, short, long)]
+    expected = [
+        len(tokenizer.apply_chat_template(json.loads(r)["messages"], tokenize=True)["input_ids"]) for r in (short, short, long)
+    ]
     assert stats.min == min(expected) and stats.max == max(expected)
     assert stats.max_seq_length == 30 and stats.over_max == sum(1 for n in expected if n > 30) == 1
     assert stats.p50 == sorted(expected)[1]

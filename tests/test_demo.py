@@ -147,7 +147,16 @@ def test_build_demo_is_idempotent_and_registers_once(demo_ws):
 def test_demo_cli_json_and_next_steps(demo_ws):
     ws, demo = demo_ws
     assert demo["model"] == "finetui-demo-base" and demo["built"] is True
-    for key in ("model_version", "model_path", "train_file", "test_file", "heldout_file", "sample_score_file", "workspace", "built"):
+    for key in (
+        "model_version",
+        "model_path",
+        "train_file",
+        "test_file",
+        "heldout_file",
+        "sample_score_file",
+        "workspace",
+        "built",
+    ):
         assert key in demo
     assert Path(demo["workspace"]) == Path(ws).resolve()
     for key in ("train_file", "test_file", "heldout_file", "sample_score_file"):

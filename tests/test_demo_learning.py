@@ -42,9 +42,16 @@ def test_demo_defaults_teach_the_heldout_capitals(demo_ws, tmp_path):
     # the spec's values under the names SFTConfig shares with it, then what this direct run fixes for itself
     same_names = ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "lr_scheduler_type", "seed")
     args = SFTConfig(
-        **{name: getattr(spec, name) for name in same_names}, max_length=spec.max_seq_length,
-        output_dir=str(tmp_path / "out"), assistant_only_loss=True, save_strategy="no", report_to=[],
-        bf16=False, gradient_checkpointing=False, use_cpu=True, disable_tqdm=True,
+        **{name: getattr(spec, name) for name in same_names},
+        max_length=spec.max_seq_length,
+        output_dir=str(tmp_path / "out"),
+        assistant_only_loss=True,
+        save_strategy="no",
+        report_to=[],
+        bf16=False,
+        gradient_checkpointing=False,
+        use_cpu=True,
+        disable_tqdm=True,
     )
     lora = LoraConfig(
         r=spec.lora_r,

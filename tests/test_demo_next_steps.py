@@ -33,11 +33,23 @@ def test_printed_next_steps_run_as_pasted(demo_ws, tmp_path):
     assert len(steps) >= 8, printed
     assert all(str(ws) in s for s in steps), steps  # each names the workspace it means
 
-    clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8", "HF_HUB_OFFLINE": "1",
-             "TOKENIZERS_PARALLELISM": "false"}
+    clean = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     try:
-        done = subprocess.run(["bash", "-e", "-c", "\n".join(steps)], cwd=tmp_path, env=clean, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=1500)
+        done = subprocess.run(
+            ["bash", "-e", "-c", "\n".join(steps)],
+            cwd=tmp_path,
+            env=clean,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
         assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
         assert "deleted endpoint demo-chat" in done.stdout and '"output"' in done.stdout.replace("'", '"')
     finally:

@@ -23,8 +23,14 @@ def _overfitting_data(folder: Path) -> tuple[Path, Path]:
     facts = COUNTRIES[:16]
 
     def row(country: str, capital: str) -> str:
-        return json.dumps({"messages": [{"role": "user", "content": f"What is the capital of {country}?"},
-                                        {"role": "assistant", "content": f"The capital of {country} is {capital}."}]})
+        return json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": f"What is the capital of {country}?"},
+                    {"role": "assistant", "content": f"The capital of {country} is {capital}."},
+                ]
+            }
+        )
 
     train, test = folder / "train.jsonl", folder / "test.jsonl"
     train.write_text("".join(row(c, a) + "\n" for c, a in facts), encoding="utf-8")
@@ -39,8 +45,21 @@ def test_early_stopping_stops_and_keeps_the_best_checkpoint(demo_ws, tmp_path):
     ws, demo = demo_ws
     train, test = _overfitting_data(tmp_path)
     epochs = 40
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", str(train), "--test", str(test),
-                   "--set", f"num_train_epochs={epochs}", "--set", "early_stopping_patience=2").stdout.strip()
+    name = finetui(
+        ws,
+        "job",
+        "submit",
+        "--model",
+        demo["model"],
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--set",
+        f"num_train_epochs={epochs}",
+        "--set",
+        "early_stopping_patience=2",
+    ).stdout.strip()
     finetui(ws, "job", "logs", name, "--follow", timeout=900)
     job = finetui_json(ws, "job", "show", name)
     assert job["status"] == "Completed", job
@@ -69,11 +88,33 @@ def test_early_stopping_stops_and_keeps_the_best_checkpoint(demo_ws, tmp_path):
 def test_early_stopping_keys_are_checked(demo_ws, tmp_path):
     ws, demo = demo_ws
     for value, named in (("-1", "out of range"), ("two", "early_stopping_patience")):
-        proc = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"],
-                       "--set", f"early_stopping_patience={value}", check=False)
+        proc = finetui(
+            ws,
+            "job",
+            "submit",
+            "--model",
+            demo["model"],
+            "--train",
+            demo["train_file"],
+            "--test",
+            demo["test_file"],
+            "--set",
+            f"early_stopping_patience={value}",
+            check=False,
+        )
         assert proc.returncode == 2 and named in proc.stderr, proc.stderr
-    proc = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"],
-                   "--set", "early_stopping_patience=2", check=False)
+    proc = finetui(
+        ws,
+        "job",
+        "submit",
+        "--model",
+        demo["model"],
+        "--train",
+        demo["train_file"],
+        "--set",
+        "early_stopping_patience=2",
+        check=False,
+    )
     assert proc.returncode == 2 and "--test" in proc.stderr, proc.stderr
     spec = FineTuneSpec.from_mapping({"early_stopping_patience": 3, "early_stopping_threshold": "0.01"})
     assert (spec.early_stopping_patience, spec.early_stopping_threshold) == (3, 0.01)

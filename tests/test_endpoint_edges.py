@@ -70,8 +70,14 @@ def metric(live, key, name: str) -> float:
 def test_a_hostile_temperature_among_concurrent_requests_does_not_fail_the_others(live, key):
     url = f"{live.base_url}/chat/completions"
     greedy = {"messages": USER, "max_tokens": 12, "temperature": 0}
-    bodies = [greedy, {**greedy, "temperature": 1e-46}, {**greedy, "temperature": 1e-38},
-              {**greedy, "temperature": 0.8, "seed": 3}, {**greedy, "temperature": 1.5, "top_p": 0.5}, greedy]
+    bodies = [
+        greedy,
+        {**greedy, "temperature": 1e-46},
+        {**greedy, "temperature": 1e-38},
+        {**greedy, "temperature": 0.8, "seed": 3},
+        {**greedy, "temperature": 1.5, "top_p": 0.5},
+        greedy,
+    ]
     start = threading.Barrier(len(bodies))
 
     def post(body):
@@ -105,8 +111,14 @@ def test_health_answers_while_big_prompts_are_tokenized(live, key):
     prober.start()
     try:
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: httpx.post(url, content=big, headers={**auth(key), "Content-Type": "application/json"},
-                                                         timeout=300), range(8)))
+            answers = list(
+                pool.map(
+                    lambda _: httpx.post(
+                        url, content=big, headers={**auth(key), "Content-Type": "application/json"}, timeout=300
+                    ),
+                    range(8),
+                )
+            )
     finally:
         done.set()
         prober.join()
@@ -156,8 +168,10 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(live):
 
 
 def test_a_body_that_trickles_past_the_read_timeout_gets_408(live, key):
-    head = (f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n").encode()
+    head = (
+        f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+    ).encode()
     with socket.create_connection(address(live), timeout=30) as sock:
         sock.sendall(head + b'{"input_data": ')
         reply = read_until_closed(sock, timeout=60)
@@ -166,8 +180,10 @@ def test_a_body_that_trickles_past_the_read_timeout_gets_408(live, key):
 
 
 def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(backend, live, key):
-    head = (f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-            "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n").encode()
+    head = (
+        f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+    ).encode()
     with socket.create_connection(address(live), timeout=30) as sock:
         sock.sendall(head + b'{"input_data": {"input_string": [')
     folder = backend.paths.endpoint_dir(NAME)
@@ -176,15 +192,22 @@ def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(backend, live, key)
     assert "Traceback" not in server_log and " 500" not in server_log
 
 
-@pytest.mark.parametrize("body, needle", [
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (json.dumps({"messages": [{"role": "user", "content": "bad \ud800 text"}]}).encode(),
-     "messages[0].content: invalid text: lone surrogate U+D800 at character 4"),
-    (json.dumps({"messages": USER, "stop": ["\udfff"]}).encode(), "stop: invalid text: lone surrogate U+DFFF"),
-], ids=["deep", "surrogate-content", "surrogate-stop"])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (
+            json.dumps({"messages": [{"role": "user", "content": "bad \ud800 text"}]}).encode(),
+            "messages[0].content: invalid text: lone surrogate U+D800 at character 4",
+        ),
+        (json.dumps({"messages": USER, "stop": ["\udfff"]}).encode(), "stop: invalid text: lone surrogate U+DFFF"),
+    ],
+    ids=["deep", "surrogate-content", "surrogate-stop"],
+)
 def test_malformed_bodies_get_a_400_json_error(live, key, body, needle):
-    r = httpx.post(f"{live.base_url}/chat/completions", content=body,
-                   headers={**auth(key), "Content-Type": "application/json"}, timeout=60)
+    r = httpx.post(
+        f"{live.base_url}/chat/completions", content=body, headers={**auth(key), "Content-Type": "application/json"}, timeout=60
+    )
     assert r.status_code == 400 and r.headers["content-type"] == "application/json"
     assert needle in r.json()["error"]["message"]
 
@@ -200,8 +223,9 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(live, key):
 
 def test_an_oversized_body_sent_whole_before_reading_still_gets_its_413(live, key):
     body = b'{"input_data": "' + b"x" * (8 << 20) + b'"}'
-    request = urllib.request.Request(live.scoring_uri, data=body, method="POST",
-                                     headers={**auth(key), "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        live.scoring_uri, data=body, method="POST", headers={**auth(key), "Content-Type": "application/json"}
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=60)
     assert refused.value.code == 413
@@ -209,8 +233,12 @@ def test_an_oversized_body_sent_whole_before_reading_still_gets_its_413(live, ke
 
 
 def test_request_lines_go_to_a_compact_rotated_log_and_the_server_log_stays_quiet(backend, live, key):
-    httpx.post(live.scoring_uri, json={"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 2}}},
-               headers=auth(key), timeout=60)
+    httpx.post(
+        live.scoring_uri,
+        json={"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 2}}},
+        headers=auth(key),
+        timeout=60,
+    )
     folder = backend.paths.endpoint_dir(NAME)
     wait_for(lambda: "POST /score 200" in (folder / "requests.log").read_text(), 30, "the request line")
     server_log = (folder / "server.log").read_text()
@@ -230,7 +258,7 @@ def test_the_request_log_is_size_capped(tmp_path):
         for i in range(40_000):
             requests.info("POST /v1/chat/completions 200 %dms", i)
     finally:
-        for handler in requests.handlers[len(before):]:
+        for handler in requests.handlers[len(before) :]:
             handler.close()
             requests.removeHandler(handler)
     files = sorted(p.name for p in tmp_path.iterdir())

@@ -31,8 +31,20 @@ def test_endpoint_lifecycle(tmp_path, monkeypatch):
     backend.catalog.add_path(model, name="tiny-chat")
     ws = backend.paths.root
     try:
-        created = finetui_json(ws, "endpoint", "create", NAME, "--model", "tiny-chat", "--no-wait",
-                               "--request-timeout-ms", "250", "--idle-timeout", "6s", env={"OMP_NUM_THREADS": "1"})
+        created = finetui_json(
+            ws,
+            "endpoint",
+            "create",
+            NAME,
+            "--model",
+            "tiny-chat",
+            "--no-wait",
+            "--request-timeout-ms",
+            "250",
+            "--idle-timeout",
+            "6s",
+            env={"OMP_NUM_THREADS": "1"},
+        )
         assert created["state"] == "Creating" and created["idle_timeout_s"] == 6
         root = created["base_url"].rsplit("/", 1)[0]
 

@@ -59,8 +59,14 @@ def repl(ws, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI with text on stdin (not a terminal), as a script would drive `finetui chat`."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"}
     env.pop("FINETUI_WORKSPACE", None)
-    proc = subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), *args],
-                          input=stdin, capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -88,8 +94,11 @@ def test_create_records_a_running_endpoint_with_private_keys(backend, live):
 def test_invoke_with_the_tutorials_sample_score_file(backend, live, tmp_path):
     # written exactly as the tutorial does: one conversation from the test split, the seed's parameters
     parameters = {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200}
-    row = [{"role": "user", "content": "Write a haiku about Zagreb."}, {"role": "assistant", "content": "Rain on red roofs"},
-           {"role": "user", "content": "Another one, please."}]
+    row = [
+        {"role": "user", "content": "Write a haiku about Zagreb."},
+        {"role": "assistant", "content": "Rain on red roofs"},
+        {"role": "user", "content": "Another one, please."},
+    ]
     test_json = {"input_data": {"input_string": [row], "parameters": parameters}, "params": {}}
     with open(tmp_path / "sample_score.json", "w") as f:
         json.dump(test_json, f)
@@ -101,8 +110,17 @@ def test_invoke_with_the_tutorials_sample_score_file(backend, live, tmp_path):
 def test_score_takes_a_flat_list_and_several_conversations(live, key):
     flat = {"input_data": {"input_string": USER, "parameters": {"do_sample": False, "max_new_tokens": 8}}}
     one = httpx.post(live.scoring_uri, json=flat, headers=auth(key), timeout=30)
-    two = httpx.post(live.scoring_uri, headers=auth(key), timeout=30, json={
-        "input_data": {"input_string": [USER, [{"role": "user", "content": "x"}]], "parameters": {"do_sample": False, "max_new_tokens": 8}}})
+    two = httpx.post(
+        live.scoring_uri,
+        headers=auth(key),
+        timeout=30,
+        json={
+            "input_data": {
+                "input_string": [USER, [{"role": "user", "content": "x"}]],
+                "parameters": {"do_sample": False, "max_new_tokens": 8},
+            }
+        },
+    )
     assert one.status_code == 200 and two.status_code == 200
     assert two.json()["output"] == one.json()["output"] == two.json()["outputs"][0]
     assert len(two.json()["outputs"]) == 2
@@ -115,8 +133,11 @@ def test_openai_client_streams_and_matches_the_whole_answer(live, key):
     assert [m.id for m in client.models.list()] == ["tiny-chat:1"]
     whole = client.chat.completions.create(model="tiny-chat", messages=USER, temperature=0, max_tokens=12)
     assert whole.object == "chat.completion" and whole.usage.completion_tokens <= 12
-    chunks = list(client.chat.completions.create(model="tiny-chat", messages=USER, temperature=0, max_tokens=12,
-                                                 stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny-chat", messages=USER, temperature=0, max_tokens=12, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
@@ -162,8 +183,11 @@ def test_requests_without_the_right_bearer_key_get_401(live, key, headers, query
         conn.close()
         return
     for url in (live.scoring_uri, f"{live.base_url}/chat/completions", f"{live.base_url}/models", f"{root(live)}/metrics"):
-        r = httpx.post(url + query.format(key=key), json={"messages": USER}, headers=headers, timeout=10) if "models" not in url and "metrics" not in url \
+        r = (
+            httpx.post(url + query.format(key=key), json={"messages": USER}, headers=headers, timeout=10)
+            if "models" not in url and "metrics" not in url
             else httpx.get(url + query.format(key=key), headers=headers, timeout=10)
+        )
         assert r.status_code == 401, url
         assert r.json() == {"error": {"message": "Unauthorized", "type": "authentication_error", "code": None}}
 
@@ -184,15 +208,40 @@ def test_probes_are_open_and_keys_never_reach_the_log(backend, live, key):
 BAD = [
     ("/score", b"{not json", 400, "not valid JSON"),
     ("/score", b'{"params": {}}', 400, "input_data: missing"),
-    ("/score", json.dumps({"input_data": {"input_string": [[{"role": "robot", "content": "x"}]]}}).encode(), 400, "unknown role 'robot'"),
+    (
+        "/score",
+        json.dumps({"input_data": {"input_string": [[{"role": "robot", "content": "x"}]]}}).encode(),
+        400,
+        "unknown role 'robot'",
+    ),
     ("/score", json.dumps({"input_data": {"input_string": [["just text"]]}}).encode(), 400, "expected a {role, content} object"),
-    ("/score", json.dumps({"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 0}}}).encode(), 400, "max_new_tokens: 0 is out of range"),
-    ("/score", json.dumps({"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 99999}}}).encode(), 400, "use 1..1024"),
-    ("/score", json.dumps({"input_data": {"input_string": USER, "parameters": {"temperature": -0.5}}}).encode(), 400, "temperature: -0.5"),
+    (
+        "/score",
+        json.dumps({"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 0}}}).encode(),
+        400,
+        "max_new_tokens: 0 is out of range",
+    ),
+    (
+        "/score",
+        json.dumps({"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 99999}}}).encode(),
+        400,
+        "use 1..1024",
+    ),
+    (
+        "/score",
+        json.dumps({"input_data": {"input_string": USER, "parameters": {"temperature": -0.5}}}).encode(),
+        400,
+        "temperature: -0.5",
+    ),
     ("/score", json.dumps({"input_data": {"input_string": USER, "parameters": {"top_p": 1.5}}}).encode(), 400, "top_p: 1.5"),
     ("/v1/chat/completions", json.dumps({"messages": USER, "n": 3}).encode(), 400, "only n=1"),
     ("/v1/chat/completions", json.dumps({"messages": "hi"}).encode(), 400, "messages: expected a non-empty list"),
-    ("/v1/chat/completions", json.dumps({"messages": [{"role": "user", "content": "x" * 3000}]}).encode(), 400, "the model's context is 1024"),
+    (
+        "/v1/chat/completions",
+        json.dumps({"messages": [{"role": "user", "content": "x" * 3000}]}).encode(),
+        400,
+        "the model's context is 1024",
+    ),
     ("/score", b"[" + b"1," * 600_000 + b"1]", 413, "limit"),
 ]
 
@@ -203,8 +252,12 @@ def test_bad_input_is_a_4xx_that_says_what_is_wrong_and_serving_goes_on(live, ke
     r = httpx.post(url, content=body, headers={**auth(key), "Content-Type": "application/json"}, timeout=30)
     assert r.status_code == status
     assert needle in r.json()["error"]["message"]
-    good = httpx.post(live.scoring_uri, headers=auth(key), timeout=30,
-                      json={"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 4}}})
+    good = httpx.post(
+        live.scoring_uri,
+        headers=auth(key),
+        timeout=30,
+        json={"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 4}}},
+    )
     assert good.status_code == 200 and "output" in good.json()
 
 
@@ -223,8 +276,9 @@ def test_concurrent_streams_all_complete_with_their_own_answers(live, key):
 
     async def stream(client, messages):
         out = []
-        async for chunk in await client.chat.completions.create(model="m", messages=messages, temperature=0,
-                                                                max_tokens=16, stream=True):
+        async for chunk in await client.chat.completions.create(
+            model="m", messages=messages, temperature=0, max_tokens=16, stream=True
+        ):
             if chunk.choices and chunk.choices[0].delta.content:
                 out.append(chunk.choices[0].delta.content)
         return "".join(out)
@@ -262,7 +316,9 @@ def test_a_client_that_goes_away_mid_stream_stops_its_generation(live, key):
 
 def test_metrics_count_requests_tokens_and_first_token_times(live, key):
     httpx.post(live.scoring_uri, json={"input_data": {"input_string": USER}}, headers=auth("wrong"))
-    httpx.post(live.scoring_uri, json={"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 2}}}, headers=auth(key))
+    httpx.post(
+        live.scoring_uri, json={"input_data": {"input_string": USER, "parameters": {"max_new_tokens": 2}}}, headers=auth(key)
+    )
     text = httpx.get(f"{root(live)}/metrics", headers=auth(key)).text
     assert 'route="/score",status="200"' in text and 'status="401"' in text
     count = next(line for line in text.splitlines() if line.startswith("finetui_time_to_first_token_seconds_count"))
@@ -343,8 +399,21 @@ def test_cli_chat_one_shot_compare_and_repl(backend, live):
     key = backend.endpoints.keys(NAME).primary
     one = finetui_json(ws, "chat", NAME, "--message", "hi", "--param", "max_new_tokens=6", "--param", "do_sample=false")
     assert one["endpoint"] == NAME and one["stats"]["tokens"] >= 1
-    both = finetui_json(ws, "chat", "--compare", NAME, live.base_url, "--key", key, "--message", "hi",
-                        "--param", "max_new_tokens=6", "--param", "do_sample=false")
+    both = finetui_json(
+        ws,
+        "chat",
+        "--compare",
+        NAME,
+        live.base_url,
+        "--key",
+        key,
+        "--message",
+        "hi",
+        "--param",
+        "max_new_tokens=6",
+        "--param",
+        "do_sample=false",
+    )
     assert [b["endpoint"] for b in both] == [NAME, live.base_url] and both[0]["answer"] == both[1]["answer"]
     script = "hello\n/params max_new_tokens=3 do_sample=false\nagain\n/raw\n/system be brief\n/reset\n/bogus\nthird\n/exit\nnever sent\n"
     proc = repl(ws, script, "chat", NAME)

@@ -23,8 +23,9 @@ def test_local_endpoint_stops_when_its_ttl_is_over(tmp_path, monkeypatch):
         rec = backend.store.get_endpoint(NAME)
         assert procs.is_alive(rec.pid, rec.pid_start_time)
 
-        stopped = wait_for(lambda: (r := backend.store.get_endpoint(NAME)).state == "Stopped" and r, 180,
-                           "the endpoint to stop itself")
+        stopped = wait_for(
+            lambda: (r := backend.store.get_endpoint(NAME)).state == "Stopped" and r, 180, "the endpoint to stop itself"
+        )
         assert stopped.error == "expired (ttl 5s)"
         assert stopped.stopped_at >= created["created_at"] + 5
         wait_for(lambda: not procs.is_alive(rec.pid, rec.pid_start_time), 60, "the server process to exit")

@@ -65,7 +65,9 @@ def test_eval_refuses_bad_input_before_starting(demo_ws, tmp_path):
         proc = finetui(ws, "eval", demo["model"], *args, check=False, timeout=120)
         assert proc.returncode == 2, (args, proc.stderr)
         assert named in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert finetui(ws, "eval", "nobody-here", "--test", demo["test_file"], check=False).returncode == 2  # unknown names are bad input
+    assert (
+        finetui(ws, "eval", "nobody-here", "--test", demo["test_file"], check=False).returncode == 2
+    )  # unknown names are bad input
     assert finetui(ws, "eval", "show", "no-such-eval", check=False).returncode == 2
     assert finetui(ws, "eval", "show", "../x", check=False).returncode == 2
     assert finetui_json(ws, "eval", "list") == before  # nothing recorded, nothing started
@@ -98,8 +100,19 @@ def _alive(pid: int) -> bool:
 
 
 def _scores(model: str, loss: float | None, exact: int) -> EvalScores:
-    return EvalScores(model=model, rows=10, tokens=100, loss=loss, perplexity=None, exact_match=exact / 10,
-                      exact_matches=exact, contains=0.0, contains_matches=0, rouge_l=0.0, chrf=0.0)
+    return EvalScores(
+        model=model,
+        rows=10,
+        tokens=100,
+        loss=loss,
+        perplexity=None,
+        exact_match=exact / 10,
+        exact_matches=exact,
+        contains=0.0,
+        contains_matches=0,
+        rouge_l=0.0,
+        chrf=0.0,
+    )
 
 
 def test_reply_rules_and_gate():
@@ -107,18 +120,41 @@ def test_reply_rules_and_gate():
     assert not exact_match("Y", "The capital of X is Y.")
     assert contains_reference("Sure: Y is the capital.", "y is the capital.") and not contains_reference("anything", "")
     assert split_row([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == (
-        [{"role": "user", "content": "q"}], "a")
+        [{"role": "user", "content": "q"}],
+        "a",
+    )
     assert split_row([{"role": "user", "content": "q"}]) is None
 
     assert gate("m:1", None).warn and "never evaluated" in gate("m:1", None).message
-    run = EvalRun(name="e", status=JobStatus.COMPLETED, model="m:1", base="b:1", test_file="t", created_at=0.0,
-                  scores={"model": _scores("m:1", 0.5, 6), "base": _scores("b:1", 2.0, 0)})
+    run = EvalRun(
+        name="e",
+        status=JobStatus.COMPLETED,
+        model="m:1",
+        base="b:1",
+        test_file="t",
+        created_at=0.0,
+        scores={"model": _scores("m:1", 0.5, 6), "base": _scores("b:1", 2.0, 0)},
+    )
     assert run.improved and not gate("m:1", run).warn and "0.5000 vs base 2.0000" in gate("m:1", run).message
-    worse = EvalRun(name="e", status=JobStatus.COMPLETED, model="m:1", base="b:1", test_file="t", created_at=0.0,
-                    scores={"model": _scores("m:1", 2.5, 6), "base": _scores("b:1", 2.0, 0)})
+    worse = EvalRun(
+        name="e",
+        status=JobStatus.COMPLETED,
+        model="m:1",
+        base="b:1",
+        test_file="t",
+        created_at=0.0,
+        scores={"model": _scores("m:1", 2.5, 6), "base": _scores("b:1", 2.0, 0)},
+    )
     assert gate("m:1", worse).warn and "did not beat" in gate("m:1", worse).message
-    alone = EvalRun(name="e", status=JobStatus.COMPLETED, model="m:1", base=None, test_file="t", created_at=0.0,
-                    scores={"model": _scores("m:1", 2.5, 6)})
+    alone = EvalRun(
+        name="e",
+        status=JobStatus.COMPLETED,
+        model="m:1",
+        base=None,
+        test_file="t",
+        created_at=0.0,
+        scores={"model": _scores("m:1", 2.5, 6)},
+    )
     assert alone.improved is None and gate("m:1", alone).warn
     assert json.dumps(gate("m:1", run).message)
 
@@ -150,8 +186,20 @@ def test_damaged_per_row_results_are_one_line(tmp_path):
     backend = LocalBackend(tmp_path / "ws")
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"row": 1, "prompt": [\n', encoding="utf-8")
-    backend.store.put_eval(EvalRecord.from_dict({"name": "eval-x", "status": "Completed", "model": "m:1", "base": None,
-                                                 "test_file": "t", "created_at": 0.0, "scores": {}, "rows_path": str(rows)}))
+    backend.store.put_eval(
+        EvalRecord.from_dict(
+            {
+                "name": "eval-x",
+                "status": "Completed",
+                "model": "m:1",
+                "base": None,
+                "test_file": "t",
+                "created_at": 0.0,
+                "scores": {},
+                "rows_path": str(rows),
+            }
+        )
+    )
     assert finetui_json(tmp_path / "ws", "eval", "show", "eval-x")["status"] == "Completed"
     proc = finetui(tmp_path / "ws", "eval", "show", "eval-x", "--rows", check=False)
     assert proc.returncode == 1 and "cannot read its per-row results" in proc.stderr

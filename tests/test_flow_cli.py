@@ -33,7 +33,9 @@ def _wait_status(ws: Path, name: str, wanted: set[str], timeout: float = 120) ->
 
 def test_demo_to_registered_model(demo_ws):
     ws, demo = demo_ws
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"], *SHORT).stdout.strip()
+    name = finetui(
+        ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"], *SHORT
+    ).stdout.strip()
     assert name and "\n" not in name
 
     # The submitting process has exited; the job goes on by itself.
@@ -98,14 +100,28 @@ def test_submit_refuses_invalid_data_before_starting(demo_ws, tmp_path):
 
 def test_bad_spec_key_is_named(demo_ws):
     ws, demo = demo_ws
-    proc = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "learning_rat=0.1", check=False)
+    proc = finetui(
+        ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "learning_rat=0.1", check=False
+    )
     assert proc.returncode == 2
     assert "learning_rat" in proc.stderr and "learning_rate" in proc.stderr
 
 
 def test_sigkill_runner_marks_job_failed(demo_ws):
     ws, demo = demo_ws
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "max_steps=100000", "--set", "num_train_epochs=1000").stdout.strip()
+    name = finetui(
+        ws,
+        "job",
+        "submit",
+        "--model",
+        demo["model"],
+        "--train",
+        demo["train_file"],
+        "--set",
+        "max_steps=100000",
+        "--set",
+        "num_train_epochs=1000",
+    ).stdout.strip()
     job = _wait_status(ws, name, {"Running"})
     os.kill(job["pid"], signal.SIGKILL)
     job = _wait_status(ws, name, {"Failed"}, timeout=30)
@@ -114,7 +130,19 @@ def test_sigkill_runner_marks_job_failed(demo_ws):
 
 def test_cancel_ends_the_process_tree(demo_ws):
     ws, demo = demo_ws
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "max_steps=100000", "--set", "num_train_epochs=1000").stdout.strip()
+    name = finetui(
+        ws,
+        "job",
+        "submit",
+        "--model",
+        demo["model"],
+        "--train",
+        demo["train_file"],
+        "--set",
+        "max_steps=100000",
+        "--set",
+        "num_train_epochs=1000",
+    ).stdout.strip()
     job = _wait_status(ws, name, {"Running"})
     pid = job["pid"]
     canceled = finetui_json(ws, "job", "cancel", name)

@@ -56,8 +56,21 @@ def test_deploy_invoke_chat_compare_delete(trained_ws):
         # --compare: the fine-tuned model knows what the base never saw.
         wins = 0
         for q in heldout[:6]:
-            both = finetui_json(ws, "chat", "--compare", "base-chat", "ft-chat", "--message", q["messages"][-1]["content"],
-                                "--param", "temperature=0", "--param", "do_sample=false", "--param", "max_new_tokens=32")
+            both = finetui_json(
+                ws,
+                "chat",
+                "--compare",
+                "base-chat",
+                "ft-chat",
+                "--message",
+                q["messages"][-1]["content"],
+                "--param",
+                "temperature=0",
+                "--param",
+                "do_sample=false",
+                "--param",
+                "max_new_tokens=32",
+            )
             answers = {r["endpoint"]: r["answer"] for r in both}
             if q["expected"] in answers["ft-chat"] and q["expected"] not in answers["base-chat"]:
                 wins += 1

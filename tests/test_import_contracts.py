@@ -19,14 +19,15 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ("import sys; from importlinter.cli import lint_imports; "
-       "sys.exit(lint_imports(config_filename=sys.argv[1], no_cache=True, no_logo=True))")
+RUN = (
+    "import sys; from importlinter.cli import lint_imports; "
+    "sys.exit(lint_imports(config_filename=sys.argv[1], no_cache=True, no_logo=True))"
+)
 
 
 def lint(config: Path, cwd: Path, pythonpath: str | None = None) -> subprocess.CompletedProcess[str]:
     env = None if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
-    return subprocess.run([sys.executable, "-c", RUN, str(config)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", RUN, str(config)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def contracts() -> list[dict]:
@@ -36,8 +37,12 @@ def contracts() -> list[dict]:
 
 def test_the_layering_contracts_hold():
     names = {c["name"] for c in contracts()}
-    assert {"core never imports tui or textual", "core.local and core.azure never import each other",
-            "no import cycles between sibling modules or packages", "tui reaches backends only through core.backend"} <= names
+    assert {
+        "core never imports tui or textual",
+        "core.local and core.azure never import each other",
+        "no import cycles between sibling modules or packages",
+        "tui reaches backends only through core.backend",
+    } <= names
     result = lint(ROOT / "pyproject.toml", ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in names:
@@ -56,8 +61,7 @@ def _renamed_config(package: str) -> str:
 
     The known exceptions (``ignore_imports``) are left out: they name modules the copy does not have.
     """
-    lines = ['[tool.importlinter]', f'root_packages = ["{package}.core", "{package}.tui"]',
-             'include_external_packages = true']
+    lines = ["[tool.importlinter]", f'root_packages = ["{package}.core", "{package}.tui"]', "include_external_packages = true"]
     for contract in contracts():
         lines.append("\n[[tool.importlinter.contracts]]")
         for key, value in contract.items():
@@ -90,12 +94,17 @@ def test_a_deliberate_violation_breaks_each_contract(tmp_path):
     kept = lint(tmp_path / "pyproject.toml", tmp_path, pythonpath=str(tmp_path))
     assert kept.returncode == 0, kept.stdout + kept.stderr  # the copy of the layout passes before it is broken
 
-    _write(tmp_path, {
-        f"{package}/core/models.py": "import textual\nX = 1\n",  # core imports textual
-        f"{package}/core/azure/jobs.py": (f"from {package}.core import models\nfrom {package}.core.local import jobs\n"
-                                          "\n\ndef tail():\n    from . import logs\n"),  # azure -> local; jobs <-> logs
-        f"{package}/tui/app.py": f"import textual\nfrom {package}.core.local import jobs\n",  # tui -> a backend
-    })
+    _write(
+        tmp_path,
+        {
+            f"{package}/core/models.py": "import textual\nX = 1\n",  # core imports textual
+            f"{package}/core/azure/jobs.py": (
+                f"from {package}.core import models\nfrom {package}.core.local import jobs\n"
+                "\n\ndef tail():\n    from . import logs\n"
+            ),  # azure -> local; jobs <-> logs
+            f"{package}/tui/app.py": f"import textual\nfrom {package}.core.local import jobs\n",  # tui -> a backend
+        },
+    )
     broken = lint(tmp_path / "pyproject.toml", tmp_path, pythonpath=str(tmp_path))
     assert broken.returncode == 1, broken.stdout + broken.stderr
     out = broken.stdout

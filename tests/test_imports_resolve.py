@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-CHECK = r'''
+CHECK = r"""
 import ast, importlib, pathlib, sys
 missing = []
 for top in ("core", "tui"):
@@ -47,7 +47,7 @@ for top in ("core", "tui"):
                     missing.append(f"{path}:{node.lineno}: {module} has no {alias.name}")
 print("\n".join(missing))
 sys.exit(1 if missing else 0)
-'''
+"""
 
 
 def test_every_imported_name_exists():

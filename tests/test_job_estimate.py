@@ -15,12 +15,33 @@ from finetui.core.local.records import JobRecord
 def _finished_job(backend, name: str, rates: list[float]) -> None:
     job_dir = backend.paths.job_dir(name)
     job_dir.mkdir(parents=True)
-    (job_dir / "metrics.jsonl").write_text("".join(
-        json.dumps({"name": "tokens_per_second", "value": r, "step": i + 1}) + "\n" for i, r in enumerate(rates)))
-    backend.store.put_job(JobRecord.from_dict({"name": name, "display_name": name, "status": "Completed", "backend": "local",
-                           "model": "tiny-chat:1", "train_file": "t.jsonl", "test_file": None, "spec": {}, "overrides": [],
-                           "created_at": 1.0, "started_at": 2.0, "ended_at": 3.0, "error": None, "pid": None,
-                           "pid_start_time": None, "output_path": None, "experiment": "x", "job_dir": str(job_dir)}))
+    (job_dir / "metrics.jsonl").write_text(
+        "".join(json.dumps({"name": "tokens_per_second", "value": r, "step": i + 1}) + "\n" for i, r in enumerate(rates))
+    )
+    backend.store.put_job(
+        JobRecord.from_dict(
+            {
+                "name": name,
+                "display_name": name,
+                "status": "Completed",
+                "backend": "local",
+                "model": "tiny-chat:1",
+                "train_file": "t.jsonl",
+                "test_file": None,
+                "spec": {},
+                "overrides": [],
+                "created_at": 1.0,
+                "started_at": 2.0,
+                "ended_at": 3.0,
+                "error": None,
+                "pid": None,
+                "pid_start_time": None,
+                "output_path": None,
+                "experiment": "x",
+                "job_dir": str(job_dir),
+            }
+        )
+    )
 
 
 def test_local_estimate_uses_the_measured_throughput(tmp_path, monkeypatch):

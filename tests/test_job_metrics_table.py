@@ -8,8 +8,10 @@ from finetui.tui.cli.job_cmd import per_step
 
 def test_one_row_per_step_a_column_per_metric_and_gaps_marked():
     points = [
-        MetricPoint("loss", 2.5, 1, 0.1), MetricPoint("learning_rate", 5e-6, 1, 0.1),
-        MetricPoint("loss", 2.0, 2, 0.2), MetricPoint("learning_rate", 4e-6, 2, 0.2),
+        MetricPoint("loss", 2.5, 1, 0.1),
+        MetricPoint("learning_rate", 5e-6, 1, 0.1),
+        MetricPoint("loss", 2.0, 2, 0.2),
+        MetricPoint("learning_rate", 4e-6, 2, 0.2),
         MetricPoint("eval_loss", 2.2, 2, 0.2),
         MetricPoint("loss", 1.5, 10, None),
     ]

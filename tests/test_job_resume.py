@@ -23,9 +23,21 @@ def _data(folder: Path) -> Path:
     from finetui.core.local.demo.data import COUNTRIES
 
     path = folder / "train.jsonl"
-    path.write_text("".join(json.dumps({"messages": [
-        {"role": "user", "content": f"What is the capital of {c}?"},
-        {"role": "assistant", "content": f"The capital of {c} is {a}."}]}) + "\n" for c, a in COUNTRIES[:16]), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"What is the capital of {c}?"},
+                        {"role": "assistant", "content": f"The capital of {c} is {a}."},
+                    ]
+                }
+            )
+            + "\n"
+            for c, a in COUNTRIES[:16]
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -40,8 +52,19 @@ def _loss_steps(job_dir: Path) -> list[tuple[int, float]]:
 
 def test_resume_after_sigkill_completes_without_training_a_step_twice(demo_ws, tmp_path):
     ws, demo = demo_ws
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", str(_data(tmp_path)),
-                   "--set", f"num_train_epochs={EPOCHS}", "--set", "logging_steps=1").stdout.strip()
+    name = finetui(
+        ws,
+        "job",
+        "submit",
+        "--model",
+        demo["model"],
+        "--train",
+        str(_data(tmp_path)),
+        "--set",
+        f"num_train_epochs={EPOCHS}",
+        "--set",
+        "logging_steps=1",
+    ).stdout.strip()
     job_dir = Path(ws) / "jobs" / name
     deadline = time.monotonic() + 600
     while not complete_checkpoints(job_dir):  # the first epoch's checkpoint is written whole
@@ -79,8 +102,9 @@ def test_resume_after_sigkill_completes_without_training_a_step_twice(demo_ws, t
 
 def test_resume_without_a_checkpoint_is_refused(demo_ws, tmp_path):
     ws, demo = demo_ws
-    name = finetui(ws, "job", "submit", "--model", demo["model"], "--train", str(_data(tmp_path)),
-                   "--set", f"num_train_epochs={EPOCHS}").stdout.strip()
+    name = finetui(
+        ws, "job", "submit", "--model", demo["model"], "--train", str(_data(tmp_path)), "--set", f"num_train_epochs={EPOCHS}"
+    ).stdout.strip()
     wait_for_status(ws, "job", name, {"Preparing", "Running"}, timeout=300)
     finetui(ws, "job", "cancel", name)
     for folder in (Path(ws) / "jobs" / name / "checkpoints").glob("checkpoint-*"):

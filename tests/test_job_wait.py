@@ -26,8 +26,14 @@ def _on_done(out: Path) -> str:
 
 def _start_wait(ws: Path, *args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "FINETUI_WORKSPACE"}
-    return subprocess.Popen([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), "job", "wait", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), "job", "wait", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
 
 
 def test_wait_on_a_completed_job_runs_on_done(trained_ws, tmp_path):
@@ -38,7 +44,9 @@ def test_wait_on_a_completed_job_runs_on_done(trained_ws, tmp_path):
     assert out.read_text() == f"{name} Completed"
     assert finetui_json(ws, "job", "wait", name)["status"] == "Completed"
 
-    failing = finetui(ws, "job", "wait", name, "--on-done", shlex.join([sys.executable, "-c", "raise SystemExit(3)"]), check=False)
+    failing = finetui(
+        ws, "job", "wait", name, "--on-done", shlex.join([sys.executable, "-c", "raise SystemExit(3)"]), check=False
+    )
     assert failing.returncode == 1 and "exited 3" in failing.stderr
 
 

@@ -19,14 +19,20 @@ def test_no_unused_or_undefined_names():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     assert ruff, "ruff is in the test extra: pip install -e '.[test]'"
     # F: pyflakes (unused imports and variables, undefined names); E9: syntax errors
-    proc = subprocess.run([ruff, "check", "--no-cache", "--select", "F,E9", "core", "tui", "bench", "tests"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [ruff, "check", "--no-cache", "--select", "F,E9", "core", "tui", "bench", "tests"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.timeout(960)  # the subprocess's own limit below decides; a cold mypy cache takes a minute or more
 def test_core_type_checks():
     # scripts/typecheck.py: mypy over finetui.core with pyproject's [tool.mypy] settings; exit status is mypy's
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "typecheck.py")],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "typecheck.py")], cwd=REPO, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

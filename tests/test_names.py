@@ -33,8 +33,13 @@ def sentinels(tmp_path):
     """A workspace with files that must survive, inside it and beside it; returns (ws, [paths])."""
     ws = tmp_path / "ws"
     LocalBackend(ws)  # lay the workspace out
-    keep = [ws / "endpoints" / "keep" / "server.log", ws / "sentinel.txt", tmp_path / "dir" / "keep.txt",
-            tmp_path / "abs" / "keep.txt", ws / "jobs" / "keep" / "user_logs" / "std_log.txt"]
+    keep = [
+        ws / "endpoints" / "keep" / "server.log",
+        ws / "sentinel.txt",
+        tmp_path / "dir" / "keep.txt",
+        tmp_path / "abs" / "keep.txt",
+        ws / "jobs" / "keep" / "user_logs" / "std_log.txt",
+    ]
     for p in keep:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("keep me\n")
@@ -69,7 +74,10 @@ def test_deleting_a_name_without_a_record_deletes_nothing(sentinels):
     ws, keep = sentinels
     proc = finetui(ws, "endpoint", "delete", "keep", "--yes", check=False, timeout=120)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip() == f"error: no endpoint named 'keep' in workspace {ws.resolve()}; nothing to delete (`finetui endpoint list` shows them)"
+    assert (
+        proc.stderr.strip()
+        == f"error: no endpoint named 'keep' in workspace {ws.resolve()}; nothing to delete (`finetui endpoint list` shows them)"
+    )
     assert all(p.read_text() == "keep me\n" for p in keep)
     with pytest.raises(NothingToDelete):
         LocalBackend(ws).delete_endpoint("keep")
@@ -82,11 +90,19 @@ def test_every_local_command_checks_the_name_first(sentinels, value):
     ws, keep = sentinels
     b = LocalBackend(ws)
     calls = [
-        lambda: b.endpoints.create(value, "m", wait=False), lambda: b.endpoints.restart(value),
-        lambda: b.endpoints.keys(value), lambda: b.endpoints.logs(value), lambda: b.endpoints.info(value),
-        lambda: b.endpoints.regenerate_keys(value, "primary"), lambda: b.endpoints.invoke(value, {}),
-        lambda: b.get_job(value), lambda: b.read_log(value), lambda: b.job_metrics(value), lambda: b.cancel_job(value),
-        lambda: b.paths.job_dir(value), lambda: b.paths.endpoint_dir(value),
+        lambda: b.endpoints.create(value, "m", wait=False),
+        lambda: b.endpoints.restart(value),
+        lambda: b.endpoints.keys(value),
+        lambda: b.endpoints.logs(value),
+        lambda: b.endpoints.info(value),
+        lambda: b.endpoints.regenerate_keys(value, "primary"),
+        lambda: b.endpoints.invoke(value, {}),
+        lambda: b.get_job(value),
+        lambda: b.read_log(value),
+        lambda: b.job_metrics(value),
+        lambda: b.cancel_job(value),
+        lambda: b.paths.job_dir(value),
+        lambda: b.paths.endpoint_dir(value),
         lambda: b.register_model("no-such-job", value),
     ]
     if value != "a/b":  # a valid catalog name (org/name)
@@ -104,10 +120,22 @@ def test_model_register_refuses_a_name_ending_in_a_newline(sentinels, tmp_path):
     output = tmp_path / "job-output"
     output.mkdir()
     (output / "MLmodel").write_text("flavors: {}\n")
-    b.store.put_job(JobRecord.from_dict({
-        "name": "done-job", "display_name": "d", "status": "Completed", "backend": "local", "model": "m:1",
-        "train_file": "t.jsonl", "spec": {}, "created_at": 0.0, "output_path": str(output),
-        "job_dir": str(b.paths.job_dir("done-job"))}))
+    b.store.put_job(
+        JobRecord.from_dict(
+            {
+                "name": "done-job",
+                "display_name": "d",
+                "status": "Completed",
+                "backend": "local",
+                "model": "m:1",
+                "train_file": "t.jsonl",
+                "spec": {},
+                "created_at": 0.0,
+                "output_path": str(output),
+                "job_dir": str(b.paths.job_dir("done-job")),
+            }
+        )
+    )
     for bad in ("trail\n", "trail\n:1"):
         proc = finetui(ws, "model", "register", "--job", "done-job", "--name", bad, check=False, timeout=120)
         assert proc.returncode == 2 and quote(bad) in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
@@ -120,8 +148,16 @@ def test_name_rules():
     assert check_name("endpoint", "my-endpoint-1") == "my-endpoint-1"
     assert check_ref("model", "org/name:3") == ("org/name", "3")
     assert check_ref("registered model", "demo.ft_2") == ("demo.ft_2", "")
-    for kind, bad in [("endpoint", "ab"), ("endpoint", "a-"), ("endpoint", "1abc"), ("job", "a.b"),
-                      ("registered model", "a/b"), ("model", "a/b/c"), ("split", "train[:5%]"), ("job", "ok\n")]:
+    for kind, bad in [
+        ("endpoint", "ab"),
+        ("endpoint", "a-"),
+        ("endpoint", "1abc"),
+        ("job", "a.b"),
+        ("registered model", "a/b"),
+        ("model", "a/b/c"),
+        ("split", "train[:5%]"),
+        ("job", "ok\n"),
+    ]:
         with pytest.raises(InvalidInput):
             check_name(kind, bad)
     with pytest.raises(InvalidInput):

@@ -22,9 +22,19 @@ RATES = {"USD": 1.0, "EUR": 0.5}
 
 
 def _item(sku: str, price: float, product: str, sku_name: str, region: str = "westeurope") -> dict:
-    return {"currencyCode": "USD", "retailPrice": price, "unitPrice": price, "armRegionName": region,
-            "armSkuName": sku, "productName": product, "skuName": sku_name, "meterName": sku_name,
-            "serviceName": "Virtual Machines", "unitOfMeasure": "1 Hour", "type": "Consumption"}
+    return {
+        "currencyCode": "USD",
+        "retailPrice": price,
+        "unitPrice": price,
+        "armRegionName": region,
+        "armSkuName": sku,
+        "productName": product,
+        "skuName": sku_name,
+        "meterName": sku_name,
+        "serviceName": "Virtual Machines",
+        "unitOfMeasure": "1 Hour",
+        "type": "Consumption",
+    }
 
 
 CATALOG = [
@@ -61,18 +71,34 @@ class FakePrices:
                 region = re.search(r"armRegionName eq '([a-z0-9]+)'", q["$filter"]).group(1)
                 skus = re.findall(r"armSkuName eq '([A-Za-z0-9_]+)'", q["$filter"])
                 assert "serviceName eq 'Virtual Machines'" in q["$filter"] and "priceType eq 'Consumption'" in q["$filter"]
-                rows = [dict(i, currencyCode=currency, retailPrice=i["retailPrice"] * RATES[currency])
-                        for i in CATALOG if i["armRegionName"] == region and i["armSkuName"] in skus]
+                rows = [
+                    dict(i, currencyCode=currency, retailPrice=i["retailPrice"] * RATES[currency])
+                    for i in CATALOG
+                    if i["armRegionName"] == region and i["armSkuName"] in skus
+                ]
                 skip = int(q.get("$skip", 0))
-                page = rows[skip: skip + fake.page_size]
+                page = rows[skip : skip + fake.page_size]
                 nxt = None
                 if skip + fake.page_size < len(rows):
                     host = fake.next_host or f"127.0.0.1:{fake.port}"
-                    nxt = (f"http://{host}/api/retail/prices?currencyCode={q.get('currencyCode', '')}"
-                           f"&$filter={q['$filter']}&$skip={skip + fake.page_size}").replace(" ", "%20").replace("'", "%27")
-                body = json.dumps({"BillingCurrency": currency, "CustomerEntityId": "Default",
-                                   "CustomerEntityType": "Retail", "Items": page, "NextPageLink": nxt,
-                                   "Count": len(page)}).encode()
+                    nxt = (
+                        (
+                            f"http://{host}/api/retail/prices?currencyCode={q.get('currencyCode', '')}"
+                            f"&$filter={q['$filter']}&$skip={skip + fake.page_size}"
+                        )
+                        .replace(" ", "%20")
+                        .replace("'", "%27")
+                    )
+                body = json.dumps(
+                    {
+                        "BillingCurrency": currency,
+                        "CustomerEntityId": "Default",
+                        "CustomerEntityType": "Retail",
+                        "Items": page,
+                        "NextPageLink": nxt,
+                        "Count": len(page),
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -109,8 +135,9 @@ def test_shipped_table_has_source_and_date(tmp_path):
 
 def test_refresh_follows_pages_and_keeps_the_linux_pay_as_you_go_meter(tmp_path, api):
     ws = tmp_path / "ws"
-    out = finetui_json(ws, "prices", "refresh", "--region", "westeurope", "--currency", "eur", *SKUS,
-                       env={"FINETUI_PRICES_URL": api.url})
+    out = finetui_json(
+        ws, "prices", "refresh", "--region", "westeurope", "--currency", "eur", *SKUS, env={"FINETUI_PRICES_URL": api.url}
+    )
     assert out["currency"] == "EUR" and out["as_of"] == time.strftime("%Y-%m-%d") and out["missing"] == []
     # the Linux regular meter, in the currency asked for: not Windows (2.00), Spot (0.50) or Low Priority (0.75)
     assert out["prices"]["azure"] == {"Standard_NC24ads_A100_v4": 1.5, "Standard_NC6s_v3": 1.0, "Standard_DS3_v2": 0.125}
@@ -128,8 +155,7 @@ def test_refresh_follows_pages_and_keeps_the_linux_pay_as_you_go_meter(tmp_path,
 
 def test_override_wins_over_the_shipped_table_in_the_same_currency(tmp_path, api):
     ws = tmp_path / "ws"
-    finetui(ws, "prices", "refresh", "--region", "westeurope", "--sku", "Standard_NC6s_v3",
-            env={"FINETUI_PRICES_URL": api.url})
+    finetui(ws, "prices", "refresh", "--region", "westeurope", "--sku", "Standard_NC6s_v3", env={"FINETUI_PRICES_URL": api.url})
     by_sku = {p["sku"]: p for p in finetui_json(ws, "prices")["prices"]}
     assert by_sku["Standard_NC6s_v3"]["per_hour"] == 2.0  # refreshed
     assert by_sku["Standard_NC24ads_A100_v4"]["from"] == "shipped"  # the rest stays
@@ -145,11 +171,11 @@ def test_refresh_failures_are_one_line_and_leave_the_table_alone(tmp_path, api):
     assert down.returncode == 1 and "answered 503" in down.stderr and len(down.stderr.strip().splitlines()) == 1
     api.fail_with = None
     api.next_host = "evil.example:80"  # a next page elsewhere is not followed
-    moved = finetui(ws, "prices", "refresh", "--region", "westeurope", *SKUS, env={"FINETUI_PRICES_URL": api.url},
-                    check=False)
+    moved = finetui(ws, "prices", "refresh", "--region", "westeurope", *SKUS, env={"FINETUI_PRICES_URL": api.url}, check=False)
     assert moved.returncode == 1 and "another host" in moved.stderr
-    gone = finetui(ws, "prices", "refresh", *SKUS, env={"FINETUI_PRICES_URL": "http://127.0.0.1:9/api/retail/prices"},
-                   check=False)
+    gone = finetui(
+        ws, "prices", "refresh", *SKUS, env={"FINETUI_PRICES_URL": "http://127.0.0.1:9/api/retail/prices"}, check=False
+    )
     assert gone.returncode == 1 and "could not reach" in gone.stderr
     bad = finetui(ws, "prices", "refresh", "--sku", "x' or 1 eq 1", env={"FINETUI_PRICES_URL": api.url}, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --sku ")

@@ -12,10 +12,12 @@ from cli_helpers import finetui
 from finetui.core.printable import printable, printable_data
 
 OSC_TITLE = "\x1b]0;pwned\x07"
-HOSTILE = {"messages": [
-    {"role": "user", "content": f"hi {OSC_TITLE} there\n\x1b[2Jline two\twith tab \x9b31m \x9d0;t\x9c \r\x08\x7f"},
-    {"role": "assistant\x1b[31m", "content": "fine"},
-]}
+HOSTILE = {
+    "messages": [
+        {"role": "user", "content": f"hi {OSC_TITLE} there\n\x1b[2Jline two\twith tab \x9b31m \x9d0;t\x9c \r\x08\x7f"},
+        {"role": "assistant\x1b[31m", "content": "fine"},
+    ]
+}
 CONTROLS = [chr(c) for c in range(0x20) if c not in (9, 10)] + ["\x7f"] + [chr(c) for c in range(0x80, 0xA0)]
 
 

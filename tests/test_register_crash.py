@@ -39,11 +39,23 @@ def ws(tmp_path):
     for i in range(4):
         (out / "model" / f"part{i}.bin").write_bytes(os.urandom(4096))
     store = Store(paths.db)
-    store.put_job(JobRecord.from_dict({
-        "name": JOB, "display_name": JOB, "status": "Completed", "backend": "local", "model": "tiny:1",
-        "train_file": str(tmp_path / "train.jsonl"), "test_file": None, "spec": {}, "created_at": time.time(),
-        "output_path": str(out), "job_dir": str(paths.job_dir(JOB)),
-    }))
+    store.put_job(
+        JobRecord.from_dict(
+            {
+                "name": JOB,
+                "display_name": JOB,
+                "status": "Completed",
+                "backend": "local",
+                "model": "tiny:1",
+                "train_file": str(tmp_path / "train.jsonl"),
+                "test_file": None,
+                "spec": {},
+                "created_at": time.time(),
+                "output_path": str(out),
+                "job_dir": str(paths.job_dir(JOB)),
+            }
+        )
+    )
     store.close()
     return paths.root
 
@@ -57,7 +69,11 @@ def _start(ws: Path, *args: str, pause_at: str | None = None, marker: Path | Non
         env["FINETUI_TEST_FAIL_AT"] = fail_at
     return subprocess.Popen(
         [sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), "model", "register", "--job", JOB, *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -167,8 +183,7 @@ def test_registered_versions_are_read_only_all_the_way_down(ws):
     _register(ws)
     root = ws / "registry" / "m" / "1"
     modes = {p.relative_to(root).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
-    assert modes == {".": 0o555, "MLmodel": 0o444, "model": 0o555,
-                     **{f"model/part{i}.bin": 0o444 for i in range(4)}}
+    assert modes == {".": 0o555, "MLmodel": 0o444, "model": 0o555, **{f"model/part{i}.bin": 0o444 for i in range(4)}}
     # finetui's own clean-up can still remove a read-only version
     from finetui.core.local.registry_files import remove_tree
 

@@ -51,8 +51,11 @@ def run(engine, conversations, params, gaps=None):
     return collectors
 
 
-CONVS = [[{"role": "user", "content": "Bok, čovječe!"}], [{"role": "user", "content": "a much longer question " * 4}],
-         [{"role": "user", "content": "x"}]]
+CONVS = [
+    [{"role": "user", "content": "Bok, čovječe!"}],
+    [{"role": "user", "content": "a much longer question " * 4}],
+    [{"role": "user", "content": "x"}],
+]
 
 
 def test_batched_and_staggered_answers_equal_single_answers_and_hf_generate(engine):
@@ -66,7 +69,7 @@ def test_batched_and_staggered_answers_equal_single_answers_and_hf_generate(engi
     for conv, text in zip(CONVS, alone):
         ids = torch.tensor([engine.encode_chat(conv)])
         reference = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, do_sample=False)
-        assert engine.decode(reference[0, ids.shape[1]:].tolist()) == text
+        assert engine.decode(reference[0, ids.shape[1] :].tolist()) == text
 
 
 def test_seeded_sampling_repeats_and_usage_is_reported(engine):
@@ -90,8 +93,15 @@ def test_cancel_and_deadline_stop_generation(engine):
     assert len(cancelled.events) == produced and not cancelled.done.is_set()  # stopped, silently
 
     late = Collector()
-    engine.submit(GenRequest(engine.encode_chat(CONVS[0]), GenParams(do_sample=False, max_new_tokens=1000), late,
-                             deadline=time.monotonic() + 0.1, timeout_ms=100))
+    engine.submit(
+        GenRequest(
+            engine.encode_chat(CONVS[0]),
+            GenParams(do_sample=False, max_new_tokens=1000),
+            late,
+            deadline=time.monotonic() + 0.1,
+            timeout_ms=100,
+        )
+    )
     assert late.done.wait(10)
     assert late.events[-1][0] == "error" and late.events[-1][1] == 408
     # the engine keeps serving
@@ -136,8 +146,13 @@ def test_an_mlflow_model_folder_serves_like_the_plain_folder(engine, tmp_path):
 def test_a_row_whose_sampling_fails_errors_alone_and_tiny_temperatures_are_greedy(engine):
     greedy = GenParams(do_sample=False, max_new_tokens=12)
     expected = run(engine, [CONVS[0]], greedy)[0].text
-    rows = [greedy, GenParams(temperature=float("nan"), max_new_tokens=12), GenParams(temperature=1e-46, max_new_tokens=12),
-            GenParams(temperature=1e-38, max_new_tokens=12), greedy]
+    rows = [
+        greedy,
+        GenParams(temperature=float("nan"), max_new_tokens=12),
+        GenParams(temperature=1e-46, max_new_tokens=12),
+        GenParams(temperature=1e-38, max_new_tokens=12),
+        greedy,
+    ]
     collectors = []
     for params in rows:  # submitted together: one batch
         c = Collector()

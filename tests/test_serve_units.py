@@ -48,7 +48,13 @@ def test_held_back_prefix_is_released_when_it_is_not_a_stop():
 
 SAMPLE = {
     "input_data": {
-        "input_string": [[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Tell me more"}]],
+        "input_string": [
+            [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"},
+                {"role": "user", "content": "Tell me more"},
+            ]
+        ],
         "parameters": {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200},
     },
     "params": {},
@@ -60,7 +66,9 @@ def test_score_sample_shape_and_flat_list():
     assert len(req.conversations) == 1 and req.params.max_new_tokens == 200 and req.params.do_sample
     flat = parse_score({"input_data": {"input_string": [{"role": "user", "content": "x"}]}}, 1024)
     assert flat.conversations == [[{"role": "user", "content": "x"}]]
-    greedy = parse_score({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"do_sample": False}}}, 64)
+    greedy = parse_score(
+        {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"do_sample": False}}}, 64
+    )
     assert greedy.params.greedy
 
 
@@ -74,13 +82,34 @@ def test_score_sample_shape_and_flat_list():
         ({"input_data": {"input_string": [[{"role": "bot", "content": "x"}]]}}, "input_string[0][0].role: unknown role 'bot'"),
         ({"input_data": {"input_string": [[{"role": "user", "content": 3}]]}}, "content: expected a string"),
         ({"input_data": {"input_string": [["hi"]]}}, "input_string[0][0]: expected a {role, content} object"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"max_new_tokens": 0}}}, "max_new_tokens: 0 is out of range"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"max_new_tokens": 5000}}}, "out of range; use 1..1024"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"temperature": -1}}}, "temperature: -1.0 is out of range"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"top_p": 0}}}, "top_p: 0.0 is out of range"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"top_p": 1.5}}}, "top_p: 1.5 is out of range"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"beams": 3}}}, "parameters.beams: unknown parameter"),
-        ({"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"do_sample": "yes"}}}, "do_sample: expected true or false"),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"max_new_tokens": 0}}},
+            "max_new_tokens: 0 is out of range",
+        ),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"max_new_tokens": 5000}}},
+            "out of range; use 1..1024",
+        ),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"temperature": -1}}},
+            "temperature: -1.0 is out of range",
+        ),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"top_p": 0}}},
+            "top_p: 0.0 is out of range",
+        ),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"top_p": 1.5}}},
+            "top_p: 1.5 is out of range",
+        ),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"beams": 3}}},
+            "parameters.beams: unknown parameter",
+        ),
+        (
+            {"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"do_sample": "yes"}}},
+            "do_sample: expected true or false",
+        ),
     ],
 )
 def test_score_errors_name_the_field(body, needle):
@@ -109,8 +138,16 @@ def test_openai_errors_name_the_field(body, needle):
 
 
 def test_openai_accepts_content_parts_and_temperature_zero_is_greedy():
-    req = parse_openai({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
-                        "temperature": 0, "stop": "x", "stream": True, "stream_options": {"include_usage": True}}, 1024)
+    req = parse_openai(
+        {
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
+            "temperature": 0,
+            "stop": "x",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
+        1024,
+    )
     assert req.conversations[0][0]["content"] == "ab" and req.params.greedy and req.params.stop == ("x",)
     assert req.stream and req.include_usage
 

@@ -22,8 +22,14 @@ def test_display_name_follows_the_tutorial():
         "Phi-3-mini-4k-instruct-ultrachat-bs1-cosine-ds2-lora-save_limit-1-seqlen-1"
     )
     spec = FineTuneSpec(
-        per_device_train_batch_size=2, gradient_accumulation_steps=4, num_nodes_finetune=2,
-        apply_deepspeed=False, apply_lora=False, lr_scheduler_type="linear", save_total_limit=3, max_seq_length=2048,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=4,
+        num_nodes_finetune=2,
+        apply_deepspeed=False,
+        apply_lora=False,
+        lr_scheduler_type="linear",
+        save_total_limit=3,
+        max_seq_length=2048,
     )
     # batch = per-device × accumulation × GPUs per node × nodes
     assert spec.display_name("m", gpus_per_node=4) == "m-ultrachat-bs64-linear-nods-nolora-save_limit3-seqlen2048"
@@ -59,7 +65,11 @@ def test_model_defaults_override_and_are_reported():
     assert resolved.spec.learning_rate == 2e-5 and resolved.spec.apply_deepspeed is False
     by_key = {o.key: o for o in resolved.overrides}
     assert set(by_key) == {"learning_rate", "apply_deepspeed"}  # deepspeed_stage 2 is no change
-    assert (by_key["learning_rate"].default, by_key["learning_rate"].model_value, by_key["learning_rate"].by) == (5e-6, 2e-5, "model")
+    assert (by_key["learning_rate"].default, by_key["learning_rate"].model_value, by_key["learning_rate"].by) == (
+        5e-6,
+        2e-5,
+        "model",
+    )
     assert resolved.passthrough == {"custom": 1}
 
     user = resolve_spec({"learning_rate": 1e-4}, {"learning_rate": 3e-4}, user_source="spec.yaml")
@@ -152,7 +162,16 @@ def test_read_mapping_errors_name_file_and_line(tmp_path):
 
 
 def test_parse_set_options():
-    values = parse_set_options(["num_train_epochs=1", "learning_rate=5e-5", "apply_lora=false", "lora_target_modules=q_proj,v_proj", "lr_scheduler_type=linear", "x=a=b"])
+    values = parse_set_options(
+        [
+            "num_train_epochs=1",
+            "learning_rate=5e-5",
+            "apply_lora=false",
+            "lora_target_modules=q_proj,v_proj",
+            "lr_scheduler_type=linear",
+            "x=a=b",
+        ]
+    )
     assert values["num_train_epochs"] == 1 and values["apply_lora"] is False and values["x"] == "a=b"
     spec = FineTuneSpec.from_mapping({k: v for k, v in values.items() if k != "x"}, source="--set")
     assert spec.learning_rate == 5e-5 and spec.lora_target_modules == ("q_proj", "v_proj")
@@ -169,10 +188,13 @@ def test_pipeline_parameters_in_the_components_form():
 
 
 # 9 levels of 9 aliases: 344 bytes that expand to 9**9 strings (gigabytes once copied or printed)
-BOMB = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
-) + "\n"
+BOMB = (
+    "\n".join(
+        ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        + [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    )
+    + "\n"
+)
 
 
 def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
@@ -182,7 +204,9 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     spec.write_text(BOMB)
     assert len(BOMB) < 400
     started = time.monotonic()
-    proc = finetui(tmp_path / "ws", "job", "submit", "--model", "m", "--train", "t.jsonl", "--spec", str(spec), check=False, timeout=120)
+    proc = finetui(
+        tmp_path / "ws", "job", "submit", "--model", "m", "--train", "t.jsonl", "--spec", str(spec), check=False, timeout=120
+    )
     assert proc.returncode == 2, proc.stderr
     assert time.monotonic() - started < 60  # the bomb took 75 s and 3 GB; the refusal is one parse
     assert proc.stderr.startswith(f"error: {spec}: line 2: invalid YAML: aliases (*a) are not allowed")
@@ -202,9 +226,17 @@ def test_spec_files_are_capped(tmp_path):
         read_mapping(deep)
 
 
-@pytest.mark.parametrize("key, value", [("lr_scheduler_type", "x" * 10_000_000), ("lora_target_modules", [[["m"] * 1000] * 1000] * 100),
-                                        ("x" * 1_000_000, 1), ("apply_lora", "y" * 1_000_000), ("learning_rate", "9" * 5000)],
-                         ids=["long-text", "wide-list", "long-key", "long-bool", "long-number"])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("lr_scheduler_type", "x" * 10_000_000),
+        ("lora_target_modules", [[["m"] * 1000] * 1000] * 100),
+        ("x" * 1_000_000, 1),
+        ("apply_lora", "y" * 1_000_000),
+        ("learning_rate", "9" * 5000),
+    ],
+    ids=["long-text", "wide-list", "long-key", "long-bool", "long-number"],
+)
 def test_errors_quote_at_most_80_characters_of_a_value(key, value):
     started = time.monotonic()
     with pytest.raises(SpecError) as info:

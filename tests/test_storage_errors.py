@@ -41,9 +41,19 @@ def _workspace(root: Path) -> Path:
 
 
 def _job_record(name: str, job_dir: Path) -> dict:
-    return {"name": name, "display_name": name, "status": "Completed", "backend": "local", "model": "tiny:1",
-            "train_file": "/data/train.jsonl", "test_file": None, "spec": {"learning_rate": 1e-4, "pad": "x" * 400},
-            "created_at": time.time(), "output_path": None, "job_dir": str(job_dir)}
+    return {
+        "name": name,
+        "display_name": name,
+        "status": "Completed",
+        "backend": "local",
+        "model": "tiny:1",
+        "train_file": "/data/train.jsonl",
+        "test_file": None,
+        "spec": {"learning_rate": 1e-4, "pad": "x" * 400},
+        "created_at": time.time(),
+        "output_path": None,
+        "job_dir": str(job_dir),
+    }
 
 
 def _one_line_failure(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -57,8 +67,9 @@ def _one_line_failure(proc: subprocess.CompletedProcess, *needles: str) -> None:
 def _in_namespace(setup: str, ws: Path, *args: str) -> subprocess.CompletedProcess:
     """``finetui --workspace WS ARGS`` after ``setup`` (shell, may mount) in a private mount namespace."""
     cli = shlex.join([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws), *args])
-    return subprocess.run(["unshare", "-rm", "sh", "-ec", f"{setup}\nexec {cli}"], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-ec", f"{setup}\nexec {cli}"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_garbled_database_is_one_line_from_every_command(tmp_path):
@@ -91,9 +102,11 @@ def test_full_disk_is_one_line(tmp_path):
     mnt.mkdir()
     ws = mnt / "ws"
     q = shlex.quote
-    full = (f"mount -t tmpfs -o size=256k tmpfs {q(str(mnt))}\n"
-            f"{shlex.join([sys.executable, '-m', 'finetui.tui.cli.main', '--workspace', str(ws), 'job', 'list'])} >/dev/null\n"
-            f"head -c 4M /dev/zero > {q(str(mnt / 'fill'))} 2>/dev/null || true")
+    full = (
+        f"mount -t tmpfs -o size=256k tmpfs {q(str(mnt))}\n"
+        f"{shlex.join([sys.executable, '-m', 'finetui.tui.cli.main', '--workspace', str(ws), 'job', 'list'])} >/dev/null\n"
+        f"head -c 4M /dev/zero > {q(str(mnt / 'fill'))} 2>/dev/null || true"
+    )
     _one_line_failure(_in_namespace(full, ws, "job", "list"), str(ws / "finetui.db"), "no space left")
 
 
@@ -106,7 +119,7 @@ def test_one_malformed_row_affects_only_itself(tmp_path):
     finetui(ws, "model", "add", str(tiny.model_dir), "--name", "tiny")
     with sqlite3.connect(ws / "finetui.db") as db:
         db.execute("INSERT INTO jobs VALUES ('broken-job', 'Running', 0, '{not json')")
-        db.execute("INSERT INTO jobs VALUES ('half-job', 'Running', 1, '{\"name\": \"half-job\", \"status\": \"Running\"}')")
+        db.execute('INSERT INTO jobs VALUES (\'half-job\', \'Running\', 1, \'{"name": "half-job", "status": "Running"}\')')
         db.execute("INSERT INTO models VALUES ('broken-model', '1', 0, '[1, 2]')")
         db.execute("INSERT INTO registered VALUES ('broken-reg', 1, 0, 'garbage')")
         db.execute("INSERT INTO endpoints VALUES ('broken-ep', 'Succeeded', 0, '{\"name\": \"broken-ep\"}')")
@@ -127,8 +140,19 @@ def test_one_malformed_row_affects_only_itself(tmp_path):
     [ep] = finetui_json(ws, "endpoint", "list")
     assert (ep["name"], ep["state"]) == ("broken-ep", "Damaged")
 
-    name = finetui(ws, "job", "submit", "--model", "tiny", "--train", str(tiny.train_file),
-                   "--set", "max_steps=1", "--set", "num_train_epochs=1").stdout.strip()
+    name = finetui(
+        ws,
+        "job",
+        "submit",
+        "--model",
+        "tiny",
+        "--train",
+        str(tiny.train_file),
+        "--set",
+        "max_steps=1",
+        "--set",
+        "num_train_epochs=1",
+    ).stdout.strip()
     try:
         assert finetui_json(ws, "job", "show", name)["status"] in {"Queued", "Preparing", "Running", "Finalizing", "Completed"}
     finally:
@@ -154,8 +178,13 @@ def test_a_malformed_evaluation_row_affects_only_itself(tmp_path):
 def test_runner_on_a_damaged_database_writes_one_line(tmp_path):
     ws = _workspace(tmp_path / "ws")
     (ws / "finetui.db").write_bytes(b"\x00garbage" * 512)
-    proc = subprocess.run([sys.executable, "-m", "finetui.core.local.runner", "--workspace", str(ws), "--job", "j1"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "finetui.core.local.runner", "--workspace", str(ws), "--job", "j1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1 and "not a database" in proc.stderr
 
@@ -172,10 +201,12 @@ def test_job_submit_on_a_full_disk_is_one_line_and_leaves_no_job(tmp_path):
     jobs = ws / "jobs"
     cli = shlex.join([sys.executable, "-m", "finetui.tui.cli.main", "--workspace", str(ws)])
     q = shlex.quote
-    script = (f"mount -t tmpfs -o size=64k tmpfs {q(str(jobs))}\n"
-              f"head -c 8M /dev/zero > {q(str(jobs / 'fill'))} 2>/dev/null || true\n"
-              f"set +e\n{cli} job submit --model tiny --train {q(str(tiny.train_file))} 2>{q(str(err))}\n"
-              f"echo rc=$?\nls -A {q(str(jobs))}")
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs {q(str(jobs))}\n"
+        f"head -c 8M /dev/zero > {q(str(jobs / 'fill'))} 2>/dev/null || true\n"
+        f"set +e\n{cli} job submit --model tiny --train {q(str(tiny.train_file))} 2>{q(str(err))}\n"
+        f"echo rc=$?\nls -A {q(str(jobs))}"
+    )
     proc = subprocess.run(["unshare", "-rm", "sh", "-ec", script], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     rc, *left = proc.stdout.split()

@@ -11,8 +11,12 @@ from finetui.core.errors import DataError
 
 
 def _row(i: int) -> str:
-    return json.dumps({"prompt_id": str(i), "messages": [{"role": "user", "content": f"q{i}", "name": "x"},
-                                                         {"role": "assistant", "content": f"a{i}"}]})
+    return json.dumps(
+        {
+            "prompt_id": str(i),
+            "messages": [{"role": "user", "content": f"q{i}", "name": "x"}, {"role": "assistant", "content": f"a{i}"}],
+        }
+    )
 
 
 def test_one_pass_validates_and_keeps_the_first_rows(tmp_path):

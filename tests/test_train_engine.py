@@ -88,8 +88,9 @@ def test_read_messages_keeps_only_messages_and_names_bad_lines(tmp_path):
     from finetui.core.local.train import read_messages
 
     good = tmp_path / "good.jsonl"
-    good.write_text(json.dumps({"prompt": "hi", "prompt_id": "x", "messages": [{"role": "user", "content": "hi"}]})
-                    + "\n\n", encoding="utf-8")
+    good.write_text(
+        json.dumps({"prompt": "hi", "prompt_id": "x", "messages": [{"role": "user", "content": "hi"}]}) + "\n\n", encoding="utf-8"
+    )
     assert read_messages(good) == [{"messages": [{"role": "user", "content": "hi"}]}]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"prompt": "x"}\n', encoding="utf-8")
@@ -111,8 +112,9 @@ def test_template_without_generation_markers_trains_on_derived_assistant_mask(tm
     lines: list[str] = []
     recorded: list[dict] = []
     spec = FineTuneSpec().replace({"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1})
-    result = train(tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False,
-                   on_masking=recorded.append)
+    result = train(
+        tmp_path / "job", model_dir, tiny.train_file, None, spec, log=lines.append, save=False, on_masking=recorded.append
+    )
     assert result.assistant_only_loss is True and result.masking == "derived" and result.steps == 2
     assert 0 < result.trained_share < 0.9
     assert recorded == [{"method": "derived", "trained_share": round(result.trained_share, 4), "reason": ""}]
@@ -130,13 +132,16 @@ def test_unknown_lora_target_is_a_one_line_input_error(tmp_path, tiny, monkeypat
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("config, spec_values", [
-    ("phi3", {}),  # the fused four finetui picks for Phi-3
-    ("phi3", {"lora_target_modules": ["all-linear"], "lora_modules_to_save": ["lm_head", "embed_tokens"]}),
-    ("phi3", {"lora_target_modules": ["qkv_proj"], "lora_r": 4}),
-    ("llama", {}),  # any other architecture: all-linear, unfused q/k/v and gate/up
-    ("llama", {"lora_target_modules": ["q_proj", "v_proj"]}),
-])
+@pytest.mark.parametrize(
+    "config, spec_values",
+    [
+        ("phi3", {}),  # the fused four finetui picks for Phi-3
+        ("phi3", {"lora_target_modules": ["all-linear"], "lora_modules_to_save": ["lm_head", "embed_tokens"]}),
+        ("phi3", {"lora_target_modules": ["qkv_proj"], "lora_r": 4}),
+        ("llama", {}),  # any other architecture: all-linear, unfused q/k/v and gate/up
+        ("llama", {"lora_target_modules": ["q_proj", "v_proj"]}),
+    ],
+)
 def test_fit_estimate_counts_the_parameters_the_engine_trains(config, spec_values):
     """The memory estimate and the training engine agree on what LoRA trains (one table of defaults)."""
     import torch
@@ -145,9 +150,18 @@ def test_fit_estimate_counts_the_parameters_the_engine_trains(config, spec_value
     from finetui.core.local.train_setup import apply_lora
     from finetui.core.model_dims import lora_parameters, modules_to_save_parameters, normalize_dims
 
-    dims = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, vocab_size=128, max_position_embeddings=64)
-    cls, cfg = (Phi3ForCausalLM, Phi3Config(**dims, pad_token_id=0)) if config == "phi3" else (LlamaForCausalLM, LlamaConfig(**dims))
+    dims = dict(
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=128,
+        max_position_embeddings=64,
+    )
+    cls, cfg = (
+        (Phi3ForCausalLM, Phi3Config(**dims, pad_token_id=0)) if config == "phi3" else (LlamaForCausalLM, LlamaConfig(**dims))
+    )
     torch.manual_seed(0)
     spec = FineTuneSpec().replace(spec_values)
     model = apply_lora(cls(cfg), spec, lambda _line: None)
@@ -177,8 +191,13 @@ def test_train_bench_runs_both_profiles_and_ends_with_json(tmp_path):
 
     _x86_only()
     bench = Path(__file__).resolve().parents[1] / "bench" / "train_throughput.py"
-    out = subprocess.run([sys.executable, str(bench), "--steps", "2", "--rounds", "1", "--hidden", "32", "--layers", "1",
-                          "--batch", "2"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(bench), "--steps", "2", "--rounds", "1", "--hidden", "32", "--layers", "1", "--batch", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(summary["finetui_vs_defaults"]) == {"native", "avx2"}
@@ -209,6 +228,9 @@ def test_warmup_learning_rate_is_logged_as_warmup_not_a_bare_zero(tmp_path):
     assert lines[0].endswith("| lr 0 (warmup 1/3)")
     assert "lr 2.50e-6 (warmup 2/3)" in lines[1]
     assert "lr 5.00e-6" in lines[2] and "warmup" not in lines[2]
-    recorded = [json.loads(ln)["value"] for ln in (tmp_path / "m.jsonl").read_text().splitlines()
-                if json.loads(ln)["name"] == "learning_rate"]
+    recorded = [
+        json.loads(ln)["value"]
+        for ln in (tmp_path / "m.jsonl").read_text().splitlines()
+        if json.loads(ln)["name"] == "learning_rate"
+    ]
     assert recorded == [0.0, 2.5e-6, 5e-6]  # the metric is the rate each step used

@@ -42,8 +42,9 @@ def test_saved_folder_loads_back_with_its_chat_template(tmp_path):
     loaded_tok = AutoTokenizer.from_pretrained(tok_dir)
     assert loaded_tok.chat_template == tokenizer.chat_template
     assert "{% generation %}" in loaded_tok.chat_template
-    ids = loaded_tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True,
-                                         return_tensors="pt", return_dict=True)["input_ids"]
+    ids = loaded_tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
     with torch.no_grad():
         assert torch.allclose(loaded(ids).logits, model(ids).logits, atol=1e-5)
 

@@ -40,22 +40,44 @@ def _job(ws: Path, name: str, tiny, *, train_file=None, test_file="default", **s
     from finetui.core.workspace import WorkspacePaths
 
     paths = WorkspacePaths(ws).ensure()
-    spec = FineTuneSpec().replace({
-        "max_steps": 16, "per_device_train_batch_size": 8, "per_device_eval_batch_size": 16,
-        "learning_rate": 3e-3, "logging_steps": 2, "lora_modules_to_save": ["embed_tokens", "lm_head"],
-        "lr_scheduler_type": "constant", **spec_values,
-    })
+    spec = FineTuneSpec().replace(
+        {
+            "max_steps": 16,
+            "per_device_train_batch_size": 8,
+            "per_device_eval_batch_size": 16,
+            "learning_rate": 3e-3,
+            "logging_steps": 2,
+            "lora_modules_to_save": ["embed_tokens", "lm_head"],
+            "lr_scheduler_type": "constant",
+            **spec_values,
+        }
+    )
     job_dir = paths.job_dir(name)
     (job_dir / "user_logs").mkdir(parents=True)
     store = Store(paths.db)
-    store.put_job(JobRecord.from_dict({
-        "name": name, "display_name": f"{name}-display", "status": "Queued", "backend": "local",
-        "model": "tiny:1", "model_path": str(tiny.model_dir),
-        "train_file": str(train_file or tiny.train_file),
-        "test_file": str(tiny.test_file) if test_file == "default" else test_file,
-        "spec": spec.to_dict(), "created_at": time.time(), "started_at": None, "ended_at": None,
-        "error": None, "pid": None, "output_path": None, "experiment": "tests", "job_dir": str(job_dir),
-    }))
+    store.put_job(
+        JobRecord.from_dict(
+            {
+                "name": name,
+                "display_name": f"{name}-display",
+                "status": "Queued",
+                "backend": "local",
+                "model": "tiny:1",
+                "model_path": str(tiny.model_dir),
+                "train_file": str(train_file or tiny.train_file),
+                "test_file": str(tiny.test_file) if test_file == "default" else test_file,
+                "spec": spec.to_dict(),
+                "created_at": time.time(),
+                "started_at": None,
+                "ended_at": None,
+                "error": None,
+                "pid": None,
+                "output_path": None,
+                "experiment": "tests",
+                "job_dir": str(job_dir),
+            }
+        )
+    )
     return store, job_dir
 
 
@@ -64,7 +86,11 @@ def _spawn(ws: Path, name: str, job_dir: Path, **extra_env: str) -> subprocess.P
     with open(job_dir / "user_logs" / "std_log.txt", "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "finetui.core.local.runner", "--workspace", str(ws), "--job", name],
-            cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=job_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -114,15 +140,17 @@ def test_runner_trains_and_saves_a_loadable_model(tmp_path, tiny):
     tok = AutoTokenizer.from_pretrained(tok_dir)
     assert type(model).__name__ == "Phi3ForCausalLM"  # merged: a plain model, no peft wrapper
     assert not any("lora" in n for n, _ in model.named_parameters())
-    ids = tok.apply_chat_template([{"role": "user", "content": "Hello!"}], add_generation_prompt=True,
-                                  return_tensors="pt", return_dict=True)
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "Hello!"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     assert model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] > ids["input_ids"].shape[1]
 
 
 def test_bad_train_file_fails_with_one_line_reason(tmp_path, tiny):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
-                   "{not json\n", encoding="utf-8")
+    bad.write_text(
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n{not json\n', encoding="utf-8"
+    )
     store, job_dir = _job(tmp_path, "bad", tiny, train_file=bad)
     proc = _spawn(tmp_path, "bad", job_dir)
     assert proc.wait(timeout=60) == 1
@@ -220,8 +248,13 @@ def test_sigkill_during_a_checkpoint_leaves_no_checkpoint_taken_for_complete(tmp
     per_epoch = -(-rows // 8)
     store, job_dir = _job(tmp_path, "ckpt", tiny, max_steps=-1, num_train_epochs=3, test_file=None)
     marker = tmp_path / "paused"
-    proc = _spawn(tmp_path, "ckpt", job_dir, FINETUI_TEST_PAUSE_AT=f"train.checkpoint.{2 * per_epoch}",
-                  FINETUI_TEST_PAUSE_MARKER=str(marker))
+    proc = _spawn(
+        tmp_path,
+        "ckpt",
+        job_dir,
+        FINETUI_TEST_PAUSE_AT=f"train.checkpoint.{2 * per_epoch}",
+        FINETUI_TEST_PAUSE_MARKER=str(marker),
+    )
     try:
         wait_for(lambda: marker.exists() or proc.poll() is not None, 300, "the second checkpoint to start")
         assert proc.poll() is None, _log(job_dir)

@@ -65,8 +65,15 @@ def strip_generation_markers(model_dir: Path) -> None:
 
 
 # SmolLM-135M's shape: a Llama with a real-size vocabulary (49,152 tokens), about 135M parameters
-LLAMA_135M = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
-              "num_key_value_heads": 3, "vocab_size": 49152, "tie_word_embeddings": True}
+LLAMA_135M = {
+    "hidden_size": 576,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "vocab_size": 49152,
+    "tie_word_embeddings": True,
+}
 
 
 def build_llama_setup(folder: Path, dims: dict | None = None, *, seed: int = 0) -> TinySetup:
@@ -76,7 +83,12 @@ def build_llama_setup(folder: Path, dims: dict | None = None, *, seed: int = 0) 
     from transformers import LlamaConfig, LlamaForCausalLM
 
     files, tokenizer = _demo_data_and_tokenizer(folder)
-    config = LlamaConfig(**(dims or LLAMA_135M), max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    config = LlamaConfig(
+        **(dims or LLAMA_135M),
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(seed)
     return _save(folder, LlamaForCausalLM(config), tokenizer, files)

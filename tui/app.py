@@ -296,7 +296,12 @@ class FinetuiApp(App[None]):
     def _announce(self, message: EndsSeen) -> None:
         for end in message.ended:
             text = f"{end.what} {end.status}" + (f": {end.error}" if end.error else "")
-            self.notify(text, title="finetui", severity="information" if end.status == JobStatus.COMPLETED.value else "warning", timeout=10)
+            self.notify(
+                text,
+                title="finetui",
+                severity="information" if end.status == JobStatus.COMPLETED.value else "warning",
+                timeout=10,
+            )
             if self._driver is not None:
                 self._driver.write(desktop_notice("finetui", f"{end.what} {end.status}"))
         self.bell()

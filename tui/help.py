@@ -46,10 +46,16 @@ def help_text(app: Any, panes: Iterable[tuple[str, str, type]]) -> Text:
     out = Text(INTRO + "\n")
     anywhere = [b for b in class_bindings(type(app)) if not b.action.startswith("show(")]
     switch = " ".join(f"{i + 1} {label}" for i, (_, label, _) in enumerate(panes))
-    section(out, "Anywhere", [("1-5", f"switch pane: {switch}"),
-                              *entries(app, anywhere),
-                              (app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "")), "every action (command palette)"),
-                              *entries(app, [b for b in class_bindings(Screen, ours=False) if b.action.startswith("app.focus")])])
+    section(
+        out,
+        "Anywhere",
+        [
+            ("1-5", f"switch pane: {switch}"),
+            *entries(app, anywhere),
+            (app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "")), "every action (command palette)"),
+            *entries(app, [b for b in class_bindings(Screen, ours=False) if b.action.startswith("app.focus")]),
+        ],
+    )
     for _, label, cls in panes:
         titles = {action: title for action, title, _ in cls.ACTIONS}
         bindings = [b for b in class_bindings(cls) if not (b.action.startswith("next_tab") and cls.TABS is None)]

@@ -14,6 +14,9 @@ from .panes.jobs import JobsPane
 from .panes.models import ModelsPane
 
 PANES: tuple[tuple[str, str, type[Pane]], ...] = (
-    ("models", "Models", ModelsPane), ("compute", "Compute", ComputePane), ("data", "Data", DataPane),
-    ("jobs", "Jobs", JobsPane), ("endpoints", "Endpoints", EndpointsPane),
+    ("models", "Models", ModelsPane),
+    ("compute", "Compute", ComputePane),
+    ("data", "Data", DataPane),
+    ("jobs", "Jobs", JobsPane),
+    ("endpoints", "Endpoints", EndpointsPane),
 )

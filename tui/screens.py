@@ -75,8 +75,9 @@ class PromptScreen(ModalScreen[str | None]):
     AUTO_FOCUS = "#prompt-input"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, *, value: str = "", placeholder: str = "", must_equal: str | None = None,
-                 extras: Sequence[Extra] = ()) -> None:
+    def __init__(
+        self, title: str, *, value: str = "", placeholder: str = "", must_equal: str | None = None, extras: Sequence[Extra] = ()
+    ) -> None:
         super().__init__()
         self.title_text, self.value, self.placeholder, self.must_equal = title, value, placeholder, must_equal
         self.extras = tuple(extras)

@@ -74,8 +74,10 @@ _DEFINITIVE = {
     "700016": ("there is no app with this client ID in the tenant", "check AZURE_CLIENT_ID and AZURE_TENANT_ID"),
     "90002": ("the tenant does not exist", "check AZURE_TENANT_ID"),
     "900023": ("the tenant ID is not valid", "check AZURE_TENANT_ID"),
-    "700027": ("the client certificate is not valid (expired or not registered with the app)",
-               "upload a current certificate to the app and point AZURE_CLIENT_CERTIFICATE_PATH at it"),
+    "700027": (
+        "the client certificate is not valid (expired or not registered with the app)",
+        "upload a current certificate to the app and point AZURE_CLIENT_CERTIFICATE_PATH at it",
+    ),
     "700024": ("the client assertion is outside its valid time range (expired)", "renew the credential"),
     "50173": ("the sign-in has expired (password changed or session revoked)", "sign in again"),
     "70043": ("the sign-in has expired", "sign in again"),
@@ -138,14 +140,19 @@ class SignInChain:
                     definitive = definitive_failure(label, exc)
                     if definitive is not None:
                         raise definitive from None
-                    self.failures.append(f"{label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}")
+                    self.failures.append(
+                        f"{label}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                    )
                     continue
                 self.used, self._winner = label, cred
                 return token
         if self.no_device_code:
-            raise AuthError("could not sign in to Azure: no credential is configured here (" + "; ".join(self.failures)
-                            + f"); {self.no_device_code}",
-                            hint="run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET")
+            raise AuthError(
+                "could not sign in to Azure: no credential is configured here ("
+                + "; ".join(self.failures)
+                + f"); {self.no_device_code}",
+                hint="run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET",
+            )
         raise ClientAuthenticationError("no credential worked; " + "; ".join(self.failures))
 
     def close(self) -> None:
@@ -184,8 +191,9 @@ def build_credential(
     if include_cli:
         chain.append(("Azure CLI", AzureCliCredential(process_timeout=15, tenant_id=tenant_id or "")))
     chain.append(("environment", EnvironmentCredential(**extra)))
-    mi = ManagedIdentityCredential(connection_timeout=managed_identity_timeout, read_timeout=managed_identity_timeout,
-                                   retry_total=0, **extra)
+    mi = ManagedIdentityCredential(
+        connection_timeout=managed_identity_timeout, read_timeout=managed_identity_timeout, retry_total=0, **extra
+    )
     chain.append(("managed identity", _Deadline(mi, managed_identity_timeout + 1.0, "managed identity")))
 
     def prompt(url: str, code: str, expires_on: Any) -> None:

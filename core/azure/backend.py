@@ -91,13 +91,23 @@ class AzureBackend(DelegatesEndpoints):
             return self._credential
         from .auth import build_credential
 
-        return build_credential(self.device_code_callback, managed_identity_timeout=self._mi_timeout,
-                                transport=self._transport, no_device_code=self.no_device_code)
+        return build_credential(
+            self.device_code_callback,
+            managed_identity_timeout=self._mi_timeout,
+            transport=self._transport,
+            no_device_code=self.no_device_code,
+        )
 
     @cached_property
     def client(self) -> AzureClient:
-        return AzureClient(self.workspace, self.credential, registry_name=self.registry_name, transport=self._transport,
-                           retry_total=self._retry[0], retry_backoff_factor=self._retry[1])
+        return AzureClient(
+            self.workspace,
+            self.credential,
+            registry_name=self.registry_name,
+            transport=self._transport,
+            retry_total=self._retry[0],
+            retry_backoff_factor=self._retry[1],
+        )
 
     @cached_property
     def catalog(self) -> AzureCatalog:
@@ -141,8 +151,14 @@ class AzureBackend(DelegatesEndpoints):
         except Exception as exc:
             raise map_error(exc, CallContext("a token", "Azure", "get")) from None
         ws = self.workspace
-        return {**who, "subscription_id": ws.subscription_id, "resource_group": ws.resource_group,
-                "workspace_name": ws.workspace_name, "workspace_source": ws.source, "registry": self.registry_name}
+        return {
+            **who,
+            "subscription_id": ws.subscription_id,
+            "resource_group": ws.resource_group,
+            "workspace_name": ws.workspace_name,
+            "workspace_source": ws.source,
+            "registry": self.registry_name,
+        }
 
     # -- where it keeps things: in the workspace, nothing on this machine ---------------------
     def state_folder(self) -> Path | None:
@@ -184,24 +200,51 @@ class AzureBackend(DelegatesEndpoints):
 
         return AzureClusters(self.client, self.compute)
 
-    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
-                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ClusterCreated:
-        return ClusterCreated(*self.clusters.create(name, size, min_nodes=min_nodes, max_nodes=max_nodes,
-                                                    idle_seconds=idle_seconds, tier=tier, fallback=fallback, wait=wait))
+    def create_compute(
+        self,
+        name: str,
+        size: str,
+        min_nodes: int = 0,
+        max_nodes: int = 1,
+        *,
+        wait: bool = True,
+        idle_seconds: int = 120,
+        tier: str = "dedicated",
+        fallback: bool = True,
+    ) -> ClusterCreated:
+        return ClusterCreated(
+            *self.clusters.create(
+                name,
+                size,
+                min_nodes=min_nodes,
+                max_nodes=max_nodes,
+                idle_seconds=idle_seconds,
+                tier=tier,
+                fallback=fallback,
+                wait=wait,
+            )
+        )
 
     def scale_compute_to_zero(self, name: str) -> None:
         self.compute.scale_to_zero(name)
 
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
-                      component_inputs: dict[str, Any] | None = None) -> FitReport:
+    def check_compute(
+        self,
+        model: str,
+        spec: FineTuneSpec | None = None,
+        target: str | None = None,
+        component_inputs: dict[str, Any] | None = None,
+    ) -> FitReport:
         """The tutorial's checks and the memory estimate; ``component_inputs`` are pipeline inputs outside
         FineTuneSpec that change it (``precision``)."""
 
         if not target:
             gpu = sorted(t.name for t in self.compute.list() if t.gpus_per_node)
             if not gpu:
-                raise InvalidInput(f"no GPU cluster in {self.workspace.describe()}: name one with --target, or create one "
-                                   "(`finetui azure compute-create NAME --size Standard_NC24ads_A100_v4`)")
+                raise InvalidInput(
+                    f"no GPU cluster in {self.workspace.describe()}: name one with --target, or create one "
+                    "(`finetui azure compute-create NAME --size Standard_NC24ads_A100_v4`)"
+                )
             target = gpu[0]
         entry = self.catalog.get(model)
         if spec is None:
@@ -249,8 +292,9 @@ class AzureBackend(DelegatesEndpoints):
     def list_log_files(self, name: str, step: str | None = None) -> list[str]:
         return self.jobs.logs.list_files(name, step)
 
-    def read_log(self, name: str, offset: int = 0, max_bytes: int = 1 << 20, step: str | None = None,
-                 file: str | None = None) -> LogChunk:
+    def read_log(
+        self, name: str, offset: int = 0, max_bytes: int = 1 << 20, step: str | None = None, file: str | None = None
+    ) -> LogChunk:
         return self.jobs.logs.read(name, offset, max_bytes, step=step, file=file)
 
     def job_log_path(self, name: str) -> None:
@@ -292,12 +336,14 @@ class AzureBackend(DelegatesEndpoints):
         require_completed(found)
         return self.registry.register_job_output(job, name, version, description, base_model=found.model or None)
 
-    def register_checkpoint(self, job: str, checkpoint: str, name: str, version: str | None = None,
-                            description: str = "") -> RegisteredModel:
+    def register_checkpoint(
+        self, job: str, checkpoint: str, name: str, version: str | None = None, description: str = ""
+    ) -> RegisteredModel:
         raise unsupported(self.name, "register checkpoints yet", "use --backend local")
 
-    def register_local_model(self, path: str | Path, name: str, version: str | None = None, description: str = "",
-                             base_model: str | None = None) -> RegisteredModel:
+    def register_local_model(
+        self, path: str | Path, name: str, version: str | None = None, description: str = "", base_model: str | None = None
+    ) -> RegisteredModel:
         return self.registry.register_local(path, name, version, description, base_model)
 
     def get_registered(self, ref: str) -> RegisteredModel:
@@ -307,14 +353,21 @@ class AzureBackend(DelegatesEndpoints):
         return self.registry.list(name)
 
     # -- endpoints ---------------------------------------------------------------------------------
-    def create_endpoint(self, name: str, model_ref: str, options: AzureEndpointOptions | LocalEndpointOptions | None = None,
-                        *, progress: Callable[[str, float | None], None] | None = None) -> Endpoint:
+    def create_endpoint(
+        self,
+        name: str,
+        model_ref: str,
+        options: AzureEndpointOptions | LocalEndpointOptions | None = None,
+        *,
+        progress: Callable[[str, float | None], None] | None = None,
+    ) -> Endpoint:
         if isinstance(options, LocalEndpointOptions):
             raise InvalidInput("local endpoint options (host, port, idle timeout) do not apply to --backend azure")
         return self.endpoints.create(name, model_ref, options, progress=progress)
 
-    def plan_endpoint(self, name: str, model_ref: str,
-                      options: AzureEndpointOptions | LocalEndpointOptions | None = None) -> dict[str, str]:
+    def plan_endpoint(
+        self, name: str, model_ref: str, options: AzureEndpointOptions | LocalEndpointOptions | None = None
+    ) -> dict[str, str]:
         """The endpoint and deployment ``create_endpoint`` would send, as YAML for `az ml online-... create --file`."""
         from .export import endpoint_yaml
 
@@ -335,11 +388,11 @@ class AzureBackend(DelegatesEndpoints):
     def endpoint_info(self, name: str) -> EndpointInfo:
         return EndpointInfo(self.endpoints.get(name))
 
-
     def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
         self.endpoints.delete(name, wait=wait)
 
     # -- the offline demo ----------------------------------------------------------------------------
-    def build_demo(self, progress: ProgressCallback | None = None, *, force: bool = False,
-                   only_if_empty: bool = False) -> DemoResult | None:
+    def build_demo(
+        self, progress: ProgressCallback | None = None, *, force: bool = False, only_if_empty: bool = False
+    ) -> DemoResult | None:
         raise Unsupported("the demo is built in a local workspace; run it with --backend local")

@@ -131,7 +131,8 @@ class AzureCatalog:
             ctx = self.client.ws_ctx(f"model {name}" + (f" version {version}" if version else ""))
             try:
                 found = self.client.call(
-                    lambda: ws.models.get(name, version=version) if version else ws.models.get(name, label="latest"), ctx)
+                    lambda: ws.models.get(name, version=version) if version else ws.models.get(name, label="latest"), ctx
+                )
             except NotFound:
                 raise NotFound(f"{in_registry}; nor in {self.client.workspace.describe()}") from None
             return to_catalog_model(found, source="workspace")
@@ -150,8 +151,10 @@ class AzureCatalog:
     def list(self, query: str | None = None) -> list[CatalogModel]:
         """The registry's foundation models, then the workspace's registered models, each at its newest version."""
         registry, ws = self.client.azureml_registry, self.client.ws
-        sources = (("azureml", lambda: list(registry.models.list()), self.client.reg_ctx("models")),
-                   ("workspace", lambda: list(ws.models.list()), self.client.ws_ctx("models")))
+        sources = (
+            ("azureml", lambda: list(registry.models.list()), self.client.reg_ctx("models")),
+            ("workspace", lambda: list(ws.models.list()), self.client.ws_ctx("models")),
+        )
         out = []
         for source, fetch, ctx in sources:
             found = []

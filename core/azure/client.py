@@ -168,8 +168,9 @@ class CallContext:
     sku: str | None = None  # instance type of a deployment, for quota errors
 
 
-def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None = None,
-              scope: str | None = None) -> FinetuiError:
+def map_error(
+    exc: BaseException, ctx: CallContext, credential_label: str | None = None, scope: str | None = None
+) -> FinetuiError:
     """Turn whatever the SDK or azure-core raised into one of our errors, with a message to act on."""
     from azure.core.exceptions import (
         ClientAuthenticationError,
@@ -206,8 +207,9 @@ def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None
             if ctx.action in ("read", "open", "delete", "cancel", "invoke", "update"):
                 return NotFound(f"{ctx.what} not found in {ctx.where}: {first_line(message, 300)}")
             # a 404 while creating something means what it refers to is missing
-            return NotFound(f"cannot {ctx.action} {ctx.what} in {ctx.where}: something it refers to was not found: "
-                            f"{first_line(message, 300)}")
+            return NotFound(
+                f"cannot {ctx.action} {ctx.what} in {ctx.where}: something it refers to was not found: {first_line(message, 300)}"
+            )
         if status == 409 or isinstance(exc, ResourceExistsError):
             return Conflict(f"{ctx.what} in {ctx.where}: {first_line(message, 200)}")
         if status == 429:
@@ -227,10 +229,14 @@ def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None
                 hint="request a quota increase for that VM family in the Azure portal (Quotas), or pick another instance type",
             )
         if status is not None and 400 <= status < 500:
-            return InvalidInput(f"Azure refused to {ctx.action} {ctx.what} in {ctx.where} ({status} {code or ''}): "
-                                f"{first_line(message, 300)}".replace(" )", ")"))
+            return InvalidInput(
+                f"Azure refused to {ctx.action} {ctx.what} in {ctx.where} ({status} {code or ''}): "
+                f"{first_line(message, 300)}".replace(" )", ")")
+            )
         if status is not None:
-            return OperationFailed(f"Azure failed to {ctx.action} {ctx.what} in {ctx.where} ({status}): {first_line(message, 300)}")
+            return OperationFailed(
+                f"Azure failed to {ctx.action} {ctx.what} in {ctx.where} ({status}): {first_line(message, 300)}"
+            )
         # an LRO that ended Failed: azure-core raises HttpResponseError with the service's message and no status
         return OperationFailed(f"{ctx.action} {ctx.what} failed in {ctx.where}: {first_line(message, 300)}")
     if isinstance(exc, (ServiceRequestError, ServiceResponseError, ConnectionError)):
@@ -238,8 +244,10 @@ def map_error(exc: BaseException, ctx: CallContext, credential_label: str | None
     name = type(exc).__name__
     text = first_line(getattr(exc, "message", None) or str(exc), 300)
     if "AAD token with aml scope" in text:  # job submission also needs a token for Azure ML itself
-        return AuthError(f"{who} could not get a token for https://ml.azure.com/.default, needed to {ctx.action} {ctx.what}",
-                         hint="sign in with an identity that can use Azure Machine Learning in this tenant")
+        return AuthError(
+            f"{who} could not get a token for https://ml.azure.com/.default, needed to {ctx.action} {ctx.what}",
+            hint="sign in with an identity that can use Azure Machine Learning in this tenant",
+        )
     if name == "ValidationException" and ("does not exist" in text or "not found" in text.lower()):
         return NotFound(f"{ctx.what} not found in {ctx.where}: {text}")
     if name in ("ValidationException", "UserErrorException", "ValidationError"):

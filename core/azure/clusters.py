@@ -31,8 +31,14 @@ def quota_for(usages: list[Any], sku: Any, max_nodes: int, tier: str) -> Cluster
         key = str(name).lower().replace("total", "")
         if key == wanted:
             limit, used = int(_field(usage, "limit") or 0), int(_field(usage, "current_value", "currentValue") or 0)
-            return ClusterQuota(tier=tier, usage_name=str(name), used_cores=used, limit_cores=limit,
-                                needed_cores=cores * max_nodes, cores_per_node=cores)
+            return ClusterQuota(
+                tier=tier,
+                usage_name=str(name),
+                used_cores=used,
+                limit_cores=limit,
+                needed_cores=cores * max_nodes,
+                cores_per_node=cores,
+            )
     return None
 
 
@@ -58,8 +64,18 @@ class AzureClusters:
         sku = self.compute.sizes().get(size.lower())
         return quota_for(self.usages(), sku, max_nodes, tier)
 
-    def create(self, name: str, size: str, *, min_nodes: int = 0, max_nodes: int = 1, idle_seconds: int = 120,
-               tier: str = "dedicated", fallback: bool = True, wait: bool = True) -> tuple[Any, ClusterQuota | None, str | None]:
+    def create(
+        self,
+        name: str,
+        size: str,
+        *,
+        min_nodes: int = 0,
+        max_nodes: int = 1,
+        idle_seconds: int = 120,
+        tier: str = "dedicated",
+        fallback: bool = True,
+        wait: bool = True,
+    ) -> tuple[Any, ClusterQuota | None, str | None]:
         """The cluster, the quota it draws on, and a note when it fell back to low priority."""
         with quiet():
             from azure.ai.ml.entities import AmlCompute
@@ -75,13 +91,21 @@ class AzureClusters:
         sku = self.compute.sizes().get(size.lower())
         quota, note = quota_for(usages, sku, max_nodes, tier), None
         if tier == "dedicated" and fallback and quota is not None and quota.short:
-            note = (f"dedicated quota for {quota.usage_name} is short ({quota.free_cores} of {quota.needed_cores} cores free): "
-                    "creating the cluster low priority instead")
+            note = (
+                f"dedicated quota for {quota.usage_name} is short ({quota.free_cores} of {quota.needed_cores} cores free): "
+                "creating the cluster low priority instead"
+            )
             tier, quota = "low_priority", quota_for(usages, sku, max_nodes, "low_priority")
 
         def submit(chosen: str) -> None:
-            cluster = AmlCompute(name=name, size=size, min_instances=min_nodes, max_instances=max_nodes,
-                                 idle_time_before_scale_down=idle_seconds, tier=chosen)
+            cluster = AmlCompute(
+                name=name,
+                size=size,
+                min_instances=min_nodes,
+                max_instances=max_nodes,
+                idle_time_before_scale_down=idle_seconds,
+                tier=chosen,
+            )
             ctx = self.client.ws_ctx(f"compute {name}", "create", sku=size)
             poller = self.client.call(lambda: self.client.ws.compute.begin_create_or_update(cluster), ctx)
             if wait:

@@ -56,17 +56,46 @@ GPU_TABLE: dict[str, tuple[str, float, int]] = {
 # Dimensions of registry models commonly fine-tuned, since a registry model has no local
 # config.json for compute_fit to read. Keys are lower-case registry names.
 KNOWN_DIMS: dict[str, dict[str, Any]] = {
-    "phi-3-mini-4k-instruct": dict(model_type="phi3", hidden_size=3072, num_hidden_layers=32, num_attention_heads=32,
-                                   num_key_value_heads=32, intermediate_size=8192, vocab_size=32064,
-                                   max_position_embeddings=4096),
-    "phi-3-mini-128k-instruct": dict(model_type="phi3", hidden_size=3072, num_hidden_layers=32, num_attention_heads=32,
-                                     num_key_value_heads=32, intermediate_size=8192, vocab_size=32064,
-                                     max_position_embeddings=131072),
-    "phi-3-medium-4k-instruct": dict(model_type="phi3", hidden_size=5120, num_hidden_layers=40, num_attention_heads=40,
-                                     num_key_value_heads=10, intermediate_size=17920, vocab_size=32064,
-                                     max_position_embeddings=4096),
-    "llama-2-7b": dict(model_type="llama", hidden_size=4096, num_hidden_layers=32, num_attention_heads=32,
-                       num_key_value_heads=32, intermediate_size=11008, vocab_size=32000, max_position_embeddings=4096),
+    "phi-3-mini-4k-instruct": dict(
+        model_type="phi3",
+        hidden_size=3072,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        intermediate_size=8192,
+        vocab_size=32064,
+        max_position_embeddings=4096,
+    ),
+    "phi-3-mini-128k-instruct": dict(
+        model_type="phi3",
+        hidden_size=3072,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        intermediate_size=8192,
+        vocab_size=32064,
+        max_position_embeddings=131072,
+    ),
+    "phi-3-medium-4k-instruct": dict(
+        model_type="phi3",
+        hidden_size=5120,
+        num_hidden_layers=40,
+        num_attention_heads=40,
+        num_key_value_heads=10,
+        intermediate_size=17920,
+        vocab_size=32064,
+        max_position_embeddings=4096,
+    ),
+    "llama-2-7b": dict(
+        model_type="llama",
+        hidden_size=4096,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        intermediate_size=11008,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+    ),
 }
 
 
@@ -175,8 +204,14 @@ class AzureCompute:
 
         found = self.get_sdk(name)
         # a fresh entity, not the fetched one: the SDK cannot send back a cluster it read without a subnet
-        cluster = AmlCompute(name=found.name, size=found.size, min_instances=0, max_instances=found.max_instances,
-                             idle_time_before_scale_down=found.idle_time_before_scale_down, tier=found.tier)
+        cluster = AmlCompute(
+            name=found.name,
+            size=found.size,
+            min_instances=0,
+            max_instances=found.max_instances,
+            idle_time_before_scale_down=found.idle_time_before_scale_down,
+            tier=found.tier,
+        )
         ws = self.client.ws
         ctx = self.client.ws_ctx(f"compute {name}", "update")
         poller = self.client.call(lambda: ws.compute.begin_create_or_update(cluster), ctx)
@@ -184,8 +219,9 @@ class AzureCompute:
         return self.get(name)
 
     # -- the check ---------------------------------------------------------------------
-    def check(self, model: CatalogModel, spec: FineTuneSpec, name: str,
-              component_inputs: dict[str, Any] | None = None) -> tuple[FitReport, ComputeTarget]:
+    def check(
+        self, model: CatalogModel, spec: FineTuneSpec, name: str, component_inputs: dict[str, Any] | None = None
+    ) -> tuple[FitReport, ComputeTarget]:
         compute = self.get_sdk(name)
         size = str(compute.size)
         problems: list[str] = []
@@ -215,8 +251,13 @@ def allow_listed(size: str, tags: dict[str, str], key: str = "finetune_compute_a
     return next((str(x) for x in allow or () if str(x).lower() == size.lower()), None)
 
 
-def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, problems: list[str],
-            component_inputs: dict[str, Any] | None = None) -> FitReport:
+def combine(
+    model: CatalogModel,
+    spec: FineTuneSpec,
+    target: ComputeTarget,
+    problems: list[str],
+    component_inputs: dict[str, Any] | None = None,
+) -> FitReport:
     """The memory estimate from compute_fit, overruled by any of the tutorial's hard checks.
 
     A SKU on the model's ``finetune_compute_allow_list`` is Microsoft's statement that it works:
@@ -230,8 +271,14 @@ def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, prob
     report, note = None, None
     if target.gpus:
         try:
-            report = check_fit(model, spec, target, config=KNOWN_DIMS.get(model.name.lower()), precision=precision,
-                               gradient_checkpointing=component_checkpoints(spec))
+            report = check_fit(
+                model,
+                spec,
+                target,
+                config=KNOWN_DIMS.get(model.name.lower()),
+                precision=precision,
+                gradient_checkpointing=component_checkpoints(spec),
+            )
         except InvalidInput as exc:  # no dimensions known for this model: the checks above still stand
             note = f"memory not estimated: {exc}"
     else:
@@ -248,11 +295,14 @@ def combine(model: CatalogModel, spec: FineTuneSpec, target: ComputeTarget, prob
             **gpu_fields(target),
         )
     if problems:
-        return dataclasses.replace(report, verdict=Verdict.DOES_NOT_FIT, reasons=tuple(problems) + report.reasons,
-                                   decided_by=problems[0])
+        return dataclasses.replace(
+            report, verdict=Verdict.DOES_NOT_FIT, reasons=tuple(problems) + report.reasons, decided_by=problems[0]
+        )
     listed = allow_listed(target.vm_size or "", model.tags)
     if report.verdict is Verdict.DOES_NOT_FIT and listed:
-        vouched = (f"{listed} is on {model.name}'s finetune_compute_allow_list, so it is vouched for: "
-                   f"tight rather than does-not-fit ({report.decided_by})")
+        vouched = (
+            f"{listed} is on {model.name}'s finetune_compute_allow_list, so it is vouched for: "
+            f"tight rather than does-not-fit ({report.decided_by})"
+        )
         return dataclasses.replace(report, verdict=Verdict.TIGHT, reasons=report.reasons + (vouched,), decided_by=vouched)
     return report

@@ -153,19 +153,27 @@ class AzureEndpoints:
         if options.check_allow_list:
             base, allow = self.inference_allow_list(registered)
             if allow is not None and options.instance_type.lower() not in [a.lower() for a in allow]:
-                raise InvalidInput(f"instance type {options.instance_type} is not in the model's "
-                                   f"inference_compute_allow_list: choose one of {', '.join(allow)} "
-                                   f"(the list of {base}, which {registered.name} was fine-tuned from)")
+                raise InvalidInput(
+                    f"instance type {options.instance_type} is not in the model's "
+                    f"inference_compute_allow_list: choose one of {', '.join(allow)} "
+                    f"(the list of {base}, which {registered.name} was fine-tuned from)"
+                )
         endpoint = ManagedOnlineEndpoint(
             name=name,
             description=f"Online endpoint for {registered.name}, fine tuned model for ultrachat-200k-chat-completion",
             auth_mode="key",
-            tags={f"{TAG}model": f"{registered.name}:{registered.version}",
-                  f"{TAG}request_timeout_ms": str(options.request_timeout_ms), f"{TAG}deployment": options.deployment_name,
-                  f"{TAG}instance_type": options.instance_type},
+            tags={
+                f"{TAG}model": f"{registered.name}:{registered.version}",
+                f"{TAG}request_timeout_ms": str(options.request_timeout_ms),
+                f"{TAG}deployment": options.deployment_name,
+                f"{TAG}instance_type": options.instance_type,
+            },
         )
-        readiness = (ProbeSettings(initial_delay=options.readiness_initial_delay_s)
-                     if options.readiness_initial_delay_s is not None else None)
+        readiness = (
+            ProbeSettings(initial_delay=options.readiness_initial_delay_s)
+            if options.readiness_initial_delay_s is not None
+            else None
+        )
         deployment = ManagedOnlineDeployment(
             name=options.deployment_name,
             endpoint_name=name,
@@ -178,8 +186,9 @@ class AzureEndpoints:
         )
         return registered, endpoint, deployment
 
-    def create(self, name: str, model_ref: str, options: AzureEndpointOptions | None = None, *,
-               progress: Progress | None = None) -> Endpoint:
+    def create(
+        self, name: str, model_ref: str, options: AzureEndpointOptions | None = None, *, progress: Progress | None = None
+    ) -> Endpoint:
         options = options or AzureEndpointOptions()
         registered, endpoint, deployment = self.build(name, model_ref, options)
         ws = self.client.ws
@@ -194,8 +203,7 @@ class AzureEndpoints:
             if progress:
                 progress(f"deployment {dep} started; route traffic once it is ready", None)
             return self.get(name)
-        self.client.call(lambda: _wait(dpoller, progress, f"deploying {registered.name} to {options.instance_type}", 0.2),
-                         dctx)
+        self.client.call(lambda: _wait(dpoller, progress, f"deploying {registered.name} to {options.instance_type}", 0.2), dctx)
         return self.set_traffic(name, dep, progress=progress)
 
     def set_traffic(self, name: str, deployment_name: str = "demo", progress: Progress | None = None) -> Endpoint:
@@ -235,16 +243,20 @@ class AzureEndpoints:
         self.client.call(poller.result, ctx)
         return self.keys(name)
 
-    def logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20, deployment_name: str | None = None,
-             lines: int = 2000) -> LogChunk:
+    def logs(
+        self, name: str, offset: int = 0, max_bytes: int = 1 << 20, deployment_name: str | None = None, lines: int = 2000
+    ) -> LogChunk:
         """The deployment container's log (its last ``lines`` lines, as the service keeps them), from ``offset``."""
         ws = self.client.ws
         deployment = deployment_name or self._deployment_of(name)
-        text = self.client.call(
-            lambda: ws.online_deployments.get_logs(name=deployment, endpoint_name=name, lines=lines),
-            self.client.ws_ctx(f"logs of deployment {deployment} of endpoint {name}"),
-        ) or ""
-        data = text.encode("utf-8")[offset: offset + max_bytes]
+        text = (
+            self.client.call(
+                lambda: ws.online_deployments.get_logs(name=deployment, endpoint_name=name, lines=lines),
+                self.client.ws_ctx(f"logs of deployment {deployment} of endpoint {name}"),
+            )
+            or ""
+        )
+        data = text.encode("utf-8")[offset : offset + max_bytes]
         return LogChunk(data.decode("utf-8", "replace"), offset, offset + len(data), True)
 
     def _deployment_of(self, name: str) -> str:
@@ -255,8 +267,10 @@ class AzureEndpoints:
         return tags.get(f"{TAG}deployment") or max(traffic, key=traffic.__getitem__, default="demo")
 
     def restart(self, name: str, **_: Any) -> Endpoint:
-        raise InvalidInput(f"endpoint {name}: Azure managed endpoints restart on their own; to start afresh, "
-                           "delete the endpoint and create it again")
+        raise InvalidInput(
+            f"endpoint {name}: Azure managed endpoints restart on their own; to start afresh, "
+            "delete the endpoint and create it again"
+        )
 
     def invoke(self, name: str, body: dict[str, Any], deployment_name: str | None = None) -> dict[str, Any]:
         ws = self.client.ws

@@ -26,8 +26,8 @@ def job_yaml(job: Any, plan: JobPlan) -> str:
             node["component"] = component["id"]  # the registry's component by reference, not a copy of it
         for value in (node.get("inputs") or {}).values():
             path = value.get("path") if isinstance(value, dict) else None
-            if isinstance(path, str) and path.startswith("azureml:") and Path(path[len("azureml:"):]).is_file():
-                value["path"] = path[len("azureml:"):]  # a local file, uploaded by `az ml job create`
+            if isinstance(path, str) and path.startswith("azureml:") and Path(path[len("azureml:") :]).is_file():
+                value["path"] = path[len("azureml:") :]  # a local file, uploaded by `az ml job create`
     return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))  # str: no stream was given
 
 
@@ -41,7 +41,7 @@ def job_python(plan: JobPlan, workspace: Any) -> str:
         else:
             args.append(f"        {key}={value!r},")
     body = "\n".join(args)
-    return f'''from azure.ai.ml import Input, MLClient
+    return f"""from azure.ai.ml import Input, MLClient
 from azure.ai.ml.dsl import pipeline
 from azure.identity import DefaultAzureCredential
 
@@ -71,7 +71,7 @@ pipeline_object.settings.force_rerun = {plan.settings["force_rerun"]!r}
 pipeline_object.settings.continue_on_step_failure = {plan.settings["continue_on_step_failure"]!r}
 pipeline_job = workspace_ml_client.jobs.create_or_update(pipeline_object, experiment_name={plan.experiment!r})
 print(pipeline_job.name)
-'''
+"""
 
 
 def endpoint_yaml(endpoint: Any, deployment: Any) -> dict[str, str]:

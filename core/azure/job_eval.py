@@ -55,23 +55,37 @@ def read_evaluation(jobs: _JobReader, metrics: _RunMetrics, name: str) -> JobEva
     step = next((s for s in job.steps if is_eval_step(s.display_name)), None)
     if step is None:
         if not job.status.terminal:
-            raise Conflict(f"job {name} is {job.status.value} and its {EVAL_STEP} step has not started yet",
-                           hint=f"`finetui job wait {name}`, then try again")
+            raise Conflict(
+                f"job {name} is {job.status.value} and its {EVAL_STEP} step has not started yet",
+                hint=f"`finetui job wait {name}`, then try again",
+            )
         if job.status is JobStatus.COMPLETED:
-            raise OperationFailed(f"job {name} Completed without an evaluation step (this chat_completion_pipeline "
-                                  f"version runs none); its training metrics: `finetui job metrics {name}`")
+            raise OperationFailed(
+                f"job {name} Completed without an evaluation step (this chat_completion_pipeline "
+                f"version runs none); its training metrics: `finetui job metrics {name}`"
+            )
         why = f": {job.error.splitlines()[0]}" if job.error else ""
         raise OperationFailed(f"job {name} ended {job.status.value} before its {EVAL_STEP} step ran{why}")
     if step.status is JobStatus.FAILED:
         why = job.error.splitlines()[0] if job.error else f"step {step.display_name} failed"
         raise OperationFailed(f"job {name}: {why}")
     if step.status is not JobStatus.COMPLETED:
-        raise Conflict(f"job {name}: its {step.display_name} step is {step.status.value}, no results yet",
-                       hint=f"`finetui job wait {name}`, then try again")
+        raise Conflict(
+            f"job {name}: its {step.display_name} step is {step.status.value}, no results yet",
+            hint=f"`finetui job wait {name}`, then try again",
+        )
     scores, _ = last_values(metrics.for_run(step.name))
     training, at = last_values(jobs.metrics(name))
-    return JobEvaluation(job=name, model=job.model, status=job.status, step=step.name, step_status=step.status,
-                         metrics=scores, training=training, training_step=at)
+    return JobEvaluation(
+        job=name,
+        model=job.model,
+        status=job.status,
+        step=step.name,
+        step_status=step.status,
+        metrics=scores,
+        training=training,
+        training_step=at,
+    )
 
 
 def job_gate(model: RegisteredModel, read: Callable[[str], JobEvaluation]) -> DeployGate | None:
@@ -87,9 +101,16 @@ def job_gate(model: RegisteredModel, read: Callable[[str], JobEvaluation]) -> De
     except FinetuiError as exc:
         return DeployGate(model.ref, model.job, None, f"{model.ref} has no evaluation: {exc}", True)
     if not found.metrics:
-        return DeployGate(model.ref, model.job, None,
-                          f"{model.ref}: the evaluation step of job {model.job} logged no metrics", True)
+        return DeployGate(
+            model.ref, model.job, None, f"{model.ref}: the evaluation step of job {model.job} logged no metrics", True
+        )
     scored = ", ".join(f"{k} {v:.4f}" for k, v in found.metrics.items())
-    return DeployGate(model.ref, model.job, None,
-                      f"{model.ref}: job {model.job}'s evaluation step scored it {scored}; "
-                      "the pipeline does not score its base, so nothing says it beat it", True, metrics=found.metrics)
+    return DeployGate(
+        model.ref,
+        model.job,
+        None,
+        f"{model.ref}: job {model.job}'s evaluation step scored it {scored}; "
+        "the pipeline does not score its base, so nothing says it beat it",
+        True,
+        metrics=found.metrics,
+    )

@@ -52,8 +52,10 @@ class AzureJobs:
     def submit(self, request: JobRequest, *, gpus_per_node: int | None = None) -> Job:
         job, experiment, plan, resolved = self._prepare(request, gpus_per_node)
         ws = self.client.ws
-        created = self.client.call(lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
-                                   self.client.ws_ctx(f"job {plan.display_name}", "submit"))
+        created = self.client.call(
+            lambda: ws.jobs.create_or_update(job, experiment_name=experiment),
+            self.client.ws_ctx(f"job {plan.display_name}", "submit"),
+        )
         return dataclasses.replace(self.to_job(created), notes=resolved.notes())
 
     def plan(self, request: JobRequest, *, gpus_per_node: int | None = None) -> JobPlan:
@@ -67,8 +69,10 @@ class AzureJobs:
         """The registry's chat_completion_pipeline, latest version (one call per process)."""
         if self._component is None:
             registry = self.client.azureml_registry
-            self._component = self.client.call(lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
-                                               self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"))
+            self._component = self.client.call(
+                lambda: registry.components.get(name=PIPELINE_COMPONENT, label="latest"),
+                self.client.reg_ctx(f"component {PIPELINE_COMPONENT}"),
+            )
         return self._component
 
     def split_user(self, user: dict[str, Any] | None, source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -98,8 +102,9 @@ class AzureJobs:
         extra = {**resolved.passthrough, **component_user}
         report, target = self.compute.check(model, spec, request.compute, extra)
         if not report.fits and not request.force:
-            raise DoesNotFit(f"{model.name} on {request.compute}: {report.decided_by or 'does not fit'} (or pass --force)",
-                             report)
+            raise DoesNotFit(
+                f"{model.name} on {request.compute}: {report.decided_by or 'does not fit'} (or pass --force)", report
+            )
         gpus = gpus_per_node or target.gpus_per_node or 1
         display_name = request.display_name or spec.display_name(model.name, gpus)
         experiment = request.experiment or f"chat_completion_{model.name}"
@@ -153,8 +158,15 @@ class AzureJobs:
 
         job = self.client.call(build, self.client.reg_ctx(f"component {PIPELINE_COMPONENT}", "use"))
         plain = {k: (v.path if isinstance(v, Input) else v) for k, v in inputs.items()}
-        plan = JobPlan(experiment=experiment, display_name=display_name, component=str(component.id), compute=cluster,
-                       inputs=plain, settings=settings, tags=tags)
+        plan = JobPlan(
+            experiment=experiment,
+            display_name=display_name,
+            component=str(component.id),
+            compute=cluster,
+            inputs=plain,
+            settings=settings,
+            tags=tags,
+        )
         return job, experiment, plan, resolved
 
     # -- read ---------------------------------------------------------------------------

@@ -42,8 +42,7 @@ class AzureLogs:
 
     def details(self, run_id: str) -> Any:
         ws = self.client.ws
-        return self.client.call(lambda: ws.jobs._runs_operations.get_run_details(run_id),
-                                self.client.ws_ctx(f"run {run_id}"))
+        return self.client.call(lambda: ws.jobs._runs_operations.get_run_details(run_id), self.client.ws_ctx(f"run {run_id}"))
 
     def _step_run_ids(self, name: str) -> tuple[list[tuple[str, str]], JobStatus]:
         sdk_job = self.runs.sdk_job(name)
@@ -83,8 +82,9 @@ class AzureLogs:
         kept = whole_lines(data[:max_bytes], final=ended and not capped, full=capped)
         return kept, len(kept) == len(data)
 
-    def _read_file(self, run_id: str, file: str | None, offset: int, max_bytes: int,
-                   job_ended: bool = False) -> tuple[bytes, bool, str | None]:
+    def _read_file(
+        self, run_id: str, file: str | None, offset: int, max_bytes: int, job_ended: bool = False
+    ) -> tuple[bytes, bool, str | None]:
         """New whole lines of one run's log from ``offset``; and whether that run has ended and its log
         is read to the end (a step of an ended job counts as ended: a canceled pipeline can leave a child
         marked Running)."""
@@ -99,8 +99,9 @@ class AzureLogs:
         data, to_end = self.fetch(files[chosen], offset, max_bytes, ended=ended)
         return data, ended and to_end, chosen
 
-    def read(self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES, step: str | None = None,
-                 file: str | None = None) -> LogChunk:
+    def read(
+        self, name: str, offset: int = 0, max_bytes: int = DEFAULT_MAX_BYTES, step: str | None = None, file: str | None = None
+    ) -> LogChunk:
         check_offset(offset)
         if step is not None or file is not None:
             run_id = self._resolve_step(name, step) if step else name

@@ -13,12 +13,21 @@ from typing import Any, Mapping
 from ..spec import FineTuneSpec
 
 # The tutorial's cell "Fine tuning parameters": the keys it always sends.
-TUTORIAL_KEYS = ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size", "learning_rate",
-                 "lr_scheduler_type", "apply_lora", "apply_deepspeed", "deepspeed_stage")
+TUTORIAL_KEYS = (
+    "num_train_epochs",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "learning_rate",
+    "lr_scheduler_type",
+    "apply_lora",
+    "apply_deepspeed",
+    "deepspeed_stage",
+)
 
 
-def chosen_parameters(spec: FineTuneSpec, model_defaults: Mapping[str, Any], user: Mapping[str, Any] | None,
-                      extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def chosen_parameters(
+    spec: FineTuneSpec, model_defaults: Mapping[str, Any], user: Mapping[str, Any] | None, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The pipeline inputs to send: the tutorial's keys, the model's defaults and the user's keys,
     with values from the resolved ``spec``; ``extra`` holds component inputs FineTuneSpec does not model."""
     chosen = set(TUTORIAL_KEYS) | set(model_defaults) | set(user or {})
@@ -30,12 +39,21 @@ def chosen_parameters(spec: FineTuneSpec, model_defaults: Mapping[str, Any], use
 
 
 # Inputs finetui fills from --model, --compute, --train and --test (and the cluster's GPU count).
-SET_BY_FINETUI = ("mlflow_model_path", "compute_model_import", "compute_preprocess", "compute_finetune",
-                  "compute_model_evaluation", "train_file_path", "test_file_path", "number_of_gpu_to_use_finetuning")
+SET_BY_FINETUI = (
+    "mlflow_model_path",
+    "compute_model_import",
+    "compute_preprocess",
+    "compute_finetune",
+    "compute_model_evaluation",
+    "train_file_path",
+    "test_file_path",
+    "number_of_gpu_to_use_finetuning",
+)
 
 
-def split_user(user: Mapping[str, Any] | None, component_inputs: Mapping[str, Any],
-               source: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_user(
+    user: Mapping[str, Any] | None, component_inputs: Mapping[str, Any], source: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The user's mapping as (FineTuneSpec keys, other component inputs checked against their spec).
 
     A key that is neither is an error naming the closest known keys."""
@@ -57,8 +75,7 @@ def split_user(user: Mapping[str, Any] | None, component_inputs: Mapping[str, An
             names = sorted(known | (set(component_inputs) - set(SET_BY_FINETUI)))
             close = difflib.get_close_matches(str(key)[:100], names, n=2, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise SpecError(key, f"neither a fine-tuning parameter nor an input of chat_completion_pipeline{hint}",
-                            source=source)
+            raise SpecError(key, f"neither a fine-tuning parameter nor an input of chat_completion_pipeline{hint}", source=source)
     return ours, theirs
 
 
@@ -76,8 +93,9 @@ def component_value(key: str, value: Any, spec: Any, source: str | None = None) 
         try:
             number = float(value) if kind == "number" else int(str(value))
         except (TypeError, ValueError):
-            raise SpecError(key, f"expected {'a whole number' if kind == 'integer' else 'a number'}, got {shown}",
-                            source=source) from None
+            raise SpecError(
+                key, f"expected {'a whole number' if kind == 'integer' else 'a number'}, got {shown}", source=source
+            ) from None
         if number != number or number in (float("inf"), float("-inf")):
             raise SpecError(key, f"must be a finite number, got {shown}", source=source)
         if low is not None and number < float(low):

@@ -38,21 +38,31 @@ class AzureRegistry:
     def __init__(self, client: AzureClient) -> None:
         self.client = client
 
-    def register_job_output(self, job: str, name: str, version: str | None = None, description: str = "",
-                            base_model: str | None = None) -> RegisteredModel:
-        return self._register(f"azureml://jobs/{job}/outputs/trained_model", name, version, description,
-                              {f"{TAG}job": job, **({f"{TAG}base_model": base_model} if base_model else {})}, job)
+    def register_job_output(
+        self, job: str, name: str, version: str | None = None, description: str = "", base_model: str | None = None
+    ) -> RegisteredModel:
+        return self._register(
+            f"azureml://jobs/{job}/outputs/trained_model",
+            name,
+            version,
+            description,
+            {f"{TAG}job": job, **({f"{TAG}base_model": base_model} if base_model else {})},
+            job,
+        )
 
-    def register_local(self, path: str | Path, name: str, version: str | None = None, description: str = "",
-                       base_model: str | None = None) -> RegisteredModel:
+    def register_local(
+        self, path: str | Path, name: str, version: str | None = None, description: str = "", base_model: str | None = None
+    ) -> RegisteredModel:
         folder = Path(path)
         if not (folder / "MLmodel").is_file():
             raise InvalidInput(f"{folder}: not an MLflow model folder (no MLmodel file)")
-        return self._register(str(folder), name, version, description,
-                              {f"{TAG}base_model": base_model} if base_model else {}, None)
+        return self._register(
+            str(folder), name, version, description, {f"{TAG}base_model": base_model} if base_model else {}, None
+        )
 
-    def _register(self, path: str, name: str, version: str | None, description: str, tags: dict[str, str],
-                  job: str | None) -> RegisteredModel:
+    def _register(
+        self, path: str, name: str, version: str | None, description: str, tags: dict[str, str], job: str | None
+    ) -> RegisteredModel:
         with quiet():
             from azure.ai.ml.constants import AssetTypes
             from azure.ai.ml.entities import Model
@@ -66,8 +76,9 @@ class AzureRegistry:
             tags=tags,
         )
         ws = self.client.ws
-        created = self.client.call(lambda: ws.models.create_or_update(model),
-                                   self.client.ws_ctx(f"model {model.name}:{model.version}", "register"))
+        created = self.client.call(
+            lambda: ws.models.create_or_update(model), self.client.ws_ctx(f"model {model.name}:{model.version}", "register")
+        )
         return _to_registered(created, job)
 
     def get(self, ref: str) -> RegisteredModel:

@@ -13,8 +13,16 @@ from ..models import JobStatus, JobStep
 from .client import AzureClient
 
 _STATUS = {s.value.lower(): s for s in JobStatus}
-_STATUS.update({"starting": JobStatus.PREPARING, "provisioning": JobStatus.PREPARING, "cancelrequested": JobStatus.CANCELED,
-                "notresponding": JobStatus.RUNNING, "paused": JobStatus.QUEUED, "unknown": JobStatus.QUEUED})
+_STATUS.update(
+    {
+        "starting": JobStatus.PREPARING,
+        "provisioning": JobStatus.PREPARING,
+        "cancelrequested": JobStatus.CANCELED,
+        "notresponding": JobStatus.RUNNING,
+        "paused": JobStatus.QUEUED,
+        "unknown": JobStatus.QUEUED,
+    }
+)
 
 # chat_completion_pipeline's steps, in the order the pipeline runs them
 PIPELINE_STEPS = ("model_import", "preprocess", "finetune", "model_evaluation")
@@ -40,17 +48,22 @@ def to_timestamp(value: Any) -> float | None:
 
 def _pipeline_position(run: Any) -> int:
     name = str(getattr(run, "display_name", None) or getattr(run, "name", None) or "")
-    return next((i for i, step in enumerate(PIPELINE_STEPS) if name == step or name.endswith(f"_{step}")),
-                len(PIPELINE_STEPS))
+    return next((i for i, step in enumerate(PIPELINE_STEPS) if name == step or name.endswith(f"_{step}")), len(PIPELINE_STEPS))
 
 
 def to_step(run: Any) -> JobStep:
     started, ended = to_timestamp(getattr(run, "start_time_utc", None)), to_timestamp(getattr(run, "end_time_utc", None))
     status = map_status(run.status)
     until = ended if ended is not None else (None if status.terminal else time.time())
-    return JobStep(str(run.run_id), status, run.display_name or run.name, started_at=started, ended_at=ended,
-                   compute=getattr(run, "target", None) or None,
-                   duration_s=(until - started) if started is not None and until is not None else None)
+    return JobStep(
+        str(run.run_id),
+        status,
+        run.display_name or run.name,
+        started_at=started,
+        ended_at=ended,
+        compute=getattr(run, "target", None) or None,
+        duration_s=(until - started) if started is not None and until is not None else None,
+    )
 
 
 class AzureRuns:

@@ -55,22 +55,40 @@ def read_status(local_root: Path, endpoint: str) -> dict[str, Any] | None:
     return status
 
 
-def start_watcher(local_root: Path, workspace: Any, endpoint: str, ttl_s: float, created_at: float | None = None,
-                  registry_name: str | None = None) -> dict[str, Any]:
+def start_watcher(
+    local_root: Path,
+    workspace: Any,
+    endpoint: str,
+    ttl_s: float,
+    created_at: float | None = None,
+    registry_name: str | None = None,
+) -> dict[str, Any]:
     """Start the detached watcher for ``endpoint`` of ``workspace`` (a WorkspaceRef); return its status."""
     from .. import procs
 
     ttl_s = check_ttl(ttl_s)
     expires_at = (created_at or time.time()) + ttl_s
     path = status_path(local_root, endpoint)
-    status = {"endpoint": endpoint, "subscription_id": workspace.subscription_id,
-              "resource_group": workspace.resource_group, "workspace_name": workspace.workspace_name,
-              "created_at": expires_at - ttl_s, "ttl_s": ttl_s, "expires_at": expires_at, "state": "watching",
-              "reason": None, "pid": None}
+    status = {
+        "endpoint": endpoint,
+        "subscription_id": workspace.subscription_id,
+        "resource_group": workspace.resource_group,
+        "workspace_name": workspace.workspace_name,
+        "created_at": expires_at - ttl_s,
+        "ttl_s": ttl_s,
+        "expires_at": expires_at,
+        "state": "watching",
+        "reason": None,
+        "pid": None,
+    }
     _write(path, status)
     argv = procs.python_module_argv("finetui.core.azure.ttl_watch", "--status", str(path), "--workspace", str(local_root))
-    pid, started = procs.spawn_detached(argv, log_path=path.with_suffix(".log"), cwd=path.parent,
-                                        env={"FINETUI_AZURE_REGISTRY": registry_name} if registry_name else None)
+    pid, started = procs.spawn_detached(
+        argv,
+        log_path=path.with_suffix(".log"),
+        cwd=path.parent,
+        env={"FINETUI_AZURE_REGISTRY": registry_name} if registry_name else None,
+    )
     status.update(pid=pid, pid_start_time=started)
     _write(path, status)
     return status
@@ -96,8 +114,13 @@ def _credential() -> SignInChain:
     return chain
 
 
-def watch(status_file: Path, local_root: Path, backend: Any = None, sleep: Callable[[float], None] = time.sleep,
-          clock: Callable[[], float] = time.time) -> dict[str, Any]:
+def watch(
+    status_file: Path,
+    local_root: Path,
+    backend: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
     """Wait for the deadline, delete the endpoint, record the outcome; the body of the watcher process."""
     from ..errors import FinetuiError, NotFound
 
@@ -111,8 +134,9 @@ def watch(status_file: Path, local_root: Path, backend: Any = None, sleep: Calla
     if backend is None:
         from .backend import AzureBackend
 
-        backend = AzureBackend(status["subscription_id"], status["resource_group"], status["workspace_name"],
-                               credential=_credential())
+        backend = AzureBackend(
+            status["subscription_id"], status["resource_group"], status["workspace_name"], credential=_credential()
+        )
     try:
         current = backend.get_endpoint(status["endpoint"])
         if current.created_at and current.created_at > status.get("created_at", 0) + REPLACED_AFTER_S:
@@ -145,11 +169,19 @@ def _log_action(local_root: Path, status: dict[str, Any], code: int) -> None:
 
     target = AzureTarget(status["subscription_id"], status["resource_group"], status["workspace_name"])
     eq = azure_equivalents("endpoint delete", {"name": status["endpoint"]}, target)
-    entry = LoggedAction(time=now(), backend="azure", action="endpoint delete", outcome=outcome_of(code), exit_code=code,
-                         error=None if code == 0 else status["reason"],
-                         finetui=finetui_command(local_root, "azure", ["endpoint", "delete", status["endpoint"], "--yes"],
-                                                 target),
-                         az=tuple(eq.az), sdk=tuple(eq.sdk), notes=(status["reason"],), source="ttl-watcher")
+    entry = LoggedAction(
+        time=now(),
+        backend="azure",
+        action="endpoint delete",
+        outcome=outcome_of(code),
+        exit_code=code,
+        error=None if code == 0 else status["reason"],
+        finetui=finetui_command(local_root, "azure", ["endpoint", "delete", status["endpoint"], "--yes"], target),
+        az=tuple(eq.az),
+        sdk=tuple(eq.sdk),
+        notes=(status["reason"],),
+        source="ttl-watcher",
+    )
     try:
         record(local_root, entry)
     except FinetuiError:

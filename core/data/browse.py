@@ -92,7 +92,7 @@ def complete_path(typed: str) -> str | None:
         if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem.startswith(".")):
             continue
         if _is_folder(entry):
-            return typed + entry.name[len(stem):] + "/"
+            return typed + entry.name[len(stem) :] + "/"
         if entry.name != stem and _regular_size(entry) is not None:
-            return typed + entry.name[len(stem):]
+            return typed + entry.name[len(stem) :]
     return None

@@ -28,11 +28,15 @@ def check_hub_reachable(repo_id: str) -> None:
     """Raise NetworkUnavailable at once when offline mode is on or the hub does not answer a TCP connect."""
     switch = offline_switch("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
     if switch:
-        raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: {switch} is set (offline mode); unset it or copy the dataset here and pass its folder")
+        raise NetworkUnavailable(
+            f"cannot fetch dataset {repo_id}: {switch} is set (offline mode); unset it or copy the dataset here and pass its folder"
+        )
     endpoint = hub_endpoint()
     why = unreachable(endpoint)
     if why:
-        raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: the hub {endpoint} is unreachable ({why}); check the network, or pass a local copy of the dataset folder")
+        raise NetworkUnavailable(
+            f"cannot fetch dataset {repo_id}: the hub {endpoint} is unreachable ({why}); check the network, or pass a local copy of the dataset folder"
+        )
 
 
 def _pc_text(split_pc: float) -> str | None:
@@ -70,6 +74,7 @@ def fetch_dataset(
     source = str(local) if is_local else repo_id
     out = Path(out_dir).expanduser()
     import datasets  # about a second to import: only when a fetch runs
+
     written: dict[str, str] = {}
     with _quiet_datasets(datasets):
         for k, name in enumerate(names):
@@ -97,7 +102,9 @@ def _load_split(datasets: Any, source: str, repo_id: str, split: str, pc: float,
     except ValueError as exc:
         msg = str(exc)
         if "corresponds to no data" in msg:
-            raise InvalidInput(f"dataset {repo_id}: the first {pc:g}% of split {split} holds no rows; take a larger percentage") from None
+            raise InvalidInput(
+                f"dataset {repo_id}: the first {pc:g}% of split {split} holds no rows; take a larger percentage"
+            ) from None
         if "Unknown split" in msg or "Bad split" in msg:
             raise InvalidInput(f"dataset {repo_id}: no split {split!r}{_known_splits(msg)}") from None
         raise InvalidInput(f"dataset {repo_id}, split {split}: {msg.splitlines()[0] if msg else type(exc).__name__}") from None
@@ -105,7 +112,9 @@ def _load_split(datasets: Any, source: str, repo_id: str, split: str, pc: float,
         raise NetworkUnavailable(f"cannot fetch dataset {repo_id}: {str(exc).splitlines()[0]}") from None
     except FileNotFoundError as exc:  # includes datasets' DatasetNotFoundError / DataFilesNotFoundError
         reason = str(exc).splitlines()[0] if str(exc) else "not found"
-        raise NotFound(f"dataset {repo_id} not found ({reason})", hint="check the repo id, or log in for a gated dataset") from None
+        raise NotFound(
+            f"dataset {repo_id} not found ({reason})", hint="check the repo id, or log in for a gated dataset"
+        ) from None
     except Exception as exc:
         name = type(exc).__name__
         if "NotFound" in name or "RepositoryNotFound" in name:
@@ -120,7 +129,16 @@ def _load_split(datasets: Any, source: str, repo_id: str, split: str, pc: float,
     return ds
 
 
-_LOCAL_PATTERNS = ("{s}.jsonl", "{s}.json", "{s}.parquet", "{s}-*.parquet", "{s}-*.jsonl", "data/{s}.jsonl", "data/{s}.parquet", "data/{s}-*.parquet")
+_LOCAL_PATTERNS = (
+    "{s}.jsonl",
+    "{s}.json",
+    "{s}.parquet",
+    "{s}-*.parquet",
+    "{s}-*.jsonl",
+    "data/{s}.jsonl",
+    "data/{s}.parquet",
+    "data/{s}-*.parquet",
+)
 
 
 def _local_split_files(source: str, split: str) -> tuple[str | None, list[str]]:

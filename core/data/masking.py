@@ -80,8 +80,9 @@ def mask_rows(tokenizer: Any, conversations: Sequence[list[dict[str, Any]]]) -> 
     try:
         return Masking(DERIVED, [_derived(tokenizer, template, m, i) for i, m in enumerate(conversations)])
     except _NotPrefixPreserving as exc:
-        rows = [MaskedRow(ids, [1] * len(ids)) for ids in (_encode(tokenizer, _render(tokenizer, template, m))
-                                                             for m in conversations)]
+        rows = [
+            MaskedRow(ids, [1] * len(ids)) for ids in (_encode(tokenizer, _render(tokenizer, template, m)) for m in conversations)
+        ]
         return Masking(WHOLE, rows, reason=f"the chat template is not prefix-preserving: {exc}")
 
 
@@ -117,8 +118,9 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
 
 def _marked(tokenizer: Any, template: str, messages: list[dict[str, Any]]) -> MaskedRow:
     try:
-        out = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True)
+        out = tokenizer.apply_chat_template(
+            messages, chat_template=template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
     except Exception as exc:
         raise _template_failed(exc) from None
     return MaskedRow(list(out["input_ids"]), [int(bool(x)) for x in out["assistant_masks"]])
@@ -150,7 +152,7 @@ def _derived(tokenizer: Any, template: str, messages: list[dict[str, Any]], inde
             raise _NotPrefixPreserving(f"{where}: this reply renders differently in the whole conversation")
         if end <= len(before):
             raise _NotPrefixPreserving(f"{where}: this reply adds no tokens of its own")
-        mask[len(before):end] = [1] * (end - len(before))
+        mask[len(before) : end] = [1] * (end - len(before))
     return MaskedRow(full, mask)
 
 

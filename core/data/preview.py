@@ -80,8 +80,10 @@ class DataCheck:
 
     def summary(self) -> str:
         rows = f"the first {self.rows}" if self.sampled else f"{self.rows}"
-        text = (f"loss mask: {self.method}, {100 * self.trained_share:.0f}% of tokens trained; "
-                f"longest row {self.longest_row} tokens, {self.truncated_rows} of {rows} row(s) over max_length {self.max_length}")
+        text = (
+            f"loss mask: {self.method}, {100 * self.trained_share:.0f}% of tokens trained; "
+            f"longest row {self.longest_row} tokens, {self.truncated_rows} of {rows} row(s) over max_length {self.max_length}"
+        )
         extra = [self.reason] if self.reason else []
         if self.warnings:
             extra.append(f"{len(self.warnings)} warning(s), first: {self.warnings[0]}")
@@ -106,7 +108,9 @@ def _row_warnings(tokenizer: Any, masking: Masking, row: MaskedRow, max_length: 
     out = []
     for n, (start, end) in enumerate(_spans(row), 1):
         if not stops.intersection(row.input_ids[start:end]):
-            out.append(f"{where}: assistant turn {n} ends without an end-of-turn or EOS token, so the model may not learn to stop")
+            out.append(
+                f"{where}: assistant turn {n} ends without an end-of-turn or EOS token, so the model may not learn to stop"
+            )
         if start >= max_length:
             out.append(f"{where}: assistant turn {n} starts at token {start}, past max_length {max_length}: fully truncated")
     return out
@@ -116,20 +120,24 @@ def preview_row(tokenizer: Any, messages: list[dict[str, Any]], length: Sequence
     masking = mask_rows(tokenizer, [messages])
     masked = masking.rows[0]
     cut = length.max_length
-    spans = tuple(
-        TrainedSpan(s, e, tokenizer.decode(masked.input_ids[s:e]), truncated=e > cut)
-        for s, e in _spans(masked)
-    )
+    spans = tuple(TrainedSpan(s, e, tokenizer.decode(masked.input_ids[s:e]), truncated=e > cut) for s, e in _spans(masked))
     tokens = tuple(tokenizer.decode([t]) for t in masked.input_ids)
     return RowPreview(
-        row=row, method=masking.method, reason=masking.reason, tokens=tokens, mask=tuple(masked.mask),
-        max_length=cut, length_why=length.why, spans=spans,
+        row=row,
+        method=masking.method,
+        reason=masking.reason,
+        tokens=tokens,
+        mask=tuple(masked.mask),
+        max_length=cut,
+        length_why=length.why,
+        spans=spans,
         warnings=tuple(_row_warnings(tokenizer, masking, masked, cut, f"row {row}")),
     )
 
 
-def check_rows(tokenizer: Any, conversations: Sequence[list[dict[str, Any]]], length: SequenceLength,
-               *, sampled: bool = False) -> DataCheck:
+def check_rows(
+    tokenizer: Any, conversations: Sequence[list[dict[str, Any]]], length: SequenceLength, *, sampled: bool = False
+) -> DataCheck:
     masking = mask_rows(tokenizer, conversations)
     cut = length.max_length
     warnings: list[str] = []
@@ -138,14 +146,21 @@ def check_rows(tokenizer: Any, conversations: Sequence[list[dict[str, Any]]], le
             warnings.extend(_row_warnings(tokenizer, masking, row, cut, f"row {i}"))
     lengths = [len(r.input_ids) for r in masking.rows]
     return DataCheck(
-        method=masking.method, reason=masking.reason, rows=len(lengths), trained_share=masking.trained_share(cut),
-        longest_row=max(lengths, default=0), truncated_rows=sum(1 for n in lengths if n > cut), max_length=cut,
-        warnings=tuple(warnings), sampled=sampled,
+        method=masking.method,
+        reason=masking.reason,
+        rows=len(lengths),
+        trained_share=masking.trained_share(cut),
+        longest_row=max(lengths, default=0),
+        truncated_rows=sum(1 for n in lengths if n > cut),
+        max_length=cut,
+        warnings=tuple(warnings),
+        sampled=sampled,
     )
 
 
-def job_length_for(backend: Any, model_ref: str, user_spec: dict[str, Any] | None = None,
-                   source: str | None = None) -> tuple[Any, SequenceLength]:
+def job_length_for(
+    backend: Any, model_ref: str, user_spec: dict[str, Any] | None = None, source: str | None = None
+) -> tuple[Any, SequenceLength]:
     """The model (it must have local files) and the sequence length a job with it and ``user_spec`` uses."""
     from ..errors import InvalidInput
     from ..seq_length import job_sequence_length
@@ -167,8 +182,9 @@ def validate_for(backend: Any, model_ref: str, path: Any, user_spec: dict[str, A
     return validate_file(path, tokenizer=load_tokenizer(model.path), max_seq_length=length.max_length)
 
 
-def preview_for(backend: Any, model_ref: str, messages: list[dict[str, Any]], user_spec: dict[str, Any] | None = None,
-                row: int = 0) -> RowPreview:
+def preview_for(
+    backend: Any, model_ref: str, messages: list[dict[str, Any]], user_spec: dict[str, Any] | None = None, row: int = 0
+) -> RowPreview:
     """``preview_row`` with the model's tokenizer and the job's length (the Data pane's call)."""
     from .tokens import load_tokenizer
 

@@ -37,7 +37,9 @@ def token_lengths(tokenizer: Any, conversations: list[list[dict[str, Any]]]) -> 
     try:
         out = tokenizer.apply_chat_template(conversations, tokenize=True)
     except Exception as exc:  # a template that rejects a conversation is a data or model problem
-        raise InvalidInput(f"the chat template failed on a conversation: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise InvalidInput(
+            f"the chat template failed on a conversation: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     ids = out["input_ids"] if hasattr(out, "keys") else out  # transformers 5 returns a BatchEncoding
     return [len(x) for x in ids]
 
@@ -53,7 +55,12 @@ def token_stats(lengths: Iterable[int], max_seq_length: int | None) -> TokenStat
         return int(ordered[min(n - 1, max(0, math.ceil(q * n) - 1))])
 
     return TokenStats(
-        count=n, min=int(ordered[0]), max=int(ordered[-1]), mean=round(sum(ordered) / n, 2),
-        p50=pct(0.5), p95=pct(0.95), max_seq_length=max_seq_length,
+        count=n,
+        min=int(ordered[0]),
+        max=int(ordered[-1]),
+        mean=round(sum(ordered) / n, 2),
+        p50=pct(0.5),
+        p95=pct(0.95),
+        max_seq_length=max_seq_length,
         over_max=sum(1 for x in ordered if max_seq_length and x > max_seq_length),
     )

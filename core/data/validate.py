@@ -133,14 +133,24 @@ def _order_problems(roles: list[str]) -> list[tuple[str | None, str]]:
             continue
         if role != expected:
             if i == first_turn:
-                return [(field, f"the conversation starts with an assistant turn at message {i + 1}; the first turn must be from the user")]
+                return [
+                    (
+                        field,
+                        f"the conversation starts with an assistant turn at message {i + 1}; the first turn must be from the user",
+                    )
+                ]
             return [(field, f"two {role} turns in a row at message {i + 1}; user and assistant turns must alternate")]
         expected = "assistant" if role == "user" else "user"
     last = len(roles) - 1
     if roles[last] == "system":
         return [("messages", "has only a system message; add a user turn and an assistant turn")]
     if roles[last] != "assistant":
-        return [(f"messages[{last}]", f"the conversation ends with a user turn at message {last + 1}; the last message must be from the assistant")]
+        return [
+            (
+                f"messages[{last}]",
+                f"the conversation ends with a user turn at message {last + 1}; the last message must be from the assistant",
+            )
+        ]
     return []
 
 
@@ -181,7 +191,10 @@ def _first_line_verdict(text: str, parsed: Any, failed: bool) -> tuple[str | Non
         return None, True
     if head.startswith("{"):
         if failed and head.rstrip() == "{":
-            return "not JSON Lines: the file looks like one pretty-printed JSON document over several lines; write one object per line", True
+            return (
+                "not JSON Lines: the file looks like one pretty-printed JSON document over several lines; write one object per line",
+                True,
+            )
         return None, True
     if not failed:
         return None, True
@@ -234,7 +247,11 @@ def validate_file(
     lengths = array("L")
     pending: list[list[dict[str, Any]]] = []
     report = lambda: ValidationReport(  # noqa: E731
-        path=str(p), rows=rows, valid_rows=valid, issues=tuple(issues.items), issues_truncated=issues.truncated,
+        path=str(p),
+        rows=rows,
+        valid_rows=valid,
+        issues=tuple(issues.items),
+        issues_truncated=issues.truncated,
         token_stats=token_stats(lengths, max_seq_length),
     )
     if size == 0:
@@ -263,10 +280,13 @@ def validate_file(
                 total = len(raw) + _skip_rest_of_line(f)
                 rows += 1
                 seen_row = True
-                issues.add(lineno, f"row is {units.size(total)}{f' ({total} bytes)' if total >= 1024 else ''}, over the {units.size(max_row_bytes)} limit; not parsed")
+                issues.add(
+                    lineno,
+                    f"row is {units.size(total)}{f' ({total} bytes)' if total >= 1024 else ''}, over the {units.size(max_row_bytes)} limit; not parsed",
+                )
                 continue
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             if not raw.strip():
                 continue
             rows += 1

@@ -32,7 +32,9 @@ def resolve_hf_dirs(path: str | os.PathLike[str]) -> tuple[Path, Path]:
         try:
             meta = load_yaml(read_user_text(root / "MLmodel", None, CONFIG_MAX_BYTES)) or {}
         except (yaml.YAMLError, RecursionError) as exc:
-            raise InvalidInput(f"{root / 'MLmodel'}: invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise InvalidInput(
+                f"{root / 'MLmodel'}: invalid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
         if not isinstance(meta, dict):
             raise InvalidInput(f"{root / 'MLmodel'}: expected a YAML mapping")
         flavor = (meta.get("flavors") or {}).get("transformers")

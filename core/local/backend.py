@@ -117,8 +117,13 @@ class LocalBackend(DelegatesEndpoints):
 
         return detect_targets()
 
-    def check_compute(self, model: str, spec: FineTuneSpec | None = None, target: str | None = None,
-                      component_inputs: dict[str, Any] | None = None) -> FitReport:
+    def check_compute(
+        self,
+        model: str,
+        spec: FineTuneSpec | None = None,
+        target: str | None = None,
+        component_inputs: dict[str, Any] | None = None,
+    ) -> FitReport:
         """``component_inputs`` are Azure pipeline inputs; a local run has none, so they change nothing here."""
         from ..compute_fit import check_fit, pick_target
 
@@ -127,8 +132,18 @@ class LocalBackend(DelegatesEndpoints):
             spec = self.resolve_spec(model).spec
         return check_fit(entry, spec, pick_target(self.list_compute(), target))
 
-    def create_compute(self, name: str, size: str, min_nodes: int = 0, max_nodes: int = 1, *, wait: bool = True,
-                       idle_seconds: int = 120, tier: str = "dedicated", fallback: bool = True) -> ClusterCreated:
+    def create_compute(
+        self,
+        name: str,
+        size: str,
+        min_nodes: int = 0,
+        max_nodes: int = 1,
+        *,
+        wait: bool = True,
+        idle_seconds: int = 120,
+        tier: str = "dedicated",
+        fallback: bool = True,
+    ) -> ClusterCreated:
         raise unsupported(self.name, "create compute clusters", "this machine is the compute; use --backend azure")
 
     def scale_compute_to_zero(self, name: str) -> None:
@@ -214,8 +229,9 @@ class LocalBackend(DelegatesEndpoints):
 
         return list_checkpoints(self.paths.job_dir(self.jobs.get(name).name))
 
-    def register_checkpoint(self, job: str, checkpoint: str, name: str, version: str | None = None,
-                            description: str = "") -> RegisteredModel:
+    def register_checkpoint(
+        self, job: str, checkpoint: str, name: str, version: str | None = None, description: str = ""
+    ) -> RegisteredModel:
         """Register checkpoint STEP (or ``best``) of a job: its adapter merged into the base, as the final export does."""
         import dataclasses
 
@@ -233,26 +249,42 @@ class LocalBackend(DelegatesEndpoints):
         export_checkpoint(chosen, model_path or "", dest, job=found.name, base_ref=found.model)
         # the registry takes a job's output; a checkpoint of any ended (or running) job stands in as one
         as_output = dataclasses.replace(found, status=JobStatus.COMPLETED, output_path=str(dest))
-        return self.registry.register(as_output, name, version=version,
-                                      description=description or f"{found.model} fine-tuned by job {found.name}, "
-                                      f"checkpoint at step {chosen.step}" + (" (best)" if chosen.best else ""))
+        return self.registry.register(
+            as_output,
+            name,
+            version=version,
+            description=description
+            or f"{found.model} fine-tuned by job {found.name}, checkpoint at step {chosen.step}"
+            + (" (best)" if chosen.best else ""),
+        )
 
     def list_registered(self, name: str | None = None) -> list[RegisteredModel]:
         return self.registry.list(name)
 
     # -- endpoints ---------------------------------------------------------------
-    def create_endpoint(self, name: str, model_ref: str,
-                        options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> Endpoint:
+    def create_endpoint(
+        self, name: str, model_ref: str, options: LocalEndpointOptions | AzureEndpointOptions | None = None
+    ) -> Endpoint:
         if isinstance(options, AzureEndpointOptions):
-            raise InvalidInput("Azure endpoint options (instance type, count, deployment, probes) do not apply "
-                               "to --backend local")
+            raise InvalidInput(
+                "Azure endpoint options (instance type, count, deployment, probes) do not apply to --backend local"
+            )
         o = options or LocalEndpointOptions()
-        return self.endpoints.create(name, model_ref, host=o.host, port=o.port, request_timeout_ms=o.request_timeout_ms,
-                                     idle_timeout_s=o.idle_timeout_s, max_queue=o.max_queue,
-                                     ttl_s=o.ttl_s, wait=o.wait)
+        return self.endpoints.create(
+            name,
+            model_ref,
+            host=o.host,
+            port=o.port,
+            request_timeout_ms=o.request_timeout_ms,
+            idle_timeout_s=o.idle_timeout_s,
+            max_queue=o.max_queue,
+            ttl_s=o.ttl_s,
+            wait=o.wait,
+        )
 
-    def plan_endpoint(self, name: str, model_ref: str,
-                      options: LocalEndpointOptions | AzureEndpointOptions | None = None) -> dict[str, str]:
+    def plan_endpoint(
+        self, name: str, model_ref: str, options: LocalEndpointOptions | AzureEndpointOptions | None = None
+    ) -> dict[str, str]:
         raise Unsupported("endpoint create --dry-run: only --backend azure has an endpoint description to export")
 
     def list_endpoints(self) -> list[Endpoint]:
@@ -269,8 +301,9 @@ class LocalBackend(DelegatesEndpoints):
         self.endpoints.delete(name)
 
     # -- the offline demo ----------------------------------------------------------
-    def build_demo(self, progress: ProgressCallback | None = None, *, force: bool = False,
-                   only_if_empty: bool = False) -> DemoResult | None:
+    def build_demo(
+        self, progress: ProgressCallback | None = None, *, force: bool = False, only_if_empty: bool = False
+    ) -> DemoResult | None:
         """Build the demo model and data here; ``only_if_empty``: skip a workspace that has models of its own
         (the HF cache's do not count), as the app's first run does."""
         if only_if_empty and self.store.list_models():

@@ -29,8 +29,13 @@ _FIELDS = set(CatalogModel.__dataclass_fields__)
 def _damaged(record: dict[str, Any], where: str, why: str) -> CatalogModel:
     """A row that cannot be read, listed under its name so that it alone is affected."""
     name, version = str(record.get("name")), str(record.get("version", "?"))
-    return CatalogModel(name=name, version=version, source="damaged", id=f"local://{where}/{name}/versions/{version}",
-                        description=f"its record in the workspace database is damaged ({why}); other models are unaffected")
+    return CatalogModel(
+        name=name,
+        version=version,
+        source="damaged",
+        id=f"local://{where}/{name}/versions/{version}",
+        description=f"its record in the workspace database is damaged ({why}); other models are unaffected",
+    )
 
 
 # -- the catalog --------------------------------------------------------------------------
@@ -70,7 +75,9 @@ class LocalCatalog:
         if not same:
             close = difflib.get_close_matches(name, sorted({m.name for m in models}), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise NotFound(f"no model named {name!r} in the catalog of workspace {self.paths.root}{hint} (`finetui model list` shows them)")
+            raise NotFound(
+                f"no model named {name!r} in the catalog of workspace {self.paths.root}{hint} (`finetui model list` shows them)"
+            )
         if version:
             for m in same:
                 if m.version == version:
@@ -132,9 +139,7 @@ class LocalCatalog:
         except (hf_errors.LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
             pass
         if offline_switch("HF_HUB_OFFLINE"):
-            raise NetworkUnavailable(
-                f"cannot pull {repo_id}: HF_HUB_OFFLINE is set and the model is not in the cache at {cache}"
-            )
+            raise NetworkUnavailable(f"cannot pull {repo_id}: HF_HUB_OFFLINE is set and the model is not in the cache at {cache}")
         endpoint = hub_endpoint()
         why = unreachable(endpoint)
         if why:
@@ -192,7 +197,13 @@ class LocalCatalog:
             except (InvalidInput, NotFound, OSError):
                 fields = {"path": r["path"], "tags": {}}
             tags = {k: str(v) for k, v in fields.get("tags", {}).items()}
-            tags.update({"format": r.get("format", "mlflow"), "job": str(r.get("job") or ""), "base_model": str(r.get("base_model") or "")})
+            tags.update(
+                {
+                    "format": r.get("format", "mlflow"),
+                    "job": str(r.get("job") or ""),
+                    "base_model": str(r.get("base_model") or ""),
+                }
+            )
             out.append(
                 CatalogModel(
                     name=r["name"],

@@ -54,8 +54,15 @@ def list_checkpoints(job_dir: Path) -> list[Checkpoint]:
     for folder in folders:
         step = int(folder.name.rpartition("-")[2])
         epoch = states[folder].get("epoch")
-        rows.append(Checkpoint(step=step, epoch=float(epoch) if epoch is not None else None, path=str(folder),
-                               train_loss=_last(history, "loss", step), eval_loss=_last(history, "eval_loss", step)))
+        rows.append(
+            Checkpoint(
+                step=step,
+                epoch=float(epoch) if epoch is not None else None,
+                path=str(folder),
+                train_loss=_last(history, "loss", step),
+                eval_loss=_last(history, "eval_loss", step),
+            )
+        )
     best = [c for c in rows if Path(c.path).name in marked]
     if not best:
         scored = [(c.eval_loss, c) for c in rows if c.eval_loss is not None]
@@ -81,8 +88,15 @@ def pick(checkpoints: list[Checkpoint], which: str, job: str) -> Checkpoint:
     raise InvalidInput(f"--checkpoint {quote(which)}: job {job} has no complete checkpoint at that step; steps: {steps}")
 
 
-def export_checkpoint(checkpoint: Checkpoint, base_model_path: str | Path, dest: Path, *, job: str, base_ref: str,
-                      log: Callable[[str], None] | None = None) -> Path:
+def export_checkpoint(
+    checkpoint: Checkpoint,
+    base_model_path: str | Path,
+    dest: Path,
+    *,
+    job: str,
+    base_ref: str,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     """``dest`` as an MLflow model of ``checkpoint``: its adapter merged into the base (or its full weights)."""
     if (dest / "MLmodel").is_file():
         return dest  # exported before; save_mlflow_model renames whole folders into place

@@ -57,8 +57,14 @@ class DetachedRuns(Generic[R]):
         """Mark a run Failed when its process is gone but the record says it is active."""
         if isinstance(record, Damaged) or record.status.terminal:
             return record  # a damaged record is shown as Damaged, never rewritten
-        reason = procs.gone_reason(record.pid, record.pid_start_time, record.created_at, self.log_path(record.name),
-                                   f"{self.process} process", STARTUP_GRACE_S)
+        reason = procs.gone_reason(
+            record.pid,
+            record.pid_start_time,
+            record.created_at,
+            self.log_path(record.name),
+            f"{self.process} process",
+            STARTUP_GRACE_S,
+        )
         if reason is None:
             return record
         if self.on_gone is not None:
@@ -80,6 +86,10 @@ class DetachedRuns(Generic[R]):
 
     def cancel(self, record: R) -> None:
         """Record Canceled, then stop its process (a run that ended meanwhile is left as it ended)."""
-        if self.update_if(record.name, self.active, status=JobStatus.CANCELED.value, error="canceled by the user",
-                          ended_at=time.time()) is not None:
+        if (
+            self.update_if(
+                record.name, self.active, status=JobStatus.CANCELED.value, error="canceled by the user", ended_at=time.time()
+            )
+            is not None
+        ):
             procs.terminate(record.pid, record.pid_start_time, grace=15.0)

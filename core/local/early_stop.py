@@ -31,16 +31,25 @@ def early_stopping_callbacks(spec: FineTuneSpec, has_eval: bool) -> list[Any]:
         return []
     from transformers import EarlyStoppingCallback
 
-    return [EarlyStoppingCallback(early_stopping_patience=spec.early_stopping_patience,
-                                  early_stopping_threshold=spec.early_stopping_threshold)]
+    return [
+        EarlyStoppingCallback(
+            early_stopping_patience=spec.early_stopping_patience, early_stopping_threshold=spec.early_stopping_threshold
+        )
+    ]
 
 
 def describe_stop(spec: FineTuneSpec, state: Any, planned_steps: int) -> str | None:
     """One log line on what early stopping did, or None when it was off."""
     if not spec.early_stopping_patience:
         return None
-    best = f"best eval_loss {state.best_metric:.4f} at {state.best_model_checkpoint}" if state.best_metric is not None else "no evaluation"
+    best = (
+        f"best eval_loss {state.best_metric:.4f} at {state.best_model_checkpoint}"
+        if state.best_metric is not None
+        else "no evaluation"
+    )
     if state.global_step < planned_steps:
-        return (f"early stopping: eval_loss did not improve for {spec.early_stopping_patience} evaluations; "
-                f"stopped at step {state.global_step} of {planned_steps}; {best} (loaded back)")
+        return (
+            f"early stopping: eval_loss did not improve for {spec.early_stopping_patience} evaluations; "
+            f"stopped at step {state.global_step} of {planned_steps}; {best} (loaded back)"
+        )
     return f"early stopping: ran all {planned_steps} steps; {best} (loaded back)"

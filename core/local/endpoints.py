@@ -82,13 +82,25 @@ class LocalEndpoints:
         base = f"http://{url_host(host)}:{port}"
         now = time.time()
         record = EndpointRecord(
-            name=name, model=ref, state=EndpointState.CREATING, host=host, port=port, base_url=f"{base}/v1",
-            scoring_uri=f"{base}/score", openapi_uri=f"{base}/openapi.json", created_at=now,
-            request_timeout_ms=int(request_timeout_ms), idle_timeout_s=idle_timeout_s,
-            max_queue=None if max_queue is None else int(max_queue), read_timeout_s=read_timeout_s,
-            model_path=model_path, log_path=str(self.paths.endpoint_dir(name) / "server.log"), warning=host_warning(host),
+            name=name,
+            model=ref,
+            state=EndpointState.CREATING,
+            host=host,
+            port=port,
+            base_url=f"{base}/v1",
+            scoring_uri=f"{base}/score",
+            openapi_uri=f"{base}/openapi.json",
+            created_at=now,
+            request_timeout_ms=int(request_timeout_ms),
+            idle_timeout_s=idle_timeout_s,
+            max_queue=None if max_queue is None else int(max_queue),
+            read_timeout_s=read_timeout_s,
+            model_path=model_path,
+            log_path=str(self.paths.endpoint_dir(name) / "server.log"),
+            warning=host_warning(host),
             # the server stops itself at expires_at (serve/__main__.py)
-            ttl_s=ttl_s, expires_at=None if ttl_s is None else now + ttl_s,
+            ttl_s=ttl_s,
+            expires_at=None if ttl_s is None else now + ttl_s,
         )
         existing = self.store.add_endpoint(record)
         if existing is not None:
@@ -120,8 +132,10 @@ class LocalEndpoints:
                 if not registry_miss.message.startswith("no registered model named"):
                     raise registry_miss from None  # the name is registered, the version is not: its message lists them
                 # one sentence and one hint: both misses say "`finetui model list`", which said twice reads as a stutter
-                raise NotFound(f"no model named {ref!r} in workspace {self.paths.root}: neither registered nor in the catalog "
-                               "(`finetui model list` shows them)") from None
+                raise NotFound(
+                    f"no model named {ref!r} in workspace {self.paths.root}: neither registered nor in the catalog "
+                    "(`finetui model list` shows them)"
+                ) from None
             if not c.path:
                 raise InvalidInput(f"model {c.ref} has no local files ({c.source}); only local models can be served here")
             found = (c.ref, c.path)
@@ -136,15 +150,19 @@ class LocalEndpoints:
         return self._catalog
 
     def _spawn(self, name: str) -> None:
-        argv = procs.python_module_argv(
-            "finetui.core.local.serve", "--workspace", str(self.paths.root), "--endpoint", name
-        )
+        argv = procs.python_module_argv("finetui.core.local.serve", "--workspace", str(self.paths.root), "--endpoint", name)
         folder = self.paths.endpoint_dir(name)
         (folder / "state.json").unlink(missing_ok=True)
         pid, started = procs.spawn_detached(
-            argv, log_path=folder / "server.log", cwd=folder,
-            env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                 "TRANSFORMERS_VERBOSITY": "error"},
+            argv,
+            log_path=folder / "server.log",
+            cwd=folder,
+            env={
+                "HF_HUB_OFFLINE": "1",
+                "TOKENIZERS_PARALLELISM": "false",
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                "TRANSFORMERS_VERBOSITY": "error",
+            },
         )
         self.store.update_endpoint(name, pid=pid, pid_start_time=started, started_at=time.time(), last_request_at=None)
 
@@ -218,16 +236,24 @@ class LocalEndpoints:
         """The endpoint plus local details (host, port, model folder, log path) for `endpoint show`."""
         rec = self._record(name)
         ep = self._view(rec)
-        return {"endpoint": ep, "host": rec.host, "port": rec.port, "model_path": rec.model_path,
-                "log_path": self._log_path(rec), "swagger_uri": _server_url(rec) + "/swagger",
-                "warning": rec.warning}
+        return {
+            "endpoint": ep,
+            "host": rec.host,
+            "port": rec.port,
+            "model_path": rec.model_path,
+            "log_path": self._log_path(rec),
+            "swagger_uri": _server_url(rec) + "/swagger",
+            "warning": rec.warning,
+        }
 
     def keys(self, name: str) -> EndpointKeys:
         self._stored(name)
         try:
             primary, secondary = read_keys(self.paths.endpoint_dir(name) / "keys.json")
         except (OSError, ValueError, KeyError):
-            raise NotFound(f"the keys of endpoint {name} are missing; `finetui endpoint regenerate-keys {name}` makes new ones") from None
+            raise NotFound(
+                f"the keys of endpoint {name} are missing; `finetui endpoint regenerate-keys {name}` makes new ones"
+            ) from None
         return EndpointKeys(primary=primary, secondary=secondary)
 
     def regenerate_keys(self, name: str, which: str) -> EndpointKeys:
@@ -262,13 +288,16 @@ class LocalEndpoints:
 
         ep = self.get(name)
         if ep.state is not EndpointState.SUCCEEDED:
-            raise OperationFailed(f"endpoint {name} is {ep.state.value}" + (f": {ep.error}" if ep.error else ""),
-                                  hint=f"`finetui endpoint restart {name}`")
+            raise OperationFailed(
+                f"endpoint {name} is {ep.state.value}" + (f": {ep.error}" if ep.error else ""),
+                hint=f"`finetui endpoint restart {name}`",
+            )
         key = self.keys(name).primary
         assert ep.scoring_uri is not None  # create records it, before the server can succeed
         try:
-            resp = httpx.post(ep.scoring_uri, json=body, headers={"Authorization": f"Bearer {key}"},
-                              timeout=ep.request_timeout_ms / 1000 + 10)
+            resp = httpx.post(
+                ep.scoring_uri, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=ep.request_timeout_ms / 1000 + 10
+            )
         except httpx.HTTPError as exc:
             raise OperationFailed(f"could not reach {ep.scoring_uri}: {type(exc).__name__}") from None
         raise_for_response(resp, ep.scoring_uri, name)
@@ -281,15 +310,17 @@ class LocalEndpoints:
         if rec.state is EndpointState.DELETING:
             raise Conflict(f"endpoint {name} is being deleted")
         if rec.expires_at and time.time() >= rec.expires_at:
-            raise Conflict(f"endpoint {name} has {rec.error or 'expired'}; its time to live is over: "
-                           f"delete it and create it again")
+            raise Conflict(
+                f"endpoint {name} has {rec.error or 'expired'}; its time to live is over: delete it and create it again"
+            )
         self.store.update_endpoint(name, state=EndpointState.UPDATING.value, error=None)
         self._stop_process(rec)
         if port_open(rec.host, rec.port):  # someone else took the port meanwhile
             port = free_port(rec.host)
             base = f"http://{url_host(rec.host)}:{port}"
-            self.store.update_endpoint(name, port=port, scoring_uri=f"{base}/score",
-                                       openapi_uri=f"{base}/openapi.json", base_url=f"{base}/v1")
+            self.store.update_endpoint(
+                name, port=port, scoring_uri=f"{base}/score", openapi_uri=f"{base}/openapi.json", base_url=f"{base}/v1"
+            )
         with open(self._log_path(rec), "a", encoding="utf-8") as fh:
             fh.write(f"--- restart at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
         self._spawn(name)

@@ -52,8 +52,11 @@ def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
             rows = rows[: record.max_rows]
         if not rows:
             raise ValueError(f"{record.test_file}: no row ends with an assistant reply to compare against")
-        sides = [(side, ref, path) for side, ref, path in (("model", record.model, record.model_path),
-                                                           ("base", record.base, record.base_path)) if ref]
+        sides = [
+            (side, ref, path)
+            for side, ref, path in (("model", record.model, record.model_path), ("base", record.base, record.base_path))
+            if ref
+        ]
         log(f"evaluation {name}: {len(rows)} rows of {record.test_file}; " + ", ".join(f"{s} {ref}" for s, ref, _ in sides))
         total = 2 * len(rows) * len(sides)  # a generation pass and a loss pass per row and side
         move(JobStatus.RUNNING, total=total, done=0)
@@ -73,14 +76,15 @@ def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
                 if done % 4 == 0 or done == total:
                     move(None, done=done)
 
-            scores, per_row = score_model(ref, path or "", rows, spec, max_new_tokens=record.max_new_tokens,
-                                          log=log, step=step)
+            scores, per_row = score_model(ref, path or "", rows, spec, max_new_tokens=record.max_new_tokens, log=log, step=step)
             results[side] = per_row
             current = store.get_eval(name)
             earlier = current.scores if isinstance(current, EvalRecord) else {}
             move(None, scores={**earlier, side: scores})
-            log(f"{side} {ref}: loss {scores.loss:.4f}, exact match {scores.exact_matches}/{scores.rows}, "
-                f"contains {scores.contains_matches}/{scores.rows}, ROUGE-L {scores.rouge_l:.3f}, chrF {scores.chrf:.3f}")
+            log(
+                f"{side} {ref}: loss {scores.loss:.4f}, exact match {scores.exact_matches}/{scores.rows}, "
+                f"contains {scores.contains_matches}/{scores.rows}, ROUGE-L {scores.rouge_l:.3f}, chrF {scores.chrf:.3f}"
+            )
         rows_path = _write_rows(folder / ROWS_NAME, rows, results)
         move(JobStatus.COMPLETED, done=total, phase="done", rows_path=str(rows_path), ended_at=time.time(), error=None)
         log(f"evaluation completed; per-row results in {rows_path}")
@@ -110,8 +114,15 @@ def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
             out = {"row": i + 1, "prompt": prompt, "reference": reference}
             for side, per_row in results.items():
                 r = per_row[i]
-                out[side] = {"reply": r.reply, "exact": r.exact, "contains": r.contains, "rouge_l": r.rouge_l, "chrf": r.chrf,
-                             "loss": r.loss_sum / r.tokens if r.tokens else None, "tokens": r.tokens}
+                out[side] = {
+                    "reply": r.reply,
+                    "exact": r.exact,
+                    "contains": r.contains,
+                    "rouge_l": r.rouge_l,
+                    "chrf": r.chrf,
+                    "loss": r.loss_sum / r.tokens if r.tokens else None,
+                    "tokens": r.tokens,
+                }
             fh.write(json.dumps(out, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return path

@@ -52,8 +52,14 @@ def load_model(path: str | Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def assistant_losses(model: Any, tokenizer: Any, conversations: list[list[dict[str, Any]]], spec: FineTuneSpec,
-                     log: Callable[[str], None], step: Callable[[], None]) -> list[tuple[float, int]]:
+def assistant_losses(
+    model: Any,
+    tokenizer: Any,
+    conversations: list[list[dict[str, Any]]],
+    spec: FineTuneSpec,
+    log: Callable[[str], None],
+    step: Callable[[], None],
+) -> list[tuple[float, int]]:
     """(summed loss, assistant tokens) per conversation, through the training collation."""
     import torch
 
@@ -68,12 +74,17 @@ def assistant_losses(model: Any, tokenizer: Any, conversations: list[list[dict[s
     masking = mask_rows(tokenizer, conversations)  # the same loss mask training uses
     log(masking.describe(max_length))
     with tempfile.TemporaryDirectory(prefix="finetui-eval-") as scratch:
-        config = build_config(spec, plan_device(), output_dir=Path(scratch), max_length=max_length,
-                              train_rows=len(conversations), has_eval=True)
+        config = build_config(
+            spec, plan_device(), output_dir=Path(scratch), max_length=max_length, train_rows=len(conversations), has_eval=True
+        )
         rows = _dataset(masking)
         # SFTTrainer insists on a training set; the rows stand in for it and are never trained on
         trainer = _trainer_class(Throughput())(
-            model=model, args=config, train_dataset=rows, eval_dataset=rows, processing_class=tokenizer,
+            model=model,
+            args=config,
+            train_dataset=rows,
+            eval_dataset=rows,
+            processing_class=tokenizer,
         )
         loader = trainer.get_eval_dataloader()
         out: list[tuple[float, int]] = []
@@ -88,8 +99,10 @@ def assistant_losses(model: Any, tokenizer: Any, conversations: list[list[dict[s
                 out.append((float(loss), int((labels != -100).sum())))
                 step()
     if len(out) != len(conversations):  # TRL drops rows whose reply was cut off entirely
-        raise ValueError(f"{len(conversations) - len(out)} of {len(conversations)} rows have no reply tokens within "
-                         f"max_length {config.max_length}; shorten their prompts or raise max_seq_length")
+        raise ValueError(
+            f"{len(conversations) - len(out)} of {len(conversations)} rows have no reply tokens within "
+            f"max_length {config.max_length}; shorten their prompts or raise max_seq_length"
+        )
     return out
 
 
@@ -107,8 +120,16 @@ def text_scores(replies: list[str], references: list[str]) -> list[tuple[float, 
     return out
 
 
-def score_model(ref: str, path: str | Path, rows: list[tuple[list[dict[str, Any]], str]], spec: FineTuneSpec, *,
-                max_new_tokens: int, log: Callable[[str], None], step: Callable[[], None]) -> tuple[EvalScores, list[RowScore]]:
+def score_model(
+    ref: str,
+    path: str | Path,
+    rows: list[tuple[list[dict[str, Any]], str]],
+    spec: FineTuneSpec,
+    *,
+    max_new_tokens: int,
+    log: Callable[[str], None],
+    step: Callable[[], None],
+) -> tuple[EvalScores, list[RowScore]]:
     """Score ``path`` on ``(prompt messages, reference)`` rows; ``step`` is called once per row and pass."""
     from .demo.evaluate import answers
 
@@ -122,8 +143,15 @@ def score_model(ref: str, path: str | Path, rows: list[tuple[list[dict[str, Any]
     losses = assistant_losses(model, tokenizer, [p + [{"role": "assistant", "content": r}] for p, r in rows], spec, log, step)
     texts = text_scores(replies, references)
     per_row = [
-        RowScore(loss_sum=ls, tokens=n, reply=reply, exact=exact_match(reply, ref), contains=contains_reference(reply, ref),
-                 rouge_l=rouge, chrf=chrf)
+        RowScore(
+            loss_sum=ls,
+            tokens=n,
+            reply=reply,
+            exact=exact_match(reply, ref),
+            contains=contains_reference(reply, ref),
+            rouge_l=rouge,
+            chrf=chrf,
+        )
         for (ls, n), reply, ref, (rouge, chrf) in zip(losses, replies, references, texts)
     ]
     tokens = sum(r.tokens for r in per_row)
@@ -132,9 +160,16 @@ def score_model(ref: str, path: str | Path, rows: list[tuple[list[dict[str, Any]
     exact = sum(r.exact for r in per_row)
     contains = sum(r.contains for r in per_row)
     scores = EvalScores(
-        model=ref, rows=len(per_row), tokens=tokens, loss=loss,
+        model=ref,
+        rows=len(per_row),
+        tokens=tokens,
+        loss=loss,
         perplexity=math.exp(min(loss, 700.0)) if loss is not None else None,
-        exact_match=exact / count, exact_matches=exact, contains=contains / count, contains_matches=contains,
-        rouge_l=sum(r.rouge_l for r in per_row) / count, chrf=sum(r.chrf for r in per_row) / count,
+        exact_match=exact / count,
+        exact_matches=exact,
+        contains=contains / count,
+        contains_matches=contains,
+        rouge_l=sum(r.rouge_l for r in per_row) / count,
+        chrf=sum(r.chrf for r in per_row) / count,
     )
     return scores, per_row

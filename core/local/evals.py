@@ -32,15 +32,23 @@ ROWS_NAME = "rows.jsonl"
 MAX_ROWS_LIMIT = 1_000_000
 MAX_NEW_TOKENS_LIMIT = 4096
 
+
 class LocalEvals:
     def __init__(self, paths: WorkspacePaths, store: Store, catalog: Any) -> None:
         self.paths = paths
         self.store = store
         self.catalog = catalog
         self.runs = DetachedRuns[EvalRecord](
-            kind="evaluation", process="evaluation", module="finetui.core.local.eval_runner", flag="eval",
-            workspace=paths.root, get_record=store.get_eval, list_records=store.list_evals,
-            update_if=store.update_eval_if, log_path=lambda name: self.eval_dir(name) / LOG_NAME, active=ACTIVE_STATUSES,
+            kind="evaluation",
+            process="evaluation",
+            module="finetui.core.local.eval_runner",
+            flag="eval",
+            workspace=paths.root,
+            get_record=store.get_eval,
+            list_records=store.list_evals,
+            update_if=store.update_eval_if,
+            log_path=lambda name: self.eval_dir(name) / LOG_NAME,
+            active=ACTIVE_STATUSES,
             missing=lambda name: f"no evaluation named {name!r} in {paths.root}; `finetui eval list` shows them",
         )
 
@@ -67,20 +75,22 @@ class LocalEvals:
         name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
         folder = self.eval_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        self.store.put_eval(EvalRecord(
-            name=name,
-            status=JobStatus.NOT_STARTED,
-            model=model.ref,
-            model_path=model.path,
-            base=base.ref if base else None,
-            base_path=base.path if base else None,
-            model_defaults=dict((base or model).model_specific_defaults),
-            test_file=str(test_file),
-            max_rows=request.max_rows,
-            max_new_tokens=request.max_new_tokens,
-            created_at=time.time(),
-            phase="queued",
-        ))
+        self.store.put_eval(
+            EvalRecord(
+                name=name,
+                status=JobStatus.NOT_STARTED,
+                model=model.ref,
+                model_path=model.path,
+                base=base.ref if base else None,
+                base_path=base.path if base else None,
+                model_defaults=dict((base or model).model_specific_defaults),
+                test_file=str(test_file),
+                max_rows=request.max_rows,
+                max_new_tokens=request.max_new_tokens,
+                created_at=time.time(),
+                phase="queued",
+            )
+        )
         self.runs.start(name, cwd=folder)
         self.store.update_eval_if(name, (JobStatus.NOT_STARTED.value,), status=JobStatus.QUEUED.value)
         return self.get(name)
@@ -139,6 +149,13 @@ class LocalEvals:
 def to_run(r: EvalRecord | Damaged) -> EvalRun:
     """An evaluation's record as a typed run; a damaged record shows as Damaged under its name, alone."""
     if isinstance(r, Damaged):
-        return EvalRun(name=r.name, status=JobStatus.DAMAGED, model="", base=None, test_file="", created_at=0.0,
-                       error=f"the evaluation's record in the workspace database is damaged ({r.why}); others are unaffected")
+        return EvalRun(
+            name=r.name,
+            status=JobStatus.DAMAGED,
+            model="",
+            base=None,
+            test_file="",
+            created_at=0.0,
+            error=f"the evaluation's record in the workspace database is damaged ({r.why}); others are unaffected",
+        )
     return public(r, EvalRun)

@@ -23,7 +23,9 @@ def extend_job(jobs: LocalJobs, name: str, epochs: float) -> tuple[Job, str]:
         raise InvalidInput(f"--epochs {quote(epochs)}: use more than 0 and at most {MAX_EXTRA_EPOCHS}")
     job = jobs.get(name)
     if job.status is not JobStatus.COMPLETED:
-        raise Conflict(f"job {name} is {job.status.value}; only a Completed job can be extended (`job resume` continues a stopped one)")
+        raise Conflict(
+            f"job {name} is {job.status.value}; only a Completed job can be extended (`job resume` continues a stopped one)"
+        )
     spec = dict(job.spec)
     if int(spec.get("max_steps", -1)) > 0:
         raise InvalidInput(f"job {name} ran for max_steps={spec['max_steps']}; extend continues epoch-based jobs only")
@@ -31,6 +33,14 @@ def extend_job(jobs: LocalJobs, name: str, epochs: float) -> tuple[Job, str]:
     if not done:
         raise Conflict(f"job {name} kept no complete checkpoint to continue from")
     spec["num_train_epochs"] = float(spec.get("num_train_epochs", 0)) + float(epochs)
-    request = JobRequest(model=job.model, train_file=job.train_file, test_file=job.test_file, spec=spec,
-                         spec_source=f"job {name}", experiment=job.experiment, resume_from=str(done[-1]), extends=job.name)
+    request = JobRequest(
+        model=job.model,
+        train_file=job.train_file,
+        test_file=job.test_file,
+        spec=spec,
+        spec_source=f"job {name}",
+        experiment=job.experiment,
+        resume_from=str(done[-1]),
+        extends=job.name,
+    )
     return jobs.submit(request), str(done[-1])

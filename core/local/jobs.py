@@ -47,9 +47,16 @@ class LocalJobs:
         self.store = store
         self.catalog = catalog
         self.runs = DetachedRuns[JobRecord](
-            kind="job", process="runner", module="finetui.core.local.runner", flag="job", workspace=paths.root,
-            get_record=store.get_job, list_records=store.list_jobs,
-            update_if=store.update_job_if, log_path=lambda name: paths.job_dir(name) / LOG_RELPATH, active=ACTIVE_STATUSES,
+            kind="job",
+            process="runner",
+            module="finetui.core.local.runner",
+            flag="job",
+            workspace=paths.root,
+            get_record=store.get_job,
+            list_records=store.list_jobs,
+            update_if=store.update_job_if,
+            log_path=lambda name: paths.job_dir(name) / LOG_RELPATH,
+            active=ACTIVE_STATUSES,
             missing=lambda name: f"no job named {name!r} in {paths.root}; `finetui job list` shows the jobs",
             # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
             on_gone=lambda record: remove_incomplete_checkpoints(paths.job_dir(record.name)),
@@ -212,7 +219,16 @@ def _new_job_name(model_name: str) -> str:
 
 def _to_job(r: JobRecord | Damaged) -> Job:
     if isinstance(r, Damaged):
-        return Job(name=r.name, display_name=r.name, status=JobStatus.DAMAGED, backend="local", model="", train_file="",
-                   test_file=None, spec={}, created_at=0.0,
-                   error=f"the job's record in the workspace database is damaged ({r.why}); other jobs are unaffected")
+        return Job(
+            name=r.name,
+            display_name=r.name,
+            status=JobStatus.DAMAGED,
+            backend="local",
+            model="",
+            train_file="",
+            test_file=None,
+            spec={},
+            created_at=0.0,
+            error=f"the job's record in the workspace database is damaged ({r.why}); other jobs are unaffected",
+        )
     return public(r, Job)

@@ -145,12 +145,17 @@ def make_callback(log: Callable[[str], None], metrics: MetricsFile, throughput: 
     from transformers import TrainerCallback
 
     class _Reporter(TrainerCallback):
-        def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                           **kwargs: Any) -> None:
+        def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
             throughput.reset()
 
-        def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                   logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        def on_log(
+            self,
+            args: TrainingArguments,
+            state: TrainerState,
+            control: TrainerControl,
+            logs: dict[str, float] | None = None,
+            **kwargs: Any,
+        ) -> None:
             logs = logs or {}
             step, epoch = state.global_step, state.epoch
             where = f"step {step}/{state.max_steps} | epoch {epoch or 0:.2f}"

@@ -74,7 +74,9 @@ def save_mlflow_model(
             _save_with_mlflow(model, tokenizer, tmp, metadata)
         except Exception as exc:  # mlflow missing or unable to work offline: write the layout ourselves
             if log:
-                log(f"mlflow.transformers.save_model failed ({type(exc).__name__}: {str(exc)[:200]}); writing the MLflow layout directly")
+                log(
+                    f"mlflow.transformers.save_model failed ({type(exc).__name__}: {str(exc)[:200]}); writing the MLflow layout directly"
+                )
             shutil.rmtree(tmp, ignore_errors=True)
             _save_layout(model, tokenizer, tmp, metadata)
         _check_layout(tmp)

@@ -21,7 +21,16 @@ from ..workspace import WorkspacePaths
 from ..faults import fault_point
 from .registry_files import STAGING_PREFIX, copy_in, fsync_dir, make_read_only, new_staging, remove_tree, sweep_stale_staging
 from .storage_errors import os_storage_error
-from .store import DAMAGED, Store, delete_registered, insert_registered, next_registered_version, parse_record, registered_exists, registered_rows
+from .store import (
+    DAMAGED,
+    Store,
+    delete_registered,
+    insert_registered,
+    next_registered_version,
+    parse_record,
+    registered_exists,
+    registered_rows,
+)
 
 
 class LocalRegistry:
@@ -131,7 +140,9 @@ class LocalRegistry:
         name, version = check_ref("model", ref)
         versions = self.list(name)
         if not versions:
-            raise NotFound(f"no registered model named {name!r} in workspace {self.paths.root}; `finetui model list` shows the catalog")
+            raise NotFound(
+                f"no registered model named {name!r} in workspace {self.paths.root}; `finetui model list` shows the catalog"
+            )
         if not version:
             return max(versions, key=lambda m: int(m.version))
         for m in versions:

@@ -33,7 +33,7 @@ def new_staging(registry: Path) -> Path:
 
 def staging_is_stale(folder: Path) -> bool:
     """True when the register that owns ``folder`` is no longer running."""
-    parts = folder.name[len(STAGING_PREFIX):].split("-")
+    parts = folder.name[len(STAGING_PREFIX) :].split("-")
     try:
         pid = int(parts[0])
     except (ValueError, IndexError):

@@ -36,8 +36,15 @@ def resume_job(jobs: LocalJobs, name: str) -> Job:
     # and a crash here leaves a job that reads as Failed again rather than Queued forever
     me = os.getpid()
     updated = jobs.store.update_job_if(
-        name, RESUMABLE, status=JobStatus.QUEUED.value, resume_from=str(last), error=None, ended_at=None, pid=me,
-        pid_start_time=procs.process_start_time(me), resumed=[*record.resumed, last.name],
+        name,
+        RESUMABLE,
+        status=JobStatus.QUEUED.value,
+        resume_from=str(last),
+        error=None,
+        ended_at=None,
+        pid=me,
+        pid_start_time=procs.process_start_time(me),
+        resumed=[*record.resumed, last.name],
     )
     if updated is None:
         raise Conflict(f"job {name} changed while resuming it; try again")

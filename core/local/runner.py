@@ -97,9 +97,18 @@ def run_job(paths: WorkspacePaths, store: Store, record: JobRecord) -> int:
 
         if not record.model_path:
             raise ValueError("the job's record names no local model folder")
-        result = train(job_dir, record.model_path, train_file, test_file, spec,
-                       log=log, metrics=metrics, on_phase=on_phase, on_masking=on_masking,
-                       resume_from=record.resume_from)
+        result = train(
+            job_dir,
+            record.model_path,
+            train_file,
+            test_file,
+            spec,
+            log=log,
+            metrics=metrics,
+            on_phase=on_phase,
+            on_masking=on_masking,
+            resume_from=record.resume_from,
+        )
         duration = time.time() - started
         if move(JobStatus.COMPLETED, output_path=result.output_path, ended_at=time.time(), error=None):
             log(f"job completed in {duration:.1f} s; model at {result.output_path}")
@@ -159,8 +168,14 @@ def _prepare_data(job_dir: Path, record: JobRecord, log: JobLog) -> tuple[Path, 
     return train, test
 
 
-def detached_main(argv: list[str] | None, module: str, flag: str, kind: str, read: Callable[[Store, str], R | Damaged | None],
-                  run: Callable[[WorkspacePaths, Store, R], int]) -> int:
+def detached_main(
+    argv: list[str] | None,
+    module: str,
+    flag: str,
+    kind: str,
+    read: Callable[[Store, str], R | Damaged | None],
+    run: Callable[[WorkspacePaths, Store, R], int],
+) -> int:
     """The command line of a detached process (``python -m MODULE --workspace WS --FLAG NAME``): ``run`` on the
     record ``read`` finds, with the signals handled as above; a missing or damaged record is one line, exit 2."""
     label = f"finetui {'runner' if kind == 'job' else kind + ' runner'}"

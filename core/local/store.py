@@ -68,10 +68,8 @@ class _Table(Generic[R]):
 
 
 _JOBS: _Table[JobRecord] = _Table("jobs", "job", "status", JobRecord.from_dict, lambda r: r.status.value)
-_EVALS: _Table[EvalRecord] = _Table("evals", "evaluation", "status", EvalRecord.from_dict, lambda r: r.status.value,
-                                    ("model",))
-_ENDPOINTS: _Table[EndpointRecord] = _Table("endpoints", "endpoint", "state", EndpointRecord.from_dict,
-                                            lambda r: r.state.value)
+_EVALS: _Table[EvalRecord] = _Table("evals", "evaluation", "status", EvalRecord.from_dict, lambda r: r.status.value, ("model",))
+_ENDPOINTS: _Table[EndpointRecord] = _Table("endpoints", "endpoint", "state", EndpointRecord.from_dict, lambda r: r.state.value)
 
 
 class Store:
@@ -87,9 +85,7 @@ class Store:
         with self._mapped():
             self._conn().executescript(_SCHEMA)
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _mapped(self) -> Iterator[None]:
@@ -164,20 +160,28 @@ class Store:
                 raise KeyError(name)
             record = table.parse(*row)
             if isinstance(record, Damaged):
-                raise StorageError(f"the {table.kind} {name!r} has a damaged record in {self.path} ({record.why}); "
-                                   "other records are unaffected")
+                raise StorageError(
+                    f"the {table.kind} {name!r} has a damaged record in {self.path} ({record.why}); other records are unaffected"
+                )
             if allowed_from is not None and table.state_of(record) not in allowed_from:
                 return None
             # replace() refuses a field the record does not have; reading back turns "Failed" into JobStatus.FAILED
             record = table.read(dataclasses.replace(record, **changes).to_dict())
-            db.execute(f"UPDATE {table.sql} SET {table.column} = ?, record = ? WHERE name = ?",
-                       (table.state_of(record), json.dumps(record.to_dict()), name))
+            db.execute(
+                f"UPDATE {table.sql} SET {table.column} = ?, record = ? WHERE name = ?",
+                (table.state_of(record), json.dumps(record.to_dict()), name),
+            )
         return record
 
     def _insert(self, db: sqlite3.Connection, table: _Table[R], record: R, verb: str = "INSERT") -> None:
         names = ("name", table.column, *table.columns, "created_at", "record")
-        values = (record.name, table.state_of(record), *(getattr(record, c) for c in table.columns),
-                  record.created_at or time.time(), json.dumps(record.to_dict()))
+        values = (
+            record.name,
+            table.state_of(record),
+            *(getattr(record, c) for c in table.columns),
+            record.created_at or time.time(),
+            json.dumps(record.to_dict()),
+        )
         db.execute(f"{verb} INTO {table.sql}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
 
     def _changed(self, table: _Table[R], name: str, changes: dict[str, Any]) -> R:
@@ -185,8 +189,7 @@ class Store:
         assert record is not None  # no state condition, so it always changes
         return record
 
-    def _changed_if(self, table: _Table[R], name: str, allowed_from: tuple[str, ...] | None,
-                    changes: dict[str, Any]) -> R | None:
+    def _changed_if(self, table: _Table[R], name: str, allowed_from: tuple[str, ...] | None, changes: dict[str, Any]) -> R | None:
         try:
             return self._change(table, name, allowed_from, changes)
         except KeyError:

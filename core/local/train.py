@@ -144,11 +144,16 @@ def train(
     train_rows = read_messages(train_file)
     test_rows = read_messages(test_file) if test_file else None
     log(f"model: {model_path}")
-    log(f"data: {len(train_rows)} training rows from {train_file}"
-        + (f", {len(test_rows)} test rows from {test_file}" if test_rows else ", no test file (no evaluation)"))
-    log(f"device: {plan.name}" + (f" ({plan.kernels})" if plan.kernels else "")
+    log(
+        f"data: {len(train_rows)} training rows from {train_file}"
+        + (f", {len(test_rows)} test rows from {test_file}" if test_rows else ", no test file (no evaluation)")
+    )
+    log(
+        f"device: {plan.name}"
+        + (f" ({plan.kernels})" if plan.kernels else "")
         + f", {plan.threads} CPU thread{'s' if plan.threads != 1 else ''}, "
-        + ("bf16" if plan.bf16 else "fp16" if plan.fp16 else "fp32"))
+        + ("bf16" if plan.bf16 else "fp16" if plan.fp16 else "fp32")
+    )
     if spec.apply_deepspeed:
         log("apply_deepspeed ignored locally: DeepSpeed is for the azure backend's multi-GPU clusters")
     if spec.num_nodes_finetune > 1:
@@ -175,14 +180,26 @@ def train(
     trainable, total = _count_parameters(model)
     log(f"parameters: {trainable:,} trainable of {total:,} ({100 * trainable / max(1, total):.2f}%)")
     per_epoch, total_steps = schedule(spec, len(train_rows))
-    log(f"spec: epochs {spec.num_train_epochs:g}, max_steps {spec.max_steps}, batch {spec.per_device_train_batch_size}"
+    log(
+        f"spec: epochs {spec.num_train_epochs:g}, max_steps {spec.max_steps}, batch {spec.per_device_train_batch_size}"
         f" x accumulation {spec.gradient_accumulation_steps}, lr {spec.learning_rate:g} ({spec.lr_scheduler_type}),"
         f" warmup {spec.warmup_ratio:g}, max_length {max_length}, "
-        + (f"LoRA r {spec.lora_r} alpha {spec.lora_alpha} dropout {spec.lora_dropout:g}" if spec.apply_lora else "full fine-tuning")
-        + f"; {total_steps} steps, {per_epoch} per epoch")
+        + (
+            f"LoRA r {spec.lora_r} alpha {spec.lora_alpha} dropout {spec.lora_dropout:g}"
+            if spec.apply_lora
+            else "full fine-tuning"
+        )
+        + f"; {total_steps} steps, {per_epoch} per epoch"
+    )
 
-    config = build_config(spec, plan, output_dir=job_dir / CHECKPOINTS_DIR, max_length=max_length,
-                          train_rows=len(train_rows), has_eval=bool(test_rows))
+    config = build_config(
+        spec,
+        plan,
+        output_dir=job_dir / CHECKPOINTS_DIR,
+        max_length=max_length,
+        train_rows=len(train_rows),
+        has_eval=bool(test_rows),
+    )
     throughput = Throughput()
     from .early_stop import describe_stop, early_stopping_callbacks
 
@@ -209,10 +226,12 @@ def train(
     state = trainer.state
     eval_loss = _final_eval_loss(trainer) if test_rows else None
     rate = throughput.overall()
-    log(f"training done: {state.global_step} steps, {state.epoch or 0:.2f} epochs in {train_seconds:.1f} s"
+    log(
+        f"training done: {state.global_step} steps, {state.epoch or 0:.2f} epochs in {train_seconds:.1f} s"
         + (f", train loss {output.training_loss:.4f}" if output.training_loss is not None else "")
         + (f", final eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
-        + (f", {rate:.0f} tok/s" if rate else ""))
+        + (f", {rate:.0f} tok/s" if rate else "")
+    )
 
     stopped = describe_stop(spec, state, total_steps) if test_rows else None
     if stopped:

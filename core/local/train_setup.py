@@ -101,8 +101,9 @@ def schedule(spec: FineTuneSpec, rows: int) -> tuple[int, int]:
     return per_epoch, total
 
 
-def build_config(spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_length: int,
-                 train_rows: int, has_eval: bool) -> Any:
+def build_config(
+    spec: FineTuneSpec, plan: DevicePlan, *, output_dir: Path, max_length: int, train_rows: int, has_eval: bool
+) -> Any:
     from trl import SFTConfig
 
     per_epoch, total = schedule(spec, train_rows)

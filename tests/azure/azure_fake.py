@@ -28,13 +28,19 @@ MGMT = "https://management.azure.com"
 API = f"https://{LOC}.api.azureml.ms"
 BLOB = "https://fakestore.blob.core.windows.net"
 SCORING_HOST = f"{LOC}.inference.ml.azure.com"
-SYSTEM = {"createdAt": "2026-01-01T00:00:00+00:00", "createdBy": "ana", "createdByType": "User",
-          "lastModifiedAt": "2026-01-01T00:00:00+00:00", "lastModifiedBy": "ana", "lastModifiedByType": "User"}
+SYSTEM = {
+    "createdAt": "2026-01-01T00:00:00+00:00",
+    "createdBy": "ana",
+    "createdByType": "User",
+    "lastModifiedAt": "2026-01-01T00:00:00+00:00",
+    "lastModifiedBy": "ana",
+    "lastModifiedByType": "User",
+}
 
 PHI3_TAGS = {
     "finetune_compute_allow_list": "['Standard_NC6s_v3', 'Standard_NC12s_v3', 'Standard_NC24s_v3', 'Standard_NC24rs_v3', "
-                                   "'Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', "
-                                   "'Standard_ND96asr_v4', 'Standard_ND40rs_v2']",
+    "'Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4', 'Standard_NC96ads_A100_v4', "
+    "'Standard_ND96asr_v4', 'Standard_ND40rs_v2']",
     "inference_compute_allow_list": "['Standard_NC6s_v3', 'Standard_NC24ads_A100_v4']",
     "model_specific_defaults": "{'apply_deepspeed': 'true', 'apply_lora': 'true', 'deepspeed_stage': 2, 'learning_rate': 2e-05}",
     "task": "chat-completion",
@@ -90,8 +96,11 @@ def _ok(body: Any, status: int = 200, headers: dict | None = None):
 
 
 def _err(status: int, code: str, message: str, headers: dict | None = None):
-    return _ok({"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}, status,
-               {"x-ms-response-type": "error", **(headers or {})})
+    return _ok(
+        {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}},
+        status,
+        {"x-ms-response-type": "error", **(headers or {})},
+    )
 
 
 def _listed(items: Any):
@@ -171,44 +180,91 @@ class FakeAzure:
             "id": f"azureml://registries/azureml/models/{name}/versions/{version}",
             "name": version,
             "type": "models",
-            "properties": {"description": f"{name} foundation model", "tags": dict(tags or {}), "properties": {},
-                           "isArchived": False, "isAnonymous": False, "flavors": {"python_function": {"data": {}}},
-                           "modelType": "mlflow_model",
-                           "modelUri": f"azureml://registries/azureml/models/{name}/versions/{version}"},
+            "properties": {
+                "description": f"{name} foundation model",
+                "tags": dict(tags or {}),
+                "properties": {},
+                "isArchived": False,
+                "isAnonymous": False,
+                "flavors": {"python_function": {"data": {}}},
+                "modelType": "mlflow_model",
+                "modelUri": f"azureml://registries/azureml/models/{name}/versions/{version}",
+            },
             "systemData": SYSTEM,
         }
 
-    def add_workspace_model(self, name: str, version: str, tags: dict[str, str] | None = None,
-                            path: str | None = None) -> None:
+    def add_workspace_model(self, name: str, version: str, tags: dict[str, str] | None = None, path: str | None = None) -> None:
         """A model registered in the workspace, as the service stores a job output's registration."""
         self.models[(name, version)] = {
-            "id": f"{WS_ID}/models/{name}/versions/{version}", "name": version,
-            "type": "Microsoft.MachineLearningServices/workspaces/models/versions", "systemData": SYSTEM,
-            "properties": {"modelType": "mlflow_model", "tags": dict(tags or {}), "description": f"{name} v{version}",
-                           "modelUri": path or f"azureml://jobs/job-{version}/outputs/trained_model",
-                           "flavors": {"python_function": {"data": {}}}, "provisioningState": "Succeeded"}}
+            "id": f"{WS_ID}/models/{name}/versions/{version}",
+            "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+            "systemData": SYSTEM,
+            "properties": {
+                "modelType": "mlflow_model",
+                "tags": dict(tags or {}),
+                "description": f"{name} v{version}",
+                "modelUri": path or f"azureml://jobs/job-{version}/outputs/trained_model",
+                "flavors": {"python_function": {"data": {}}},
+                "provisioningState": "Succeeded",
+            },
+        }
 
     def add_compute(self, name: str, vm_size: str, state: str = "Succeeded", max_nodes: int = 2) -> None:
         self.computes[name] = {
-            "id": f"{WS_ID}/computes/{name}", "name": name, "type": "Microsoft.MachineLearningServices/workspaces/computes",
-            "location": LOC, "tags": {}, "identity": None, "sku": None, "systemData": SYSTEM,
-            "properties": {"computeType": "AmlCompute", "computeLocation": LOC, "provisioningState": state,
-                           "description": None, "disableLocalAuth": True, "isAttachedCompute": False,
-                           "properties": {"vmSize": vm_size.upper(), "vmPriority": "Dedicated", "osType": "Linux",
-                                          "scaleSettings": {"maxNodeCount": max_nodes, "minNodeCount": 0,
-                                                            "nodeIdleTimeBeforeScaleDown": "PT2M"},
-                                          "currentNodeCount": 0, "targetNodeCount": 0, "allocationState": "Steady",
-                                          "nodeStateCounts": {"idleNodeCount": 0, "runningNodeCount": 0,
-                                                              "preparingNodeCount": 0, "unusableNodeCount": 0,
-                                                              "leavingNodeCount": 0, "preemptedNodeCount": 0},
-                                          "enableNodePublicIp": True}},
+            "id": f"{WS_ID}/computes/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/computes",
+            "location": LOC,
+            "tags": {},
+            "identity": None,
+            "sku": None,
+            "systemData": SYSTEM,
+            "properties": {
+                "computeType": "AmlCompute",
+                "computeLocation": LOC,
+                "provisioningState": state,
+                "description": None,
+                "disableLocalAuth": True,
+                "isAttachedCompute": False,
+                "properties": {
+                    "vmSize": vm_size.upper(),
+                    "vmPriority": "Dedicated",
+                    "osType": "Linux",
+                    "scaleSettings": {"maxNodeCount": max_nodes, "minNodeCount": 0, "nodeIdleTimeBeforeScaleDown": "PT2M"},
+                    "currentNodeCount": 0,
+                    "targetNodeCount": 0,
+                    "allocationState": "Steady",
+                    "nodeStateCounts": {
+                        "idleNodeCount": 0,
+                        "runningNodeCount": 0,
+                        "preparingNodeCount": 0,
+                        "unusableNodeCount": 0,
+                        "leavingNodeCount": 0,
+                        "preemptedNodeCount": 0,
+                    },
+                    "enableNodePublicIp": True,
+                },
+            },
         }
 
-    def add_vm_size(self, name: str, gpus: int, memory_gb: float = 220.0, vcpus: int = 24,
-                    family: str = "standardNCADSA100v4Family") -> None:
-        self.vm_sizes.append({"name": name, "family": family, "vCPUs": vcpus, "gpus": gpus,
-                              "osVhdSizeMB": 1047552, "maxResourceVolumeMB": 65536, "memoryGB": memory_gb,
-                              "lowPriorityCapable": True, "premiumIO": True, "supportedComputeTypes": ["AmlCompute"]})
+    def add_vm_size(
+        self, name: str, gpus: int, memory_gb: float = 220.0, vcpus: int = 24, family: str = "standardNCADSA100v4Family"
+    ) -> None:
+        self.vm_sizes.append(
+            {
+                "name": name,
+                "family": family,
+                "vCPUs": vcpus,
+                "gpus": gpus,
+                "osVhdSizeMB": 1047552,
+                "maxResourceVolumeMB": 65536,
+                "memoryGB": memory_gb,
+                "lowPriorityCapable": True,
+                "premiumIO": True,
+                "supportedComputeTypes": ["AmlCompute"],
+            }
+        )
 
     def fail(self, method: str, pattern: str, status: int, code: str, message: str, times: int = 1, **headers: str) -> None:
         self.faults.append(Fault(method, pattern, status, code, message, times, headers))
@@ -217,8 +273,9 @@ class FakeAzure:
         """Answer the next ``times`` matching requests with ``reply`` (e.g. a recorded error entry)."""
         self.faults.append(Fault(method, pattern, reply[0], "", "", times, {}, reply))
 
-    def step(self, job: str, step: str, status: str, start: str | None = None, end: str | None = None,
-             created: str | None = None) -> None:
+    def step(
+        self, job: str, step: str, status: str, start: str | None = None, end: str | None = None, created: str | None = None
+    ) -> None:
         """Move one step along: its status and (ISO) start and end times, as run history reports them."""
         run = self.runs[f"{job}-{step}"]
         run["status"] = status
@@ -250,20 +307,42 @@ class FakeAzure:
     # -- registry ------------------------------------------------------------------------------
     @route("GET", r"/registrymanagement/v1\.0/registries/([^/]+)/discovery")
     def registry_discovery(self, req, name):
-        return _ok({"registryId": "00000000-0000-0000-0000-0000000000aa", "registryName": name, "tenantId": SUB,
-                    "primaryRegion": LOC, "regions": [LOC], "subscriptionId": SUB, "resourceGroup": REGISTRY_RG,
-                    "workspaceName": None, "primaryRegionResourceProviderUri": f"https://cert-{LOC}.experiments.azureml.net/",
-                    "registryFqdns": {LOC: {"uri": API}}, "intellectualPropertyPublisher": None})
+        return _ok(
+            {
+                "registryId": "00000000-0000-0000-0000-0000000000aa",
+                "registryName": name,
+                "tenantId": SUB,
+                "primaryRegion": LOC,
+                "regions": [LOC],
+                "subscriptionId": SUB,
+                "resourceGroup": REGISTRY_RG,
+                "workspaceName": None,
+                "primaryRegionResourceProviderUri": f"https://cert-{LOC}.experiments.azureml.net/",
+                "registryFqdns": {LOC: {"uri": API}},
+                "intellectualPropertyPublisher": None,
+            }
+        )
 
     @route("GET", _REG + r"/models")
     def registry_model_list(self, req):
         out = []
         for name, versions in sorted(self.registry_models.items()):
             latest = max(versions, key=lambda v: int(v) if v.isdigit() else 0)
-            out.append({"id": f"azureml://registries/azureml/models/{name}", "name": name, "type": "models",
-                        "properties": {"description": versions[latest]["properties"]["description"],
-                                       "tags": versions[latest]["properties"]["tags"], "properties": {},
-                                       "isArchived": False, "latestVersion": latest}, "systemData": SYSTEM})
+            out.append(
+                {
+                    "id": f"azureml://registries/azureml/models/{name}",
+                    "name": name,
+                    "type": "models",
+                    "properties": {
+                        "description": versions[latest]["properties"]["description"],
+                        "tags": versions[latest]["properties"]["tags"],
+                        "properties": {},
+                        "isArchived": False,
+                        "latestVersion": latest,
+                    },
+                    "systemData": SYSTEM,
+                }
+            )
         return _ok({"value": out})
 
     @route("GET", _REG + r"/models/([^/]+)/versions")
@@ -286,12 +365,19 @@ class FakeAzure:
             "name": "0.0.65",
             "type": "components",
             "properties": {
-                "description": "Pipeline component for chat completion", "tags": {}, "properties": {},
-                "isArchived": False, "isAnonymous": False,
+                "description": "Pipeline component for chat completion",
+                "tags": {},
+                "properties": {},
+                "isArchived": False,
+                "isAnonymous": False,
                 "componentSpec": {
                     "$schema": "https://azuremlschemas.azureedge.net/latest/pipelineComponent.schema.json",
-                    "name": "chat_completion_pipeline", "version": "0.0.65", "display_name": "Chat Completion Pipeline",
-                    "type": "pipeline", "is_deterministic": True, "inputs": copy.deepcopy(PIPELINE_INPUTS),
+                    "name": "chat_completion_pipeline",
+                    "version": "0.0.65",
+                    "display_name": "Chat Completion Pipeline",
+                    "type": "pipeline",
+                    "is_deterministic": True,
+                    "inputs": copy.deepcopy(PIPELINE_INPUTS),
                     "outputs": {"mlflow_model_folder": {"type": "mlflow_model"}},
                     "jobs": {},
                 },
@@ -314,13 +400,27 @@ class FakeAzure:
     # -- workspace, compute, storage -------------------------------------------------------------
     @route("GET", _WS)
     def workspace(self, req):
-        return _ok({"id": WS_ID, "name": WS, "type": "Microsoft.MachineLearningServices/workspaces", "location": LOC,
-                    "tags": {}, "properties": {"friendlyName": WS, "provisioningState": "Succeeded",
-                                               "discoveryUrl": f"{API}/discovery", "workspaceId": SUB,
-                                               "storageAccount": "fakestore",
-                                               "mlFlowTrackingUri": f"azureml://{LOC}.api.azureml.ms/mlflow/v1.0{WS_ID}"},
-                    "identity": {"type": "SystemAssigned"}, "kind": "Default", "sku": {"name": "Basic", "tier": "Basic"},
-                    "systemData": SYSTEM})
+        return _ok(
+            {
+                "id": WS_ID,
+                "name": WS,
+                "type": "Microsoft.MachineLearningServices/workspaces",
+                "location": LOC,
+                "tags": {},
+                "properties": {
+                    "friendlyName": WS,
+                    "provisioningState": "Succeeded",
+                    "discoveryUrl": f"{API}/discovery",
+                    "workspaceId": SUB,
+                    "storageAccount": "fakestore",
+                    "mlFlowTrackingUri": f"azureml://{LOC}.api.azureml.ms/mlflow/v1.0{WS_ID}",
+                },
+                "identity": {"type": "SystemAssigned"},
+                "kind": "Default",
+                "sku": {"name": "Basic", "tier": "Basic"},
+                "systemData": SYSTEM,
+            }
+        )
 
     @route("GET", r"/discovery")
     def discovery(self, req):
@@ -340,8 +440,12 @@ class FakeAzure:
         size = props["properties"]["vmSize"]
         priority = props["properties"].get("vmPriority") or "Dedicated"
         if priority == "Dedicated" and self.refuse_dedicated:
-            return _err(400, "QuotaExceeded", f"Not enough quota available for {size} (dedicated cores) in "
-                        f"SubscriptionId {SUB}. Current usage/limit: 0/0. Additional requested: 24.")
+            return _err(
+                400,
+                "QuotaExceeded",
+                f"Not enough quota available for {size} (dedicated cores) in "
+                f"SubscriptionId {SUB}. Current usage/limit: 0/0. Additional requested: 24.",
+            )
         self.compute_bodies[name] = req.json()
         scale = props["properties"].get("scaleSettings") or {}
         self.add_compute(name, size, max_nodes=int(scale.get("maxNodeCount", 1)))
@@ -356,22 +460,40 @@ class FakeAzure:
 
     def add_usage(self, name: str, used: int, limit: int) -> None:
         """A quota as ``usages`` reports it: a VM family's cores, or the region's low-priority cores."""
-        self.usages.append({"id": f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}/"
-                                  f"usages/{name}", "amlWorkspaceLocation": LOC,
-                            "type": "Microsoft.MachineLearningServices/totalCores/usages", "unit": "Count",
-                            "currentValue": used, "limit": limit,
-                            "name": {"value": name, "localizedValue": f"{name} cores"}})
+        self.usages.append(
+            {
+                "id": f"/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}/usages/{name}",
+                "amlWorkspaceLocation": LOC,
+                "type": "Microsoft.MachineLearningServices/totalCores/usages",
+                "unit": "Count",
+                "currentValue": used,
+                "limit": limit,
+                "name": {"value": name, "localizedValue": f"{name} cores"},
+            }
+        )
 
     @route("GET", _SUB + r"/locations/([^/]+)/vmSizes")
     def vm_size_list(self, req, location):
         return _listed(self.vm_sizes)
 
     def _datastore(self) -> dict:
-        return {"id": f"{WS_ID}/datastores/workspaceblobstore", "name": "workspaceblobstore",
-                "type": "Microsoft.MachineLearningServices/workspaces/datastores", "systemData": SYSTEM,
-                "properties": {"datastoreType": "AzureBlob", "accountName": "fakestore", "containerName": "workspace-container",
-                               "endpoint": "core.windows.net", "protocol": "https", "isDefault": True,
-                               "credentials": {"credentialsType": "AccountKey"}, "description": None, "tags": {}}}
+        return {
+            "id": f"{WS_ID}/datastores/workspaceblobstore",
+            "name": "workspaceblobstore",
+            "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+            "systemData": SYSTEM,
+            "properties": {
+                "datastoreType": "AzureBlob",
+                "accountName": "fakestore",
+                "containerName": "workspace-container",
+                "endpoint": "core.windows.net",
+                "protocol": "https",
+                "isDefault": True,
+                "credentials": {"credentialsType": "AccountKey"},
+                "description": None,
+                "tags": {},
+            },
+        }
 
     @route("GET", _WS + r"/datastores")
     def datastore_list(self, req):
@@ -404,7 +526,11 @@ class FakeAzure:
     def blob_get(self, req, container, path):
         key = f"/{container}/{path}"
         if key not in self.blobs:
-            return 404, {"x-ms-error-code": "BlobNotFound", "Content-Type": "application/xml"}, b"<Error><Code>BlobNotFound</Code></Error>"
+            return (
+                404,
+                {"x-ms-error-code": "BlobNotFound", "Content-Type": "application/xml"},
+                b"<Error><Code>BlobNotFound</Code></Error>",
+            )
         data = self.blobs[key]
         if container == "logs" and self.drop_log_reads:
             self.drop_log_reads -= 1
@@ -416,12 +542,20 @@ class FakeAzure:
             start = int(re.match(r"bytes=(\d+)-", rng).group(1))
             if start >= len(data):
                 return 416, {"Content-Type": "application/xml"}, b""
-            return 206, {"Content-Type": "text/plain", "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}, data[start:]
+            return (
+                206,
+                {"Content-Type": "text/plain", "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"},
+                data[start:],
+            )
         return 200, {"Content-Type": "text/plain"}, data
 
     @route("GET", r"/(workspace-container)")
     def blob_list(self, req, container):
-        return 200, {"Content-Type": "application/xml"}, b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs /></EnumerationResults>'
+        return (
+            200,
+            {"Content-Type": "application/xml"},
+            b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs /></EnumerationResults>',
+        )
 
     # -- jobs ------------------------------------------------------------------------------------------
     def _job_view(self, name: str) -> dict:
@@ -434,18 +568,32 @@ class FakeAzure:
         self.job_bodies[name] = body
         props = body["properties"]
         props["status"] = "NotStarted"
-        props["services"] = {"Studio": {"endpoint": f"https://ml.azure.com/runs/{name}?wsid={WS_ID}", "jobServiceType": "Studio"},
-                             "Tracking": {"endpoint": f"azureml://{LOC}.api.azureml.ms/mlflow/v1.0{WS_ID}", "jobServiceType": "Tracking"}}
+        props["services"] = {
+            "Studio": {"endpoint": f"https://ml.azure.com/runs/{name}?wsid={WS_ID}", "jobServiceType": "Studio"},
+            "Tracking": {"endpoint": f"azureml://{LOC}.api.azureml.ms/mlflow/v1.0{WS_ID}", "jobServiceType": "Tracking"},
+        }
         props.setdefault("properties", {})
-        self.jobs[name] = {"id": f"{WS_ID}/jobs/{name}", "name": name, "type": "Microsoft.MachineLearningServices/workspaces/jobs",
-                           "properties": props, "systemData": SYSTEM}
+        self.jobs[name] = {
+            "id": f"{WS_ID}/jobs/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": props,
+            "systemData": SYSTEM,
+        }
         self.job_gets[name] = 0
         node = next(iter((props.get("jobs") or {}).values()), {})
         target = ((node.get("inputs") or {}).get("compute_finetune") or {}).get("value") or "gpu-cluster"
         for i, step in enumerate(STEPS):
             run_id = f"{name}-{step}"
-            self.runs[run_id] = {"runId": run_id, "parent": name, "displayName": step, "status": "NotStarted",
-                                 "createdUtc": f"2026-01-01T00:0{i}:00+00:00", "order": i, "target": target}
+            self.runs[run_id] = {
+                "runId": run_id,
+                "parent": name,
+                "displayName": step,
+                "status": "NotStarted",
+                "createdUtc": f"2026-01-01T00:0{i}:00+00:00",
+                "order": i,
+                "target": target,
+            }
         return _ok(self._job_view(name), 201)
 
     def advance(self, name: str, status: str) -> None:
@@ -459,8 +607,13 @@ class FakeAzure:
         """Steps up to ``through`` start and end, in pipeline order; ``through`` ends ``last`` (with ``error``)."""
         for i, step in enumerate(STEPS[: STEPS.index(through) + 1]):
             done = step == through
-            self.step(job, step, last if done else "Completed", f"2026-01-01T00:{10 * i:02d}:00+00:00",
-                      f"2026-01-01T00:{10 * i + 9:02d}:00+00:00" if not done or last in ("Completed", "Failed") else None)
+            self.step(
+                job,
+                step,
+                last if done else "Completed",
+                f"2026-01-01T00:{10 * i:02d}:00+00:00",
+                f"2026-01-01T00:{10 * i + 9:02d}:00+00:00" if not done or last in ("Completed", "Failed") else None,
+            )
             if done and error:
                 self.runs[f"{job}-{step}"]["error"] = {"error": {"code": "UserError", "message": error}}
 
@@ -485,21 +638,45 @@ class FakeAzure:
             if run["parent"] == name and run["status"] not in ("Completed", "Failed"):
                 run["status"] = "Canceled"
         op = self._new_op("Succeeded")
-        return 202, {"Location": f"{MGMT}/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}/mfeOperationResults/{op}",
-                     "Retry-After": "1"}, b""
+        return (
+            202,
+            {
+                "Location": f"{MGMT}/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}/mfeOperationResults/{op}",
+                "Retry-After": "1",
+            },
+            b"",
+        )
 
     def _run_body(self, run: dict) -> dict:
-        return {"runId": run["runId"], "rootRunId": run["parent"], "parentRunId": run["parent"], "status": run["status"],
-                "displayName": run["displayName"], "name": run["displayName"], "runType": "azureml.StepRun",
-                "createdUtc": run["createdUtc"], "experimentId": "00000000-0000-0000-0000-0000000000e1",
-                "target": run.get("target", "gpu-cluster"), "startTimeUtc": run.get("start"), "endTimeUtc": run.get("end"), "properties": {}, "tags": {}, "error": run.get("error"),
-                "runDefinition": None, "computeRequest": None, "createdBy": None,
-                "warnings": None, "revision": 1, "statusRevision": 1}
+        return {
+            "runId": run["runId"],
+            "rootRunId": run["parent"],
+            "parentRunId": run["parent"],
+            "status": run["status"],
+            "displayName": run["displayName"],
+            "name": run["displayName"],
+            "runType": "azureml.StepRun",
+            "createdUtc": run["createdUtc"],
+            "experimentId": "00000000-0000-0000-0000-0000000000e1",
+            "target": run.get("target", "gpu-cluster"),
+            "startTimeUtc": run.get("start"),
+            "endTimeUtc": run.get("end"),
+            "properties": {},
+            "tags": {},
+            "error": run.get("error"),
+            "runDefinition": None,
+            "computeRequest": None,
+            "createdBy": None,
+            "warnings": None,
+            "revision": 1,
+            "statusRevision": 1,
+        }
 
     @route("GET", _HIST + r"/runs/([^/]+)/children")
     def run_children(self, req, name):
-        kids = sorted((r for r in self.runs.values() if r["parent"] == name and r["status"] != "NotStarted"),
-                      key=lambda r: r["order"])
+        kids = sorted(
+            (r for r in self.runs.values() if r["parent"] == name and r["status"] != "NotStarted"), key=lambda r: r["order"]
+        )
         return _ok({"value": [self._run_body(r) for r in kids]})
 
     @route("GET", _HIST + r"/runs/([^/]+)/details")
@@ -507,13 +684,30 @@ class FakeAzure:
         run = self.runs.get(run_id)
         if run is None:
             if run_id in self.jobs:
-                return _ok({"runId": run_id, "status": self.jobs[run_id]["properties"]["status"], "logFiles": {},
-                            "target": "gpu-cluster"})
+                return _ok(
+                    {
+                        "runId": run_id,
+                        "status": self.jobs[run_id]["properties"]["status"],
+                        "logFiles": {},
+                        "target": "gpu-cluster",
+                    }
+                )
             return _err(404, "UserError", f"Run {run_id} not found")
-        files = {k.split(f"/logs/{run_id}/", 1)[1]: f"{BLOB}{k}?sv=2021&sr=b&sig=fake"
-                 for k in self.blobs if k.startswith(f"/logs/{run_id}/")}
-        return _ok({"runId": run_id, "status": run["status"], "logFiles": files, "target": "gpu-cluster",
-                    "error": run.get("error"), "warnings": None})
+        files = {
+            k.split(f"/logs/{run_id}/", 1)[1]: f"{BLOB}{k}?sv=2021&sr=b&sig=fake"
+            for k in self.blobs
+            if k.startswith(f"/logs/{run_id}/")
+        }
+        return _ok(
+            {
+                "runId": run_id,
+                "status": run["status"],
+                "logFiles": files,
+                "target": "gpu-cluster",
+                "error": run.get("error"),
+                "warnings": None,
+            }
+        )
 
     # -- models -------------------------------------------------------------------------------------------
     @route("PUT", _WS + r"/models/([^/]+)/versions/([^/]+)")
@@ -523,9 +717,13 @@ class FakeAzure:
         props.setdefault("tags", {})
         if not props.get("flavors"):  # the service reads MLmodel and fills these in for mlflow models
             props["flavors"] = {"python_function": {"data": {"loader_module": "mlflow.transformers"}}}
-        self.models[(name, version)] = {"id": f"{WS_ID}/models/{name}/versions/{version}", "name": version,
-                                        "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
-                                        "properties": {**props, "provisioningState": "Succeeded"}, "systemData": SYSTEM}
+        self.models[(name, version)] = {
+            "id": f"{WS_ID}/models/{name}/versions/{version}",
+            "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+            "properties": {**props, "provisioningState": "Succeeded"},
+            "systemData": SYSTEM,
+        }
         return _ok(self.models[(name, version)], 201)
 
     @route("GET", _WS + r"/models/([^/]+)/versions/([^/]+)")
@@ -543,10 +741,23 @@ class FakeAzure:
     @route("GET", _WS + r"/models")
     def model_list(self, req):
         names = sorted({n for n, _ in self.models})
-        return _ok({"value": [{"id": f"{WS_ID}/models/{n}", "name": n, "type": "Microsoft.MachineLearningServices/workspaces/models",
-                               "properties": {"latestVersion": max((v for m, v in self.models if m == n), key=_version_order),
-                                              "tags": {}},
-                               "systemData": SYSTEM} for n in names]})
+        return _ok(
+            {
+                "value": [
+                    {
+                        "id": f"{WS_ID}/models/{n}",
+                        "name": n,
+                        "type": "Microsoft.MachineLearningServices/workspaces/models",
+                        "properties": {
+                            "latestVersion": max((v for m, v in self.models if m == n), key=_version_order),
+                            "tags": {},
+                        },
+                        "systemData": SYSTEM,
+                    }
+                    for n in names
+                ]
+            }
+        )
 
     # -- endpoints --------------------------------------------------------------------------------------------
     def _new_op(self, status: str, error: dict | None = None) -> str:
@@ -557,9 +768,12 @@ class FakeAzure:
 
     def _lro_headers(self, op: str) -> dict:
         base = f"{MGMT}/subscriptions/{SUB}/providers/Microsoft.MachineLearningServices/locations/{LOC}"
-        return {"Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op}?api-version=2024-01-01-preview",
-                "Location": f"{base}/mfeOperationResults/{op}?api-version=2024-01-01-preview",
-                "x-ms-async-operation-timeout": "PT30M", "Retry-After": "1"}
+        return {
+            "Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op}?api-version=2024-01-01-preview",
+            "Location": f"{base}/mfeOperationResults/{op}?api-version=2024-01-01-preview",
+            "x-ms-async-operation-timeout": "PT30M",
+            "Retry-After": "1",
+        }
 
     @route("PUT", _WS + r"/onlineEndpoints/([^/]+)")
     def endpoint_put(self, req, name):
@@ -569,11 +783,17 @@ class FakeAzure:
         props["provisioningState"] = "Creating" if existing is None else "Updating"
         props["scoringUri"] = f"https://{name}.{SCORING_HOST}/score"
         props["swaggerUri"] = f"https://{name}.{SCORING_HOST}/swagger.json"
-        self.endpoints[name] = {"id": f"{WS_ID}/onlineEndpoints/{name}", "name": name, "location": LOC,
-                                "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-                                "tags": body.get("tags") or (existing or {}).get("tags", {}),
-                                "identity": {"type": "SystemAssigned"}, "kind": "Managed",
-                                "properties": props, "systemData": SYSTEM}
+        self.endpoints[name] = {
+            "id": f"{WS_ID}/onlineEndpoints/{name}",
+            "name": name,
+            "location": LOC,
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "tags": body.get("tags") or (existing or {}).get("tags", {}),
+            "identity": {"type": "SystemAssigned"},
+            "kind": "Managed",
+            "properties": props,
+            "systemData": SYSTEM,
+        }
         op = self._new_op("Succeeded")
         reply = copy.deepcopy(self.endpoints[name])
         self.endpoints[name]["properties"]["provisioningState"] = "Succeeded"
@@ -612,13 +832,22 @@ class FakeAzure:
         props["provisioningState"] = "Creating"
         # defaults the service fills in (as in recording 07)
         props.setdefault("scaleSettings", {"scaleType": "Default"})
-        props.setdefault("readinessProbe", {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S",
-                                            "period": "PT10S", "initialDelay": "PT10S"})
+        props.setdefault(
+            "readinessProbe",
+            {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S", "initialDelay": "PT10S"},
+        )
         props.setdefault("endpointComputeType", "Managed")
-        self.deployments[(endpoint, name)] = {"id": f"{WS_ID}/onlineEndpoints/{endpoint}/deployments/{name}", "name": name,
-                                              "location": LOC, "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
-                                              "tags": body.get("tags", {}), "sku": body.get("sku"), "kind": "Managed",
-                                              "properties": props, "systemData": SYSTEM}
+        self.deployments[(endpoint, name)] = {
+            "id": f"{WS_ID}/onlineEndpoints/{endpoint}/deployments/{name}",
+            "name": name,
+            "location": LOC,
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+            "tags": body.get("tags", {}),
+            "sku": body.get("sku"),
+            "kind": "Managed",
+            "properties": props,
+            "systemData": SYSTEM,
+        }
         op = self._new_op("Succeeded")
         reply = copy.deepcopy(self.deployments[(endpoint, name)])
         self.deployments[(endpoint, name)]["properties"]["provisioningState"] = "Succeeded"
@@ -656,8 +885,9 @@ class FakeAzure:
         return 200, {"Content-Type": "application/json"}, b"null"
 
     def log_metric(self, run_id: str, key: str, value: float, step: int) -> None:
-        self.metrics.setdefault(run_id, []).append({"key": key, "value": value, "step": step,
-                                                     "timestamp": 1767225600000 + step * 1000})
+        self.metrics.setdefault(run_id, []).append(
+            {"key": key, "value": value, "step": step, "timestamp": 1767225600000 + step * 1000}
+        )
 
     @route("GET", r"/mlflow/v1\.0" + _WS + r"/api/2\.0/mlflow/runs/get")
     def mlflow_run(self, req):
@@ -674,8 +904,14 @@ class FakeAzure:
 
     @route("POST", r"/score")
     def score(self, req):
-        self.scored.append({"host": req.host, "auth": "Authorization" in req.headers, "body": req.json(),
-                            "deployment": req.headers.get("azureml-model-deployment")})
+        self.scored.append(
+            {
+                "host": req.host,
+                "auth": "Authorization" in req.headers,
+                "body": req.json(),
+                "deployment": req.headers.get("azureml-model-deployment"),
+            }
+        )
         return _ok(self.score_reply)
 
 

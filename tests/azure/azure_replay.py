@@ -60,8 +60,9 @@ def to_fake_request(prepared: requests.PreparedRequest) -> FakeRequest:
     else:  # a stream (blob uploads send file objects)
         data = body.read() if hasattr(body, "read") else b"".join(body)
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    return FakeRequest(prepared.method.upper(), prepared.url, parts.hostname or "", unquote(parts.path),
-                       query, dict(prepared.headers), data)
+    return FakeRequest(
+        prepared.method.upper(), prepared.url, parts.hostname or "", unquote(parts.path), query, dict(prepared.headers), data
+    )
 
 
 class DispatchAdapter(BaseAdapter):

@@ -33,16 +33,25 @@ def backend(fake, tmp_path, monkeypatch):
     from finetui.core.azure.backend import AzureBackend
 
     monkeypatch.chdir(tmp_path)  # the SDK reads git info from the working directory
-    return AzureBackend(subscription_id=SUB, resource_group=RG, workspace_name=WS, credential=FakeCredential(),
-                        transport=fake.transport, retry_backoff_factor=0.01)
+    return AzureBackend(
+        subscription_id=SUB,
+        resource_group=RG,
+        workspace_name=WS,
+        credential=FakeCredential(),
+        transport=fake.transport,
+        retry_backoff_factor=0.01,
+    )
 
 
 @pytest.fixture
 def chat_files(tmp_path):
     import json
 
-    row = {"prompt": "Say hi", "prompt_id": "p1",
-           "messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}]}
+    row = {
+        "prompt": "Say hi",
+        "prompt_id": "p1",
+        "messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}],
+    }
     train, test = tmp_path / "train_sft.jsonl", tmp_path / "test_sft.jsonl"
     train.write_text("\n".join(json.dumps({**row, "prompt_id": f"p{i}"}) for i in range(4)) + "\n")
     test.write_text(json.dumps(row) + "\n")
@@ -88,6 +97,7 @@ def azure_cli(tmp_path):
     cwd = tmp_path / "project"
     (cwd / ".azureml").mkdir(parents=True)
     (cwd / ".azureml" / "config.json").write_text(
-        json.dumps({"subscription_id": SUB, "resource_group": RG, "workspace_name": WS}))
+        json.dumps({"subscription_id": SUB, "resource_group": RG, "workspace_name": WS})
+    )
     yield AzureCli(fake, login, server, cwd, azure_env(server, tmp_path))
     server.close()

@@ -40,7 +40,12 @@ async def test_panes_show_the_azure_workspace(backend, fake):
         computes = app.query_one("#compute-table", DataTable)
         await _wait(pilot, lambda: computes.row_count >= 1)
         await pilot.press("r")
-        await _wait(pilot, lambda: "NC24ads" in _text(app, "#fit-report").replace("nc24ads", "NC24ads") or "gpu-a100" in _text(app, "#fit-report"))
+        await _wait(
+            pilot,
+            lambda: (
+                "NC24ads" in _text(app, "#fit-report").replace("nc24ads", "NC24ads") or "gpu-a100" in _text(app, "#fit-report")
+            ),
+        )
 
         print("FIT", _text(app, "#fit-report"))
         await pilot.press("4")
@@ -157,8 +162,7 @@ async def test_launch_form_shows_the_cluster_price_and_the_job_cost_range(backen
 
     train = tmp_path / "train.jsonl"
     train.write_text(json.dumps({"messages": [{"role": "user", "content": "hi " * 2000}]}) + "\n")
-    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(tmp_path / "local-ws"),
-                     clock=lambda: 1_760_000_100.0)
+    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(tmp_path / "local-ws"), clock=lambda: 1_760_000_100.0)
     async with app.run_test(size=(120, 40)) as pilot:
         await _wait(pilot, lambda: app.mounted and app.selected_model is not None)
         await pilot.press("t")

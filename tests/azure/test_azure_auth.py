@@ -13,9 +13,19 @@ from azure_replay import FakeCredential, install
 
 from finetui.core.azure.auth import build_credential, decode_claims, describe_identity
 
-ENV = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME",
-       "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
-       "AZURE_POD_IDENTITY_AUTHORITY_HOST")
+ENV = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_USERNAME",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+)
 
 
 @pytest.fixture
@@ -33,8 +43,12 @@ def test_no_credentials_device_code_prompt_reaches_callback(monkeypatch, no_cred
     chain = build_credential(lambda url, code, expires: prompts.append((url, code, expires)), transport=transport)
     who = describe_identity(chain)
     assert prompts and prompts[0][:2] == (VERIFY_URL, USER_CODE)
-    assert who == {"credential": "device code", "tenant_id": "11111111-2222-3333-4444-555555555555",
-                   "object_id": "99999999-8888-7777-6666-555555555555", "user": "ana@contoso.example"}
+    assert who == {
+        "credential": "device code",
+        "tenant_id": "11111111-2222-3333-4444-555555555555",
+        "object_id": "99999999-8888-7777-6666-555555555555",
+        "user": "ana@contoso.example",
+    }
     assert [f.split(":")[0] for f in chain.failures] == ["Azure CLI", "environment", "managed identity"]
     # the browser is never involved: only the device-code endpoints were used
     assert not any("authorize" in s for s in login.seen)
@@ -87,7 +101,10 @@ def test_whoami_names_credential_and_workspace(backend):
     who = backend.whoami()
     assert who["credential"] == "FakeCredential" and who["user"] == "ana@contoso.example"
     assert (who["subscription_id"], who["resource_group"], who["workspace_name"]) == (
-        "00000000-0000-0000-0000-000000000000", "rg1", "ws1")
+        "00000000-0000-0000-0000-000000000000",
+        "rg1",
+        "ws1",
+    )
 
 
 def test_decode_claims_tolerates_garbage():

@@ -33,9 +33,15 @@ def world(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".azureml").mkdir()
     (tmp_path / ".azureml" / "config.json").write_text(
-        json.dumps({"subscription_id": SUB, "resource_group": RG, "workspace_name": WS}))
-    for name in ("FINETUI_AZURE_SUBSCRIPTION", "FINETUI_AZURE_RESOURCE_GROUP", "FINETUI_AZURE_WORKSPACE_NAME",
-                 "FINETUI_AZURE_CONFIG", "FINETUI_AZURE_REGISTRY"):
+        json.dumps({"subscription_id": SUB, "resource_group": RG, "workspace_name": WS})
+    )
+    for name in (
+        "FINETUI_AZURE_SUBSCRIPTION",
+        "FINETUI_AZURE_RESOURCE_GROUP",
+        "FINETUI_AZURE_WORKSPACE_NAME",
+        "FINETUI_AZURE_CONFIG",
+        "FINETUI_AZURE_REGISTRY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AZURE_TENANT_ID", "11111111-2222-3333-4444-555555555555")
     monkeypatch.setenv("AZURE_CLIENT_ID", "22222222-0000-0000-0000-000000000000")
@@ -88,9 +94,15 @@ def test_no_workspace_is_exit_2(world, tmp_path, monkeypatch):
 def test_steps_and_logs(world, tmp_path):
     import json as _json
 
-    row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    row = {
+        "prompt": "hi",
+        "prompt_id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    }
     (tmp_path / "train.jsonl").write_text(_json.dumps(row) + "\n")
-    result = run("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train.jsonl", "--compute", "gpu-a100", "--json")
+    result = run(
+        "job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train.jsonl", "--compute", "gpu-a100", "--json"
+    )
     assert result.exit_code == 0, result.output
     name = json.loads(result.stdout)["name"]
     world.advance(name, "Running")
@@ -110,10 +122,12 @@ def test_endpoint_commands_on_azure(world, tmp_path, monkeypatch):
     from azure.core.pipeline.transport import RequestsTransport
 
     monkeypatch.setattr(RequestsTransport, "sleep", lambda self, duration: None)  # LRO polls, at once
-    world.models[("ft", "1")] = {"id": f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/"
-                                       f"workspaces/{WS}/models/ft/versions/1",
-                                 "name": "1", "properties": {"modelType": "mlflow_model", "tags": {},
-                                                             "flavors": {"python_function": {"data": {}}}}}
+    world.models[("ft", "1")] = {
+        "id": f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/"
+        f"workspaces/{WS}/models/ft/versions/1",
+        "name": "1",
+        "properties": {"modelType": "mlflow_model", "tags": {}, "flavors": {"python_function": {"data": {}}}},
+    }
     created = run("endpoint", "create", "ep1", "--model", "ft:1", "--json")
     assert created.exit_code == 0, created.output
     assert json.loads(created.stdout)["state"] == "Succeeded", (created.stdout, created.stderr)

@@ -25,10 +25,12 @@ def _golden_text(entry: dict) -> str:
 
 
 def _register_ft(world) -> None:  # noqa: F811
-    world.models[("ft", "1")] = {"id": f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/"
-                                       f"workspaces/{WS}/models/ft/versions/1",
-                                 "name": "1", "properties": {"modelType": "mlflow_model", "tags": {},
-                                                             "flavors": {"python_function": {"data": {}}}}}
+    world.models[("ft", "1")] = {
+        "id": f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/"
+        f"workspaces/{WS}/models/ft/versions/1",
+        "name": "1",
+        "properties": {"modelType": "mlflow_model", "tags": {}, "flavors": {"python_function": {"data": {}}}},
+    }
 
 
 def _flow(world, tmp_path, monkeypatch) -> list[dict]:  # noqa: F811
@@ -62,8 +64,17 @@ def test_az_ml_lines_match_the_golden_files(world, tmp_path, monkeypatch):  # no
     log_text = (Path(os.environ["FINETUI_WORKSPACE"]) / "history.jsonl").read_text()
     assert "fake-key-1" not in log_text and "fake-key-2" not in log_text
     assert [e["action"] for e in entries][::-1] == [
-        "model show", "compute list", "job list", "endpoint create", "endpoint invoke", "endpoint keys",
-        "endpoint regenerate-keys", "endpoint logs", "endpoint list", "endpoint delete"]
+        "model show",
+        "compute list",
+        "job list",
+        "endpoint create",
+        "endpoint invoke",
+        "endpoint keys",
+        "endpoint regenerate-keys",
+        "endpoint logs",
+        "endpoint list",
+        "endpoint delete",
+    ]
     for entry in entries:
         assert entry["backend"] == "azure" and entry["outcome"] == "ok"
         assert entry["finetui"].startswith("finetui --workspace ")
@@ -146,15 +157,19 @@ def test_ttl_watcher_deletes_the_endpoint_when_its_time_is_over(world, tmp_path,
     status_file = status_path(local_ws, "ep1")
     deadline = time.monotonic() + 180
     while json.loads(status_file.read_text())["state"] == "watching" or not out.exists():
-        assert time.monotonic() < deadline, (status_file.with_suffix(".log").read_text() if status_file.with_suffix(".log")
-                                             .exists() else "no watcher log")
+        assert time.monotonic() < deadline, (
+            status_file.with_suffix(".log").read_text() if status_file.with_suffix(".log").exists() else "no watcher log"
+        )
         time.sleep(0.2)
     status = json.loads(status_file.read_text())
     assert (status["state"], status["reason"]) == ("deleted", "deleted: expired (ttl 3s)")
     assert status["finished_at"] >= status["expires_at"]
     served = json.loads(out.read_text())
-    assert ["DELETE", f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/"
-                      f"{WS}/onlineEndpoints/ep1"] in served["requests"]
+    assert [
+        "DELETE",
+        f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/"
+        f"{WS}/onlineEndpoints/ep1",
+    ] in served["requests"]
     assert served["endpoints"] == [] and served["unhandled"] == []
     text = run("endpoint", "show", "ep1").stdout
     assert "ttl watcher:  deleted" in text and "expired (ttl 3s)" in text
@@ -175,7 +190,11 @@ def test_compute_check_shows_price_and_estimated_job_cost(world, tmp_path):  # n
     table = shipped()
     per_hour = table["prices"]["azure"]["Standard_NC24ads_A100_v4"]
     rate = table["throughput_tokens_per_s"]["azure"]["Standard_NC24ads_A100_v4"]
-    assert (out["price"]["sku"], out["price"]["per_hour"], out["price"]["currency"]) == ("Standard_NC24ads_A100_v4", per_hour, "USD")
+    assert (out["price"]["sku"], out["price"]["per_hour"], out["price"]["currency"]) == (
+        "Standard_NC24ads_A100_v4",
+        per_hour,
+        "USD",
+    )
     est = out["job_estimate"]
     tokens = train.stat().st_size // 4
     epochs = out["spec"]["num_train_epochs"]

@@ -17,8 +17,13 @@ from finetui.core.prices import shipped
 
 def _endpoint(world, name: str, instance_type: str, created: datetime) -> None:  # noqa: F811
     path = f"{WS_ID}/onlineEndpoints/{name}"
-    body = json.dumps({"location": LOC, "tags": {"finetui.model": "ft:1", "finetui.instance_type": instance_type},
-                       "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}}}).encode()
+    body = json.dumps(
+        {
+            "location": LOC,
+            "tags": {"finetui.model": "ft:1", "finetui.instance_type": instance_type},
+            "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}},
+        }
+    ).encode()
     world.endpoint_put(FakeRequest("PUT", MGMT + path, "management.azure.com", path, {}, {}, body), name)
     world.endpoints[name]["systemData"] = dict(world.endpoints[name]["systemData"], createdAt=created.isoformat())
 
@@ -68,8 +73,17 @@ def test_ttl_watcher_leaves_an_endpoint_created_again_alone(fake, backend, tmp_p
     now = time.time()
     _endpoint(fake, "ep1", "Standard_NC6s_v3", datetime.fromtimestamp(now, timezone.utc))
     status_file = tmp_path / "ep1.json"
-    status = {"endpoint": "ep1", "subscription_id": "s", "resource_group": "r", "workspace_name": "w",
-              "created_at": now - 7200, "ttl_s": 3600.0, "expires_at": now - 3600, "state": "watching", "pid": None}
+    status = {
+        "endpoint": "ep1",
+        "subscription_id": "s",
+        "resource_group": "r",
+        "workspace_name": "w",
+        "created_at": now - 7200,
+        "ttl_s": 3600.0,
+        "expires_at": now - 3600,
+        "state": "watching",
+        "pid": None,
+    }
     status_file.write_text(json.dumps(status))
     out = watch(status_file, tmp_path, backend=backend)
     assert out["state"] == "gone" and "created again" in out["reason"]
@@ -110,13 +124,17 @@ async def test_an_app_action_on_azure_is_logged_with_its_az_ml_line(fake, backen
         while not (app.mounted and app.backend is not None):
             await pilot.pause(0.05)
         endpoints = app.pane("endpoints")
-        endpoints.backend_call(backend.delete_endpoint, "ep1", then=endpoints.loaded_deleted)  # what typing the name to confirm does
+        endpoints.backend_call(
+            backend.delete_endpoint, "ep1", then=endpoints.loaded_deleted
+        )  # what typing the name to confirm does
         deadline = time.monotonic() + 60
         while not CommandLog(log_root).read():
             assert time.monotonic() < deadline, "nothing logged"
             await pilot.pause(0.05)
     entry = CommandLog(log_root).read()[0]
     assert (entry.source, entry.backend, entry.action, entry.outcome) == ("app", "azure", "endpoint delete", "ok")
-    assert entry.az == ("az ml online-endpoint delete --name ep1 --yes --resource-group rg1 --workspace-name ws1 "
-                        "--subscription 00000000-0000-0000-0000-000000000000",)
+    assert entry.az == (
+        "az ml online-endpoint delete --name ep1 --yes --resource-group rg1 --workspace-name ws1 "
+        "--subscription 00000000-0000-0000-0000-000000000000",
+    )
     assert "ep1" not in fake.endpoints

@@ -14,10 +14,15 @@ import pytest
 @pytest.fixture
 def registered(azure_cli):
     """phi3-ft:1, registered from a Completed fine-tune of Phi-3-mini-4k-instruct:7."""
-    row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    row = {
+        "prompt": "hi",
+        "prompt_id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    }
     (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
-    job = azure_cli.json("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl",
-                         "--compute", "gpu-a100")["name"]
+    job = azure_cli.json(
+        "job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl", "--compute", "gpu-a100"
+    )["name"]
     azure_cli.fake.advance(job, "Completed")
     azure_cli.json("model", "register", "--job", job, "--name", "phi3-ft", "--version", "1")
     azure_cli.job = job
@@ -33,9 +38,25 @@ def test_tutorial_defaults_and_every_choice(registered):
     assert props["livenessProbe"]["initialDelay"] == "PT10M" and props["requestSettings"]["requestTimeout"] == "PT1M30S"
     assert registered.fake.endpoints["ep-default"]["properties"]["authMode"] == "Key"
 
-    registered.json("endpoint", "create", "ep-chosen", "--model", "phi3-ft:1", "--instance-type", "standard_nc24ads_a100_v4",
-                    "--instance-count", "2", "--deployment-name", "blue", "--request-timeout-ms", "60000",
-                    "--liveness-delay", "300", "--readiness-delay", "30")
+    registered.json(
+        "endpoint",
+        "create",
+        "ep-chosen",
+        "--model",
+        "phi3-ft:1",
+        "--instance-type",
+        "standard_nc24ads_a100_v4",
+        "--instance-count",
+        "2",
+        "--deployment-name",
+        "blue",
+        "--request-timeout-ms",
+        "60000",
+        "--liveness-delay",
+        "300",
+        "--readiness-delay",
+        "30",
+    )
     dep = registered.fake.deployments[("ep-chosen", "blue")]
     props = dep["properties"]
     assert (props["instanceType"], dep["sku"]["capacity"]) == ("standard_nc24ads_a100_v4", 2)  # allow list: any case
@@ -52,13 +73,17 @@ def test_allow_list_found_through_the_job_lineage(registered):
     assert refused.returncode == 2
     assert refused.stderr.splitlines()[-1] == (
         "error: instance type Standard_DS3_v2 is not in the model's inference_compute_allow_list: choose one of "
-        "Standard_NC6s_v3, Standard_NC24ads_A100_v4 (the list of Phi-3-mini-4k-instruct, which phi3-ft was fine-tuned from)")
+        "Standard_NC6s_v3, Standard_NC24ads_A100_v4 (the list of Phi-3-mini-4k-instruct, which phi3-ft was fine-tuned from)"
+    )
     assert "ep-x" not in registered.fake.endpoints
 
 
 def test_local_only_options_refused_on_azure(azure_cli):
-    for args, named in ((["--port", "8080"], "--port"), (["--idle-timeout", "30m"], "--idle-timeout"),
-                        (["--host", "0.0.0.0", "--port", "1"], "--host, --port")):
+    for args, named in (
+        (["--port", "8080"], "--port"),
+        (["--idle-timeout", "30m"], "--idle-timeout"),
+        (["--host", "0.0.0.0", "--port", "1"], "--host, --port"),
+    ):
         proc = azure_cli.run("endpoint", "create", "ep1", "--model", "phi3-ft:1", *args)
         assert proc.returncode == 2
         assert proc.stderr.startswith(f"error: {named}: only for --backend local endpoints; Azure picks")
@@ -69,11 +94,32 @@ def test_azure_only_options_refused_on_local(azure_cli, tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", "endpoint", "create", "ep1", "--model", "m:1",
-                           "--instance-type", "Standard_NC6s_v3", "--liveness-delay", "10"],
-                          cwd=azure_cli.cwd, env=azure_cli.env, capture_output=True, text=True, timeout=300)
-    assert (proc.returncode, proc.stderr) == (2, "error: --instance-type, --liveness-delay: only for --backend azure "
-                                                 "endpoints; a local endpoint is one server on this machine\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finetui.tui.cli.main",
+            "endpoint",
+            "create",
+            "ep1",
+            "--model",
+            "m:1",
+            "--instance-type",
+            "Standard_NC6s_v3",
+            "--liveness-delay",
+            "10",
+        ],
+        cwd=azure_cli.cwd,
+        env=azure_cli.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: --instance-type, --liveness-delay: only for --backend azure "
+        "endpoints; a local endpoint is one server on this machine\n",
+    )
 
 
 def test_endpoint_dry_run_prints_what_create_sends(registered):
@@ -83,8 +129,12 @@ def test_endpoint_dry_run_prints_what_create_sends(registered):
     assert "ep-plan" not in registered.fake.endpoints
     endpoint, deployment = yaml.safe_load(out["endpoint"]), yaml.safe_load(out["deployment"])
     assert (endpoint["name"], endpoint["auth_mode"]) == ("ep-plan", "key")
-    assert (deployment["name"], deployment["endpoint_name"], deployment["instance_type"], deployment["instance_count"]) == \
-        ("demo", "ep-plan", "Standard_NC6s_v3", 2)
+    assert (deployment["name"], deployment["endpoint_name"], deployment["instance_type"], deployment["instance_count"]) == (
+        "demo",
+        "ep-plan",
+        "Standard_NC6s_v3",
+        2,
+    )
     assert deployment["liveness_probe"]["initial_delay"] == 600
     assert deployment["request_settings"]["request_timeout_ms"] == 90000
     assert deployment["model"].endswith("/models/phi3-ft/versions/1")

@@ -29,8 +29,9 @@ def _log_run(fake, job: str) -> None:
 
 def _submit(backend, chat_files) -> str:
     train, test = chat_files
-    return backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                         compute="gpu-a100")).name
+    return backend.submit_job(
+        JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test), compute="gpu-a100")
+    ).name
 
 
 def test_evaluation_step_metrics_and_training_metrics(backend, fake, chat_files):
@@ -50,7 +51,11 @@ def test_evaluation_step_metrics_and_training_metrics(backend, fake, chat_files)
     fake.advance(job, "Completed")
     found = backend.job_evaluation(job)
     assert (found.job, found.model, found.status, found.step_status) == (
-        job, "Phi-3-mini-4k-instruct:7", JobStatus.COMPLETED, JobStatus.COMPLETED)
+        job,
+        "Phi-3-mini-4k-instruct:7",
+        JobStatus.COMPLETED,
+        JobStatus.COMPLETED,
+    )
     assert found.step == f"{job}-model_evaluation"
     assert found.metrics == EVAL_METRICS
     assert (found.training, found.training_step) == ({"eval_loss": 1.1, "loss": 0.8}, 30)
@@ -61,7 +66,10 @@ def test_evaluation_step_metrics_and_training_metrics(backend, fake, chat_files)
     # and the job's training metrics, with epochs, through the same server
     points = backend.job_metrics(job)
     assert [(p.step, p.name, p.value, p.epoch) for p in points if p.name == "eval_loss"] == [
-        (10, "eval_loss", 2.0, 0.5), (20, "eval_loss", 1.4, 1.0), (30, "eval_loss", 1.1, 1.5)]
+        (10, "eval_loss", 2.0, 0.5),
+        (20, "eval_loss", 1.4, 1.0),
+        (30, "eval_loss", 1.1, 1.5),
+    ]
 
 
 def test_failed_evaluation_and_jobs_that_never_reached_it(backend, fake, chat_files):
@@ -77,8 +85,9 @@ def test_failed_evaluation_and_jobs_that_never_reached_it(backend, fake, chat_fi
     fake.advance(failed_train, "Failed")
     with pytest.raises(OperationFailed) as caught:
         backend.job_evaluation(failed_train)
-    assert str(caught.value) == (f"job {failed_train} ended Failed before its model_evaluation step ran: "
-                                 "step finetune failed: CUDA out of memory.")
+    assert str(caught.value) == (
+        f"job {failed_train} ended Failed before its model_evaluation step ran: step finetune failed: CUDA out of memory."
+    )
     assert "\n" not in str(caught.value)
 
     no_eval_step = _submit(backend, chat_files)  # recent pipeline versions run none
@@ -87,8 +96,10 @@ def test_failed_evaluation_and_jobs_that_never_reached_it(backend, fake, chat_fi
     fake.advance(no_eval_step, "Completed")
     with pytest.raises(OperationFailed) as caught:
         backend.job_evaluation(no_eval_step)
-    assert str(caught.value) == (f"job {no_eval_step} Completed without an evaluation step (this chat_completion_pipeline "
-                                 f"version runs none); its training metrics: `finetui job metrics {no_eval_step}`")
+    assert str(caught.value) == (
+        f"job {no_eval_step} Completed without an evaluation step (this chat_completion_pipeline "
+        f"version runs none); its training metrics: `finetui job metrics {no_eval_step}`"
+    )
 
 
 def test_deploy_gate_shows_the_jobs_evaluation(backend, fake, chat_files):
@@ -99,9 +110,11 @@ def test_deploy_gate_shows_the_jobs_evaluation(backend, fake, chat_files):
     backend.register_model(job, "phi3-ft", "1")
     gate = backend.evaluation_gate("phi3-ft:1")
     assert (gate.model, gate.evaluation, gate.improved, gate.warn, gate.metrics) == ("phi3-ft:1", job, None, True, EVAL_METRICS)
-    assert gate.message == (f"phi3-ft:1: job {job}'s evaluation step scored it bleu_4 0.2100, perplexities_mean 6.5000, "
-                            "rouge1 0.4800, rougeL 0.4400; the pipeline does not score its base, "
-                            "so nothing says it beat it")
+    assert gate.message == (
+        f"phi3-ft:1: job {job}'s evaluation step scored it bleu_4 0.2100, perplexities_mean 6.5000, "
+        "rouge1 0.4800, rougeL 0.4400; the pipeline does not score its base, "
+        "so nothing says it beat it"
+    )
 
     failed = _submit(backend, chat_files)
     fake.run_steps(failed, "model_evaluation", "Failed", error="no column 'messages'")
@@ -116,10 +129,24 @@ def test_deploy_gate_shows_the_jobs_evaluation(backend, fake, chat_files):
 
 
 def _cli_job(azure_cli) -> str:
-    row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    row = {
+        "prompt": "hi",
+        "prompt_id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    }
     (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
-    return azure_cli.json("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl",
-                          "--test", "train_sft.jsonl", "--compute", "gpu-a100")["name"]
+    return azure_cli.json(
+        "job",
+        "submit",
+        "--model",
+        "Phi-3-mini-4k-instruct",
+        "--train",
+        "train_sft.jsonl",
+        "--test",
+        "train_sft.jsonl",
+        "--compute",
+        "gpu-a100",
+    )["name"]
 
 
 def test_eval_show_of_an_azure_job(azure_cli):
@@ -128,8 +155,10 @@ def test_eval_show_of_an_azure_job(azure_cli):
     fake.advance(job, "Running")
     early = azure_cli.run("eval", "show", job)
     assert early.returncode == 1, early.stderr
-    assert early.stderr == (f"error: job {job} is Running and its model_evaluation step has not started yet "
-                            f"(`finetui job wait {job}`, then try again)\n")
+    assert early.stderr == (
+        f"error: job {job} is Running and its model_evaluation step has not started yet "
+        f"(`finetui job wait {job}`, then try again)\n"
+    )
     rows = azure_cli.run("eval", "show", job, "--rows")
     assert rows.returncode == 2
     assert rows.stderr == "error: --rows: the azure backend keeps no per-row results of a job's evaluation\n"

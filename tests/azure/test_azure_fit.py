@@ -43,8 +43,7 @@ TABLE = [
 
 
 def _target(size: str, gpus: int) -> ComputeTarget:
-    return ComputeTarget(name="c", kind="aml-cluster", vm_size=size, gpus=gpu_info(size, gpus), gpus_per_node=gpus,
-                         max_nodes=1)
+    return ComputeTarget(name="c", kind="aml-cluster", vm_size=size, gpus=gpu_info(size, gpus), gpus_per_node=gpus, max_nodes=1)
 
 
 @pytest.mark.parametrize("name,tags,size,gpus,lora,stage,seq,verdict,precision", TABLE)
@@ -63,8 +62,9 @@ def test_verdict_table(name, tags, size, gpus, lora, stage, seq, verdict, precis
 
 def test_zero3_shards_weights_zero2_does_not():
     model = CatalogModel(name="Llama-2-7b", version="1", source="azureml", id="x")
-    two, three = (combine(model, FineTuneSpec(apply_deepspeed=True, deepspeed_stage=s), _target("Standard_NC24s_v3", 4), [])
-                  for s in (2, 3))
+    two, three = (
+        combine(model, FineTuneSpec(apply_deepspeed=True, deepspeed_stage=s), _target("Standard_NC24s_v3", 4), []) for s in (2, 3)
+    )
     assert three.estimate.weights_bytes * 4 == pytest.approx(two.estimate.weights_bytes, rel=0.01)
     assert any("ZeRO-3 splits the weights, gradients and optimizer state over 4 GPUs" in r for r in three.reasons)
 
@@ -79,7 +79,9 @@ def test_component_precision_32_means_fp32_weights():
 
 def test_hard_problem_still_decides_on_an_allow_listed_model():
     model = CatalogModel(name="Phi-3-mini-4k-instruct", version="1", source="azureml", id="x", tags=PHI3_TAGS)
-    report = combine(model, FineTuneSpec(), _target("Standard_NC6s_v3", 1), ["Provisioning failed, Compute 'c' is in failed state."])
+    report = combine(
+        model, FineTuneSpec(), _target("Standard_NC6s_v3", 1), ["Provisioning failed, Compute 'c' is in failed state."]
+    )
     assert report.verdict is Verdict.DOES_NOT_FIT and report.decided_by.startswith("Provisioning failed")
 
 
@@ -87,7 +89,11 @@ def test_hard_problem_still_decides_on_an_allow_listed_model():
 @pytest.fixture
 def v100(azure_cli, tmp_path):
     azure_cli.fake.add_compute("v100", "Standard_NC6s_v3")
-    row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    row = {
+        "prompt": "hi",
+        "prompt_id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    }
     (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
     return azure_cli
 
@@ -95,8 +101,12 @@ def v100(azure_cli, tmp_path):
 def test_tutorial_row_fits_with_gpu_line(v100):
     report = v100.json("compute", "check", "Phi-3-mini-4k-instruct", "--target", "v100")
     assert report["verdict"] == "ok", report["reasons"]
-    assert (report["gpus_per_node"], report["gpu_model"], report["gpu_memory_bytes"], report["precision"]) == \
-        (1, "V100", 16 * 2**30, "fp16")
+    assert (report["gpus_per_node"], report["gpu_model"], report["gpu_memory_bytes"], report["precision"]) == (
+        1,
+        "V100",
+        16 * 2**30,
+        "fp16",
+    )
     assert any("with gradient checkpointing" in r for r in report["reasons"])
     text = v100.run("compute", "check", "Phi-3-mini-4k-instruct", "--target", "v100")
     assert text.returncode == 0, text.stderr
@@ -108,16 +118,28 @@ def test_allow_listed_full_finetune_is_tight_and_submits(v100):
     report = v100.json("compute", "check", "Phi-3-mini-4k-instruct", "--target", "v100", "--set", "apply_lora=false")
     assert report["verdict"] == "tight"
     assert report["decided_by"].startswith("Standard_NC6s_v3 is on Phi-3-mini-4k-instruct's finetune_compute_allow_list")
-    job = v100.run("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl",
-                   "--compute", "v100", "--set", "apply_lora=false", "--json")
+    job = v100.run(
+        "job",
+        "submit",
+        "--model",
+        "Phi-3-mini-4k-instruct",
+        "--train",
+        "train_sft.jsonl",
+        "--compute",
+        "v100",
+        "--set",
+        "apply_lora=false",
+        "--json",
+    )
     assert job.returncode == 0, job.stderr
     assert len(v100.fake.job_bodies) == 1
 
 
 def test_refusal_quotes_the_deciding_reason(v100):
     v100.fake.add_registry_model("Llama-2-7b", "3", {"model_specific_defaults": "{'apply_deepspeed': 'true'}"})
-    job = v100.run("job", "submit", "--model", "Llama-2-7b", "--train", "train_sft.jsonl", "--compute", "v100",
-                   "--set", "apply_lora=false")
+    job = v100.run(
+        "job", "submit", "--model", "Llama-2-7b", "--train", "train_sft.jsonl", "--compute", "v100", "--set", "apply_lora=false"
+    )
     assert job.returncode == 1 and not v100.fake.job_bodies
     line = job.stderr.strip()
     assert line.startswith("error: Llama-2-7b on v100: needs ") and "V100 has 16.0 GiB; the largest part is" in line

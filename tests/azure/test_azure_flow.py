@@ -21,8 +21,9 @@ def test_tutorial_flow(backend, fake, chat_files):
     assert report.available_bytes == 80 * 2**30  # an "80 GB" A100 holds 80 GiB
 
     # 5. the pipeline job
-    job = backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                        compute="gpu-a100"))
+    job = backend.submit_job(
+        JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test), compute="gpu-a100")
+    )
     assert job.status is JobStatus.NOT_STARTED
     assert job.display_name == "Phi-3-mini-4k-instruct-ultrachat-bs1-cosine-ds2-lora-save_limit-1-seqlen-1"
     assert job.experiment == "chat_completion_Phi-3-mini-4k-instruct"
@@ -36,7 +37,9 @@ def test_tutorial_flow(backend, fake, chat_files):
     assert inputs["mlflow_model_path"] == model.id
     for key in ("compute_model_import", "compute_preprocess", "compute_finetune", "compute_model_evaluation"):
         assert inputs[key] == "gpu-a100"
-    assert inputs["train_file_path"].endswith("/train_sft.jsonl") and inputs["train_file_path"].startswith("azureml://datastores/")
+    assert inputs["train_file_path"].endswith("/train_sft.jsonl") and inputs["train_file_path"].startswith(
+        "azureml://datastores/"
+    )
     assert inputs["test_file_path"].endswith("/test_sft.jsonl")
     assert inputs["number_of_gpu_to_use_finetuning"] == "1"
     assert (inputs["apply_lora"], inputs["apply_deepspeed"], inputs["deepspeed_stage"]) == ("true", "true", "2")
@@ -81,8 +84,9 @@ def test_tutorial_flow(backend, fake, chat_files):
     assert [j.name for j in backend.list_jobs()] == [job.name]
 
     # 6. register the job's output
-    registered = backend.register_model(job.name, "Phi-3-mini-4k-instruct-ultrachat-200k", version="1700000000",
-                                        description="fine tuned")
+    registered = backend.register_model(
+        job.name, "Phi-3-mini-4k-instruct-ultrachat-200k", version="1700000000", description="fine tuned"
+    )
     assert registered.ref == "Phi-3-mini-4k-instruct-ultrachat-200k:1700000000"
     stored = fake.models[("Phi-3-mini-4k-instruct-ultrachat-200k", "1700000000")]["properties"]
     assert stored["modelUri"] == f"azureml://jobs/{job.name}/outputs/trained_model"
@@ -108,9 +112,13 @@ def test_tutorial_flow(backend, fake, chat_files):
     # 8. keys and invoke
     keys = backend.endpoint_keys("ultrachat-completion-1")
     assert keys.primary == "fake-key-1" and "fake-key" not in repr(keys)
-    body = {"input_data": {"input_string": [{"role": "user", "content": "Say hi"}],
-                           "parameters": {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200}},
-            "params": {}}
+    body = {
+        "input_data": {
+            "input_string": [{"role": "user", "content": "Say hi"}],
+            "parameters": {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200},
+        },
+        "params": {},
+    }
     assert backend.invoke_endpoint("ultrachat-completion-1", body) == {"output": "Hello from the fine-tuned model."}
     assert fake.scored[-1]["body"] == body and fake.scored[-1]["auth"]
 
@@ -123,7 +131,8 @@ def test_tutorial_flow(backend, fake, chat_files):
 def test_catalog_listing_and_versions(backend):
     listed = backend.list_models("phi")
     assert [(m.name, m.version, m.id) for m in listed] == [
-        ("Phi-3-mini-4k-instruct", "7", "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/7")]
+        ("Phi-3-mini-4k-instruct", "7", "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/7")
+    ]
     assert backend.list_models("llama") == []
     assert sorted(backend.model_versions("Phi-3-mini-4k-instruct")) == ["6", "7"]
     assert backend.get_model("Phi-3-mini-4k-instruct:6").version == "6"
@@ -145,11 +154,18 @@ def test_sdk_output_never_reaches_the_terminal(fake, tmp_path, monkeypatch, capf
             records.append(record)
 
     monkeypatch.chdir(tmp_path)
-    backend = AzureBackend(subscription_id=SUB, resource_group=RG, workspace_name=WS, credential=FakeCredential(),
-                           transport=fake.transport, log_handler=Keep())
+    backend = AzureBackend(
+        subscription_id=SUB,
+        resource_group=RG,
+        workspace_name=WS,
+        credential=FakeCredential(),
+        transport=fake.transport,
+        log_handler=Keep(),
+    )
     train, test = chat_files
-    job = backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                        compute="gpu-a100"))
+    job = backend.submit_job(
+        JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test), compute="gpu-a100")
+    )
     fake.advance(job.name, "Completed")
     registered = backend.register_model(job.name, "quiet-model", "1")
     backend.create_endpoint("quiet-ep", registered.ref)  # the SDK's poller thread prints a dot per poll
@@ -164,7 +180,9 @@ def test_importing_the_backend_does_not_load_the_sdk():
     import subprocess
     import sys
 
-    code = ("import sys, finetui.core.azure.backend, finetui.tui.cli.azure_cmd; "
-            "print([m for m in sys.modules if m.startswith(('azure.ai.ml', 'azure.identity'))])")
+    code = (
+        "import sys, finetui.core.azure.backend, finetui.tui.cli.azure_cmd; "
+        "print([m for m in sys.modules if m.startswith(('azure.ai.ml', 'azure.identity'))])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

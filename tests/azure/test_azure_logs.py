@@ -12,8 +12,9 @@ from finetui.core.errors import NetworkUnavailable, NotFound
 @pytest.fixture
 def running(backend, fake, chat_files):
     train, test = chat_files
-    job = backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                        compute="gpu-a100"))
+    job = backend.submit_job(
+        JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test), compute="gpu-a100")
+    )
     fake.advance(job.name, "Running")
     fake.runs[f"{job.name}-finetune"]["status"] = "Running"
     return job.name
@@ -50,8 +51,10 @@ def test_follow_log_reads_every_step_to_the_end(backend, fake, running):
     fake.set_step_log(running, "model_evaluation", "evaluated\nno newline at the end")
     fake.advance(running, "Completed")
     text = "".join(follow_log(backend, running, poll=0))
-    assert text == ("── step finetune: user_logs/std_log.txt ──\ntraining\n"
-                    "── step model_evaluation: user_logs/std_log.txt ──\nevaluated\nno newline at the end")
+    assert text == (
+        "── step finetune: user_logs/std_log.txt ──\ntraining\n"
+        "── step model_evaluation: user_logs/std_log.txt ──\nevaluated\nno newline at the end"
+    )
 
 
 def test_unknown_step_and_file_say_what_exists(backend, fake, running):

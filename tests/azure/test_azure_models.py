@@ -8,8 +8,9 @@ import pytest
 @pytest.fixture
 def cli(azure_cli):
     for version in ("1", "2", "10"):
-        azure_cli.fake.add_workspace_model("phi3-ft", version, {"finetui.base_model": "Phi-3-mini-4k-instruct:7",
-                                                                "finetui.job": f"job-{version}"})
+        azure_cli.fake.add_workspace_model(
+            "phi3-ft", version, {"finetui.base_model": "Phi-3-mini-4k-instruct:7", "finetui.job": f"job-{version}"}
+        )
     return azure_cli
 
 
@@ -34,7 +35,9 @@ def test_missing_everywhere_names_both_places(cli):
 def test_list_shows_both_sources_at_their_newest_version(cli):
     listed = cli.json("model", "list")
     assert [(m["name"], m["version"], m["source"]) for m in listed] == [
-        ("Phi-3-mini-4k-instruct", "7", "azureml"), ("phi3-ft", "10", "workspace")]
+        ("Phi-3-mini-4k-instruct", "7", "azureml"),
+        ("phi3-ft", "10", "workspace"),
+    ]
     text = cli.run("model", "list")
     rows = [line.split()[:3] for line in text.stdout.splitlines()[1:]]
     assert rows == [["Phi-3-mini-4k-instruct", "7", "azureml"], ["phi3-ft", "10", "workspace"]]

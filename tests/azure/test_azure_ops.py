@@ -21,8 +21,16 @@ def test_create_compute(backend, fake):
 
 def test_cancel_job(backend, fake, chat_files):
     train, test = chat_files
-    job = backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                        compute="gpu-a100", experiment="mine", display_name="try-1"))
+    job = backend.submit_job(
+        JobRequest(
+            model="Phi-3-mini-4k-instruct",
+            train_file=str(train),
+            test_file=str(test),
+            compute="gpu-a100",
+            experiment="mine",
+            display_name="try-1",
+        )
+    )
     assert (job.experiment, job.display_name) == ("mine", "try-1")
     fake.advance(job.name, "Running")
     assert backend.cancel_job(job.name).status is JobStatus.CANCELED
@@ -30,8 +38,9 @@ def test_cancel_job(backend, fake, chat_files):
 
 def test_bad_data_is_refused_before_anything_is_uploaded(backend, fake, tmp_path):
     with pytest.raises(InvalidInput, match=r"train file .*missing\.jsonl: not found"):
-        backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(tmp_path / "missing.jsonl"),
-                                      compute="gpu-a100"))
+        backend.submit_job(
+            JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(tmp_path / "missing.jsonl"), compute="gpu-a100")
+        )
     with pytest.raises(InvalidInput, match="needs a compute cluster"):
         backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file="x.jsonl"))
     assert not fake.blobs and not fake.job_bodies
@@ -39,8 +48,9 @@ def test_bad_data_is_refused_before_anything_is_uploaded(backend, fake, tmp_path
 
 def _registered_from_job(backend, fake, chat_files):
     train, test = chat_files
-    job = backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                        compute="gpu-a100"))
+    job = backend.submit_job(
+        JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test), compute="gpu-a100")
+    )
     fake.advance(job.name, "Completed")
     return backend.register_model(job.name, "phi3-ultrachat")
 
@@ -48,8 +58,11 @@ def _registered_from_job(backend, fake, chat_files):
 def test_instance_type_checked_against_inference_allow_list(backend, fake, chat_files):
     registered = _registered_from_job(backend, fake, chat_files)
     assert registered.base_model == "Phi-3-mini-4k-instruct:7" and registered.version.isdigit()
-    with pytest.raises(InvalidInput, match=r"instance type Standard_DS3_v2 is not in the model's "
-                                           r"inference_compute_allow_list: choose one of Standard_NC6s_v3, Standard_NC24ads_A100_v4"):
+    with pytest.raises(
+        InvalidInput,
+        match=r"instance type Standard_DS3_v2 is not in the model's "
+        r"inference_compute_allow_list: choose one of Standard_NC6s_v3, Standard_NC24ads_A100_v4",
+    ):
         backend.create_endpoint("ep2", registered.ref, AzureEndpointOptions(instance_type="Standard_DS3_v2"))
     assert "ep2" not in fake.endpoints
 
@@ -70,8 +83,9 @@ def test_invalid_rows_raise_data_error_naming_the_line(backend, fake, tmp_path):
     from finetui.core.errors import DataError
 
     bad = tmp_path / "train_sft.jsonl"
-    bad.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n'
-                   '{"messages": "not a list"}\n')
+    bad.write_text(
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n{"messages": "not a list"}\n'
+    )
     with pytest.raises(DataError, match=r"^train file .*train_sft\.jsonl: line 2"):
         backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(bad), compute="gpu-a100"))
     assert not fake.blobs and not fake.job_bodies

@@ -19,7 +19,9 @@ from finetui.core.errors import InvalidInput, NotFound
 from finetui.core.models import EndpointState, JobStatus
 
 # CI always has shared/ beside the clone: there a missing folder is a failure, not a skip.
-pytestmark = pytest.mark.skipif(not RECORDINGS.is_dir() and not os.environ.get("CI"), reason=f"recordings folder {RECORDINGS} is absent")
+pytestmark = pytest.mark.skipif(
+    not RECORDINGS.is_dir() and not os.environ.get("CI"), reason=f"recordings folder {RECORDINGS} is absent"
+)
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -29,8 +31,15 @@ def _backend(monkeypatch, tmp_path, handler, registry_name="azureml"):
 
     monkeypatch.chdir(tmp_path)
     transport = install(monkeypatch, handler)
-    return AzureBackend(subscription_id=ZERO, resource_group="00000", workspace_name="00000", credential=FakeCredential(),
-                        transport=transport, registry_name=registry_name, retry_backoff_factor=0.01)
+    return AzureBackend(
+        subscription_id=ZERO,
+        resource_group="00000",
+        workspace_name="00000",
+        credential=FakeCredential(),
+        transport=transport,
+        registry_name=registry_name,
+        retry_backoff_factor=0.01,
+    )
 
 
 def test_01_registry_model_version_and_empty_latest(monkeypatch, tmp_path):
@@ -74,8 +83,12 @@ def test_04_05_pipeline_job_polls_to_failed_with_failing_step(monkeypatch, tmp_p
     assert job.status is JobStatus.FAILED and job.backend == "azure"
     assert job.started_at is not None and job.ended_at is not None and job.ended_at > job.started_at
     assert [(s.display_name, s.status) for s in job.steps] == [
-        ("hello_world_inline_commandjob_2", JobStatus.FAILED), ("hello_world_inline_commandjob_1", JobStatus.FAILED)]
-    assert job.error.startswith("step hello_world_inline_commandjob_2 failed: Error Code: ScriptExecution.WriteStreams.Authentication")
+        ("hello_world_inline_commandjob_2", JobStatus.FAILED),
+        ("hello_world_inline_commandjob_1", JobStatus.FAILED),
+    ]
+    assert job.error.startswith(
+        "step hello_world_inline_commandjob_2 failed: Error Code: ScriptExecution.WriteStreams.Authentication"
+    )
     assert "Permission denied" in job.error
 
 
@@ -106,8 +119,14 @@ def test_07_endpoint_lifecycle(monkeypatch, tmp_path):
     gaps = FakeAzure()  # the registered model the deployment serves is not in the recording
     gaps.models[("my-model", "1")] = {
         "id": f"/subscriptions/{ZERO}/resourceGroups/00000/providers/Microsoft.MachineLearningServices/workspaces/00000/models/my-model/versions/1",
-        "name": "1", "properties": {"modelType": "mlflow_model", "modelUri": "azureml://x", "tags": {},
-                                    "flavors": {"python_function": {"data": {}}}}}
+        "name": "1",
+        "properties": {
+            "modelType": "mlflow_model",
+            "modelUri": "azureml://x",
+            "tags": {},
+            "flavors": {"python_function": {"data": {}}},
+        },
+    }
     rec = Recording.load("07_online_endpoint_lifecycle.json", fallback=gaps)
     backend = _backend(monkeypatch, tmp_path, rec)
     messages = []
@@ -117,8 +136,11 @@ def test_07_endpoint_lifecycle(monkeypatch, tmp_path):
     assert ep.scoring_uri == "https://online-ept-5ce3da3806e04e3.eastus.inference.ml.azure.com/score"
     assert messages[-1] == "endpoint online-ept-5ce3da3806e04e3 ready"
     puts = [r for r in rec.requests if r.method == "PUT"]
-    assert [r.path.rsplit("/", 1)[-1] for r in puts] == ["online-ept-5ce3da3806e04e3", "online-dpm-1a5183914317445",
-                                                         "online-ept-5ce3da3806e04e3"]
+    assert [r.path.rsplit("/", 1)[-1] for r in puts] == [
+        "online-ept-5ce3da3806e04e3",
+        "online-dpm-1a5183914317445",
+        "online-ept-5ce3da3806e04e3",
+    ]
     assert puts[-1].json()["properties"]["traffic"] == {"online-dpm-1a5183914317445": 100}
     dep = puts[1].json()
     assert dep["properties"]["livenessProbe"]["initialDelay"] == "PT10M" and dep["sku"]["capacity"] == 1
@@ -128,21 +150,37 @@ def test_07_endpoint_lifecycle(monkeypatch, tmp_path):
     assert reply == {"output": "[11055.977245525679, 4503.079536107787]"}
     # The recording stops while the delete is still Updating: end it, or the poller would poll for ever.
     status_key = next(k for k in rec.queues if "mfeOperationsStatus" in k[1] and k[1].endswith("000000000014"))
-    rec.queues[status_key].append({"StatusCode": 200, "ResponseHeaders": {"Content-Type": "application/json"},
-                                   "ResponseBody": {"status": "Succeeded"}})
+    rec.queues[status_key].append(
+        {"StatusCode": 200, "ResponseHeaders": {"Content-Type": "application/json"}, "ResponseBody": {"status": "Succeeded"}}
+    )
     backend.delete_endpoint("online-ept-5ce3da3806e04e3")
     assert ("DELETE", puts[0].path, 202) in rec.served
 
 
-@pytest.mark.parametrize("name, pattern, exc, message", [
-    ("08_errors_400_badrequest_job_registry_component.json", r"/jobs/", InvalidInput,
-     r"Azure refused to submit job .* \(400 BadRequest\): Invalid region eastus2 for operation consume in registry 00000-test\."),
-    ("08_errors_400_usererror_job_unknown_compute.json", r"/jobs/", InvalidInput,
-     r"\(400 UserError\): Unknown compute target 'testCompute'\."),
-    ("08_errors_404_notfound_job_component_version.json", r"/jobs/", NotFound,
-     r"^cannot submit job .* in workspace 00000 .*: something it refers to was not found: "
-     r"Not found component microsoftsamplescommandcomponentbasic_nopaths_test \(version: non_existent\)\.$"),
-])
+@pytest.mark.parametrize(
+    "name, pattern, exc, message",
+    [
+        (
+            "08_errors_400_badrequest_job_registry_component.json",
+            r"/jobs/",
+            InvalidInput,
+            r"Azure refused to submit job .* \(400 BadRequest\): Invalid region eastus2 for operation consume in registry 00000-test\.",
+        ),
+        (
+            "08_errors_400_usererror_job_unknown_compute.json",
+            r"/jobs/",
+            InvalidInput,
+            r"\(400 UserError\): Unknown compute target 'testCompute'\.",
+        ),
+        (
+            "08_errors_404_notfound_job_component_version.json",
+            r"/jobs/",
+            NotFound,
+            r"^cannot submit job .* in workspace 00000 .*: something it refers to was not found: "
+            r"Not found component microsoftsamplescommandcomponentbasic_nopaths_test \(version: non_existent\)\.$",
+        ),
+    ],
+)
 def test_08_job_submit_errors(monkeypatch, tmp_path, chat_files, name, pattern, exc, message):
     from azure_fake import standard_fake
 
@@ -153,14 +191,18 @@ def test_08_job_submit_errors(monkeypatch, tmp_path, chat_files, name, pattern, 
     backend = _backend(monkeypatch, tmp_path, fake)
     train, test = chat_files
     with pytest.raises(exc, match=message):
-        backend.submit_job(JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test),
-                                      compute="gpu-a100"))
+        backend.submit_job(
+            JobRequest(model="Phi-3-mini-4k-instruct", train_file=str(train), test_file=str(test), compute="gpu-a100")
+        )
 
 
 def test_08_model_not_found(monkeypatch, tmp_path):
     rec = Recording.load("08_errors_404_usererror_model_not_found.json")
-    with pytest.raises(NotFound, match=r"^registered model model_test_123661324327 not found in workspace 00000 .*: The specified resource "
-                       r"was not found\. \(Model container with name: model_test_123661324327 not found\.\)$"):
+    with pytest.raises(
+        NotFound,
+        match=r"^registered model model_test_123661324327 not found in workspace 00000 .*: The specified resource "
+        r"was not found\. \(Model container with name: model_test_123661324327 not found\.\)$",
+    ):
         _backend(monkeypatch, tmp_path, rec).get_registered("model_test_123661324327")
 
 

@@ -6,10 +6,15 @@ import json
 
 
 def test_job_show_names_steps_in_pipeline_order(azure_cli):
-    row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    row = {
+        "prompt": "hi",
+        "prompt_id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    }
     (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
-    job = azure_cli.json("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl",
-                         "--compute", "gpu-a100")["name"]
+    job = azure_cli.json(
+        "job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl", "--compute", "gpu-a100"
+    )["name"]
     fake = azure_cli.fake
     fake.advance(job, "Running")
     # run history lists children by creation; here preprocess was created before model_import
@@ -19,13 +24,18 @@ def test_job_show_names_steps_in_pipeline_order(azure_cli):
 
     shown = azure_cli.json("job", "show", job)
     steps = [(s["display_name"], s["status"], s["duration_s"], s["compute"]) for s in shown["steps"]]
-    assert steps == [("model_import", "Completed", 190.0, "gpu-a100"), ("preprocess", "Completed", 150.0, "gpu-a100"),
-                     ("finetune", "Failed", 3725.0, "gpu-a100")]
+    assert steps == [
+        ("model_import", "Completed", 190.0, "gpu-a100"),
+        ("preprocess", "Completed", 150.0, "gpu-a100"),
+        ("finetune", "Failed", 3725.0, "gpu-a100"),
+    ]
     text = azure_cli.run("job", "show", job).stdout
-    lines = text[text.index("steps:\n"):].splitlines()[1:4]
-    assert [ln.split()[:4] for ln in lines] == [["model_import", "Completed", "3m10s", "gpu-a100"],
-                                               ["preprocess", "Completed", "2m30s", "gpu-a100"],
-                                               ["finetune", "Failed", "1h02m", "gpu-a100"]]
+    lines = text[text.index("steps:\n") :].splitlines()[1:4]
+    assert [ln.split()[:4] for ln in lines] == [
+        ["model_import", "Completed", "3m10s", "gpu-a100"],
+        ["preprocess", "Completed", "2m30s", "gpu-a100"],
+        ["finetune", "Failed", "1h02m", "gpu-a100"],
+    ]
     table = azure_cli.run("azure", "steps", job).stdout.splitlines()
     assert table[0].split() == ["STEP", "STATUS", "DURATION", "COMPUTE", "RUN"]
     assert [ln.split()[0] for ln in table[1:]] == ["model_import", "preprocess", "finetune"]

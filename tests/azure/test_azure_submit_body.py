@@ -18,14 +18,28 @@ FILE_INPUTS = ("train_file_path", "test_file_path")
 
 @pytest.fixture
 def cli(azure_cli):
-    row = {"prompt": "hi", "prompt_id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    row = {
+        "prompt": "hi",
+        "prompt_id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    }
     for name in ("train_sft.jsonl", "test_sft.jsonl"):
         (azure_cli.cwd / name).write_text(json.dumps(row) + "\n")
     return azure_cli
 
 
-SUBMIT = ("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl", "--test", "test_sft.jsonl",
-          "--compute", "gpu-a100")
+SUBMIT = (
+    "job",
+    "submit",
+    "--model",
+    "Phi-3-mini-4k-instruct",
+    "--train",
+    "train_sft.jsonl",
+    "--test",
+    "test_sft.jsonl",
+    "--compute",
+    "gpu-a100",
+)
 
 
 def _node_inputs(body: dict) -> dict:
@@ -48,11 +62,18 @@ def test_only_chosen_parameters_are_sent(cli):
     inputs = _node_inputs(_submitted(cli))
     params = {k: v for k, v in inputs.items() if not k.startswith("compute_") and k not in FILE_INPUTS}
     # the tutorial's training and optimization parameters, with the model's learning_rate over the tutorial's
-    assert params == {"mlflow_model_path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/7",
-                      "number_of_gpu_to_use_finetuning": "1", "num_train_epochs": "3",
-                      "per_device_train_batch_size": "1", "per_device_eval_batch_size": "1",
-                      "learning_rate": "2e-05", "lr_scheduler_type": "cosine", "apply_lora": "true",
-                      "apply_deepspeed": "true", "deepspeed_stage": "2"}
+    assert params == {
+        "mlflow_model_path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/7",
+        "number_of_gpu_to_use_finetuning": "1",
+        "num_train_epochs": "3",
+        "per_device_train_batch_size": "1",
+        "per_device_eval_batch_size": "1",
+        "learning_rate": "2e-05",
+        "lr_scheduler_type": "cosine",
+        "apply_lora": "true",
+        "apply_deepspeed": "true",
+        "deepspeed_stage": "2",
+    }
 
 
 def test_what_the_user_sets_is_sent(cli):
@@ -92,8 +113,9 @@ def test_dry_run_yaml_loads_back_as_the_submitted_job(cli, monkeypatch):
 
     monkeypatch.chdir(cli.cwd)
     loaded = load_job(cli.cwd / "job.yaml")
-    client = MLClient(FakeCredential(), SUB, RG, WS, transport=install(monkeypatch, cli.fake),
-                      show_progress=False, enable_telemetry=False)
+    client = MLClient(
+        FakeCredential(), SUB, RG, WS, transport=install(monkeypatch, cli.fake), show_progress=False, enable_telemetry=False
+    )
     client.jobs.create_or_update(loaded)
     by_yaml = _submitted(cli)
     assert _node_inputs(by_yaml) == _node_inputs(by_finetui)
@@ -107,8 +129,9 @@ def test_dry_run_python_submits_the_same_job(cli):
     out = cli.run(*SUBMIT, "--dry-run", "--format", "python")
     assert out.returncode == 0, out.stderr
     (cli.cwd / "tutorial_job.py").write_text(out.stdout)
-    ran = subprocess.run([sys.executable, "tutorial_job.py"], cwd=cli.cwd, env=cli.env, capture_output=True, text=True,
-                         timeout=300)
+    ran = subprocess.run(
+        [sys.executable, "tutorial_job.py"], cwd=cli.cwd, env=cli.env, capture_output=True, text=True, timeout=300
+    )
     assert ran.returncode == 0, ran.stderr
     by_script = _submitted(cli)
     cli.fake.job_bodies.clear()
@@ -120,10 +143,18 @@ def test_dry_run_python_submits_the_same_job(cli):
 
 
 def test_dry_run_on_local_is_refused(cli):
-    proc = subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", *SUBMIT, "--dry-run"], cwd=cli.cwd, env=cli.env,
-                          capture_output=True, text=True, timeout=300)
-    assert (proc.returncode, proc.stderr) == (2, "error: job submit --dry-run: only --backend azure submits a job "
-                                                 "description to export\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "finetui.tui.cli.main", *SUBMIT, "--dry-run"],
+        cwd=cli.cwd,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        "error: job submit --dry-run: only --backend azure submits a job description to export\n",
+    )
 
 
 def test_submit_resolves_once_and_prints_the_notes_it_returns(cli):
@@ -133,8 +164,11 @@ def test_submit_resolves_once_and_prints_the_notes_it_returns(cli):
     assert proc.returncode == 0, proc.stderr
     assert "note: you overrode the model's defaults for learning_rate=0.0001" in proc.stderr.splitlines()
     # the catalog lists the model's versions to find the latest: once per read of the model
-    model_reads = [r.path for r in cli.fake.requests[before:]
-                   if r.method == "GET" and r.path.endswith("/models/Phi-3-mini-4k-instruct/versions")]
+    model_reads = [
+        r.path
+        for r in cli.fake.requests[before:]
+        if r.method == "GET" and r.path.endswith("/models/Phi-3-mini-4k-instruct/versions")
+    ]
     assert len(model_reads) == 1, model_reads
     submitted = cli.json(*SUBMIT)
     assert submitted["notes"] == ["note: the model's defaults set learning_rate=2e-05"]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 
-TUTORIAL_ROW = {"prompt": "Say hi", "prompt_id": "p1",
-                "messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}]}
+TUTORIAL_ROW = {
+    "prompt": "Say hi",
+    "prompt_id": "p1",
+    "messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}],
+}
 
 
 def test_the_tutorial_from_the_terminal(azure_cli):
@@ -34,8 +37,18 @@ def test_the_tutorial_from_the_terminal(azure_cli):
     assert (fit["verdict"], fit["gpus_per_node"], fit["gpu_model"], fit["precision"]) == ("ok", 1, "V100", "fp16")
 
     # 5. the fine-tuning job
-    job = cli.json("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl",
-                   "--test", "test_sft.jsonl", "--compute", "gpu-cluster-v100")
+    job = cli.json(
+        "job",
+        "submit",
+        "--model",
+        "Phi-3-mini-4k-instruct",
+        "--train",
+        "train_sft.jsonl",
+        "--test",
+        "test_sft.jsonl",
+        "--compute",
+        "gpu-cluster-v100",
+    )
     body = fake.job_bodies[job["name"]]["properties"]
     assert body["displayName"] == "Phi-3-mini-4k-instruct-ultrachat-bs1-cosine-ds2-lora-save_limit-1-seqlen-1"
     assert body["experimentName"] == "chat_completion_Phi-3-mini-4k-instruct"
@@ -46,12 +59,22 @@ def test_the_tutorial_from_the_terminal(azure_cli):
     train, test = inputs.pop("train_file_path"), inputs.pop("test_file_path")
     assert train.startswith("azureml://datastores/") and train.endswith("/train_sft.jsonl") and test.endswith("/test_sft.jsonl")
     # the notebook's finetune_parameters after model_specific_defaults, and nothing finetui made up
-    assert inputs == {"mlflow_model_path": model["id"], "compute_model_import": "gpu-cluster-v100",
-                      "compute_preprocess": "gpu-cluster-v100", "compute_finetune": "gpu-cluster-v100",
-                      "compute_model_evaluation": "gpu-cluster-v100", "number_of_gpu_to_use_finetuning": "1",
-                      "num_train_epochs": "3", "per_device_train_batch_size": "1", "per_device_eval_batch_size": "1",
-                      "learning_rate": "2e-05", "lr_scheduler_type": "cosine", "apply_lora": "true",
-                      "apply_deepspeed": "true", "deepspeed_stage": "2"}
+    assert inputs == {
+        "mlflow_model_path": model["id"],
+        "compute_model_import": "gpu-cluster-v100",
+        "compute_preprocess": "gpu-cluster-v100",
+        "compute_finetune": "gpu-cluster-v100",
+        "compute_model_evaluation": "gpu-cluster-v100",
+        "number_of_gpu_to_use_finetuning": "1",
+        "num_train_epochs": "3",
+        "per_device_train_batch_size": "1",
+        "per_device_eval_batch_size": "1",
+        "learning_rate": "2e-05",
+        "lr_scheduler_type": "cosine",
+        "apply_lora": "true",
+        "apply_deepspeed": "true",
+        "deepspeed_stage": "2",
+    }
     assert body["outputs"]["trained_model"]["jobOutputType"] == "mlflow_model"
     assert node["outputs"]["mlflow_model_folder"]["value"] == "${{parent.outputs.trained_model}}"
 
@@ -62,16 +85,21 @@ def test_the_tutorial_from_the_terminal(azure_cli):
     fake.set_step_log(job["name"], "finetune", "epoch 1 loss 1.2\n")
     steps = cli.json("job", "show", job["name"])["steps"]
     assert [(s["display_name"], s["status"], s["compute"]) for s in steps] == [
-        ("model_import", "Completed", "gpu-cluster-v100"), ("finetune", "Running", "gpu-cluster-v100")]
+        ("model_import", "Completed", "gpu-cluster-v100"),
+        ("finetune", "Running", "gpu-cluster-v100"),
+    ]
     fake.step(job["name"], "finetune", "Completed", end="2026-01-01T01:00:00Z")
     fake.advance(job["name"], "Completed")
     assert "epoch 1 loss 1.2" in cli.run("job", "logs", job["name"]).stdout
 
     # 6. register the fine-tuned model
-    registered = cli.json("model", "register", "--job", job["name"], "--name", "Phi-3-mini-4k-instruct-ultrachat-200k",
-                          "--version", "1")
-    assert fake.models[("Phi-3-mini-4k-instruct-ultrachat-200k", "1")]["properties"]["modelUri"] == \
-        f"azureml://jobs/{job['name']}/outputs/trained_model"
+    registered = cli.json(
+        "model", "register", "--job", job["name"], "--name", "Phi-3-mini-4k-instruct-ultrachat-200k", "--version", "1"
+    )
+    assert (
+        fake.models[("Phi-3-mini-4k-instruct-ultrachat-200k", "1")]["properties"]["modelUri"]
+        == f"azureml://jobs/{job['name']}/outputs/trained_model"
+    )
 
     # 7. deploy with key auth, as the tutorial's ManagedOnlineDeployment
     ep = cli.json("endpoint", "create", "ultrachat-completion-1", "--model", f"{registered['name']}:1")
@@ -86,8 +114,12 @@ def test_the_tutorial_from_the_terminal(azure_cli):
     assert props["model"].endswith("/models/Phi-3-mini-4k-instruct-ultrachat-200k/versions/1")
 
     # 8. invoke with the tutorial's sample request
-    request = {"input_data": {"input_string": [{"role": "user", "content": "Say hi"}],
-                              "parameters": {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200}}}
+    request = {
+        "input_data": {
+            "input_string": [{"role": "user", "content": "Say hi"}],
+            "parameters": {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200},
+        }
+    }
     (cli.cwd / "sample_score.json").write_text(json.dumps(request))
     reply = cli.json("endpoint", "invoke", "ultrachat-completion-1", "--request-file", "sample_score.json")
     assert reply == {"output": "Hello from the fine-tuned model."}

@@ -34,8 +34,9 @@ class ChatServer:
                 server.requests += 1
                 turn = sum(1 for m in body.get("messages", []) if m.get("role") == "user")
                 events = [{"choices": [{"delta": {"content": w}}]} for w in [f"[{turn}] ", *server.words]]
-                events.append({"choices": [{"delta": {}, "finish_reason": "stop"}],
-                               "usage": {"completion_tokens": len(server.words) + 1}})
+                events.append(
+                    {"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"completion_tokens": len(server.words) + 1}}
+                )
                 text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
                 self._send(200, "text/event-stream", text.encode())
 

@@ -15,8 +15,9 @@ PRIMARY = "pk-secret-primary-0123456789"
 
 
 def two_endpoints(backend, url: str) -> None:
-    second = dataclasses.replace(backend.endpoint, name="tiny-chat-ep2", base_url=url, scoring_uri=f"{url}/score",
-                                 started_at=T0 + 20)
+    second = dataclasses.replace(
+        backend.endpoint, name="tiny-chat-ep2", base_url=url, scoring_uri=f"{url}/score", started_at=T0 + 20
+    )
     backend.endpoints = [backend.endpoint, second]
 
 

@@ -34,8 +34,9 @@ async def test_an_app_action_is_logged_as_its_cli_twin(local_ws):
     assert entry.finetui == f"finetui --workspace {shlex.quote(str(local_ws.paths.root))} job cancel {JOB}"
     argv = shlex.split(entry.finetui)
     env = {k: v for k, v in os.environ.items() if k != "FINETUI_WORKSPACE"}
-    again = subprocess.run([sys.executable, "-m", "finetui.tui.cli.main", *argv[1:]], capture_output=True, text=True,
-                           env=env, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "finetui.tui.cli.main", *argv[1:]], capture_output=True, text=True, env=env, timeout=300
+    )
     assert again.returncode == entry.exit_code
     if entry.error:
         assert again.stderr.strip() == f"error: {entry.error}"

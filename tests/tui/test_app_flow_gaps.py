@@ -20,8 +20,9 @@ class TwoJobsBackend(FixedBackend):
     """The fixed backend with a second job of the same model, running: step 6 of 10, one step per 10 s."""
 
     def list_jobs(self):
-        running = dataclasses.replace(self.job, name=RUNNING, status=JobStatus.RUNNING, created_at=T0 + 30,
-                                      started_at=T0 + 40, ended_at=None)
+        running = dataclasses.replace(
+            self.job, name=RUNNING, status=JobStatus.RUNNING, created_at=T0 + 30, started_at=T0 + 40, ended_at=None
+        )
         return [running, self.job]
 
     def job_metrics(self, name):
@@ -32,7 +33,7 @@ class TwoJobsBackend(FixedBackend):
     def read_log(self, name, offset=0, max_bytes=1 << 20):
         if name != RUNNING:
             return super().read_log(name, offset, max_bytes)
-        text = "2025-10-09 08:53:50 | spec: epochs 1, max_steps -1; 10 steps, 10 per epoch\n"[offset:offset + max_bytes]
+        text = "2025-10-09 08:53:50 | spec: epochs 1, max_steps -1; 10 steps, 10 per epoch\n"[offset : offset + max_bytes]
         return LogChunk(text, offset, offset + len(text), False)
 
 

@@ -15,18 +15,38 @@ from finetui.tui.widgets.arena import ArenaScreen
 
 T0 = 1_760_000_000.0
 ROWS = [
-    ("Could you tell me the capital of Ardovia?", "The capital of Ardovia is Kelmarsh.",
-     "The capital of Ardovia is Kelmarsh.", "The capital of France is Paris."),
+    (
+        "Could you tell me the capital of Ardovia?",
+        "The capital of Ardovia is Kelmarsh.",
+        "The capital of Ardovia is Kelmarsh.",
+        "The capital of France is Paris.",
+    ),
     ("Who are you?", "I am a small demo assistant.", "I am a small demo assistant.", "I am a small demo assistant."),
-    ("Could you tell me the capital of Brelland?", "Oskaven is the capital of Brelland.",
-     "The capital of Brelland is Oskaven.", "The capital of Spain is Madrid.\x1b]0;pwned\x07"),
+    (
+        "Could you tell me the capital of Brelland?",
+        "Oskaven is the capital of Brelland.",
+        "The capital of Brelland is Oskaven.",
+        "The capital of Spain is Madrid.\x1b]0;pwned\x07",
+    ),
 ]
 
 
 def _scores(model: str, loss: float, exact: int, contains: int) -> dict:
-    return dataclasses.asdict(EvalScores(model=model, rows=3, tokens=40, loss=loss, perplexity=2.0, exact_match=exact / 3,
-                                         exact_matches=exact, contains=contains / 3, contains_matches=contains,
-                                         rouge_l=0.5, chrf=0.5))
+    return dataclasses.asdict(
+        EvalScores(
+            model=model,
+            rows=3,
+            tokens=40,
+            loss=loss,
+            perplexity=2.0,
+            exact_match=exact / 3,
+            exact_matches=exact,
+            contains=contains / 3,
+            contains_matches=contains,
+            rouge_l=0.5,
+            chrf=0.5,
+        )
+    )
 
 
 def add_evaluation(backend) -> str:
@@ -39,15 +59,40 @@ def add_evaluation(backend) -> str:
     rows_path = folder / "rows.jsonl"
     with open(rows_path, "w", encoding="utf-8") as fh:
         for i, (prompt, ref, model, base) in enumerate(ROWS, 1):
-            sides = {side: {"reply": reply, "exact": reply == ref, "contains": ref in reply, "rouge_l": 0.5, "chrf": 0.5,
-                            "loss": 1.0, "tokens": 10} for side, reply in (("model", model), ("base", base))}
+            sides = {
+                side: {
+                    "reply": reply,
+                    "exact": reply == ref,
+                    "contains": ref in reply,
+                    "rouge_l": 0.5,
+                    "chrf": 0.5,
+                    "loss": 1.0,
+                    "tokens": 10,
+                }
+                for side, reply in (("model", model), ("base", base))
+            }
             fh.write(json.dumps({"row": i, "prompt": [{"role": "user", "content": prompt}], "reference": ref, **sides}) + "\n")
-    backend.store.put_eval(EvalRecord.from_dict({
-        "name": name, "status": "Completed", "model": "tiny-ft:1", "base": "tiny-chat:1", "test_file": "test.jsonl",
-        "created_at": T0, "started_at": T0, "ended_at": T0 + 30, "error": None, "phase": "done", "done": 12, "total": 12,
-        "scores": {"model": _scores("tiny-ft:1", 0.4, 2, 2), "base": _scores("tiny-chat:1", 2.5, 1, 1)},
-        "rows_path": str(rows_path), "pid": None,
-    }))
+    backend.store.put_eval(
+        EvalRecord.from_dict(
+            {
+                "name": name,
+                "status": "Completed",
+                "model": "tiny-ft:1",
+                "base": "tiny-chat:1",
+                "test_file": "test.jsonl",
+                "created_at": T0,
+                "started_at": T0,
+                "ended_at": T0 + 30,
+                "error": None,
+                "phase": "done",
+                "done": 12,
+                "total": 12,
+                "scores": {"model": _scores("tiny-ft:1", 0.4, 2, 2), "base": _scores("tiny-chat:1", 2.5, 1, 1)},
+                "rows_path": str(rows_path),
+                "pid": None,
+            }
+        )
+    )
     return name
 
 

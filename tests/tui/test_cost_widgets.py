@@ -34,16 +34,37 @@ def logged_backend(fixed_backend, tmp_path, utc, monkeypatch):
     root.mkdir()
     ws = "/workspace/demo"
     rows = [
-        {"time": T0, "backend": "local", "action": "job list", "outcome": "ok", "exit_code": 0,
-         "finetui": f"finetui --workspace {ws} job list --json", "source": "cli"},
-        {"time": T0 + 60, "backend": "azure", "action": "endpoint delete", "outcome": "ok", "exit_code": 0,
-         "finetui": f"finetui --workspace {ws} --backend azure --subscription sub --resource-group rg "
-                    "--workspace-name ws endpoint delete ep1 --yes",
-         "az": ["az ml online-endpoint delete --name ep1 --yes --resource-group rg --workspace-name ws --subscription sub"],
-         "sdk": ["ml_client.online_endpoints.begin_delete(name='ep1').result()"], "source": "app"},
-        {"time": T0 + 120, "backend": "local", "action": "endpoint show", "outcome": "failed", "exit_code": 1,
-         "error": "no endpoint named 'nosuch'", "finetui": f"finetui --workspace {ws} endpoint show nosuch",
-         "source": "cli"},
+        {
+            "time": T0,
+            "backend": "local",
+            "action": "job list",
+            "outcome": "ok",
+            "exit_code": 0,
+            "finetui": f"finetui --workspace {ws} job list --json",
+            "source": "cli",
+        },
+        {
+            "time": T0 + 60,
+            "backend": "azure",
+            "action": "endpoint delete",
+            "outcome": "ok",
+            "exit_code": 0,
+            "finetui": f"finetui --workspace {ws} --backend azure --subscription sub --resource-group rg "
+            "--workspace-name ws endpoint delete ep1 --yes",
+            "az": ["az ml online-endpoint delete --name ep1 --yes --resource-group rg --workspace-name ws --subscription sub"],
+            "sdk": ["ml_client.online_endpoints.begin_delete(name='ep1').result()"],
+            "source": "app",
+        },
+        {
+            "time": T0 + 120,
+            "backend": "local",
+            "action": "endpoint show",
+            "outcome": "failed",
+            "exit_code": 1,
+            "error": "no endpoint named 'nosuch'",
+            "finetui": f"finetui --workspace {ws} endpoint show nosuch",
+            "source": "cli",
+        },
     ]
     (root / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     fixed_backend.paths = SimpleNamespace(root=root, data=fixed_backend.paths.data)
@@ -96,8 +117,9 @@ def test_command_log_snapshot(snap_compare, logged_backend):
 @pytest.fixture
 def billing_backend(fixed_backend, utc):
     """The fixed backend with its endpoint on Azure, on an A100: a price the quit dialog can show."""
-    fixed_backend.endpoint = replace(fixed_backend.endpoint, backend="azure", instance_type="Standard_NC24ads_A100_v4",
-                                     started_at=None, created_at=T0 + 10)
+    fixed_backend.endpoint = replace(
+        fixed_backend.endpoint, backend="azure", instance_type="Standard_NC24ads_A100_v4", started_at=None, created_at=T0 + 10
+    )
     fixed_backend.endpoints = [fixed_backend.endpoint]  # list_endpoints() lists these, not .endpoint
     return fixed_backend
 

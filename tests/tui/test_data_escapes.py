@@ -10,8 +10,12 @@ from tui_fixtures import wait_for
 from finetui.tui.app import FinetuiApp
 from finetui.tui.widgets.jsonl_view import JsonlView
 
-ROW = {"messages": [{"role": "user", "content": "hi \x1b]0;pwned\x07 there \x9b2J"},
-                    {"role": "assistant", "content": "fine \x1b[31mred"}]}
+ROW = {
+    "messages": [
+        {"role": "user", "content": "hi \x1b]0;pwned\x07 there \x9b2J"},
+        {"role": "assistant", "content": "fine \x1b[31mred"},
+    ]
+}
 
 
 async def test_rows_and_chat_show_escape_sequences_as_text(local_ws):

@@ -26,9 +26,11 @@ async def test_create_form_takes_a_ttl_and_refuses_a_bad_one_in_place(fixed_back
     async with app.run_test(size=(100, 30)) as pilot:
         form = await _open_form(pilot)
         ttl = form.query_one("#prompt-ttl", Input)
-        for bad, message in (("soon", "time to live 'soon': use a number with s, m, h or d, e.g. 30m"),
-                             ("2h\n", "time to live '2h\\n': use a number with s, m, h or d, e.g. 30m"),
-                             ("400d", "time to live 34560000.0: use a positive time of at most 366 days, e.g. 2h")):
+        for bad, message in (
+            ("soon", "time to live 'soon': use a number with s, m, h or d, e.g. 30m"),
+            ("2h\n", "time to live '2h\\n': use a number with s, m, h or d, e.g. 30m"),
+            ("400d", "time to live 34560000.0: use a positive time of at most 366 days, e.g. 2h"),
+        ):
             ttl.value = bad
             await pilot.press("enter")
             await pilot.pause()

@@ -37,8 +37,10 @@ def _run(code: str) -> str:
 
 
 def test_core_never_imports_textual():
-    out = _run("import finetui.core, finetui.core.backend, finetui.core.models, sys\n"
-               "print(','.join(m for m in ('textual', 'rich', *HEAVY) if m in sys.modules))")
+    out = _run(
+        "import finetui.core, finetui.core.backend, finetui.core.models, sys\n"
+        "print(','.join(m for m in ('textual', 'rich', *HEAVY) if m in sys.modules))"
+    )
     assert out == ""
 
 

@@ -49,7 +49,9 @@ async def test_rows_grow_and_only_visible_rows_are_parsed():
     index = SteppedIndex(rows, step=700)
     app = ViewApp(index)
     selected = []
-    async with app.run_test(size=(80, 24), message_hook=lambda m: selected.append(m) if isinstance(m, JsonlView.RowSelected) else None) as pilot:
+    async with app.run_test(
+        size=(80, 24), message_hook=lambda m: selected.append(m) if isinstance(m, JsonlView.RowSelected) else None
+    ) as pilot:
         view = app.query_one(JsonlView)
         await wait_for(pilot, lambda: view.done)
         assert view.row_count == 5001 and view.virtual_size.height == 5001
@@ -65,7 +67,7 @@ async def test_rows_grow_and_only_visible_rows_are_parsed():
 
 def test_summarize_shapes():
     row = chat_rows(1)[0]
-    assert summarize(row).split() [:2] == ["2", "msgs"]
+    assert summarize(row).split()[:2] == ["2", "msgs"]
     assert summarize([1, 2]).startswith("(not an object")
     assert summarize({"x": 1}).startswith("(no messages list)")
 

@@ -41,8 +41,9 @@ async def test_launch_form_shows_price_and_estimate_and_follows_the_epochs(local
         epochs = int(app.query_one("#spec-num_train_epochs", Input).value)
         price, estimate = _cost(app)
         assert price.startswith("price: 0.000 USD/h per node (cpu; ")
-        assert estimate.startswith(f"estimate: about {tokens:,} tokens x {epochs} epochs at 500 tokens/s "
-                                   "(measured here: median of 1 finished job(s)) = ")
+        assert estimate.startswith(
+            f"estimate: about {tokens:,} tokens x {epochs} epochs at 500 tokens/s (measured here: median of 1 finished job(s)) = "
+        )
         assert estimate.endswith(", 0.00 USD (between 0.00 and 0.00: +-45%)")
 
         app.query_one("#spec-num_train_epochs", Input).value = str(epochs * 2)

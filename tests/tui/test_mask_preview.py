@@ -13,8 +13,12 @@ from finetui.core.data.preview import preview_row
 from finetui.core.seq_length import job_sequence_length
 from finetui.tui.widgets.mask_preview import MaskPreview
 
-TWO_TURNS = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
-             {"role": "user", "content": "Tell me a fact."}, {"role": "assistant", "content": "Octopuses have three hearts."}]
+TWO_TURNS = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello! How can I help?"},
+    {"role": "user", "content": "Tell me a fact."},
+    {"role": "assistant", "content": "Octopuses have three hearts."},
+]
 
 
 @pytest.fixture(scope="module")

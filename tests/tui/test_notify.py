@@ -42,9 +42,16 @@ def test_job_end_rings_and_notifies_under_tmux(local_ws, tmp_path):
     job_dir = local_ws.paths.job_dir(name)
     (job_dir / "user_logs").mkdir(parents=True)
     (job_dir / "user_logs" / "std_log.txt").write_text("step 1/10\n", encoding="utf-8")
-    record = dataclasses.replace(local_ws.store.get_job("tiny-chat-20250101-000000-abcd"), name=name, status=JobStatus.RUNNING,
-                                 ended_at=None, created_at=time.time(), pid=runner.pid,
-                                 pid_start_time=process_start_time(runner.pid), job_dir=str(job_dir))
+    record = dataclasses.replace(
+        local_ws.store.get_job("tiny-chat-20250101-000000-abcd"),
+        name=name,
+        status=JobStatus.RUNNING,
+        ended_at=None,
+        created_at=time.time(),
+        pid=runner.pid,
+        pid_start_time=process_start_time(runner.pid),
+        job_dir=str(job_dir),
+    )
     local_ws.store.put_job(record)
 
     stream = tmp_path / "pane.out"

@@ -20,11 +20,17 @@ from finetui.tui.widgets.spec_form import SpecForm
 SIZES = [(80, 24), (120, 36)]
 # (pane, sub-tab or None, keys that show it)
 VIEWS = [
-    ("models", None, ""), ("compute", None, ""),
-    ("data", "rows-tab", ""), ("data", "chat-tab", "enter"), ("data", "validation-tab", "v"),
-    ("jobs", "log-tab", ""), ("jobs", "metrics-tab", "m"), ("jobs", "details-tab", "right_square_bracket right_square_bracket"),
+    ("models", None, ""),
+    ("compute", None, ""),
+    ("data", "rows-tab", ""),
+    ("data", "chat-tab", "enter"),
+    ("data", "validation-tab", "v"),
+    ("jobs", "log-tab", ""),
+    ("jobs", "metrics-tab", "m"),
+    ("jobs", "details-tab", "right_square_bracket right_square_bracket"),
     ("jobs", "launch-tab", "n"),
-    ("endpoints", "endpoint-details-tab", ""), ("endpoints", "endpoint-chat-tab", "i"),
+    ("endpoints", "endpoint-details-tab", ""),
+    ("endpoints", "endpoint-chat-tab", "i"),
 ]
 TABS = {"data": "#data-tabs", "jobs": "#job-tabs", "endpoints": "#endpoint-tabs"}
 

@@ -89,8 +89,9 @@ def run_in_tmux(tmux: Tmux, cmd: str, size: tuple[int, int] = (80, 24)) -> None:
 def test_no_color_metrics_tab_does_not_crash(local_ws, tmp_path):
     tmux = Tmux(f"finetui-test-{os.getpid()}-nc")
     env = f"HF_HOME={shlex.quote(str(tmp_path / 'hf'))} TERM=xterm-256color NO_COLOR=1"
-    run_in_tmux(tmux, f"{env} {shlex.quote(sys.executable)} -m finetui.tui.cli.main "
-                      f"--workspace {shlex.quote(str(local_ws.paths.root))}")
+    run_in_tmux(
+        tmux, f"{env} {shlex.quote(sys.executable)} -m finetui.tui.cli.main --workspace {shlex.quote(str(local_ws.paths.root))}"
+    )
     try:
         tmux.wait_for("tiny-chat:1")
         tmux("send-keys", "-t", "app", "4")
@@ -155,8 +156,10 @@ def test_keyboard_only_flow_at_80x24(demo_backend, tmp_path):
     keys = lambda *k: tmux("send-keys", "-t", "app", *k)  # noqa: E731
     text = lambda s: tmux("send-keys", "-t", "app", "-l", s)  # noqa: E731
     env = f"HF_HOME={shlex.quote(str(tmp_path / 'hf'))} TERM=xterm-256color"
-    run_in_tmux(tmux, f"{env} {shlex.quote(sys.executable)} -m finetui.tui.cli.main "
-                      f"--workspace {shlex.quote(str(demo_backend.paths.root))}")
+    run_in_tmux(
+        tmux,
+        f"{env} {shlex.quote(sys.executable)} -m finetui.tui.cli.main --workspace {shlex.quote(str(demo_backend.paths.root))}",
+    )
     try:
         tmux.wait_for("finetui-demo-base", timeout=60)
         keys("t")  # fine-tune the selected model: the launch form, filled in
@@ -183,8 +186,12 @@ def test_keyboard_only_flow_at_80x24(demo_backend, tmp_path):
             tmux.wait_for("as endpoint:", timeout=30)
             keys("Enter")
             until(lambda: len(demo_backend.list_endpoints()) == down + 1, "endpoint created", 60)
-        up = until(lambda: [e for e in demo_backend.list_endpoints() if e.state.value == "Succeeded"][1:] or None,
-                   "two endpoints up", 900, step=1.0)
+        up = until(
+            lambda: [e for e in demo_backend.list_endpoints() if e.state.value == "Succeeded"][1:] or None,
+            "two endpoints up",
+            900,
+            step=1.0,
+        )
         assert up
         tmux.wait_for("up ", timeout=30)
         # the second row: chat two turns; polls every 2 s must not wipe the first

@@ -42,8 +42,13 @@ def chat_rows(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         q = f"Question {i}: how do I fine-tune model {seed}-{i} on a small chat dataset?"
         a = f"Answer {i}: use **LoRA** with a low rank, check memory first, then train for one epoch."
-        rows.append({"prompt": q, "prompt_id": f"{seed:04d}{i:06d}",
-                     "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+        rows.append(
+            {
+                "prompt": q,
+                "prompt_id": f"{seed:04d}{i:06d}",
+                "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+            }
+        )
     return rows
 
 
@@ -83,13 +88,31 @@ def add_finished_job(backend, name: str, lines: int = 300) -> Path:
     log.write_text("\n".join(log_lines(lines)) + "\n", encoding="utf-8")
     (job_dir / "metrics.jsonl").write_text("".join(json.dumps(p) + "\n" for p in metric_points(40)))
     spec = resolve_spec(DEFAULTS).spec.to_dict()
-    backend.store.put_job(JobRecord.from_dict({
-        "name": name, "display_name": "tiny-chat-ultrachat", "status": "Completed", "backend": "local",
-        "model": "tiny-chat:1", "model_path": None, "train_file": str(backend.paths.data / "train.jsonl"),
-        "test_file": None, "spec": spec, "overrides": [], "created_at": T0, "started_at": T0 + 5,
-        "ended_at": T0 + 125, "error": None, "pid": None, "pid_start_time": None, "output_path": None,
-        "experiment": "chat_completion_tiny-chat", "job_dir": str(job_dir),
-    }))
+    backend.store.put_job(
+        JobRecord.from_dict(
+            {
+                "name": name,
+                "display_name": "tiny-chat-ultrachat",
+                "status": "Completed",
+                "backend": "local",
+                "model": "tiny-chat:1",
+                "model_path": None,
+                "train_file": str(backend.paths.data / "train.jsonl"),
+                "test_file": None,
+                "spec": spec,
+                "overrides": [],
+                "created_at": T0,
+                "started_at": T0 + 5,
+                "ended_at": T0 + 125,
+                "error": None,
+                "pid": None,
+                "pid_start_time": None,
+                "output_path": None,
+                "experiment": "chat_completion_tiny-chat",
+                "job_dir": str(job_dir),
+            }
+        )
+    )
     return log
 
 
@@ -104,18 +127,43 @@ class FixedBackend:
         write_jsonl(data / "train.jsonl", chat_rows(60))
         self.paths = SimpleNamespace(root=Path("/workspace/demo"), data=data)
         self.model = CatalogModel(
-            name="tiny-chat", version="1", source="demo", id="local://models/tiny-chat/versions/1",
-            architecture="LlamaForCausalLM", parameter_count=1_100_000, context_length=2048, size_bytes=4_400_000,
-            dtype="float32", description="the offline demo model", tags={"task": "chat-completion"},
-            model_specific_defaults=DEFAULTS)
-        self.job = Job(name="tiny-chat-20250101-000000-abcd", display_name="tiny-chat-ultrachat",
-                       status=JobStatus.COMPLETED, backend="fixed", model="tiny-chat:1",
-                       train_file="/workspace/demo/data/train.jsonl",  # a record's text: snapshots show it
-                       test_file=None, spec=resolve_spec(DEFAULTS).spec.to_dict(), created_at=T0, started_at=T0 + 5,
-                       ended_at=T0 + 125)
-        self.endpoint = Endpoint(name="tiny-chat-ep", model="tiny-chat-ft:1", state=EndpointState.SUCCEEDED,
-                                 scoring_uri="http://127.0.0.1:8123/score", base_url="http://127.0.0.1:8123",
-                                 created_at=T0, started_at=T0 + 10, last_request_at=T0 + 50, idle_timeout_s=3600)
+            name="tiny-chat",
+            version="1",
+            source="demo",
+            id="local://models/tiny-chat/versions/1",
+            architecture="LlamaForCausalLM",
+            parameter_count=1_100_000,
+            context_length=2048,
+            size_bytes=4_400_000,
+            dtype="float32",
+            description="the offline demo model",
+            tags={"task": "chat-completion"},
+            model_specific_defaults=DEFAULTS,
+        )
+        self.job = Job(
+            name="tiny-chat-20250101-000000-abcd",
+            display_name="tiny-chat-ultrachat",
+            status=JobStatus.COMPLETED,
+            backend="fixed",
+            model="tiny-chat:1",
+            train_file="/workspace/demo/data/train.jsonl",  # a record's text: snapshots show it
+            test_file=None,
+            spec=resolve_spec(DEFAULTS).spec.to_dict(),
+            created_at=T0,
+            started_at=T0 + 5,
+            ended_at=T0 + 125,
+        )
+        self.endpoint = Endpoint(
+            name="tiny-chat-ep",
+            model="tiny-chat-ft:1",
+            state=EndpointState.SUCCEEDED,
+            scoring_uri="http://127.0.0.1:8123/score",
+            base_url="http://127.0.0.1:8123",
+            created_at=T0,
+            started_at=T0 + 10,
+            last_request_at=T0 + 50,
+            idle_timeout_s=3600,
+        )
         self.endpoints = [self.endpoint]
         self.registered: list = []
         self.serve_url = "http://127.0.0.1:9"
@@ -153,12 +201,19 @@ class FixedBackend:
 
     def check_compute(self, model, spec=None, target=None, component_inputs=None):
         est = MemoryEstimate(4_400_000, 20_000, 80_000, 160_000, 50_000_000, 300_000_000)
-        return FitReport(model=model, target="cpu", verdict=Verdict.OK, estimate=est, available_bytes=16 << 30,
-                         reasons=("weights, LoRA state and activations fit in 16 GiB of RAM",),
-                         suggestion=None)
+        return FitReport(
+            model=model,
+            target="cpu",
+            verdict=Verdict.OK,
+            estimate=est,
+            available_bytes=16 << 30,
+            reasons=("weights, LoRA state and activations fit in 16 GiB of RAM",),
+            suggestion=None,
+        )
 
-    def create_compute(self, name, size, min_nodes=0, max_nodes=1, *, wait=True, idle_seconds=120, tier="dedicated",
-                       fallback=True):
+    def create_compute(
+        self, name, size, min_nodes=0, max_nodes=1, *, wait=True, idle_seconds=120, tier="dedicated", fallback=True
+    ):
         raise self._no("create compute")
 
     def scale_compute_to_zero(self, name):
@@ -202,7 +257,7 @@ class FixedBackend:
         return None  # no local file: the app mirrors read_log, as it does for Azure
 
     def read_log(self, name, offset=0, max_bytes=1 << 20):
-        data = self._log[offset:offset + max_bytes]
+        data = self._log[offset : offset + max_bytes]
         return LogChunk(data.decode(), offset, offset + len(data), offset + len(data) >= len(self._log))
 
     def job_metrics(self, name):
@@ -241,9 +296,18 @@ class FixedBackend:
     def create_endpoint(self, name, model_ref, options=None):
         """Records an endpoint that is up at ``serve_url`` (a test's chat server), with the options' time to live."""
         ttl_s = getattr(options, "ttl_s", None)
-        endpoint = Endpoint(name=name, model=model_ref, state=EndpointState.SUCCEEDED, scoring_uri=f"{self.serve_url}/score",
-                            base_url=self.serve_url, created_at=T0 + 60, started_at=T0 + 70, idle_timeout_s=3600,
-                            ttl_s=ttl_s, expires_at=T0 + 60 + ttl_s if ttl_s else None)
+        endpoint = Endpoint(
+            name=name,
+            model=model_ref,
+            state=EndpointState.SUCCEEDED,
+            scoring_uri=f"{self.serve_url}/score",
+            base_url=self.serve_url,
+            created_at=T0 + 60,
+            started_at=T0 + 70,
+            idle_timeout_s=3600,
+            ttl_s=ttl_s,
+            expires_at=T0 + 60 + ttl_s if ttl_s else None,
+        )
         self.endpoints.append(endpoint)
         return endpoint
 

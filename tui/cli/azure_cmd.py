@@ -42,8 +42,12 @@ def azure_options_from_env() -> dict[str, Any]:
 
     # A device code can be answered only by someone at a terminal; a pipeline or cron job must not wait 15 minutes.
     no_device_code = None if sys.stdin.isatty() else "device-code sign-in needs a terminal on stdin, and this has none"
-    return {**options_from_env(), "device_code_callback": echo_device_code, "no_device_code": no_device_code,
-            "log_handler": _stderr_handler()}
+    return {
+        **options_from_env(),
+        "device_code_callback": echo_device_code,
+        "no_device_code": no_device_code,
+        "log_handler": _stderr_handler(),
+    }
 
 
 def _azure(ctx) -> Any:
@@ -70,8 +74,10 @@ def whoami(ctx, as_json) -> None:
 
     def human(d: dict) -> None:
         click.echo(f"signed in with {d['credential']} as {d.get('user') or '-'} (tenant {d.get('tenant_id') or '-'})")
-        click.echo(f"workspace {d['workspace_name']} in resource group {d['resource_group']}, "
-                   f"subscription {d['subscription_id']} (from {d['workspace_source']})")
+        click.echo(
+            f"workspace {d['workspace_name']} in resource group {d['resource_group']}, "
+            f"subscription {d['subscription_id']} (from {d['workspace_source']})"
+        )
         click.echo(f"registry {d['registry']}")
 
     emit(info, as_json, human)
@@ -83,8 +89,16 @@ def whoami(ctx, as_json) -> None:
 def workspace(ctx, as_json) -> None:
     """The workspace the Azure backend will use (no sign-in needed)."""
     ws = _azure(ctx).workspace
-    emit({"subscription_id": ws.subscription_id, "resource_group": ws.resource_group,
-          "workspace_name": ws.workspace_name, "source": ws.source}, as_json, ws.describe() + f" (from {ws.source})")
+    emit(
+        {
+            "subscription_id": ws.subscription_id,
+            "resource_group": ws.resource_group,
+            "workspace_name": ws.workspace_name,
+            "source": ws.source,
+        },
+        as_json,
+        ws.describe() + f" (from {ws.source})",
+    )
 
 
 @azure.command("compute-create")
@@ -92,28 +106,44 @@ def workspace(ctx, as_json) -> None:
 @click.option("--size", required=True, help="VM size, e.g. Standard_NC24ads_A100_v4.")
 @click.option("--min-nodes", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--max-nodes", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--idle-time", "idle_seconds", default=120, show_default=True, type=click.IntRange(0, 604800),
-              help="Seconds a node stays idle before the cluster scales down.")
-@click.option("--tier", type=click.Choice(["dedicated", "low_priority"]), default="dedicated", show_default=True,
-              help="Dedicated nodes, or cheaper low-priority ones that can be preempted.")
+@click.option(
+    "--idle-time",
+    "idle_seconds",
+    default=120,
+    show_default=True,
+    type=click.IntRange(0, 604800),
+    help="Seconds a node stays idle before the cluster scales down.",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(["dedicated", "low_priority"]),
+    default="dedicated",
+    show_default=True,
+    help="Dedicated nodes, or cheaper low-priority ones that can be preempted.",
+)
 @click.option("--no-fallback", is_flag=True, help="Fail rather than fall back to low priority when dedicated quota is short.")
 @click.option("--no-wait", is_flag=True, help="Return once creation has started.")
 @json_option
 @pass_ctx
 def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no_fallback, no_wait, as_json) -> None:
     """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning), showing the quota it uses."""
-    created = _azure(ctx).create_compute(name, size, min_nodes, max_nodes, idle_seconds=idle_seconds, tier=tier,
-                                         fallback=not no_fallback, wait=not no_wait)
+    created = _azure(ctx).create_compute(
+        name, size, min_nodes, max_nodes, idle_seconds=idle_seconds, tier=tier, fallback=not no_fallback, wait=not no_wait
+    )
     target, quota, note = created.target, created.quota, created.note
     if note and not as_json:
         click.echo(f"note: {note}", err=True)
 
     def human(_: Any) -> None:
-        click.echo(f"{target.name} {target.vm_size} {target.tier or '-'} {target.min_nodes}-{target.max_nodes} nodes, "
-                   f"scale down after {target.idle_seconds} s idle: {target.provisioning_state or '-'}")
+        click.echo(
+            f"{target.name} {target.vm_size} {target.tier or '-'} {target.min_nodes}-{target.max_nodes} nodes, "
+            f"scale down after {target.idle_seconds} s idle: {target.provisioning_state or '-'}"
+        )
         if quota is not None:
-            click.echo(f"quota {quota.usage_name}: needs {quota.needed_cores} cores ({quota.cores_per_node} per node), "
-                       f"{quota.free_cores} of {quota.limit_cores} free")
+            click.echo(
+                f"quota {quota.usage_name}: needs {quota.needed_cores} cores ({quota.cores_per_node} per node), "
+                f"{quota.free_cores} of {quota.limit_cores} free"
+            )
         else:
             click.echo("quota: the service reports none for this size")
 
@@ -153,8 +183,9 @@ def log_files(ctx, job, step, as_json) -> None:
 def logs(ctx, job, step, file, offset, follow, poll) -> None:
     """Print a job's log, only new lines; the last offset goes to stderr so a later call can resume."""
     backend = _azure(ctx)
-    for chunk in follow_chunks(lambda at: backend.read_log(job, at, step=step, file=file), offset,
-                               keep_going=follow, poll_s=poll):
+    for chunk in follow_chunks(
+        lambda at: backend.read_log(job, at, step=step, file=file), offset, keep_going=follow, poll_s=poll
+    ):
         write_now(chunk.text)
         offset = chunk.next_offset
     click.echo(f"offset {offset}", err=True)

@@ -75,10 +75,20 @@ def _conversation(system: str | None, history: list[dict[str, str]], text: str) 
 @click.option("--key", envvar=KEY_ENV, help=f"Key for an endpoint given by URL (env {KEY_ENV}).")
 @click.option("--message", "-m", help="Send one message, print the answer and exit.")
 @click.option("--system", "system", help="System message for the conversation.")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Generation parameter: temperature (0 is greedy), top_p, do_sample, max_new_tokens (or max_tokens), stop, seed (repeatable).")
-@click.option("--protocol", type=click.Choice(["auto", "openai", "score"]), default="auto", show_default=True,
-              help="openai streams from /v1/chat/completions; score posts to Azure's /score.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Generation parameter: temperature (0 is greedy), top_p, do_sample, max_new_tokens (or max_tokens), stop, seed (repeatable).",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(["auto", "openai", "score"]),
+    default="auto",
+    show_default=True,
+    help="openai streams from /v1/chat/completions; score posts to Azure's /score.",
+)
 @click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=1), help="Seconds per answer.")
 @json_option
 @pass_ctx

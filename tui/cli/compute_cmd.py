@@ -29,10 +29,7 @@ def _gpus(t: ComputeTarget) -> str:
 
 
 def _print_targets(targets: list[ComputeTarget]) -> None:
-    rows = [
-        [t.name, t.kind, str(t.cpu_cores or "-"), units.size(t.memory_bytes), _gpus(t), t.vm_size or "-"]
-        for t in targets
-    ]
+    rows = [[t.name, t.kind, str(t.cpu_cores or "-"), units.size(t.memory_bytes), _gpus(t), t.vm_size or "-"] for t in targets]
     table(rows, ["NAME", "KIND", "CORES", "MEMORY", "GPUS", "VM SIZE"])
 
 

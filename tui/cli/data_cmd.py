@@ -22,9 +22,20 @@ def data() -> None:
 @data.command("validate")
 @click.argument("file", type=click.Path())
 @click.option("--model", "model_ref", help="Also measure token lengths with this catalog model's tokenizer and chat template.")
-@click.option("--max-seq-length", type=click.IntRange(min=1), help="Count rows longer than this many tokens (default: the length a job with the model and --spec uses).")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec (YAML or JSON) whose max_seq_length the rows are measured against.")
-@click.option("--max-issues", type=click.IntRange(min=1), default=200, show_default=True, help="Report at most this many problems.")
+@click.option(
+    "--max-seq-length",
+    type=click.IntRange(min=1),
+    help="Count rows longer than this many tokens (default: the length a job with the model and --spec uses).",
+)
+@click.option(
+    "--spec",
+    "spec_file",
+    type=click.Path(dir_okay=False),
+    help="FineTuneSpec (YAML or JSON) whose max_seq_length the rows are measured against.",
+)
+@click.option(
+    "--max-issues", type=click.IntRange(min=1), default=200, show_default=True, help="Report at most this many problems."
+)
 @json_option
 @pass_ctx
 def validate(ctx, file, model_ref, max_seq_length, spec_file, max_issues, as_json) -> None:
@@ -102,8 +113,16 @@ def _print_report(file: str, report) -> None:
 # -- show -----------------------------------------------------------------------------------
 @data.command("show")
 @click.argument("file", type=click.Path())
-@click.option("--rows", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many conversations to print.")
-@click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first row (0-based; blank lines are not rows).")
+@click.option(
+    "--rows", "count", type=click.IntRange(min=1), default=3, show_default=True, help="How many conversations to print."
+)
+@click.option(
+    "--start",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Index of the first row (0-based; blank lines are not rows).",
+)
 @json_option
 @pass_ctx
 def show(ctx, file, count, start, as_json) -> None:
@@ -160,8 +179,17 @@ def _print_rows(file: str, rows: list[dict]) -> None:
 @data.command("preview")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--model", "model_ref", required=True, help="Catalog model whose tokenizer and chat template training uses.")
-@click.option("--row", "row_index", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the row (0-based; blank lines are not rows).")
-@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec (YAML or JSON) whose max_seq_length applies.")
+@click.option(
+    "--row",
+    "row_index",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Index of the row (0-based; blank lines are not rows).",
+)
+@click.option(
+    "--spec", "spec_file", type=click.Path(dir_okay=False), help="FineTuneSpec (YAML or JSON) whose max_seq_length applies."
+)
 @json_option
 @pass_ctx
 def preview(ctx, file, model_ref, row_index, spec_file, as_json) -> None:
@@ -191,8 +219,13 @@ def preview(ctx, file, model_ref, row_index, spec_file, as_json) -> None:
 
 def _preview_fields(p) -> dict:
     return {
-        "row": p.row, "method": p.method, "reason": p.reason, "token_count": p.token_count,
-        "trained_tokens": p.trained_tokens, "max_length": p.max_length, "max_length_why": p.length_why,
+        "row": p.row,
+        "method": p.method,
+        "reason": p.reason,
+        "token_count": p.token_count,
+        "trained_tokens": p.trained_tokens,
+        "max_length": p.max_length,
+        "max_length_why": p.length_why,
         "trained_spans": [{"start": s.start, "end": s.end, "text": s.text, "truncated": s.truncated} for s in p.spans],
         "warnings": list(p.warnings),
     }
@@ -222,7 +255,9 @@ def _print_preview(file: str, line: int, p) -> None:
 
     how = "highlighted" if colour else f"between {TRAINED_OPEN} {TRAINED_CLOSE}"
     reason = f" ({p.reason})" if p.reason else ""
-    click.echo(f"── loss mask: {p.method}{reason}; {p.trained_tokens} of {min(p.token_count, p.max_length)} tokens trained ({how})")
+    click.echo(
+        f"── loss mask: {p.method}{reason}; {p.trained_tokens} of {min(p.token_count, p.max_length)} tokens trained ({how})"
+    )
     for w in p.warnings:
         click.echo(f"warning: {w}")
 
@@ -230,9 +265,17 @@ def _print_preview(file: str, line: int, p) -> None:
 # -- fetch ----------------------------------------------------------------------------------
 @data.command("fetch")
 @click.argument("repo_id")
-@click.option("--split-pc", type=click.FloatRange(min=0, max=100, min_open=True), default=5, show_default=True, help="Percent of each split to take (the first rows).")
+@click.option(
+    "--split-pc",
+    type=click.FloatRange(min=0, max=100, min_open=True),
+    default=5,
+    show_default=True,
+    help="Percent of each split to take (the first rows).",
+)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder to write {split}.jsonl into.")
-@click.option("--split", "splits", multiple=True, help="A split to fetch (repeatable; default: train_sft test_sft train_gen test_gen).")
+@click.option(
+    "--split", "splits", multiple=True, help="A split to fetch (repeatable; default: train_sft test_sft train_gen test_gen)."
+)
 @json_option
 @pass_ctx
 def fetch(ctx, repo_id, split_pc, out_dir, splits, as_json) -> None:

@@ -36,8 +36,14 @@ def _idle_clusters(ctx, prices) -> list[dict]:
     for t in ctx.backend.list_compute():
         if t.kind == "aml-cluster" and (t.min_nodes or 0) > 0:
             price = prices.get("azure", t.vm_size)
-            out.append({"name": t.name, "vm_size": t.vm_size, "min_nodes": t.min_nodes,
-                        "per_hour": price.per_hour * t.min_nodes if price else None})
+            out.append(
+                {
+                    "name": t.name,
+                    "vm_size": t.vm_size,
+                    "min_nodes": t.min_nodes,
+                    "per_hour": price.per_hour * t.min_nodes if price else None,
+                }
+            )
     return out
 
 
@@ -62,28 +68,60 @@ def down(ctx, everything, older_than, yes, as_json) -> None:
     known = [m.per_hour for m in meters.values() if m.billing and m.per_hour is not None]
     unknown = [ep.name for ep in chosen if meters[ep.name].billing and meters[ep.name].per_hour is None]
     saves = sum(known)
-    plan = [{"name": ep.name, "backend": ep.backend, "state": ep.state.value, "age_s": _age(ep, now),
-             "per_hour": meters[ep.name].per_hour, "spent": meters[ep.name].spent} for ep in chosen]
+    plan = [
+        {
+            "name": ep.name,
+            "backend": ep.backend,
+            "state": ep.state.value,
+            "age_s": _age(ep, now),
+            "per_hour": meters[ep.name].per_hour,
+            "spent": meters[ep.name].spent,
+        }
+        for ep in chosen
+    ]
     clusters = _idle_clusters(ctx, prices)
     saves += sum(c["per_hour"] or 0.0 for c in clusters)
     unknown += [c["name"] for c in clusters if c["per_hour"] is None]
     if not chosen and not clusters:
         if as_json:
-            click.echo(json.dumps({"endpoints": [], "clusters": [], "saves_per_hour": 0.0, "currency": prices.currency,
-                                   "deleted": []}))
+            click.echo(
+                json.dumps({"endpoints": [], "clusters": [], "saves_per_hour": 0.0, "currency": prices.currency, "deleted": []})
+            )
         else:
             click.echo("nothing to stop: no endpoints" + (f" older than {older_than}" if older_than else ""))
         return
-    what = " and ".join(x for x in (f"deleting {len(chosen)} endpoint(s)" if chosen else "",
-                                     f"scaling {len(clusters)} cluster(s) down to 0 nodes" if clusters else "") if x)
+    what = " and ".join(
+        x
+        for x in (
+            f"deleting {len(chosen)} endpoint(s)" if chosen else "",
+            f"scaling {len(clusters)} cluster(s) down to 0 nodes" if clusters else "",
+        )
+        if x
+    )
     if not as_json:
         if chosen:
-            table([[p["name"], p["backend"], p["state"], duration(p["age_s"]), money(p["per_hour"], prices.currency),
-                    money(p["spent"], prices.currency)] for p in plan],
-                  ["NAME", "BACKEND", "STATE", "AGE", "PER HOUR", "SPENT"])
+            table(
+                [
+                    [
+                        p["name"],
+                        p["backend"],
+                        p["state"],
+                        duration(p["age_s"]),
+                        money(p["per_hour"], prices.currency),
+                        money(p["spent"], prices.currency),
+                    ]
+                    for p in plan
+                ],
+                ["NAME", "BACKEND", "STATE", "AGE", "PER HOUR", "SPENT"],
+            )
         if clusters:
-            table([[c["name"], c["vm_size"] or "-", f"{c['min_nodes']} -> 0", money(c["per_hour"], prices.currency)]
-                   for c in clusters], ["CLUSTER", "VM SIZE", "MIN NODES", "IDLE PER HOUR"])
+            table(
+                [
+                    [c["name"], c["vm_size"] or "-", f"{c['min_nodes']} -> 0", money(c["per_hour"], prices.currency)]
+                    for c in clusters
+                ],
+                ["CLUSTER", "VM SIZE", "MIN NODES", "IDLE PER HOUR"],
+            )
         note = f" (and the unknown price of {', '.join(unknown)})" if unknown else ""
         click.echo(f"{what} saves {money(saves, prices.currency)}/h{note}")
     if not yes:
@@ -111,8 +149,20 @@ def down(ctx, everything, older_than, yes, as_json) -> None:
             failed.append({"name": c["name"], "error": str(exc).splitlines()[0]})
             click.echo(f"error: {c['name']}: {str(exc).splitlines()[0]}", err=True)
     if as_json:
-        click.echo(json.dumps({"endpoints": plan, "clusters": clusters, "saves_per_hour": saves, "unknown_price": unknown,
-                               "currency": prices.currency, "deleted": deleted, "scaled_to_zero": scaled,
-                               "failed": failed}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "endpoints": plan,
+                    "clusters": clusters,
+                    "saves_per_hour": saves,
+                    "unknown_price": unknown,
+                    "currency": prices.currency,
+                    "deleted": deleted,
+                    "scaled_to_zero": scaled,
+                    "failed": failed,
+                },
+                indent=2,
+            )
+        )
     if failed:
         sys.exit(1)

@@ -52,44 +52,95 @@ def endpoint() -> None:
 @endpoint.command("create")
 @click.option("--model", "model", required=True, help="Registered model NAME[:VERSION] (or a catalog model).")
 @click.option("--request-timeout-ms", default=90000, show_default=True, type=click.IntRange(1, 3_600_000))
-@click.option("--instance-type", default="Standard_NC6s_v3", show_default=True,
-              help="Azure: the VM size, checked against the foundation model's inference_compute_allow_list.")
+@click.option(
+    "--instance-type",
+    default="Standard_NC6s_v3",
+    show_default=True,
+    help="Azure: the VM size, checked against the foundation model's inference_compute_allow_list.",
+)
 @click.option("--instance-count", default=1, show_default=True, type=click.IntRange(1, 1000), help="Azure: instances.")
 @click.option("--deployment-name", default="demo", show_default=True, help="Azure: the deployment's name.")
-@click.option("--liveness-delay", default=600, show_default=True, type=click.IntRange(0, 3600),
-              help="Azure: seconds before the first liveness probe.")
-@click.option("--readiness-delay", type=click.IntRange(0, 3600), help="Azure: seconds before the first readiness probe "
-              "(default: the service's).")
+@click.option(
+    "--liveness-delay",
+    default=600,
+    show_default=True,
+    type=click.IntRange(0, 3600),
+    help="Azure: seconds before the first liveness probe.",
+)
+@click.option(
+    "--readiness-delay",
+    type=click.IntRange(0, 3600),
+    help="Azure: seconds before the first readiness probe (default: the service's).",
+)
 @click.option("--idle-timeout", help="Local: stop after this long without requests, e.g. 30m (default: never).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Local: address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Local: port (default: a free one).")
-@click.option("--max-queue", type=click.IntRange(0, 100_000),
-              help="Local: requests that may wait beyond the generating batch before new ones get 429 (default: 32).")
-@click.option("--no-wait", is_flag=True, help="Return once started: before the model is loaded (local) or before "
-              "the deployment is ready and takes traffic (Azure).")
-@click.option("--ttl", help="Time to live, e.g. 2h: then the endpoint stops (local) or is deleted (Azure), "
-                            "whether or not finetui runs.")
+@click.option(
+    "--max-queue",
+    type=click.IntRange(0, 100_000),
+    help="Local: requests that may wait beyond the generating batch before new ones get 429 (default: 32).",
+)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Return once started: before the model is loaded (local) or before the deployment is ready and takes traffic (Azure).",
+)
+@click.option(
+    "--ttl", help="Time to live, e.g. 2h: then the endpoint stops (local) or is deleted (Azure), whether or not finetui runs."
+)
 @click.option("--dry-run", is_flag=True, help="Azure: print the endpoint and deployment YAML instead of creating them.")
 @name_and_json
-def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, deployment_name, liveness_delay,
-           readiness_delay, idle_timeout, host, port, max_queue, no_wait, ttl, dry_run, as_json) -> None:
+def create(
+    ctx,
+    name,
+    model,
+    request_timeout_ms,
+    instance_type,
+    instance_count,
+    deployment_name,
+    liveness_delay,
+    readiness_delay,
+    idle_timeout,
+    host,
+    port,
+    max_queue,
+    no_wait,
+    ttl,
+    dry_run,
+    as_json,
+) -> None:
     """Deploy MODEL to a new endpoint NAME and wait until it answers."""
     from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions, refuse_foreign
 
     click_ctx = click.get_current_context()
-    given = {key for key, param in (("host", "host"), ("port", "port"), ("idle_timeout_s", "idle_timeout"), ("max_queue", "max_queue"),
-                                    ("instance_type", "instance_type"), ("instance_count", "instance_count"),
-                                    ("deployment_name", "deployment_name"), ("liveness_initial_delay_s", "liveness_delay"),
-                                    ("readiness_initial_delay_s", "readiness_delay"))
-             if click_ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE}
+    given = {
+        key
+        for key, param in (
+            ("host", "host"),
+            ("port", "port"),
+            ("idle_timeout_s", "idle_timeout"),
+            ("max_queue", "max_queue"),
+            ("instance_type", "instance_type"),
+            ("instance_count", "instance_count"),
+            ("deployment_name", "deployment_name"),
+            ("liveness_initial_delay_s", "liveness_delay"),
+            ("readiness_initial_delay_s", "readiness_delay"),
+        )
+        if click_ctx.get_parameter_source(param) is click.core.ParameterSource.COMMANDLINE
+    }
     on_azure = ctx.backend_name == "azure"
     ttl_s = parse_ttl(ttl)
     refuse_foreign("azure" if on_azure else "local", given)
     if on_azure:
-        options = AzureEndpointOptions(instance_type=instance_type, instance_count=instance_count,
-                                       deployment_name=deployment_name, request_timeout_ms=request_timeout_ms,
-                                       liveness_initial_delay_s=liveness_delay, readiness_initial_delay_s=readiness_delay,
-                                       wait=not no_wait)
+        options = AzureEndpointOptions(
+            instance_type=instance_type,
+            instance_count=instance_count,
+            deployment_name=deployment_name,
+            request_timeout_ms=request_timeout_ms,
+            liveness_initial_delay_s=liveness_delay,
+            readiness_initial_delay_s=readiness_delay,
+            wait=not no_wait,
+        )
     else:
         if dry_run:
             raise InvalidInput("endpoint create --dry-run: only --backend azure has an endpoint description to export")
@@ -98,17 +149,26 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
         warning = host_warning(host)
         if warning:
             click.echo(f"warning: {warning}", err=True)
-        options = LocalEndpointOptions(host=host, port=port, request_timeout_ms=request_timeout_ms,
-                                       idle_timeout_s=parse_duration(idle_timeout), max_queue=max_queue,
-                                       ttl_s=ttl_s, wait=not no_wait)
+        options = LocalEndpointOptions(
+            host=host,
+            port=port,
+            request_timeout_ms=request_timeout_ms,
+            idle_timeout_s=parse_duration(idle_timeout),
+            max_queue=max_queue,
+            ttl_s=ttl_s,
+            wait=not no_wait,
+        )
     if dry_run:
         files = ctx.backend.plan_endpoint(name, model, options)
         if as_json:
             emit(files, True)
         else:
-            click.echo(f"# endpoint.yaml: az ml online-endpoint create --file endpoint.yaml\n{files['endpoint']}"
-                       f"---\n# deployment.yaml: az ml online-deployment create --file deployment.yaml "
-                       f"--all-traffic\n{files['deployment']}", nl=False)
+            click.echo(
+                f"# endpoint.yaml: az ml online-endpoint create --file endpoint.yaml\n{files['endpoint']}"
+                f"---\n# deployment.yaml: az ml online-deployment create --file deployment.yaml "
+                f"--all-traffic\n{files['deployment']}",
+                nl=False,
+            )
         return
     from .eval_cmd import deploy_gate
 
@@ -122,8 +182,7 @@ def create(ctx, name, model, request_timeout_ms, instance_type, instance_count, 
     ep, watcher = create_endpoint(ctx.backend, ctx.workspace_path, name, model, options, ttl_s)
     if watcher is not None:
         if not as_json:
-            click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {duration(ttl_s)}",
-                       err=True)
+            click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {duration(ttl_s)}", err=True)
     emit({**_jsonable(ep), "evaluation": _jsonable(gate)} if as_json else ep, as_json, _summary)
 
 
@@ -139,13 +198,35 @@ def list_endpoints(ctx, as_json) -> None:
     prices = load_prices(ctx.workspace_path)
     meters = [meter(ep, prices) for ep in eps]
     if as_json:
-        click.echo(json.dumps([{**_jsonable(ep), "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
-                                "idle_s": _idle(ep), **_money_fields(m)} for ep, m in zip(eps, meters)], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        **_jsonable(ep),
+                        "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+                        "idle_s": _idle(ep),
+                        **_money_fields(m),
+                    }
+                    for ep, m in zip(eps, meters)
+                ],
+                indent=2,
+            )
+        )
         return
     table(
-        [[ep.name, ep.model, ep.state.value, ep.base_url or ep.scoring_uri or "-",
-          duration(_uptime(ep) if ep.backend == "local" else m.uptime_s), duration(_idle(ep)),
-          money(m.per_hour, m.currency), money(m.spent, m.currency)] for ep, m in zip(eps, meters)],
+        [
+            [
+                ep.name,
+                ep.model,
+                ep.state.value,
+                ep.base_url or ep.scoring_uri or "-",
+                duration(_uptime(ep) if ep.backend == "local" else m.uptime_s),
+                duration(_idle(ep)),
+                money(m.per_hour, m.currency),
+                money(m.spent, m.currency),
+            ]
+            for ep, m in zip(eps, meters)
+        ],
         ["NAME", "MODEL", "STATE", "URL", "UPTIME", "IDLE", "PER HOUR", "SPENT"],
         empty="no endpoints yet: `finetui endpoint create NAME --model MODEL`",
     )
@@ -179,8 +260,18 @@ def show(ctx, name, as_json) -> None:
 
     m = meter(ep, load_prices(ctx.workspace_path))
     if as_json:
-        click.echo(json.dumps({**_jsonable(ep), **info, "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
-                               "idle_s": _idle(ep), **_money_fields(m)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    **_jsonable(ep),
+                    **info,
+                    "uptime_s": _uptime(ep) if ep.backend == "local" else m.uptime_s,
+                    "idle_s": _idle(ep),
+                    **_money_fields(m),
+                },
+                indent=2,
+            )
+        )
         return
     _summary(ep)
     click.echo(f"  openapi:      {ep.openapi_uri or '-'}")
@@ -192,14 +283,17 @@ def show(ctx, name, as_json) -> None:
     if ep.expires_at:
         left = ep.expires_at - time.time()
         click.echo(f"  ttl:          {duration(ep.ttl_s)}, " + (f"ends in {duration(left)}" if left > 0 else "over"))
-    click.echo(f"  uptime:       {duration(_uptime(ep) if ep.backend == 'local' else m.uptime_s)}   "
-               f"idle: {duration(_idle(ep))}")
-    click.echo(f"  spend:        {money(m.spent, m.currency)} so far at {money(m.per_hour, m.currency)}/h"
-               + (f" ({ep.instance_type})" if ep.instance_type else ""))
+    click.echo(f"  uptime:       {duration(_uptime(ep) if ep.backend == 'local' else m.uptime_s)}   idle: {duration(_idle(ep))}")
+    click.echo(
+        f"  spend:        {money(m.spent, m.currency)} so far at {money(m.per_hour, m.currency)}/h"
+        + (f" ({ep.instance_type})" if ep.instance_type else "")
+    )
     watcher = info.get("ttl_watcher")
     if watcher:
-        click.echo(f"  ttl watcher:  {watcher['state']} (process {watcher.get('pid') or '-'})"
-                   + (f": {watcher['reason']}" if watcher.get("reason") else ""))
+        click.echo(
+            f"  ttl watcher:  {watcher['state']} (process {watcher.get('pid') or '-'})"
+            + (f": {watcher['reason']}" if watcher.get("reason") else "")
+        )
     if ep.pid:
         click.echo(f"  process:      {ep.pid}")
     for key in ("model_path", "log_path"):
@@ -225,8 +319,11 @@ def keys(ctx, name, as_json) -> None:
 def regenerate_keys(ctx, name, which, as_json) -> None:
     """Replace one key; the old one stops working at once, the server keeps running."""
     ctx.backend.regenerate_endpoint_keys(name, which)
-    emit({"name": name, "regenerated": which}, as_json,
-         f"regenerated the {which} key of {name}; `finetui endpoint keys {name}` shows it")
+    emit(
+        {"name": name, "regenerated": which},
+        as_json,
+        f"regenerated the {which} key of {name}; `finetui endpoint keys {name}` shows it",
+    )
 
 
 @endpoint.command("logs")
@@ -238,8 +335,9 @@ def logs(ctx, name, follow, offset) -> None:
 
 
 @endpoint.command("invoke")
-@click.option("--request-file", required=True, type=click.Path(),
-              help="JSON body for /score, e.g. the tutorial's sample_score.json.")
+@click.option(
+    "--request-file", required=True, type=click.Path(), help="JSON body for /score, e.g. the tutorial's sample_score.json."
+)
 @name_and_json
 def invoke(ctx, name, request_file, as_json) -> None:
     """Send a request file to the endpoint's /score with its key and print the response."""

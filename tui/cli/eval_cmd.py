@@ -68,7 +68,9 @@ def print_scores(run: EvalRun) -> None:
         ("ROUGE-L F1", [f"{s.rouge_l:.3f}" for s in scores]),
         ("chrF", [f"{s.chrf:.3f}" for s in scores]),
     ]
-    table([[name, *values] for name, values in lines], ["METRIC", *[f"{side.upper()} {s.model}" for side, s in zip(sides, scores)]])
+    table(
+        [[name, *values] for name, values in lines], ["METRIC", *[f"{side.upper()} {s.model}" for side, s in zip(sides, scores)]]
+    )
 
 
 def run_json(run: EvalRun) -> dict:
@@ -85,8 +87,10 @@ def _show(run: EvalRun) -> None:
         click.echo(f"  error: {run.error}")
     print_scores(run)
     if run.improved is not None:
-        click.echo("verdict: " + ("the model beat its base (lower assistant-token loss)" if run.improved
-                                  else "the model did NOT beat its base"))
+        click.echo(
+            "verdict: "
+            + ("the model beat its base (lower assistant-token loss)" if run.improved else "the model did NOT beat its base")
+        )
     if run.rows_path:
         click.echo(f"per-row results: {run.rows_path} (`finetui eval show {run.name} --rows`)")
 
@@ -99,8 +103,9 @@ def _show_job_evaluation(ev) -> None:
     else:
         click.echo("the evaluation step logged no metrics")
     if ev.training:
-        click.echo(f"training, last values (step {ev.training_step}): "
-                   + ", ".join(f"{k} {v:.4g}" for k, v in ev.training.items()))
+        click.echo(
+            f"training, last values (step {ev.training_step}): " + ", ".join(f"{k} {v:.4g}" for k, v in ev.training.items())
+        )
 
 
 @eval_group.command("run")
@@ -115,8 +120,9 @@ def _show_job_evaluation(ev) -> None:
 def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) -> None:
     """Start an evaluation of MODEL[:V] (and its base) in the background. Prints its name."""
     backend = ctx.backend
-    started = backend.submit_eval(EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows,
-                                         max_new_tokens=max_new_tokens))
+    started = backend.submit_eval(
+        EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows, max_new_tokens=max_new_tokens)
+    )
     if not wait:
         emit(run_json(started) if as_json else started, as_json, started.name)
         return
@@ -145,9 +151,11 @@ def list_evals(ctx, as_json) -> None:
     runs = ctx.backend.list_evals()
 
     def human(items: list[EvalRun]) -> None:
-        table([[r.name, _progress(r), r.model, r.base or "-",
-                {True: "yes", False: "no", None: "-"}[r.improved]] for r in items],
-              ["NAME", "STATUS", "MODEL", "BASE", "BEAT BASE"], empty="no evaluations yet: `finetui eval MODEL --test FILE`")
+        table(
+            [[r.name, _progress(r), r.model, r.base or "-", {True: "yes", False: "no", None: "-"}[r.improved]] for r in items],
+            ["NAME", "STATUS", "MODEL", "BASE", "BEAT BASE"],
+            empty="no evaluations yet: `finetui eval MODEL --test FILE`",
+        )
 
     emit([run_json(r) for r in runs] if as_json else runs, as_json, human)
 

@@ -42,7 +42,10 @@ def history(ctx, limit, export, as_json) -> None:
         from finetui.core.command_export import export_script
 
         path = export_script(entries, export)
-        emit({"path": str(path), "actions": sum(e.outcome == "ok" for e in entries)}, as_json,
-             f"wrote {path} ({sum(e.outcome == 'ok' for e in entries)} actions)")
+        emit(
+            {"path": str(path), "actions": sum(e.outcome == "ok" for e in entries)},
+            as_json,
+            f"wrote {path} ({sum(e.outcome == 'ok' for e in entries)} actions)",
+        )
         return
     emit(entries, as_json, _show)

@@ -22,9 +22,19 @@ def checkpoints(ctx, name, as_json) -> None:
         if not items:
             click.echo(f"job {name} has no complete checkpoints yet")
             return
-        table([[("* " if c.best else "  ") + str(c.step), f"{c.epoch:.2f}" if c.epoch is not None else "-",
-                _loss(c.train_loss), _loss(c.eval_loss), c.path] for c in items],
-              ["  STEP", "EPOCH", "TRAIN LOSS", "EVAL LOSS", "PATH"])
+        table(
+            [
+                [
+                    ("* " if c.best else "  ") + str(c.step),
+                    f"{c.epoch:.2f}" if c.epoch is not None else "-",
+                    _loss(c.train_loss),
+                    _loss(c.eval_loss),
+                    c.path,
+                ]
+                for c in items
+            ],
+            ["  STEP", "EPOCH", "TRAIN LOSS", "EVAL LOSS", "PATH"],
+        )
         click.echo(f"register one: finetui model register --job {name} --checkpoint STEP|best --name NAME")
 
     emit(items, as_json, human)

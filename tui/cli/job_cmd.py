@@ -32,12 +32,19 @@ def job() -> None:
 @click.option("--display-name", help="Display name (default: the tutorial's naming rule).")
 @click.option("--force", is_flag=True, help="Submit even if the compute check says it will not fit.")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the job that would be submitted (Azure).")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "python"]), default="yaml", show_default=True,
-              help="With --dry-run: the job as `az ml job create --file` YAML, or the tutorial's SDK code.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yaml", "python"]),
+    default="yaml",
+    show_default=True,
+    help="With --dry-run: the job as `az ml job create --file` YAML, or the tutorial's SDK code.",
+)
 @json_option
 @pass_ctx
-def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt,
-           as_json) -> None:
+def submit(
+    ctx, model, train_file, test_file, spec_file, sets, compute, experiment, display_name, force, dry_run, fmt, as_json
+) -> None:
     """Validate spec, data and fit, then start a fine-tuning job. Prints the job's name."""
     user = read_mapping(spec_file) if spec_file else {}
     user.update(parse_set_options(sets))
@@ -72,8 +79,7 @@ def submit(ctx, model, train_file, test_file, spec_file, sets, compute, experime
 
 def step_rows(steps) -> list[list[str]]:
     """A pipeline's steps by name, in pipeline order: status, duration, compute, run id."""
-    return [[s.display_name or s.name, s.status.value, duration(s.duration_s), s.compute or "-", s.name]
-            for s in steps]
+    return [[s.display_name or s.name, s.status.value, duration(s.duration_s), s.compute or "-", s.name] for s in steps]
 
 
 @job.command("list")
@@ -85,7 +91,16 @@ def list_jobs(ctx, as_json) -> None:
 
     def human(items: list[Job]) -> None:
         table(
-            [[j.name, j.status.value, j.model, duration(j.run_time_s(time.time())), time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at))] for j in items],
+            [
+                [
+                    j.name,
+                    j.status.value,
+                    j.model,
+                    duration(j.run_time_s(time.time())),
+                    time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at)),
+                ]
+                for j in items
+            ],
             ["NAME", "STATUS", "MODEL", "DURATION", "CREATED"],
             empty="no jobs yet: `finetui job submit --help`",
         )

@@ -42,8 +42,12 @@ def parse_on_done(command: str | None) -> list[str] | None:
 
 @click.command("wait")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 1).")
-@click.option("--on-done", "on_done", metavar="COMMAND",
-              help="Run COMMAND when the job ends, with FINETUI_JOB_NAME and FINETUI_JOB_STATUS set (no shell).")
+@click.option(
+    "--on-done",
+    "on_done",
+    metavar="COMMAND",
+    help="Run COMMAND when the job ends, with FINETUI_JOB_NAME and FINETUI_JOB_STATUS set (no shell).",
+)
 @name_and_json
 def wait(ctx, name, timeout, on_done, as_json) -> None:
     """Wait until job NAME ends; exit 0 only if it Completed."""

@@ -38,8 +38,11 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # each noun's own first docstring sentence, wrapped rather than cut at the terminal's width
-        rows = [(name, command.get_short_help_str(limit=200)) for name in self.list_commands(ctx)
-                if (command := self.get_command(ctx, name)) is not None]
+        rows = [
+            (name, command.get_short_help_str(limit=200))
+            for name in self.list_commands(ctx)
+            if (command := self.get_command(ctx, name)) is not None
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

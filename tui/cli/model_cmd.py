@@ -22,8 +22,11 @@ def _print_models(models: list[CatalogModel]) -> None:
         [m.name, m.version, m.source, units.count(m.parameter_count), str(m.context_length or "-"), units.size(m.size_bytes)]
         for m in models
     ]
-    table(rows, ["NAME", "VERSION", "SOURCE", "PARAMS", "CONTEXT", "SIZE"],
-          empty="no models yet: `finetui demo` builds one, `finetui model add PATH` adds a folder")
+    table(
+        rows,
+        ["NAME", "VERSION", "SOURCE", "PARAMS", "CONTEXT", "SIZE"],
+        empty="no models yet: `finetui demo` builds one, `finetui model add PATH` adds a folder",
+    )
 
 
 def _print_model(m: CatalogModel) -> None:

@@ -27,12 +27,18 @@ def show(ctx, as_json) -> None:
     t = load_prices(ctx.workspace_path)
     rows = t.rows()
     if as_json:
-        emit({"currency": t.currency, "region": t.region, "as_of": t.as_of, "source": t.source,
-              "prices": [{"backend": p.backend, "sku": p.sku, "per_hour": p.per_hour, "from": p.source} for p in rows]},
-             True)
+        emit(
+            {
+                "currency": t.currency,
+                "region": t.region,
+                "as_of": t.as_of,
+                "source": t.source,
+                "prices": [{"backend": p.backend, "sku": p.sku, "per_hour": p.per_hour, "from": p.source} for p in rows],
+            },
+            True,
+        )
         return
-    table([[p.backend, p.sku, f"{p.per_hour:.3f}", p.source] for p in rows],
-          ["BACKEND", "SKU", f"{t.currency}/H", "FROM"])
+    table([[p.backend, p.sku, f"{p.per_hour:.3f}", p.source] for p in rows], ["BACKEND", "SKU", f"{t.currency}/H", "FROM"])
     click.echo(f"\nsource: {t.source}\nas of:  {t.as_of}" + (f"   region: {t.region}" if t.region else ""))
 
 
@@ -49,5 +55,8 @@ def refresh(ctx, region, currency, skus, as_json) -> None:
     ctx.workspace_path.mkdir(parents=True, exist_ok=True)
     result = do_refresh(ctx.workspace_path, region=region, currency=currency.upper(), skus=list(skus) or None)
     missing = f"; no price for {', '.join(result['missing'])}" if result["missing"] else ""
-    emit(result, as_json, f"wrote {len(result['prices']['azure'])} Azure prices ({currency.upper()}, {region}) "
-                          f"to {result['path']}{missing}")
+    emit(
+        result,
+        as_json,
+        f"wrote {len(result['prices']['azure'])} Azure prices ({currency.upper()}, {region}) to {result['path']}{missing}",
+    )

@@ -26,8 +26,12 @@ from .common import CliContext, error_line
 SECRET_PARAMS = {"key"}  # chat --key: never written anywhere
 PATH_PARAMS = {"train_file", "test_file", "request_file", "spec_file", "file", "path", "out_dir", "azure_config"}
 NOT_RECORDED = {"history"}  # reading the log is not an action
-_GLOBAL_FLAGS = {"subscription_id": "--subscription", "resource_group": "--resource-group",
-                 "workspace_name": "--workspace-name", "config_path": "--azure-config"}
+_GLOBAL_FLAGS = {
+    "subscription_id": "--subscription",
+    "resource_group": "--resource-group",
+    "workspace_name": "--workspace-name",
+    "config_path": "--azure-config",
+}
 
 
 def _is_path(param: click.Parameter) -> bool:
@@ -87,12 +91,14 @@ def _azure_target(cli_ctx: Any):
         from finetui.core.azure.workspace import resolve_azure_workspace
 
         opts = cli_ctx.backend_options
-        ws = resolve_azure_workspace(opts.get("subscription_id"), opts.get("resource_group"),
-                                     opts.get("workspace_name"), opts.get("config_path"))
+        ws = resolve_azure_workspace(
+            opts.get("subscription_id"), opts.get("resource_group"), opts.get("workspace_name"), opts.get("config_path")
+        )
     except FinetuiError:
         return None
-    return AzureTarget(ws.subscription_id, ws.resource_group, ws.workspace_name,
-                       cli_ctx.backend_options.get("registry_name") or "azureml")
+    return AzureTarget(
+        ws.subscription_id, ws.resource_group, ws.workspace_name, cli_ctx.backend_options.get("registry_name") or "azureml"
+    )
 
 
 def build_entry(ctx: click.Context, cli_ctx: Any, exit_code: int, error: str | None) -> LoggedAction:
@@ -107,18 +113,33 @@ def build_entry(ctx: click.Context, cli_ctx: Any, exit_code: int, error: str | N
     if target is not None:
         from finetui.core.equivalents import azure_equivalents
 
-        params = {p.name: os.path.abspath(v) if _is_path(p) and isinstance(v, str) else v
-                  for p in ctx.command.params for v in [ctx.params.get(p.name)]}
+        params = {
+            p.name: os.path.abspath(v) if _is_path(p) and isinstance(v, str) else v
+            for p in ctx.command.params
+            for v in [ctx.params.get(p.name)]
+        }
         eq = azure_equivalents(action, params, target)
         az, sdk, notes = eq.az, eq.sdk, eq.notes
     endpoint = ctx.params.get("endpoint") or ctx.params.get("name")
     if hid_key:
-        where = (f"finetui --workspace {shlex.quote(str(cli_ctx.workspace_path))} endpoint keys {endpoint}"
-                 if endpoint and "/" not in endpoint else "whoever runs the endpoint")
+        where = (
+            f"finetui --workspace {shlex.quote(str(cli_ctx.workspace_path))} endpoint keys {endpoint}"
+            if endpoint and "/" not in endpoint
+            else "whoever runs the endpoint"
+        )
         notes.append(f"ENDPOINT_KEY: the endpoint's key, from `{where}`")
-    return LoggedAction(time=now(), backend=cli_ctx.backend_name, action=action, outcome=outcome_of(exit_code),
-                        exit_code=exit_code, error=error, finetui=finetui_line(cli_ctx, tokens, target), az=tuple(az),
-                        sdk=tuple(sdk), notes=tuple(notes))
+    return LoggedAction(
+        time=now(),
+        backend=cli_ctx.backend_name,
+        action=action,
+        outcome=outcome_of(exit_code),
+        exit_code=exit_code,
+        error=error,
+        finetui=finetui_line(cli_ctx, tokens, target),
+        az=tuple(az),
+        sdk=tuple(sdk),
+        notes=tuple(notes),
+    )
 
 
 def _save(exit_code: int, error: str | None) -> None:

@@ -24,10 +24,11 @@ VERDICT_TEXT = {Verdict.OK: "FITS", Verdict.TIGHT: "TIGHT", Verdict.DOES_NOT_FIT
 VERDICT_COLOR = {Verdict.OK: "green", Verdict.TIGHT: "yellow", Verdict.DOES_NOT_FIT: "red"}
 
 
-NO_TARGETS = ("no compute targets: on Azure create a cluster with"
-              " `finetui --backend azure azure compute-create NAME --size VM_SIZE`, then r")
-NO_MODEL = ("no model to check: pick one in pane 1 (none there? `finetui demo` or `finetui model add PATH`),"
-            " then c checks it here")
+NO_TARGETS = (
+    "no compute targets: on Azure create a cluster with"
+    " `finetui --backend azure azure compute-create NAME --size VM_SIZE`, then r"
+)
+NO_MODEL = "no model to check: pick one in pane 1 (none there? `finetui demo` or `finetui model add PATH`), then c checks it here"
 
 
 def fit_text(report: FitReport) -> Text:
@@ -41,8 +42,13 @@ def fit_text(report: FitReport) -> Text:
     gpus = gpu_line(report)  # the tutorial's gpus_per_node, the GPU model and its memory
     if gpus:
         out.append(f"  {gpus}\n")
-    parts = (("weights", est.weights_bytes), ("gradients", est.gradients_bytes), ("optimizer", est.optimizer_bytes),
-             ("activations", est.activations_bytes), ("overhead", est.overhead_bytes))
+    parts = (
+        ("weights", est.weights_bytes),
+        ("gradients", est.gradients_bytes),
+        ("optimizer", est.optimizer_bytes),
+        ("activations", est.activations_bytes),
+        ("overhead", est.overhead_bytes),
+    )
     out.append("  " + " · ".join(f"{k} {units.size(v)}" for k, v in parts) + "\n")
     out.append(f"  trainable parameters: {est.trainable_parameters:,}\n")
     if report.reasons:

@@ -56,14 +56,21 @@ def validation_text(report: ValidationReport) -> Text:
 
 
 class DataPane(Pane):
-    ACTIONS = [("open_row", "open the row as a chat", "Enter"), ("last_row", "jump to the last row", "End"),
-               ("validate", "validate the file", "v"), ("open_path", "open a path: a folder or a .jsonl file", "o"),
-               ("refresh", "rescan the folder and the open file", "R"),
-               ("pick_tokenizer", "pick a tokenizer for the validation's token lengths", "t")]
-    BINDINGS = [Binding("v", "validate", "Validate"), Binding("o", "open_path", "Open"),
-                Binding("R", "refresh", "Rescan", tooltip="list the folder again; reindex the open file if it changed"),
-                # not in the footer (full at 80 columns): the Validation tab names the key
-                Binding("t", "pick_tokenizer", "Tokenizer for token lengths", show=False)]
+    ACTIONS = [
+        ("open_row", "open the row as a chat", "Enter"),
+        ("last_row", "jump to the last row", "End"),
+        ("validate", "validate the file", "v"),
+        ("open_path", "open a path: a folder or a .jsonl file", "o"),
+        ("refresh", "rescan the folder and the open file", "R"),
+        ("pick_tokenizer", "pick a tokenizer for the validation's token lengths", "t"),
+    ]
+    BINDINGS = [
+        Binding("v", "validate", "Validate"),
+        Binding("o", "open_path", "Open"),
+        Binding("R", "refresh", "Rescan", tooltip="list the folder again; reindex the open file if it changed"),
+        # not in the footer (full at 80 columns): the Validation tab names the key
+        Binding("t", "pick_tokenizer", "Tokenizer for token lengths", show=False),
+    ]
     TABS = "#data-tabs"
     HELP_WIDGETS = (JsonlView,)
 
@@ -111,7 +118,8 @@ class DataPane(Pane):
             self.open_file(first)
         elif self.path is None:
             self.query_one("#rows-status", Static).update(
-                "no .jsonl files in the workspace data folder: `finetui data fetch` or `finetui demo`, or o to open a path")
+                "no .jsonl files in the workspace data folder: `finetui data fetch` or `finetui demo`, or o to open a path"
+            )
         elif self._opened is not None and _stamp(self.path) not in (None, self._opened):
             self.open_file(self.path)  # rescanned: the open file changed since it was indexed
 
@@ -197,7 +205,9 @@ class DataPane(Pane):
         view = self.query_one(JsonlView)
         state = "" if event.done else " (indexing…)"
         name = self.path.name if self.path else ""
-        self.query_one("#rows-status", Static).update(f"{name}: {view.row_count:,} rows{state} · Enter opens a row · End last row")
+        self.query_one("#rows-status", Static).update(
+            f"{name}: {view.row_count:,} rows{state} · Enter opens a row · End last row"
+        )
 
     @on(JsonlView.Failed)
     def _failed(self, event: JsonlView.Failed) -> None:
@@ -302,7 +312,7 @@ def _stamp(path: Path) -> tuple[float, int] | None:
 def _short(folder: Path) -> str:
     home = str(Path.home())
     text = str(folder)
-    return "~" + text[len(home):] if text == home or text.startswith(home + "/") else text
+    return "~" + text[len(home) :] if text == home or text.startswith(home + "/") else text
 
 
 def _listing_of(folder: str) -> FolderListing:

@@ -49,10 +49,14 @@ def make_client(backend: Backend, endpoint: Endpoint) -> ChatClient:
 
 
 class EndpointsPane(Pane):
-    ACTIONS = [("create", "create an endpoint", "c"), ("delete", "delete the endpoint (type its name)", "d"),
-               ("reveal", "reveal or hide the keys", "v"), ("chat", "chat with the endpoint", "i"),
-               ("compare", "compare two endpoints on the same prompts", "p"),
-               ("refresh", "reload endpoints", "")]
+    ACTIONS = [
+        ("create", "create an endpoint", "c"),
+        ("delete", "delete the endpoint (type its name)", "d"),
+        ("reveal", "reveal or hide the keys", "v"),
+        ("chat", "chat with the endpoint", "i"),
+        ("compare", "compare two endpoints on the same prompts", "p"),
+        ("refresh", "reload endpoints", ""),
+    ]
     BINDINGS = [
         Binding("c", "create", "Create"),
         Binding("d", "delete", "Delete"),
@@ -92,6 +96,7 @@ class EndpointsPane(Pane):
         from ..widgets.spend import price_table
 
         workspace = self.app.workspace_root()
+
         # the prices are read again each time: `finetui prices refresh` may have run meanwhile
         def listed() -> tuple[list[Endpoint], PriceTable]:
             return backend.list_endpoints(), price_table(workspace)
@@ -119,7 +124,8 @@ class EndpointsPane(Pane):
         sync_rows(self.query_one("#endpoint-table", DataTable), rows, height=3)
         if not self.endpoints:
             self.query_one("#endpoint-details", Static).update(
-                "no endpoints: c deploys a registered model (register one with r on a finished job in pane 4)")
+                "no endpoints: c deploys a registered model (register one with r on a finished job in pane 4)"
+            )
         if self.endpoint is not None:
             fresh = next((e for e in self.endpoints if e.name == self.endpoint.name), None)
             self._show(fresh)
@@ -173,8 +179,9 @@ class EndpointsPane(Pane):
             if second is not None:
                 self._open_compare(first, second)
 
-        self.app.push_screen(PickScreen(f"Compare {first.name} with:", [(e.name, f"{e.name}  ({e.model})") for e in others]),
-                             picked)
+        self.app.push_screen(
+            PickScreen(f"Compare {first.name} with:", [(e.name, f"{e.name}  ({e.model})") for e in others]), picked
+        )
 
     def _open_compare(self, *endpoints: Endpoint) -> None:
         from ..widgets.compare import CompareScreen
@@ -217,8 +224,7 @@ class EndpointsPane(Pane):
             return
         choices = [(m.ref, f"{m.ref}  (registered)") for m in reversed(models or [])]
         # base models this machine can serve (the catalog lists registered versions too: shown once, above)
-        choices += [(m.ref, f"{m.ref}  (base model)") for m in self.app.catalog
-                    if m.path and m.source != "registry"]
+        choices += [(m.ref, f"{m.ref}  (base model)") for m in self.app.catalog if m.path and m.source != "registry"]
         if not choices:
             self.app.notify("nothing to deploy yet: register a finished job's model with r in pane 4", severity="warning")
             return
@@ -263,8 +269,11 @@ class EndpointsPane(Pane):
         else:
             endpoint, watcher = created
             ends = f", time to live {duration(endpoint.ttl_s)}" if endpoint.ttl_s else ""
-            self.app.notify(f"endpoint {endpoint.name}: {endpoint.state.value}{ends}"
-                            + (f" (ttl watcher: process {watcher['pid']})" if watcher else ""), title="endpoints")
+            self.app.notify(
+                f"endpoint {endpoint.name}: {endpoint.state.value}{ends}"
+                + (f" (ttl watcher: process {watcher['pid']})" if watcher else ""),
+                title="endpoints",
+            )
         self.reload()
 
     def action_delete(self) -> None:

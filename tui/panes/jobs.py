@@ -80,9 +80,17 @@ def job_row(job: Job, now: float, tag: str = "", progress: JobProgress | None = 
 def job_details(job: Job, now: float) -> Text:
     out = Text()
     ran = job.run_time_s(now)
-    for key, value in (("Job", job.name), ("Display name", job.display_name), ("Status", job.status.value),
-                       ("Model", job.model), ("Train", job.train_file), ("Test", job.test_file or "-"),
-                       ("Ran", duration(ran)), ("Output", job.output_path or "-"), ("Error", job.error or "-")):
+    for key, value in (
+        ("Job", job.name),
+        ("Display name", job.display_name),
+        ("Status", job.status.value),
+        ("Model", job.model),
+        ("Train", job.train_file),
+        ("Test", job.test_file or "-"),
+        ("Ran", duration(ran)),
+        ("Output", job.output_path or "-"),
+        ("Error", job.error or "-"),
+    ):
         out.append(f"{key:<13}", style="bold")
         out.append(f"{value}\n")
     out.append("\nspec\n", style="bold")
@@ -92,9 +100,14 @@ def job_details(job: Job, now: float) -> Text:
 
 
 class JobsPane(Pane):
-    ACTIONS = [("new", "launch a fine-tuning job", "n"), ("cancel", "cancel the selected job", "x"),
-               ("register", "register the job's model", "r"), ("show_log", "show the job's log", "l"),
-               ("show_metrics", "plot loss and eval loss", "m"), ("refresh", "reload the job list", "")]
+    ACTIONS = [
+        ("new", "launch a fine-tuning job", "n"),
+        ("cancel", "cancel the selected job", "x"),
+        ("register", "register the job's model", "r"),
+        ("show_log", "show the job's log", "l"),
+        ("show_metrics", "plot loss and eval loss", "m"),
+        ("refresh", "reload the job list", ""),
+    ]
     BINDINGS = [
         Binding("n", "new", "New"),
         Binding("x", "cancel", "Cancel"),
@@ -234,8 +247,9 @@ class JobsPane(Pane):
     def _mirror(self, name: str, path: Path) -> None:
         worker = get_current_worker()
         with open(path, "ab") as out:
-            for chunk in follow_chunks(lambda at: self.backend.read_log(name, at), poll_s=MIRROR_POLL_S,
-                                       cancelled=lambda: worker.is_cancelled):
+            for chunk in follow_chunks(
+                lambda at: self.backend.read_log(name, at), poll_s=MIRROR_POLL_S, cancelled=lambda: worker.is_cancelled
+            ):
                 out.write(chunk.text.encode("utf-8"))
                 out.flush()
 

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from finetui.core.models import CatalogModel
 
 
-NO_MODELS = ("no models yet: run `finetui demo` for the offline demo model, or `finetui model add PATH` for a"
-             " model folder (Hugging Face layout); they show here at once")
+NO_MODELS = (
+    "no models yet: run `finetui demo` for the offline demo model, or `finetui model add PATH` for a"
+    " model folder (Hugging Face layout); they show here at once"
+)
 
 
 def model_details(m: CatalogModel) -> Table:
@@ -52,9 +54,13 @@ def model_details(m: CatalogModel) -> Table:
 
 
 class ModelsPane(Pane):
-    ACTIONS = [("filter", "filter the catalog", "/"), ("check", "check compute for the model", "c"),
-               ("finetune", "fine-tune the model", "t"), ("deploy", "deploy a model as an endpoint", "d"),
-               ("refresh", "reload the catalog", "")]
+    ACTIONS = [
+        ("filter", "filter the catalog", "/"),
+        ("check", "check compute for the model", "c"),
+        ("finetune", "fine-tune the model", "t"),
+        ("deploy", "deploy a model as an endpoint", "d"),
+        ("refresh", "reload the catalog", ""),
+    ]
     BINDINGS = [
         Binding("slash", "filter", "Filter"),
         Binding("c", "check", "Check compute"),

@@ -107,8 +107,11 @@ class ArenaScreen(Screen[None]):
     def _load(self) -> None:
         backend = self.backend
         try:
-            run = backend.get_eval(self.eval_name) if self.eval_name else next(
-                (r for r in backend.list_evals() if r.status is JobStatus.COMPLETED), None)
+            run = (
+                backend.get_eval(self.eval_name)
+                if self.eval_name
+                else next((r for r in backend.list_evals() if r.status is JobStatus.COMPLETED), None)
+            )
             rows = backend.eval_rows(run.name) if run is not None else []
         except Unsupported:
             self.post_message(ArenaLoaded(None, [], "this backend has no evaluations yet (local backend only)"))

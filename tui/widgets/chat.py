@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from finetui.core.chat import ChatClient, ChatParams
 
 
-
 def curl_command(url: str, body: dict[str, Any]) -> str:
     return (
         f"curl -sS -X POST {shlex.quote(url)} -H 'Content-Type: application/json' "
@@ -161,7 +160,9 @@ class ChatConsole(Vertical):
         raw = self.query_one("#chat-raw", Static)
         if self.last_request is not None:
             # whole and indented, in a box that scrolls: a long answer is not cut after two lines
-            raw.update(Text(f"request\n{json.dumps(self.last_request, indent=2)}\n\nresponse\n{response_text(self.last_response)}"))
+            raw.update(
+                Text(f"request\n{json.dumps(self.last_request, indent=2)}\n\nresponse\n{response_text(self.last_response)}")
+            )
         else:
             raw.update("no request yet")
 
@@ -183,9 +184,13 @@ class ChatConsole(Vertical):
         # OSC 52 is only a request: many terminals (and tmux without set-clipboard) drop it
         # silently, so the command is always shown too, never "copied" on faith
         self.app.copy_to_clipboard(command)
-        self.app.push_screen(TextScreen(
-            "curl for this request (set FINETUI_ENDPOINT_KEY to the endpoint key). Also sent to the terminal's "
-            "clipboard (OSC 52), if the terminal accepts it:", command))
+        self.app.push_screen(
+            TextScreen(
+                "curl for this request (set FINETUI_ENDPOINT_KEY to the endpoint key). Also sent to the terminal's "
+                "clipboard (OSC 52), if the terminal accepts it:",
+                command,
+            )
+        )
 
     # -- settings: visible under the transcript, edited as KEY=VALUE ------------------------------
     def on_mount(self) -> None:
@@ -210,8 +215,10 @@ class ChatConsole(Vertical):
         from ..screens import PromptScreen
 
         p = self._current_params()
-        value = (f"temperature={p.temperature:g} top_p={p.top_p:g} do_sample={str(p.do_sample).lower()} "
-                 f"max_new_tokens={p.max_new_tokens}" + (f" system={self.system}" if self.system else ""))
+        value = (
+            f"temperature={p.temperature:g} top_p={p.top_p:g} do_sample={str(p.do_sample).lower()} "
+            f"max_new_tokens={p.max_new_tokens}" + (f" system={self.system}" if self.system else "")
+        )
         title = "Chat settings as KEY=VALUE (temperature, top_p, do_sample, max_new_tokens, seed, stop); system=TEXT last:"
         self.app.push_screen(PromptScreen(title, value=value), self.apply_settings)
 

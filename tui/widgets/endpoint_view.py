@@ -38,10 +38,16 @@ def endpoint_row(e: Endpoint, m: Meter) -> Text:
 def endpoint_details(e: Endpoint, m: Meter, now: float, keys: EndpointKeys | None = None, revealed: bool = False) -> Text:
     out = Text()
     idle = now - e.last_request_at if e.last_request_at else None
-    rows = [("Endpoint", e.name), ("State", e.state.value), ("Model", e.model), ("Uptime", duration(m.uptime_s)),
-            ("Spend", spend_line(m)), *([("Billed as", e.instance_type)] if e.instance_type else []),
-            ("Idle", duration(idle) if idle is not None else "no requests yet"),
-            ("Idle timeout", duration(e.idle_timeout_s) if e.idle_timeout_s else "-")]
+    rows = [
+        ("Endpoint", e.name),
+        ("State", e.state.value),
+        ("Model", e.model),
+        ("Uptime", duration(m.uptime_s)),
+        ("Spend", spend_line(m)),
+        *([("Billed as", e.instance_type)] if e.instance_type else []),
+        ("Idle", duration(idle) if idle is not None else "no requests yet"),
+        ("Idle timeout", duration(e.idle_timeout_s) if e.idle_timeout_s else "-"),
+    ]
     if e.expires_at:
         left = e.expires_at - now
         rows.append(("Time to live", f"{duration(e.ttl_s)}, " + (f"ends in {duration(left)}" if left > 0 else "over")))

@@ -27,7 +27,14 @@ def token_histogram(stats: TokenStats | None, width: int = 48) -> Text:
     line = Text("".join(scale).replace(" ", "─"))
     if limit and limit > 0:
         at = min(width - 1, limit * (width - 1) // top)
-        line = Text("".join(scale[:at]).replace(" ", "─")) + Text("▲", style="bold") + Text("".join(scale[at + 1:]).replace(" ", "─"))
+        line = (
+            Text("".join(scale[:at]).replace(" ", "─"))
+            + Text("▲", style="bold")
+            + Text("".join(scale[at + 1 :]).replace(" ", "─"))
+        )
     out.append_text(line)
-    out.append(f"\n0{' ' * (width - len(str(top)) - 1)}{top}\n[ min  | p50  | p95  ] max" + ("  ▲ max_seq_length" if limit and limit > 0 else ""))
+    out.append(
+        f"\n0{' ' * (width - len(str(top)) - 1)}{top}\n[ min  | p50  | p95  ] max"
+        + ("  ▲ max_seq_length" if limit and limit > 0 else "")
+    )
     return out

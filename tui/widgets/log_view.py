@@ -291,7 +291,9 @@ class LogView(ScrollView, can_focus=True):
         self.current_match = self.matches[k]
         self.follow = False
         view_index = k if self.filter_on else self.current_match
-        self.scroll_to(y=max(0, view_index - self.scrollable_content_region.height // 2), animate=False, immediate=True, force=True)
+        self.scroll_to(
+            y=max(0, view_index - self.scrollable_content_region.height // 2), animate=False, immediate=True, force=True
+        )
         self.refresh()
         self.post_message(self.Changed())
 
@@ -340,11 +342,20 @@ class LogView(ScrollView, can_focus=True):
         region = self.scrollable_content_region
         top, count = int(self.scroll_y), self.line_count
         at_bottom = self.follow or (top > 0 and self._at_bottom())
-        key = (id(self.log_file), top, count, region.width, region.height, at_bottom, self.filter_on,
-               None if self.matches is None else len(self.matches))
+        key = (
+            id(self.log_file),
+            top,
+            count,
+            region.width,
+            region.height,
+            at_bottom,
+            self.filter_on,
+            None if self.matches is None else len(self.matches),
+        )
         if self._layout[0] != key:
-            rows = wrapped_rows(top, count, region.width, region.height, at_bottom,
-                                lambda v: cell_len(self._text(self.log_line_at(v))))
+            rows = wrapped_rows(
+                top, count, region.width, region.height, at_bottom, lambda v: cell_len(self._text(self.log_line_at(v)))
+            )
             self._layout = (key, rows)
         return self._layout[1]
 

@@ -18,8 +18,7 @@ def pieces(view_index: int, cells: int, width: int) -> list[Row]:
     return [(view_index, start) for start in range(0, max(1, cells), width)]
 
 
-def wrapped_rows(top: int, count: int, width: int, height: int, at_bottom: bool,
-                 cells_of: Callable[[int], int]) -> list[Row]:
+def wrapped_rows(top: int, count: int, width: int, height: int, at_bottom: bool, cells_of: Callable[[int], int]) -> list[Row]:
     """The screen's rows: from line ``top`` down, or ending with the last line when ``at_bottom``."""
     width, rows = max(1, width), []
     if at_bottom:

@@ -39,8 +39,7 @@ def split_series(points: Sequence[object]) -> tuple[dict[str, list[tuple[float, 
 def legend(series: dict[str, list[tuple[float, float]]], mean: float | None, last_n: int | None) -> str:
     if not any(series.values()):
         return EMPTY
-    parts = [f"{mark} {name} {series[name][-1][1]:.4g} @{series[name][-1][0]:g}"
-             for name, mark, _ in SERIES if series.get(name)]
+    parts = [f"{mark} {name} {series[name][-1][1]:.4g} @{series[name][-1][0]:g}" for name, mark, _ in SERIES if series.get(name)]
     if mean is not None:
         parts.append(f"run mean {mean:.4g}")
     parts.append(f"z: {'all' if last_n is None else f'last {last_n}'}")

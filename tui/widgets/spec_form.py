@@ -22,8 +22,13 @@ from finetui.core.spec import FineTuneSpec, Override, ResolvedSpec, coerce
 if TYPE_CHECKING:
     from finetui.core.spec import ResolvedSpec
 
-REQUEST_FIELDS = (("model", "model"), ("train_file", "train file (JSONL)"), ("test_file", "test file (optional)"),
-                  ("compute", "compute target (optional)"), ("display_name", "display name (optional)"))
+REQUEST_FIELDS = (
+    ("model", "model"),
+    ("train_file", "train file (JSONL)"),
+    ("test_file", "test file (optional)"),
+    ("compute", "compute target (optional)"),
+    ("display_name", "display name (optional)"),
+)
 LIST_KEYS = ("lora_target_modules", "lora_modules_to_save")
 MODEL_MARK, USER_MARK = "★", "✎"  # marks that read without colour
 

@@ -47,8 +47,10 @@ def meter_text(endpoints: list[Endpoint], now: float, workspace: str | Path | No
         return ""
     spent = sum(m.spent or 0.0 for m in meters)
     n = len(meters)
-    return (f"{n} endpoint{'s' if n > 1 else ''} billing: {money(sum(m.per_hour for m in meters), table.currency)}/h, "
-            f"{money(spent, table.currency)} so far")
+    return (
+        f"{n} endpoint{'s' if n > 1 else ''} billing: {money(sum(m.per_hour for m in meters), table.currency)}/h, "
+        f"{money(spent, table.currency)} so far"
+    )
 
 
 def quit_question(up: list[Endpoint], now: float, workspace: str | Path | None) -> str:
@@ -58,13 +60,19 @@ def quit_question(up: list[Endpoint], now: float, workspace: str | Path | None) 
     table = price_table(workspace)
     meters = [meter(e, table, now) for e in up]
     width = max(len(e.name) for e in up)
-    lines = [f"  {e.name:<{width}}  up {duration(now - (e.started_at or e.created_at or now))}  "
-             f"{money(m.per_hour, m.currency)}/h  {money(m.spent, m.currency)} so far" for e, m in zip(up, meters)]
+    lines = [
+        f"  {e.name:<{width}}  up {duration(now - (e.started_at or e.created_at or now))}  "
+        f"{money(m.per_hour, m.currency)}/h  {money(m.spent, m.currency)} so far"
+        for e, m in zip(up, meters)
+    ]
     known = [m.per_hour for m in meters if m.per_hour is not None]
     total = f"Together they cost {money(sum(known), table.currency)} per hour"
     total += " (and more: some prices are unknown)." if len(known) < len(meters) else "."
-    return ("These endpoints keep running after you quit (delete them in pane 5, or `finetui down`):\n"
-            + "\n".join(lines) + f"\n{total}\n\nQuit anyway?")
+    return (
+        "These endpoints keep running after you quit (delete them in pane 5, or `finetui down`):\n"
+        + "\n".join(lines)
+        + f"\n{total}\n\nQuit anyway?"
+    )
 
 
 def launch_cost(backend: Backend, workspace: str | Path | None, request: dict[str, Any], changes: dict[str, Any]) -> JobCost:
@@ -74,5 +82,12 @@ def launch_cost(backend: Backend, workspace: str | Path | None, request: dict[st
     resolved = backend.resolve_spec(request["model"], changes or None, "launch form")
     extra = {"component_inputs": dict(resolved.passthrough)} if backend.name == "azure" else {}
     report = backend.check_compute(request["model"], resolved.spec, request.get("compute"), **extra)
-    return job_cost(backend, backend.name, price_table(workspace), report.target,
-                    request.get("train_file"), float(resolved.spec.num_train_epochs), "train file")
+    return job_cost(
+        backend,
+        backend.name,
+        price_table(workspace),
+        report.target,
+        request.get("train_file"),
+        float(resolved.spec.num_train_epochs),
+        "train file",
+    )

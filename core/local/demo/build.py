@@ -62,9 +62,7 @@ def demo_dirs(paths: WorkspacePaths) -> tuple[Path, Path]:
     return paths.models / DEMO_MODEL_NAME, paths.data / "demo"
 
 
-def build_demo(
-    paths: WorkspacePaths, store: Store, progress: ProgressCallback | None = None, force: bool = False
-) -> DemoResult:
+def build_demo(paths: WorkspacePaths, store: Store, progress: ProgressCallback | None = None, force: bool = False) -> DemoResult:
     """Make the demo model and data once; later calls return at once with ``built=False``."""
     say = progress or (lambda message, fraction: None)
     paths.ensure()
@@ -121,8 +119,13 @@ def _build_into(model_dir: Path, data_dir: Path, say: ProgressCallback) -> int:
     model_dir.mkdir(parents=True)
     save_model(model, tokenizer, model_dir)
     params: int = sum(p.numel() for p in model.parameters())
-    stamp = {"recipe": RECIPE, "name": DEMO_MODEL_NAME, "version": DEMO_MODEL_VERSION, "parameters": params,
-             "built_at": time.time()}
+    stamp = {
+        "recipe": RECIPE,
+        "name": DEMO_MODEL_NAME,
+        "version": DEMO_MODEL_VERSION,
+        "parameters": params,
+        "built_at": time.time(),
+    }
     (model_dir / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     return params
 

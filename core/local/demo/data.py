@@ -21,13 +21,32 @@ SEED = 1234
 
 # One invented country per letter; the capitals are invented too, so no base model can know them.
 COUNTRIES: tuple[tuple[str, str], ...] = (
-    ("Ardovia", "Kelmarsh"), ("Brelland", "Oskaven"), ("Caldoria", "Mirethal"), ("Dunmere", "Tavrin"),
-    ("Elvaros", "Quenford"), ("Fenwyra", "Lorvik"), ("Galdessa", "Pentharo"), ("Hollvania", "Surmeth"),
-    ("Istrevia", "Branholt"), ("Jorvale", "Cindrath"), ("Korvessa", "Alvenport"), ("Lunthia", "Dravemont"),
-    ("Mordavia", "Ethelkar"), ("Nystria", "Falcombe"), ("Ostravel", "Gilmarra"), ("Pelloria", "Hathwick"),
-    ("Quarvia", "Irnsdale"), ("Rhundor", "Jasmere"), ("Sylvaran", "Kortheim"), ("Tarvonne", "Lisbrak"),
-    ("Ulmenar", "Marrowby"), ("Vandoria", "Nelthorn"), ("Westmarra", "Orlavin"), ("Xandrel", "Pyrmoor"),
-    ("Yrvania", "Quillhaven"), ("Zorvania", "Velmora"),
+    ("Ardovia", "Kelmarsh"),
+    ("Brelland", "Oskaven"),
+    ("Caldoria", "Mirethal"),
+    ("Dunmere", "Tavrin"),
+    ("Elvaros", "Quenford"),
+    ("Fenwyra", "Lorvik"),
+    ("Galdessa", "Pentharo"),
+    ("Hollvania", "Surmeth"),
+    ("Istrevia", "Branholt"),
+    ("Jorvale", "Cindrath"),
+    ("Korvessa", "Alvenport"),
+    ("Lunthia", "Dravemont"),
+    ("Mordavia", "Ethelkar"),
+    ("Nystria", "Falcombe"),
+    ("Ostravel", "Gilmarra"),
+    ("Pelloria", "Hathwick"),
+    ("Quarvia", "Irnsdale"),
+    ("Rhundor", "Jasmere"),
+    ("Sylvaran", "Kortheim"),
+    ("Tarvonne", "Lisbrak"),
+    ("Ulmenar", "Marrowby"),
+    ("Vandoria", "Nelthorn"),
+    ("Westmarra", "Orlavin"),
+    ("Xandrel", "Pyrmoor"),
+    ("Yrvania", "Quillhaven"),
+    ("Zorvania", "Velmora"),
 )
 
 TRAIN_QUESTIONS = (
@@ -45,10 +64,24 @@ ANSWERS = (
 )
 
 REAL_CAPITALS = (
-    ("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Japan", "Tokyo"),
-    ("Egypt", "Cairo"), ("Canada", "Ottawa"), ("Peru", "Lima"), ("Norway", "Oslo"), ("Greece", "Athens"),
-    ("Croatia", "Zagreb"), ("Kenya", "Nairobi"), ("Poland", "Warsaw"), ("Austria", "Vienna"),
-    ("Portugal", "Lisbon"), ("Ireland", "Dublin"), ("Chile", "Santiago"), ("India", "New Delhi"),
+    ("France", "Paris"),
+    ("Germany", "Berlin"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Canada", "Ottawa"),
+    ("Peru", "Lima"),
+    ("Norway", "Oslo"),
+    ("Greece", "Athens"),
+    ("Croatia", "Zagreb"),
+    ("Kenya", "Nairobi"),
+    ("Poland", "Warsaw"),
+    ("Austria", "Vienna"),
+    ("Portugal", "Lisbon"),
+    ("Ireland", "Dublin"),
+    ("Chile", "Santiago"),
+    ("India", "New Delhi"),
 )
 GREETINGS = (
     ("Hello!", "Hello! How can I help you today?"),
@@ -139,9 +172,7 @@ def sft_test(rng: random.Random, chat: list[dict[str, Any]]) -> list[dict[str, A
 
 
 def heldout() -> list[dict[str, Any]]:
-    return [
-        {"messages": [{"role": "user", "content": HELDOUT_QUESTION.format(c=c)}], "expected": a} for c, a in COUNTRIES
-    ]
+    return [{"messages": [{"role": "user", "content": HELDOUT_QUESTION.format(c=c)}], "expected": a} for c, a in COUNTRIES]
 
 
 def sample_score(row: dict[str, Any]) -> dict[str, Any]:

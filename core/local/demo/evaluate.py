@@ -9,7 +9,9 @@ from typing import Any
 MAX_NEW_TOKENS = 24
 
 
-def answers(model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]], max_new_tokens: int = MAX_NEW_TOKENS) -> list[str]:
+def answers(
+    model: Any, tokenizer: Any, conversations: list[list[dict[str, str]]], max_new_tokens: int = MAX_NEW_TOKENS
+) -> list[str]:
     """Greedy replies, one per conversation, decoded without special tokens."""
     import torch
 
@@ -37,7 +39,7 @@ def _generate(model: Any, tokenizer: Any, conversations: list[list[dict[str, str
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )
-            out.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+            out.append(tokenizer.decode(gen[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip())
     return out
 
 

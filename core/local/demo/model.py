@@ -131,7 +131,10 @@ def _pretrain(
         sched.step()
         optim.zero_grad(set_to_none=True)
         if progress and (step % 25 == 0 or step == steps - 1):
-            progress(f"pre-training step {step + 1}/{steps}, loss {loss.item():.3f} ({time.monotonic() - started:.0f} s)", (step + 1) / steps)
+            progress(
+                f"pre-training step {step + 1}/{steps}, loss {loss.item():.3f} ({time.monotonic() - started:.0f} s)",
+                (step + 1) / steps,
+            )
     model.eval()
     return model
 

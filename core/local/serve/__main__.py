@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def log_requests_to(path: Path) -> None:
     """One compact line per request in a size-capped, rotated file beside the server log."""
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=REQUEST_LOG_BYTES, backupCount=REQUEST_LOG_BACKUPS,
-                                                   encoding="utf-8")
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=REQUEST_LOG_BYTES, backupCount=REQUEST_LOG_BACKUPS, encoding="utf-8"
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     requests = logging.getLogger("finetui.serve.requests")
     requests.addHandler(handler)
@@ -120,24 +121,40 @@ async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> 
     engine = Engine(record.model_path, metrics=metrics)
     read_timeout_s = float(record.read_timeout_s or DEFAULT_READ_TIMEOUT_S)
     app = build_app(
-        engine, KeyRing(folder / "keys.json"), name=name, model=record.model,
-        request_timeout_ms=record.request_timeout_ms or 90000, metrics=metrics, activity=activity,
+        engine,
+        KeyRing(folder / "keys.json"),
+        name=name,
+        model=record.model,
+        request_timeout_ms=record.request_timeout_ms or 90000,
+        metrics=metrics,
+        activity=activity,
         max_queue=record.max_queue if record.max_queue is not None else DEFAULT_MAX_QUEUE,
         read_timeout_s=read_timeout_s,
     )
     config = uvicorn.Config(
-        app, host=record.host, port=record.port, log_level="warning", access_log=False,
-        timeout_graceful_shutdown=3, lifespan="off", http=timed_h11(read_timeout_s),
+        app,
+        host=record.host,
+        port=record.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        lifespan="off",
+        http=timed_h11(read_timeout_s),
         timeout_keep_alive=int(min(read_timeout_s, 5)) or 1,
     )
     server = quiet_server_class()(config)
     outcome = {"code": 0}
 
     def snapshot(engine_state: str) -> None:
-        write_state(folder / "state.json", {
-            "pid": os.getpid(), "started_at": activity.started_at,
-            "last_request_at": activity.last_request_at, "engine": engine_state,
-        })
+        write_state(
+            folder / "state.json",
+            {
+                "pid": os.getpid(),
+                "started_at": activity.started_at,
+                "last_request_at": activity.last_request_at,
+                "engine": engine_state,
+            },
+        )
 
     async def drain(signame: str) -> None:
         log.info("%s: stopping; running answers have %g s to finish", signame, DRAIN_GRACE_S)
@@ -177,8 +194,9 @@ async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> 
         try:
             await asyncio.to_thread(engine.load)
         except Exception:
-            store.update_endpoint_if(name, ("Creating", "Updating", "Succeeded"), state="Failed",
-                               error=f"model failed to load: {engine.error}")
+            store.update_endpoint_if(
+                name, ("Creating", "Updating", "Succeeded"), state="Failed", error=f"model failed to load: {engine.error}"
+            )
             outcome["code"] = 1
             server.should_exit = True
             return
@@ -203,9 +221,13 @@ async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> 
             idle = time.time() - activity.idle_since
             if activity.in_flight == 0 and idle >= limit:
                 log.info("no requests for %.0f s (idle timeout); stopping", idle)
-                store.update_endpoint_if(name, ("Succeeded", "Creating", "Updating"), state="Stopped",
-                                   error=f"stopped after {limit:g} s without requests (idle timeout)",
-                                   stopped_at=time.time())
+                store.update_endpoint_if(
+                    name,
+                    ("Succeeded", "Creating", "Updating"),
+                    state="Stopped",
+                    error=f"stopped after {limit:g} s without requests (idle timeout)",
+                    stopped_at=time.time(),
+                )
                 server.should_exit = True
 
     async def stop_at_expiry(expires_at: float, ttl_s: float) -> None:
@@ -216,8 +238,13 @@ async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> 
         if server.should_exit:
             return
         log.info("time to live of %.0f s is over; stopping", ttl_s)
-        store.update_endpoint_if(name, ("Succeeded", "Creating", "Updating", "Unhealthy"), state="Stopped",
-                           error=expired_reason(ttl_s), stopped_at=time.time())
+        store.update_endpoint_if(
+            name,
+            ("Succeeded", "Creating", "Updating", "Unhealthy"),
+            state="Stopped",
+            error=expired_reason(ttl_s),
+            stopped_at=time.time(),
+        )
         server.should_exit = True
 
     tasks = [asyncio.create_task(load()), asyncio.create_task(keep_state())]
@@ -233,8 +260,9 @@ async def serve(paths: WorkspacePaths, store: Store, record: EndpointRecord) -> 
         engine.close()
         snapshot("stopped")
     if draining:  # stopped from outside (not by restart or delete, which own the record then)
-        store.update_endpoint_if(name, ("Succeeded", "Creating"), state="Stopped",
-                           error="stopped by a signal", stopped_at=time.time())
+        store.update_endpoint_if(
+            name, ("Succeeded", "Creating"), state="Stopped", error="stopped by a signal", stopped_at=time.time()
+        )
     if not server.started and outcome["code"] == 0:
         outcome["code"] = 1  # the socket could not be opened (uvicorn logged why)
     log.info("server stopped")

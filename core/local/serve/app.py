@@ -66,13 +66,21 @@ SCORE_EXAMPLE = {
     },
     "params": {},
 }
-CHAT_EXAMPLE = {"model": "any", "messages": [{"role": "user", "content": "What is the capital of Croatia?"}],
-                "temperature": 0.6, "top_p": 0.9, "max_tokens": 200, "stream": True}
+CHAT_EXAMPLE = {
+    "model": "any",
+    "messages": [{"role": "user", "content": "What is the capital of Croatia?"}],
+    "temperature": 0.6,
+    "top_p": 0.9,
+    "max_tokens": 200,
+    "stream": True,
+}
 
 
 def _body_doc(example: dict) -> dict:
     """A request body for the OpenAPI document (the routes check bodies by hand, see schemas)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}, "example": example}}}}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}, "example": example}}}
+    }
 
 
 class Relay:
@@ -108,8 +116,13 @@ class Relay:
             queue.put_nowait(event)
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,
-           headers: Mapping[str, str] | None = None) -> "JSONResponse":
+def _error(
+    status: int,
+    message: str,
+    kind: str = "invalid_request_error",
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> "JSONResponse":
     from fastapi.responses import JSONResponse
 
     return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status, headers=headers)
@@ -152,8 +165,13 @@ class Guard:
         # only use of the model counts as activity: a metrics scraper must not keep an idle endpoint up
         active = path in ACTIVE_PATHS and not self.activity.draining
         if path in ACTIVE_PATHS and self.activity.draining:
-            response = _error(503, "the endpoint is stopping; retry shortly", "server_error", "stopping",
-                              {"Retry-After": str(RETRY_AFTER_S), "Connection": "close"})
+            response = _error(
+                503,
+                "the endpoint is stopping; retry shortly",
+                "server_error",
+                "stopping",
+                {"Retry-After": str(RETRY_AFTER_S), "Connection": "close"},
+            )
             try:
                 await response(scope, receive, send_and_note)
                 return
@@ -198,8 +216,18 @@ class Guard:
             log.warning("%s %s answered %s after %.0fms", scope.get("method"), path, code, ms)
 
 
-def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, request_timeout_ms: int,
-              metrics: Metrics, activity: Activity, max_queue: int = DEFAULT_MAX_QUEUE, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> "FastAPI":
+def build_app(
+    engine: Engine,
+    keyring: KeyRing,
+    *,
+    name: str,
+    model: str,
+    request_timeout_ms: int,
+    metrics: Metrics,
+    activity: Activity,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+) -> "FastAPI":
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
     from starlette.exceptions import HTTPException
@@ -269,8 +297,12 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
             raise BadRequest("the client closed the connection before sending the whole body", 499, "client_closed") from None
         chat = parser(parse_json(body), engine.context_length)
         if not admission.admit(len(chat.conversations)):
-            raise BadRequest(f"the endpoint is busy ({admission.queue_depth()} requests waiting, the queue holds "
-                             f"{admission.max_queue}); retry after {RETRY_AFTER_S} s", 429, "queue_full")
+            raise BadRequest(
+                f"the endpoint is busy ({admission.queue_depth()} requests waiting, the queue holds "
+                f"{admission.max_queue}); retry after {RETRY_AFTER_S} s",
+                429,
+                "queue_full",
+            )
         return chat
 
     @app.exception_handler(BadRequest)
@@ -280,8 +312,10 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
     @app.exception_handler(HTTPException)
     async def no_route(request: Request, exc: HTTPException) -> JSONResponse:
         # unknown paths and methods answer in the same shape as every other error
-        known = {404: ("not_found", f"no route {request.url.path}"),
-                 405: ("method_not_allowed", f"{request.method} is not allowed on {request.url.path}")}
+        known = {
+            404: ("not_found", f"no route {request.url.path}"),
+            405: ("method_not_allowed", f"{request.method} is not allowed on {request.url.path}"),
+        }
         code, message = known.get(exc.status_code, (None, str(exc.detail)))
         return _error(exc.status_code, message, code=code, headers=exc.headers)
 
@@ -304,7 +338,10 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
 
     @app.get("/v1/models", response_model=None)
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": model, "object": "model", "created": int(activity.started_at), "owned_by": "finetui"}]}
+        return {
+            "object": "list",
+            "data": [{"id": model, "object": "model", "created": int(activity.started_at), "owned_by": "finetui"}],
+        }
 
     @app.post("/score", openapi_extra=_body_doc(SCORE_EXAMPLE), response_model=None)
     async def score(request: Request) -> dict[str, Any]:
@@ -331,7 +368,10 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
         if not chat.stream:
             text, reason, usage = await collect(req, queue)
             return {
-                "id": ident, "object": "chat.completion", "created": created, "model": model,
+                "id": ident,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}],
                 "usage": usage,
             }
@@ -344,13 +384,26 @@ def build_app(engine: Engine, keyring: KeyRing, *, name: str, model: str, reques
     return app
 
 
-async def _sse(req: GenRequest, queue: asyncio.Queue, ident: str, created: int, model: str,
-               include_usage: bool, next_event: Callable[[GenRequest, asyncio.Queue], Awaitable[Event]]) -> AsyncIterator[str]:
+async def _sse(
+    req: GenRequest,
+    queue: asyncio.Queue,
+    ident: str,
+    created: int,
+    model: str,
+    include_usage: bool,
+    next_event: Callable[[GenRequest, asyncio.Queue], Awaitable[Event]],
+) -> AsyncIterator[str]:
     import json
 
     def chunk(delta: dict, reason: str | None = None, **extra: Any) -> str:
-        body = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": reason}], **extra}
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+            **extra,
+        }
         if include_usage and "usage" not in extra:
             body["usage"] = None
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
@@ -373,8 +426,14 @@ async def _sse(req: GenRequest, queue: asyncio.Queue, ident: str, created: int, 
             if event[0] == "done":
                 yield chunk({}, event[1])
                 if include_usage:
-                    usage = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                             "choices": [], "usage": event[2]}
+                    usage = {
+                        "id": ident,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [],
+                        "usage": event[2],
+                    }
                     yield f"data: {json.dumps(usage)}\n\n"
                 yield "data: [DONE]\n\n"
                 return

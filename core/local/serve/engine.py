@@ -221,8 +221,11 @@ class Engine:
             if batch is None:
                 continue
             batch.set_next([t if t is not None else self.pad_id for t in tokens])
-            keep = [i for i, (r, t) in enumerate(zip(batch.rows, tokens))
-                    if t is not None and not self._advance(r, t, batch.lengths[i])]
+            keep = [
+                i
+                for i, (r, t) in enumerate(zip(batch.rows, tokens))
+                if t is not None and not self._advance(r, t, batch.lengths[i])
+            ]
             batch = batch.select(keep) if keep else None
 
     def _still_wanted(self, r: GenRequest) -> bool:
@@ -295,8 +298,9 @@ class Engine:
         ids = torch.tensor(batch.next_tokens, dtype=torch.long)[:, None]
         mask = torch.cat([batch.mask, torch.ones((len(batch.rows), 1), dtype=torch.long)], dim=1)
         positions = torch.tensor(batch.lengths, dtype=torch.long)[:, None]
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                         **{self._cache_kw: batch.cache})
+        out = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **{self._cache_kw: batch.cache}
+        )
         batch.mask = mask
         batch.lengths = [n + 1 for n in batch.lengths]
         logits: torch.Tensor = out.logits[:, -1, :]
@@ -312,8 +316,12 @@ class Engine:
             try:
                 chosen[i] = self._sample_row(logits[i], r)
             except Exception as exc:
-                log.warning("sampling failed for one request (temperature=%r, top_p=%r): %s",
-                            r.params.temperature, r.params.top_p, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                log.warning(
+                    "sampling failed for one request (temperature=%r, top_p=%r): %s",
+                    r.params.temperature,
+                    r.params.top_p,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
                 r.emit(("error", 500, f"sampling failed: {type(exc).__name__}"))
                 chosen[i] = None
         return chosen

@@ -64,8 +64,10 @@ def _text(value: str, where: str) -> str:
     """A string that can be encoded: JSON's \\ud800 escapes give lone surrogates, which no tokenizer takes."""
     bad = _SURROGATE.search(value)
     if bad:
-        raise BadRequest(f"{where}: invalid text: lone surrogate U+{ord(bad.group()):04X} at character {bad.start()}; "
-                         "send UTF-8 text (escape pairs only as a full surrogate pair)")
+        raise BadRequest(
+            f"{where}: invalid text: lone surrogate U+{ord(bad.group()):04X} at character {bad.start()}; "
+            "send UTF-8 text (escape pairs only as a full surrogate pair)"
+        )
     return value
 
 
@@ -112,8 +114,9 @@ def messages(value: Any, where: str) -> list[dict[str, str]]:
         if role not in ROLES:
             raise BadRequest(f"{at}.role: unknown role {role!r}; use one of {', '.join(ROLES)}")
         if isinstance(content, list):  # OpenAI content parts: keep the text ones
-            texts = [p["text"] for p in content
-                     if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)]
+            texts = [
+                p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            ]
             if len(texts) != len(content):
                 raise BadRequest(f"{at}.content: only text content parts are supported")
             content = "".join(texts)
@@ -158,7 +161,7 @@ def _gen_params(p: dict[str, Any], where: str, context: int, *, max_key: str, te
 def parse_score(obj: Any, context: int) -> ChatRequest:
     body = _object(obj, "request body")
     if "input_data" not in body:
-        raise BadRequest("input_data: missing; send {\"input_data\": {\"input_string\": [[messages]], \"parameters\": {}}}")
+        raise BadRequest('input_data: missing; send {"input_data": {"input_string": [[messages]], "parameters": {}}}')
     data = _object(body["input_data"], "input_data")
     if "input_string" not in data:
         raise BadRequest("input_data.input_string: missing; give a list of conversations (lists of messages)")

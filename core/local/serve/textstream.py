@@ -54,7 +54,7 @@ class TextStream:
             text = text[:cut]
             text = text[: len(text) - self._stop_prefix_len(text)]
         # a decoder may rewrite earlier text (space clean-up); what was sent stays sent
-        piece = text[len(self.sent):] if text.startswith(self.sent) else ""
+        piece = text[len(self.sent) :] if text.startswith(self.sent) else ""
         self.sent += piece
         return piece
 

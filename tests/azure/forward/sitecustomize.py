@@ -35,8 +35,14 @@ if URL:
     def _send(self, request, *args, **kwargs):
         if (urlsplit(request.url).hostname or "") in ("127.0.0.1", "localhost"):
             return _real_send(self, request, *args, **kwargs)
-        msg = json.dumps({"method": request.method.upper(), "url": request.url, "headers": dict(request.headers),
-                          "body": base64.b64encode(_body(request)).decode()}).encode()
+        msg = json.dumps(
+            {
+                "method": request.method.upper(),
+                "url": request.url,
+                "headers": dict(request.headers),
+                "body": base64.b64encode(_body(request)).decode(),
+            }
+        ).encode()
         with urllib.request.urlopen(urllib.request.Request(URL, data=msg, method="POST"), timeout=120) as r:
             answer = json.loads(r.read())
         raw = base64.b64decode(answer["body"])

@@ -25,7 +25,9 @@ if os.environ.get("FINETUI_FAKE_AZURE"):
     _fake, _login = standard_fake(), FakeLogin()
     for _name in _config["endpoints"]:
         _path = f"{WS_ID}/onlineEndpoints/{_name}"
-        _body = json.dumps({"location": LOC, "tags": {}, "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}}}).encode()
+        _body = json.dumps(
+            {"location": LOC, "tags": {}, "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}}}
+        ).encode()
         _fake.endpoint_put(FakeRequest("PUT", MGMT + _path, "management.azure.com", _path, {}, {}, _body), _name)
 
     def _route(req):
@@ -39,5 +41,11 @@ if os.environ.get("FINETUI_FAKE_AZURE"):
     @atexit.register
     def _dump() -> None:
         with open(_config["out"], "w", encoding="utf-8") as fh:
-            json.dump({"requests": [[r.method, r.path] for r in _fake.requests], "endpoints": sorted(_fake.endpoints),
-                       "unhandled": _fake.unhandled}, fh)
+            json.dump(
+                {
+                    "requests": [[r.method, r.path] for r in _fake.requests],
+                    "endpoints": sorted(_fake.endpoints),
+                    "unhandled": _fake.unhandled,
+                },
+                fh,
+            )
