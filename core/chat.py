@@ -99,24 +99,25 @@ class ChatParams:
         return params
 
     def score_parameters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "temperature": self.temperature,
             "top_p": self.top_p,
             "do_sample": not self.greedy,
             "max_new_tokens": self.max_new_tokens,
+            **self._stop_and_seed(),
         }
-        if self.stop:
-            out["stop"] = list(self.stop)
-        if self.seed is not None:
-            out["seed"] = self.seed
-        return out
 
     def openai_parameters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "temperature": 0.0 if self.greedy else self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_new_tokens,
+            **self._stop_and_seed(),
         }
+
+    def _stop_and_seed(self) -> dict[str, Any]:
+        """Both protocols name these alike, and leave them out when unset."""
+        out: dict[str, Any] = {}
         if self.stop:
             out["stop"] = list(self.stop)
         if self.seed is not None:

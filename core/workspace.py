@@ -32,33 +32,26 @@ def resolve_workspace(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+class _Under:
+    """A path below the workspace root, read as a property: ``paths.jobs`` is ``root / "jobs"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, paths: WorkspacePaths, owner: type | None = None) -> Path:
+        return paths.root / self.name
+
+
 @dataclass(frozen=True)
 class WorkspacePaths:
     root: Path
 
-    @property
-    def db(self) -> Path:
-        return self.root / "finetui.db"
-
-    @property
-    def models(self) -> Path:
-        return self.root / "models"
-
-    @property
-    def registry(self) -> Path:
-        return self.root / "registry"
-
-    @property
-    def jobs(self) -> Path:
-        return self.root / "jobs"
-
-    @property
-    def endpoints(self) -> Path:
-        return self.root / "endpoints"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
+    db = _Under("finetui.db")
+    models = _Under("models")
+    registry = _Under("registry")
+    jobs = _Under("jobs")
+    endpoints = _Under("endpoints")
+    data = _Under("data")
 
     def job_dir(self, name: str) -> Path:
         from .names import confined

@@ -55,47 +55,24 @@ GPU_TABLE: dict[str, tuple[str, float, int]] = {
 
 # Dimensions of registry models commonly fine-tuned, since a registry model has no local
 # config.json for compute_fit to read. Keys are lower-case registry names.
+_DIM_FIELDS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+)
 KNOWN_DIMS: dict[str, dict[str, Any]] = {
-    "phi-3-mini-4k-instruct": dict(
-        model_type="phi3",
-        hidden_size=3072,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=32,
-        intermediate_size=8192,
-        vocab_size=32064,
-        max_position_embeddings=4096,
-    ),
-    "phi-3-mini-128k-instruct": dict(
-        model_type="phi3",
-        hidden_size=3072,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=32,
-        intermediate_size=8192,
-        vocab_size=32064,
-        max_position_embeddings=131072,
-    ),
-    "phi-3-medium-4k-instruct": dict(
-        model_type="phi3",
-        hidden_size=5120,
-        num_hidden_layers=40,
-        num_attention_heads=40,
-        num_key_value_heads=10,
-        intermediate_size=17920,
-        vocab_size=32064,
-        max_position_embeddings=4096,
-    ),
-    "llama-2-7b": dict(
-        model_type="llama",
-        hidden_size=4096,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=32,
-        intermediate_size=11008,
-        vocab_size=32000,
-        max_position_embeddings=4096,
-    ),
+    name: dict(zip(_DIM_FIELDS, row))
+    for name, row in (
+        ("phi-3-mini-4k-instruct", ("phi3", 3072, 32, 32, 32, 8192, 32064, 4096)),
+        ("phi-3-mini-128k-instruct", ("phi3", 3072, 32, 32, 32, 8192, 32064, 131072)),
+        ("phi-3-medium-4k-instruct", ("phi3", 5120, 40, 40, 10, 17920, 32064, 4096)),
+        ("llama-2-7b", ("llama", 4096, 32, 32, 32, 11008, 32000, 4096)),
+    )
 }
 
 
