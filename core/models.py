@@ -54,8 +54,19 @@ class EndpointState(str, enum.Enum):
     DAMAGED = "Damaged"  # a local record that cannot be read
 
 
+class Versioned:
+    """A model named by ``NAME:VERSION``, in the catalog or registered."""
+
+    name: str
+    version: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
 @dataclass(frozen=True)
-class CatalogModel:
+class CatalogModel(Versioned):
     name: str
     version: str
     source: str  # "demo", "workspace", "local-path", "hf-cache", "registry", "azureml"
@@ -70,10 +81,6 @@ class CatalogModel:
     tags: dict[str, str] = field(default_factory=dict)
     model_specific_defaults: dict[str, Any] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
 
 
 @dataclass(frozen=True)
@@ -273,7 +280,7 @@ class LogChunk:
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
+class RegisteredModel(Versioned):
     name: str
     version: str
     path: str
@@ -283,10 +290,6 @@ class RegisteredModel:
     description: str = ""
     format: str = "mlflow"
     lineage: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,19 @@ class EndpointKeys:
 
     def __repr__(self) -> str:  # keys must never reach a log or a traceback
         return "EndpointKeys(primary='***', secondary='***')"
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """``azure compute-create``'s choices; the defaults are the tutorial's (one node at most, down after 120 s idle)."""
+
+    size: str
+    min_nodes: int = 0
+    max_nodes: int = 1
+    idle_seconds: int = 120
+    tier: str = "dedicated"
+    fallback: bool = True  # create low priority when the dedicated quota is short
+    wait: bool = True
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from ..models import (
     CatalogModel,
     Checkpoint,
     ClusterCreated,
+    ClusterOptions,
     ComputeTarget,
     DemoResult,
     Endpoint,
@@ -214,14 +215,7 @@ class AzureBackend(DelegatesEndpoints):
     ) -> ClusterCreated:
         return ClusterCreated(
             *self.clusters.create(
-                name,
-                size,
-                min_nodes=min_nodes,
-                max_nodes=max_nodes,
-                idle_seconds=idle_seconds,
-                tier=tier,
-                fallback=fallback,
-                wait=wait,
+                name, ClusterOptions(size, min_nodes, max_nodes, idle_seconds, tier=tier, fallback=fallback, wait=wait)
             )
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidInput, OperationFailed
-from ..models import ClusterQuota
+from ..models import ClusterOptions, ClusterQuota
 from .client import AzureClient, quiet
 
 TIERS = {"dedicated": "dedicated", "low_priority": "low_priority", "low-priority": "low_priority"}
@@ -64,23 +64,13 @@ class AzureClusters:
         sku = self.compute.sizes().get(size.lower())
         return quota_for(self.usages(), sku, max_nodes, tier)
 
-    def create(
-        self,
-        name: str,
-        size: str,
-        *,
-        min_nodes: int = 0,
-        max_nodes: int = 1,
-        idle_seconds: int = 120,
-        tier: str = "dedicated",
-        fallback: bool = True,
-        wait: bool = True,
-    ) -> tuple[Any, ClusterQuota | None, str | None]:
+    def create(self, name: str, options: ClusterOptions) -> tuple[Any, ClusterQuota | None, str | None]:
         """The cluster, the quota it draws on, and a note when it fell back to low priority."""
         with quiet():
             from azure.ai.ml.entities import AmlCompute
 
-        tier = TIERS.get(tier.lower().replace(" ", "_"), "")
+        size, min_nodes, max_nodes, idle_seconds = options.size, options.min_nodes, options.max_nodes, options.idle_seconds
+        tier = TIERS.get(options.tier.lower().replace(" ", "_"), "")
         if not tier:
             raise InvalidInput("--tier: use dedicated or low_priority")
         if max_nodes < max(1, min_nodes):
@@ -90,7 +80,7 @@ class AzureClusters:
         usages = self.usages()
         sku = self.compute.sizes().get(size.lower())
         quota, note = quota_for(usages, sku, max_nodes, tier), None
-        if tier == "dedicated" and fallback and quota is not None and quota.short:
+        if tier == "dedicated" and options.fallback and quota is not None and quota.short:
             note = (
                 f"dedicated quota for {quota.usage_name} is short ({quota.free_cores} of {quota.needed_cores} cores free): "
                 "creating the cluster low priority instead"
@@ -108,13 +98,13 @@ class AzureClusters:
             )
             ctx = self.client.ws_ctx(f"compute {name}", "create", sku=size)
             poller = self.client.call(lambda: self.client.ws.compute.begin_create_or_update(cluster), ctx)
-            if wait:
+            if options.wait:
                 self.client.call(poller.result, ctx)
 
         try:
             submit(tier)
         except OperationFailed as exc:
-            if not (tier == "dedicated" and fallback and "quota" in str(exc).lower()):
+            if not (tier == "dedicated" and options.fallback and "quota" in str(exc).lower()):
                 raise
             note = f"the service refused dedicated nodes ({exc}); creating the cluster low priority instead"
             tier, quota = "low_priority", quota_for(usages, sku, max_nodes, "low_priority")
