@@ -8,6 +8,7 @@ imports torch, transformers, datasets, mlflow or azure.ai.ml.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -39,30 +40,29 @@ if TYPE_CHECKING:
     from .widgets.spend import MeterUpdated
 
 
+# messages as dataclasses, as Textual's own widgets write them (Message.__init__ only runs __post_init__)
+@dataclass
 class BackendReady(Message):
-    def __init__(self, backend: Backend) -> None:
-        super().__init__()
-        self.backend = backend
+    backend: Backend
 
 
+@dataclass
 class BackendFailed(Message):
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
+    error: str
 
 
+@dataclass
 class DemoProgress(Message):
-    def __init__(self, text: str, fraction: float | None, done: bool = False) -> None:
-        super().__init__()
-        self.text, self.fraction, self.done = text, fraction, done
+    text: str
+    fraction: float | None
+    done: bool = False
 
 
+@dataclass
 class EndsSeen(Message):
     """Jobs or evaluations that ended while the app was open (``notify.Ended`` each)."""
 
-    def __init__(self, ended: list[Ended]) -> None:
-        super().__init__()
-        self.ended = ended
+    ended: list[Ended]
 
 
 class FinetuiApp(App[None]):

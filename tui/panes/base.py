@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ClassVar, TypeVar
 
 from textual import on
@@ -170,10 +171,9 @@ class Pane(Vertical):
 
 
 # -- what one pane asks of another goes through the app, which shows the target pane and lets it act --
+@dataclass
 class ModelRequest(Message):
-    def __init__(self, model: str) -> None:
-        super().__init__()
-        self.model = model
+    model: str
 
 
 class CheckRequested(ModelRequest):
@@ -184,17 +184,15 @@ class LaunchRequested(ModelRequest):
     """Open the launch form (pane 4) for ``model``."""
 
 
+@dataclass
 class DeployRequested(Message):
     """Pick a model to deploy as an endpoint (pane 5), ``preselect`` highlighted in the list."""
 
-    def __init__(self, preselect: str | None = None) -> None:
-        super().__init__()
-        self.preselect = preselect
+    preselect: str | None = None
 
 
+@dataclass
 class ModelRegistered(Message):
     """A job's model was registered: the panes that list registered models read them again."""
 
-    def __init__(self, model: RegisteredModel) -> None:
-        super().__init__()
-        self.model = model
+    model: RegisteredModel
