@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
 from ..errors import FinetuiError, NotFound, OperationFailed
-from ..models import JobStatus
+from ..models import ACTIVE_STATUSES, JobStatus
 from .. import procs
 from .records import Damaged, EvalRecord, JobRecord
 
@@ -40,8 +40,8 @@ class DetachedRuns(Generic[R]):
     list_records: Callable[[], list[R | Damaged]]
     update_if: Callable[..., R | None]  # (name, allowed_from or None for any, **changes)
     log_path: Callable[[str], Path]
-    active: tuple[str, ...]
     missing: Callable[[str], str]  # the NotFound message for a name with no record
+    active: tuple[str, ...] = ACTIVE_STATUSES
     on_gone: Callable[[R], object] | None = None  # clean-up once nobody writes for the run any more
 
     def get(self, name: str) -> R | Damaged:

@@ -19,7 +19,7 @@ from typing import Any
 from ..data.submit_check import require_valid_data
 from ..errors import Conflict, InvalidInput, OperationFailed, quote
 from ..evaluate import DeployGate, EvalRequest, EvalRun, gate
-from ..models import ACTIVE_STATUSES, JobStatus
+from ..models import JobStatus
 from ..names import check_name, confined
 from ..workspace import WorkspacePaths
 from .detached import DetachedRuns
@@ -48,7 +48,6 @@ class LocalEvals:
             list_records=store.list_evals,
             update_if=store.update_eval_if,
             log_path=lambda name: self.eval_dir(name) / LOG_NAME,
-            active=ACTIVE_STATUSES,
             missing=lambda name: f"no evaluation named {name!r} in {paths.root}; `finetui eval list` shows them",
         )
 

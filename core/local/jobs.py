@@ -22,7 +22,7 @@ from ..backend import JobRequest
 from ..data.submit_check import require_valid_data
 from ..errors import Conflict, DoesNotFit, FinetuiError, InvalidInput
 from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
-from ..models import ACTIVE_STATUSES, Job, JobStatus, LogChunk, MetricPoint
+from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
 from ..spec import FineTuneSpec, resolve_spec
 from ..units import size
@@ -56,7 +56,6 @@ class LocalJobs:
             list_records=store.list_jobs,
             update_if=store.update_job_if,
             log_path=lambda name: paths.job_dir(name) / LOG_RELPATH,
-            active=ACTIVE_STATUSES,
             missing=lambda name: f"no job named {name!r} in {paths.root}; `finetui job list` shows the jobs",
             # a runner killed while writing a checkpoint leaves part of one; nobody writes there any more
             on_gone=lambda record: remove_incomplete_checkpoints(paths.job_dir(record.name)),
