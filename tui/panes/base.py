@@ -40,6 +40,26 @@ def displayed(widget: Widget, within: Widget) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class PaneKey:
+    """One action of a pane, declared once: its palette title, the key shown, and the pane's binding if it has one."""
+
+    action: str
+    title: str  # the command palette's and the help's words
+    key: str = ""  # as shown; "" for none
+    label: str | None = None  # the footer's; None: the pane binds no key (a table's own key, or none)
+    show: bool = True  # False: bound, but left out of the footer
+    tooltip: str = ""
+    bind: str | None = None  # the binding's key name, where it is not the key shown ("slash" for "/")
+
+
+def pane_keys(*keys: PaneKey) -> tuple[list[tuple[str, str, str]], list[Binding]]:
+    """A pane's ``ACTIONS`` (for the palette and the help) and ``BINDINGS``, from one table."""
+    actions = [(k.action, k.title, k.key) for k in keys]
+    bindings = [Binding(k.bind or k.key, k.action, k.label, show=k.show, tooltip=k.tooltip) for k in keys if k.label is not None]
+    return actions, bindings
+
+
 class Pane(Vertical):
     # (action name, palette title, key shown) for the command palette
     ACTIONS: ClassVar[list[tuple[str, str, str]]] = []

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -15,7 +14,7 @@ from finetui.core import units
 from finetui.core.compute_fit import gpu_line
 from finetui.core.models import Verdict
 
-from .base import Pane
+from .base import Pane, PaneKey, pane_keys
 
 if TYPE_CHECKING:
     from finetui.core.models import ComputeTarget, FitReport
@@ -62,8 +61,7 @@ def fit_text(report: FitReport) -> Text:
 
 
 class ComputePane(Pane):
-    ACTIONS = [("recheck", "re-check the fit", "r")]
-    BINDINGS = [Binding("r", "recheck", "Re-check")]
+    ACTIONS, BINDINGS = pane_keys(PaneKey("recheck", "re-check the fit", "r", "Re-check"))
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)

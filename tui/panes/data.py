@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
@@ -23,7 +22,7 @@ from ..widgets.histogram import token_histogram
 from ..widgets.jsonl_view import JsonlView
 from ..widgets.mask_preview import MaskPreview
 from ..widgets.path_input import PathInput
-from .base import Pane
+from .base import Pane, PaneKey, pane_keys
 
 if TYPE_CHECKING:
     from finetui.core.data.browse import FolderListing
@@ -56,21 +55,27 @@ def validation_text(report: ValidationReport) -> Text:
 
 
 class DataPane(Pane):
-    ACTIONS = [
-        ("open_row", "open the row as a chat", "Enter"),
-        ("last_row", "jump to the last row", "End"),
-        ("validate", "validate the file", "v"),
-        ("open_path", "open a path: a folder or a .jsonl file", "o"),
-        ("refresh", "rescan the folder and the open file", "R"),
-        ("pick_tokenizer", "pick a tokenizer for the validation's token lengths", "t"),
-    ]
-    BINDINGS = [
-        Binding("v", "validate", "Validate"),
-        Binding("o", "open_path", "Open"),
-        Binding("R", "refresh", "Rescan", tooltip="list the folder again; reindex the open file if it changed"),
+    ACTIONS, BINDINGS = pane_keys(
+        PaneKey("open_row", "open the row as a chat", "Enter"),
+        PaneKey("last_row", "jump to the last row", "End"),
+        PaneKey("validate", "validate the file", "v", "Validate"),
+        PaneKey("open_path", "open a path: a folder or a .jsonl file", "o", "Open"),
+        PaneKey(
+            "refresh",
+            "rescan the folder and the open file",
+            "R",
+            "Rescan",
+            tooltip="list the folder again; reindex the open file if it changed",
+        ),
         # not in the footer (full at 80 columns): the Validation tab names the key
-        Binding("t", "pick_tokenizer", "Tokenizer for token lengths", show=False),
-    ]
+        PaneKey(
+            "pick_tokenizer",
+            "pick a tokenizer for the validation's token lengths",
+            "t",
+            "Tokenizer for token lengths",
+            show=False,
+        ),
+    )
     TABS = "#data-tabs"
     HELP_WIDGETS = (JsonlView,)
 

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
@@ -18,7 +17,7 @@ from ..widgets.endpoint_view import endpoint_details, endpoint_row
 from ..widgets.table_sync import sync_rows
 from finetui.core.models import EndpointState
 
-from .base import Pane
+from .base import Pane, PaneKey, pane_keys
 
 if TYPE_CHECKING:
     from finetui.core.backend import Backend
@@ -49,21 +48,14 @@ def make_client(backend: Backend, endpoint: Endpoint) -> ChatClient:
 
 
 class EndpointsPane(Pane):
-    ACTIONS = [
-        ("create", "create an endpoint", "c"),
-        ("delete", "delete the endpoint (type its name)", "d"),
-        ("reveal", "reveal or hide the keys", "v"),
-        ("chat", "chat with the endpoint", "i"),
-        ("compare", "compare two endpoints on the same prompts", "p"),
-        ("refresh", "reload endpoints", ""),
-    ]
-    BINDINGS = [
-        Binding("c", "create", "Create"),
-        Binding("d", "delete", "Delete"),
-        Binding("v", "reveal", "Keys"),
-        Binding("i", "chat", "Chat"),
-        Binding("p", "compare", "Compare"),
-    ]
+    ACTIONS, BINDINGS = pane_keys(
+        PaneKey("create", "create an endpoint", "c", "Create"),
+        PaneKey("delete", "delete the endpoint (type its name)", "d", "Delete"),
+        PaneKey("reveal", "reveal or hide the keys", "v", "Keys"),
+        PaneKey("chat", "chat with the endpoint", "i", "Chat"),
+        PaneKey("compare", "compare two endpoints on the same prompts", "p", "Compare"),
+        PaneKey("refresh", "reload endpoints"),
+    )
     TABS = "#endpoint-tabs"
     HELP_WIDGETS = (ChatConsole,)
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.timer import Timer
@@ -26,7 +25,7 @@ from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
 from ..widgets.table_sync import sync_rows
-from .base import ModelRegistered, Pane
+from .base import ModelRegistered, Pane, PaneKey, pane_keys
 from .data import find_datasets
 
 if TYPE_CHECKING:
@@ -100,21 +99,14 @@ def job_details(job: Job, now: float) -> Text:
 
 
 class JobsPane(Pane):
-    ACTIONS = [
-        ("new", "launch a fine-tuning job", "n"),
-        ("cancel", "cancel the selected job", "x"),
-        ("register", "register the job's model", "r"),
-        ("show_log", "show the job's log", "l"),
-        ("show_metrics", "plot loss and eval loss", "m"),
-        ("refresh", "reload the job list", ""),
-    ]
-    BINDINGS = [
-        Binding("n", "new", "New"),
-        Binding("x", "cancel", "Cancel"),
-        Binding("r", "register", "Register"),
-        Binding("l", "show_log", "Log", show=False),
-        Binding("m", "show_metrics", "Metrics", show=False),
-    ]
+    ACTIONS, BINDINGS = pane_keys(
+        PaneKey("new", "launch a fine-tuning job", "n", "New"),
+        PaneKey("cancel", "cancel the selected job", "x", "Cancel"),
+        PaneKey("register", "register the job's model", "r", "Register"),
+        PaneKey("show_log", "show the job's log", "l", "Log", show=False),
+        PaneKey("show_metrics", "plot loss and eval loss", "m", "Metrics", show=False),
+        PaneKey("refresh", "reload the job list"),
+    )
     TABS = "#job-tabs"
     HELP_WIDGETS = (LogPanel, LogView, LossPlot, SpecForm)
 

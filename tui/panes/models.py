@@ -8,13 +8,12 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from finetui.core import units
 
-from .base import CheckRequested, DeployRequested, LaunchRequested, Pane
+from .base import CheckRequested, DeployRequested, LaunchRequested, Pane, PaneKey, pane_keys
 
 if TYPE_CHECKING:
     from finetui.core.models import CatalogModel
@@ -54,19 +53,13 @@ def model_details(m: CatalogModel) -> Table:
 
 
 class ModelsPane(Pane):
-    ACTIONS = [
-        ("filter", "filter the catalog", "/"),
-        ("check", "check compute for the model", "c"),
-        ("finetune", "fine-tune the model", "t"),
-        ("deploy", "deploy a model as an endpoint", "d"),
-        ("refresh", "reload the catalog", ""),
-    ]
-    BINDINGS = [
-        Binding("slash", "filter", "Filter"),
-        Binding("c", "check", "Check compute"),
-        Binding("t", "finetune", "Fine-tune"),
-        Binding("d", "deploy", "Deploy"),
-    ]
+    ACTIONS, BINDINGS = pane_keys(
+        PaneKey("filter", "filter the catalog", "/", "Filter", bind="slash"),
+        PaneKey("check", "check compute for the model", "c", "Check compute"),
+        PaneKey("finetune", "fine-tune the model", "t", "Fine-tune"),
+        PaneKey("deploy", "deploy a model as an endpoint", "d", "Deploy"),
+        PaneKey("refresh", "reload the catalog"),
+    )
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
