@@ -20,6 +20,7 @@ from .models import (
     CatalogModel,
     Checkpoint,
     ClusterCreated,
+    ClusterOptions,
     ComputeTarget,
     DemoResult,
     Endpoint,
@@ -92,18 +93,7 @@ class Backend(Protocol):
         target: str | None = None,
         component_inputs: dict[str, Any] | None = None,
     ) -> FitReport: ...  # inputs: Azure's, beyond the spec
-    def create_compute(
-        self,
-        name: str,
-        size: str,
-        min_nodes: int = 0,
-        max_nodes: int = 1,
-        *,
-        wait: bool = True,
-        idle_seconds: int = 120,
-        tier: str = "dedicated",
-        fallback: bool = True,
-    ) -> ClusterCreated: ...  # optional
+    def create_compute(self, name: str, options: ClusterOptions) -> ClusterCreated: ...  # optional
     def scale_compute_to_zero(self, name: str) -> None: ...  # optional
 
     # jobs

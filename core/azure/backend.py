@@ -201,23 +201,8 @@ class AzureBackend(DelegatesEndpoints):
 
         return AzureClusters(self.client, self.compute)
 
-    def create_compute(
-        self,
-        name: str,
-        size: str,
-        min_nodes: int = 0,
-        max_nodes: int = 1,
-        *,
-        wait: bool = True,
-        idle_seconds: int = 120,
-        tier: str = "dedicated",
-        fallback: bool = True,
-    ) -> ClusterCreated:
-        return ClusterCreated(
-            *self.clusters.create(
-                name, ClusterOptions(size, min_nodes, max_nodes, idle_seconds, tier=tier, fallback=fallback, wait=wait)
-            )
-        )
+    def create_compute(self, name: str, options: ClusterOptions) -> ClusterCreated:
+        return ClusterCreated(*self.clusters.create(name, options))
 
     def scale_compute_to_zero(self, name: str) -> None:
         self.compute.scale_to_zero(name)

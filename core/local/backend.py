@@ -21,6 +21,7 @@ from ..models import (
     CatalogModel,
     Checkpoint,
     ClusterCreated,
+    ClusterOptions,
     ComputeTarget,
     DemoResult,
     Endpoint,
@@ -132,18 +133,7 @@ class LocalBackend(DelegatesEndpoints):
             spec = self.resolve_spec(model).spec
         return check_fit(entry, spec, pick_target(self.list_compute(), target))
 
-    def create_compute(
-        self,
-        name: str,
-        size: str,
-        min_nodes: int = 0,
-        max_nodes: int = 1,
-        *,
-        wait: bool = True,
-        idle_seconds: int = 120,
-        tier: str = "dedicated",
-        fallback: bool = True,
-    ) -> ClusterCreated:
+    def create_compute(self, name: str, options: ClusterOptions) -> ClusterCreated:
         raise unsupported(self.name, "create compute clusters", "this machine is the compute; use --backend azure")
 
     def scale_compute_to_zero(self, name: str) -> None:

@@ -7,16 +7,16 @@ import pytest
 from finetui.core.backend import JobRequest
 from finetui.core.endpoint_options import AzureEndpointOptions
 from finetui.core.errors import InvalidInput
-from finetui.core.models import JobStatus
+from finetui.core.models import ClusterOptions, JobStatus
 
 
 def test_create_compute(backend, fake):
-    target = backend.create_compute("gpu2", "Standard_NC24ads_A100_v4", 0, 2).target
+    target = backend.create_compute("gpu2", ClusterOptions("Standard_NC24ads_A100_v4", 0, 2)).target
     assert (target.name, target.kind, target.gpus_per_node, target.max_nodes) == ("gpu2", "aml-cluster", 1, 2)
     assert fake.computes["gpu2"]["properties"]["properties"]["vmSize"] == "Standard_NC24ads_A100_v4"
     assert [t.name for t in backend.list_compute()] == ["gpu-a100", "gpu2"]
     with pytest.raises(InvalidInput, match="max nodes"):
-        backend.create_compute("bad", "Standard_NC24ads_A100_v4", 3, 2)
+        backend.create_compute("bad", ClusterOptions("Standard_NC24ads_A100_v4", 3, 2))
 
 
 def test_cancel_job(backend, fake, chat_files):

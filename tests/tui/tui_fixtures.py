@@ -211,9 +211,7 @@ class FixedBackend:
             suggestion=None,
         )
 
-    def create_compute(
-        self, name, size, min_nodes=0, max_nodes=1, *, wait=True, idle_seconds=120, tier="dedicated", fallback=True
-    ):
+    def create_compute(self, name, options):
         raise self._no("create compute")
 
     def scale_compute_to_zero(self, name):

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from finetui.core.log_reading import follow_chunks
+from finetui.core.models import ClusterOptions
 
 from .common import emit, json_option, pass_ctx, table, write_now
 
@@ -127,9 +128,8 @@ def workspace(ctx, as_json) -> None:
 @pass_ctx
 def compute_create(ctx, name, size, min_nodes, max_nodes, idle_seconds, tier, no_fallback, no_wait, as_json) -> None:
     """Create an AmlCompute cluster (GPU sizes only make sense for fine-tuning), showing the quota it uses."""
-    created = _azure(ctx).create_compute(
-        name, size, min_nodes, max_nodes, idle_seconds=idle_seconds, tier=tier, fallback=not no_fallback, wait=not no_wait
-    )
+    options = ClusterOptions(size, min_nodes, max_nodes, idle_seconds, tier, fallback=not no_fallback, wait=not no_wait)
+    created = _azure(ctx).create_compute(name, options)
     target, quota, note = created.target, created.quota, created.note
     if note and not as_json:
         click.echo(f"note: {note}", err=True)
