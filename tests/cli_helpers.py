@@ -32,6 +32,27 @@ def finetui(
     return proc
 
 
+def submit_args(
+    model: str, train: Path | str, *sets: str, test: Path | str | None = None, compute: str | None = None
+) -> tuple[str, ...]:
+    """``job submit`` of ``model`` on ``train`` (and ``test``, on ``compute``), one ``--set`` per KEY=VALUE in ``sets``."""
+    args = ["job", "submit", "--model", model, "--train", str(train)]
+    if test is not None:
+        args += ["--test", str(test)]
+    if compute is not None:
+        args += ["--compute", compute]
+    for setting in sets:
+        args += ["--set", setting]
+    return tuple(args)
+
+
+def submit(
+    workspace: Path | str, model: str, train: Path | str, *sets: str, test: Path | str | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """``finetui job submit`` (see submit_args); its stdout is the job's name."""
+    return finetui(workspace, *submit_args(model, train, *sets, test=test), **kw)
+
+
 def finetui_json(workspace: Path | str, *args: str, **kw: Any) -> Any:
     return json.loads(finetui(workspace, *args, "--json", **kw).stdout)
 
