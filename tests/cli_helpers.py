@@ -11,6 +11,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
+# ``--set`` values that keep a demo job training for far longer than any test waits for it
+LONG_RUN = ("max_steps=100000", "num_train_epochs=1000")
+
 
 def finetui(
     workspace: Path | str, *args: str, timeout: float = 300, check: bool = True, env: dict[str, str] | None = None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import finetui, finetui_json, submit, wait_for_status
+from cli_helpers import LONG_RUN, finetui, finetui_json, submit, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ SHORT = ("max_steps=12", "num_train_epochs=1", "logging_steps=1")
 
 def _running_job(ws: Path, model: str, train: str) -> tuple[str, dict]:
     """A job submitted with far more steps than the test will wait for, once it is Running: its name and record."""
-    name = submit(ws, model, train, "max_steps=100000", "num_train_epochs=1000").stdout.strip()
+    name = submit(ws, model, train, *LONG_RUN).stdout.strip()
     return name, wait_for_status(ws, "job", name, {"Running"}, timeout=120)
 
 
