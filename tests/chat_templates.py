@@ -131,6 +131,14 @@ REASONING = _style(
 
 STYLES = (CHATML, PHI3, LLAMA3)
 
+# two exchanges, also what the loss-mask previews (CLI and Data pane) mark reply by reply
+TWO_TURNS = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello! How can I help?"},
+    {"role": "user", "content": "Tell me a fact."},
+    {"role": "assistant", "content": "Octopuses have three hearts."},
+]
+
 CONVERSATIONS = [
     [
         {"role": "user", "content": "Who discovered the river Talloway?"},
@@ -143,12 +151,7 @@ CONVERSATIONS = [
         {"role": "user", "content": "And at night?"},
         {"role": "assistant", "content": "Dark, with stars."},
     ],
-    [
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hello! How can I help?"},
-        {"role": "user", "content": "Tell me a fact."},
-        {"role": "assistant", "content": "Octopuses have three hearts."},
-    ],
+    TWO_TURNS,
 ]
 
 WITH_REASONING = [

@@ -11,6 +11,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
+# ``--set`` values that keep a demo job training for far longer than any test waits for it
+LONG_RUN = ("max_steps=100000", "num_train_epochs=1000")
+
 
 def finetui(
     workspace: Path | str, *args: str, timeout: float = 300, check: bool = True, env: dict[str, str] | None = None
@@ -30,6 +33,27 @@ def finetui(
     if check and proc.returncode != 0:
         raise AssertionError(f"finetui {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def submit_args(
+    model: str, train: Path | str, *sets: str, test: Path | str | None = None, compute: str | None = None
+) -> tuple[str, ...]:
+    """``job submit`` of ``model`` on ``train`` (and ``test``, on ``compute``), one ``--set`` per KEY=VALUE in ``sets``."""
+    args = ["job", "submit", "--model", model, "--train", str(train)]
+    if test is not None:
+        args += ["--test", str(test)]
+    if compute is not None:
+        args += ["--compute", compute]
+    for setting in sets:
+        args += ["--set", setting]
+    return tuple(args)
+
+
+def submit(
+    workspace: Path | str, model: str, train: Path | str, *sets: str, test: Path | str | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """``finetui job submit`` (see submit_args); its stdout is the job's name."""
+    return finetui(workspace, *submit_args(model, train, *sets, test=test), **kw)
 
 
 def finetui_json(workspace: Path | str, *args: str, **kw: Any) -> Any:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from chat_templates import CHATML, REASONING, SYSTEM_PROMPT, WITH_REASONING, build_tokenizer
+from chat_templates import CHATML, REASONING, SYSTEM_PROMPT, TWO_TURNS, WITH_REASONING, build_tokenizer
 from chatml_model import build_chatml_llama, facts_rows, write_rows
 from cli_helpers import finetui
 
 from finetui.core.data.preview import check_rows, preview_row
 from finetui.core.seq_length import job_sequence_length
-
-TWO_TURNS = [
-    {"role": "user", "content": "Hi"},
-    {"role": "assistant", "content": "Hello! How can I help?"},
-    {"role": "user", "content": "Tell me a fact."},
-    {"role": "assistant", "content": "Octopuses have three hearts."},
-]
 
 
 @pytest.fixture(scope="module")

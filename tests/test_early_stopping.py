@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import finetui, finetui_json
+from cli_helpers import finetui, finetui_json, submit
 from finetui.core.spec import FineTuneSpec
 
 
@@ -45,21 +45,7 @@ def test_early_stopping_stops_and_keeps_the_best_checkpoint(demo_ws, tmp_path):
     ws, demo = demo_ws
     train, test = _overfitting_data(tmp_path)
     epochs = 40
-    name = finetui(
-        ws,
-        "job",
-        "submit",
-        "--model",
-        demo["model"],
-        "--train",
-        str(train),
-        "--test",
-        str(test),
-        "--set",
-        f"num_train_epochs={epochs}",
-        "--set",
-        "early_stopping_patience=2",
-    ).stdout.strip()
+    name = submit(ws, demo["model"], train, f"num_train_epochs={epochs}", "early_stopping_patience=2", test=test).stdout.strip()
     finetui(ws, "job", "logs", name, "--follow", timeout=900)
     job = finetui_json(ws, "job", "show", name)
     assert job["status"] == "Completed", job
@@ -88,33 +74,11 @@ def test_early_stopping_stops_and_keeps_the_best_checkpoint(demo_ws, tmp_path):
 def test_early_stopping_keys_are_checked(demo_ws, tmp_path):
     ws, demo = demo_ws
     for value, named in (("-1", "out of range"), ("two", "early_stopping_patience")):
-        proc = finetui(
-            ws,
-            "job",
-            "submit",
-            "--model",
-            demo["model"],
-            "--train",
-            demo["train_file"],
-            "--test",
-            demo["test_file"],
-            "--set",
-            f"early_stopping_patience={value}",
-            check=False,
+        proc = submit(
+            ws, demo["model"], demo["train_file"], f"early_stopping_patience={value}", test=demo["test_file"], check=False
         )
         assert proc.returncode == 2 and named in proc.stderr, proc.stderr
-    proc = finetui(
-        ws,
-        "job",
-        "submit",
-        "--model",
-        demo["model"],
-        "--train",
-        demo["train_file"],
-        "--set",
-        "early_stopping_patience=2",
-        check=False,
-    )
+    proc = submit(ws, demo["model"], demo["train_file"], "early_stopping_patience=2", check=False)
     assert proc.returncode == 2 and "--test" in proc.stderr, proc.stderr
     spec = FineTuneSpec.from_mapping({"early_stopping_patience": 3, "early_stopping_threshold": "0.01"})
     assert (spec.early_stopping_patience, spec.early_stopping_threshold) == (3, 0.01)

@@ -167,25 +167,25 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(live):
         assert read_until_closed(sock, timeout=60) == b""
 
 
-def test_a_body_that_trickles_past_the_read_timeout_gets_408(live, key):
-    head = (
+def _score_head(key: str, length: int) -> bytes:
+    """The head of an authorised JSON ``POST /score`` that promises a ``length``-byte body."""
+    return (
         f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-        "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
     ).encode()
+
+
+def test_a_body_that_trickles_past_the_read_timeout_gets_408(live, key):
     with socket.create_connection(address(live), timeout=30) as sock:
-        sock.sendall(head + b'{"input_data": ')
+        sock.sendall(_score_head(key, 200) + b'{"input_data": ')
         reply = read_until_closed(sock, timeout=60)
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
     assert b"read timeout" in reply
 
 
 def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(backend, live, key):
-    head = (
-        f"POST /score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
-        "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
-    ).encode()
     with socket.create_connection(address(live), timeout=30) as sock:
-        sock.sendall(head + b'{"input_data": {"input_string": [')
+        sock.sendall(_score_head(key, 5000) + b'{"input_data": {"input_string": [')
     folder = backend.paths.endpoint_dir(NAME)
     wait_for(lambda: "POST /score 499" in (folder / "requests.log").read_text(), 60, "the request to be logged")
     server_log = (folder / "server.log").read_text()

@@ -115,6 +115,22 @@ def _scores(model: str, loss: float | None, exact: int) -> EvalScores:
     )
 
 
+def _run(loss: float, base_loss: float | None = None) -> EvalRun:
+    """A Completed evaluation of m:1 (6 exact matches), against b:1 when ``base_loss`` is given."""
+    scores = {"model": _scores("m:1", loss, 6)}
+    if base_loss is not None:
+        scores["base"] = _scores("b:1", base_loss, 0)
+    return EvalRun(
+        name="e",
+        status=JobStatus.COMPLETED,
+        model="m:1",
+        base=None if base_loss is None else "b:1",
+        test_file="t",
+        created_at=0.0,
+        scores=scores,
+    )
+
+
 def test_reply_rules_and_gate():
     assert exact_match("  The capital of X is Y. ", "the capital  of x is y.")
     assert not exact_match("Y", "The capital of X is Y.")
@@ -126,35 +142,11 @@ def test_reply_rules_and_gate():
     assert split_row([{"role": "user", "content": "q"}]) is None
 
     assert gate("m:1", None).warn and "never evaluated" in gate("m:1", None).message
-    run = EvalRun(
-        name="e",
-        status=JobStatus.COMPLETED,
-        model="m:1",
-        base="b:1",
-        test_file="t",
-        created_at=0.0,
-        scores={"model": _scores("m:1", 0.5, 6), "base": _scores("b:1", 2.0, 0)},
-    )
+    run = _run(0.5, base_loss=2.0)
     assert run.improved and not gate("m:1", run).warn and "0.5000 vs base 2.0000" in gate("m:1", run).message
-    worse = EvalRun(
-        name="e",
-        status=JobStatus.COMPLETED,
-        model="m:1",
-        base="b:1",
-        test_file="t",
-        created_at=0.0,
-        scores={"model": _scores("m:1", 2.5, 6), "base": _scores("b:1", 2.0, 0)},
-    )
+    worse = _run(2.5, base_loss=2.0)
     assert gate("m:1", worse).warn and "did not beat" in gate("m:1", worse).message
-    alone = EvalRun(
-        name="e",
-        status=JobStatus.COMPLETED,
-        model="m:1",
-        base=None,
-        test_file="t",
-        created_at=0.0,
-        scores={"model": _scores("m:1", 2.5, 6)},
-    )
+    alone = _run(2.5)
     assert alone.improved is None and gate("m:1", alone).warn
     assert json.dumps(gate("m:1", run).message)
 

@@ -14,28 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import finetui, finetui_json
+from cli_helpers import LONG_RUN, finetui, finetui_json, submit, wait_for_status
 
 pytestmark = pytest.mark.slow
 
-SHORT = ("--set", "max_steps=12", "--set", "num_train_epochs=1", "--set", "logging_steps=1")
+SHORT = ("max_steps=12", "num_train_epochs=1", "logging_steps=1")
 
 
-def _wait_status(ws: Path, name: str, wanted: set[str], timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = finetui_json(ws, "job", "show", name)
-        if job["status"] in wanted:
-            return job
-        assert time.monotonic() < deadline, f"job {name} still {job['status']}"
-        time.sleep(0.5)
+def _running_job(ws: Path, model: str, train: str) -> tuple[str, dict]:
+    """A job submitted with far more steps than the test will wait for, once it is Running: its name and record."""
+    name = submit(ws, model, train, *LONG_RUN).stdout.strip()
+    return name, wait_for_status(ws, "job", name, {"Running"}, timeout=120)
 
 
 def test_demo_to_registered_model(demo_ws):
     ws, demo = demo_ws
-    name = finetui(
-        ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--test", demo["test_file"], *SHORT
-    ).stdout.strip()
+    name = submit(ws, demo["model"], demo["train_file"], *SHORT, test=demo["test_file"]).stdout.strip()
     assert name and "\n" not in name
 
     # The submitting process has exited; the job goes on by itself.
@@ -92,7 +86,7 @@ def test_submit_refuses_invalid_data_before_starting(demo_ws, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"oops": 1}\n', encoding="utf-8")
     before = finetui_json(ws, "job", "list")
-    proc = finetui(ws, "job", "submit", "--model", demo["model"], "--train", str(bad), check=False)
+    proc = submit(ws, demo["model"], bad, check=False)
     assert proc.returncode == 2
     assert "bad.jsonl:1" in proc.stderr and proc.stderr.count("\n") == 1
     assert finetui_json(ws, "job", "list") == before
@@ -100,50 +94,22 @@ def test_submit_refuses_invalid_data_before_starting(demo_ws, tmp_path):
 
 def test_bad_spec_key_is_named(demo_ws):
     ws, demo = demo_ws
-    proc = finetui(
-        ws, "job", "submit", "--model", demo["model"], "--train", demo["train_file"], "--set", "learning_rat=0.1", check=False
-    )
+    proc = submit(ws, demo["model"], demo["train_file"], "learning_rat=0.1", check=False)
     assert proc.returncode == 2
     assert "learning_rat" in proc.stderr and "learning_rate" in proc.stderr
 
 
 def test_sigkill_runner_marks_job_failed(demo_ws):
     ws, demo = demo_ws
-    name = finetui(
-        ws,
-        "job",
-        "submit",
-        "--model",
-        demo["model"],
-        "--train",
-        demo["train_file"],
-        "--set",
-        "max_steps=100000",
-        "--set",
-        "num_train_epochs=1000",
-    ).stdout.strip()
-    job = _wait_status(ws, name, {"Running"})
+    name, job = _running_job(ws, demo["model"], demo["train_file"])
     os.kill(job["pid"], signal.SIGKILL)
-    job = _wait_status(ws, name, {"Failed"}, timeout=30)
+    job = wait_for_status(ws, "job", name, {"Failed"}, timeout=30)
     assert "killed" in job["error"] or "crashed" in job["error"]
 
 
 def test_cancel_ends_the_process_tree(demo_ws):
     ws, demo = demo_ws
-    name = finetui(
-        ws,
-        "job",
-        "submit",
-        "--model",
-        demo["model"],
-        "--train",
-        demo["train_file"],
-        "--set",
-        "max_steps=100000",
-        "--set",
-        "num_train_epochs=1000",
-    ).stdout.strip()
-    job = _wait_status(ws, name, {"Running"})
+    name, job = _running_job(ws, demo["model"], demo["train_file"])
     pid = job["pid"]
     canceled = finetui_json(ws, "job", "cancel", name)
     assert canceled["status"] == "Canceled"

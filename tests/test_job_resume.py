@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import finetui, finetui_json, wait_for_status
+from cli_helpers import finetui, finetui_json, submit, wait_for_status
 from finetui.core.local.checkpoints import complete_checkpoints
 
 pytestmark = pytest.mark.slow
@@ -52,19 +52,7 @@ def _loss_steps(job_dir: Path) -> list[tuple[int, float]]:
 
 def test_resume_after_sigkill_completes_without_training_a_step_twice(demo_ws, tmp_path):
     ws, demo = demo_ws
-    name = finetui(
-        ws,
-        "job",
-        "submit",
-        "--model",
-        demo["model"],
-        "--train",
-        str(_data(tmp_path)),
-        "--set",
-        f"num_train_epochs={EPOCHS}",
-        "--set",
-        "logging_steps=1",
-    ).stdout.strip()
+    name = submit(ws, demo["model"], _data(tmp_path), f"num_train_epochs={EPOCHS}", "logging_steps=1").stdout.strip()
     job_dir = Path(ws) / "jobs" / name
     deadline = time.monotonic() + 600
     while not complete_checkpoints(job_dir):  # the first epoch's checkpoint is written whole
@@ -102,9 +90,7 @@ def test_resume_after_sigkill_completes_without_training_a_step_twice(demo_ws, t
 
 def test_resume_without_a_checkpoint_is_refused(demo_ws, tmp_path):
     ws, demo = demo_ws
-    name = finetui(
-        ws, "job", "submit", "--model", demo["model"], "--train", str(_data(tmp_path)), "--set", f"num_train_epochs={EPOCHS}"
-    ).stdout.strip()
+    name = submit(ws, demo["model"], _data(tmp_path), f"num_train_epochs={EPOCHS}").stdout.strip()
     wait_for_status(ws, "job", name, {"Preparing", "Running"}, timeout=300)
     finetui(ws, "job", "cancel", name)
     for folder in (Path(ws) / "jobs" / name / "checkpoints").glob("checkpoint-*"):

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, finetui, finetui_json, wait_for_status
+from cli_helpers import LONG_RUN, REPO, finetui, finetui_json, submit, wait_for_status
 
 pytestmark = pytest.mark.slow
-
-LONG = ("--set", "max_steps=100000", "--set", "num_train_epochs=1000")
 
 
 def _on_done(out: Path) -> str:
@@ -69,9 +67,7 @@ def test_wait_refuses_unknown_names_and_bad_commands(demo_ws, tmp_path):
 
 def test_wait_exits_1_for_timeout_failed_and_canceled_jobs(demo_ws, tmp_path):
     ws, demo = demo_ws
-    submit = ("job", "submit", "--model", demo["model"], "--train", demo["train_file"], *LONG)
-
-    name = finetui(ws, *submit).stdout.strip()
+    name = submit(ws, demo["model"], demo["train_file"], *LONG_RUN).stdout.strip()
     job = wait_for_status(ws, "job", name, {"Running"})
     timed_out = finetui(ws, "job", "wait", name, "--timeout", "1", check=False)
     assert timed_out.returncode == 1 and "still Running" in timed_out.stderr
@@ -83,7 +79,7 @@ def test_wait_exits_1_for_timeout_failed_and_canceled_jobs(demo_ws, tmp_path):
     assert waiter.returncode == 1, stderr
     assert f"job {name} Failed" in stdout and out.read_text() == f"{name} Failed"
 
-    name = finetui(ws, *submit).stdout.strip()
+    name = submit(ws, demo["model"], demo["train_file"], *LONG_RUN).stdout.strip()
     wait_for_status(ws, "job", name, {"Preparing", "Running"})
     out = tmp_path / "canceled.txt"
     waiter = _start_wait(ws, name, "--on-done", _on_done(out))

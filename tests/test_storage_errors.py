@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, finetui, finetui_json
+from cli_helpers import REPO, finetui, finetui_json, submit
 
 from finetui.core.local.records import JobRecord
 
@@ -140,19 +140,7 @@ def test_one_malformed_row_affects_only_itself(tmp_path):
     [ep] = finetui_json(ws, "endpoint", "list")
     assert (ep["name"], ep["state"]) == ("broken-ep", "Damaged")
 
-    name = finetui(
-        ws,
-        "job",
-        "submit",
-        "--model",
-        "tiny",
-        "--train",
-        str(tiny.train_file),
-        "--set",
-        "max_steps=1",
-        "--set",
-        "num_train_epochs=1",
-    ).stdout.strip()
+    name = submit(ws, "tiny", tiny.train_file, "max_steps=1", "num_train_epochs=1").stdout.strip()
     try:
         assert finetui_json(ws, "job", "show", name)["status"] in {"Queued", "Preparing", "Running", "Finalizing", "Completed"}
     finally:

@@ -46,6 +46,20 @@ PHI3_TAGS = {
     "task": "chat-completion",
 }
 
+# The tutorial notebook's finetune_parameters for Phi-3 after its model_specific_defaults, as the
+# pipeline input values a submit sends: what finetui must send too, and nothing it made up.
+TUTORIAL_PARAMETERS = {
+    "number_of_gpu_to_use_finetuning": "1",
+    "num_train_epochs": "3",
+    "per_device_train_batch_size": "1",
+    "per_device_eval_batch_size": "1",
+    "learning_rate": "2e-05",
+    "lr_scheduler_type": "cosine",
+    "apply_lora": "true",
+    "apply_deepspeed": "true",
+    "deepspeed_stage": "2",
+}
+
 PIPELINE_INPUTS: dict[str, Any] = {
     "mlflow_model_path": {"type": "mlflow_model", "optional": True},
     "compute_model_import": {"type": "string"},

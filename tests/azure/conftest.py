@@ -12,6 +12,8 @@ os.environ["AZUREML_RUN_POLLING_INTERVAL_MAX"] = "0"
 
 import pytest  # noqa: E402
 
+PHI3 = "Phi-3-mini-4k-instruct"  # the tutorial's foundation model, in the fake registry
+
 
 @pytest.fixture
 def fake(monkeypatch):
@@ -29,7 +31,6 @@ def backend(fake, tmp_path, monkeypatch):
     """An AzureBackend on the fake, signed in with a JWT-shaped test credential."""
     from azure_fake import RG, SUB, WS
     from azure_replay import FakeCredential
-
     from finetui.core.azure.backend import AzureBackend
 
     monkeypatch.chdir(tmp_path)  # the SDK reads git info from the working directory
@@ -75,6 +76,38 @@ class AzureCli:
         proc = self.run(*args, "--json")
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
         return json.loads(proc.stdout)
+
+    def run_local(self, *args: str):
+        """``finetui ARGS`` without --backend (so the local backend), in this CLI's directory and environment."""
+        import subprocess
+        import sys
+
+        return subprocess.run(
+            [sys.executable, "-m", "finetui.tui.cli.main", *args],
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def write_chat(self, *names: str) -> None:
+        """A one-row chat file (hi / yo) under each of ``names`` in the CLI's directory."""
+        import json
+
+        row = {
+            "prompt": "hi",
+            "prompt_id": "1",
+            "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+        }
+        for name in names:
+            (self.cwd / name).write_text(json.dumps(row) + "\n")
+
+    def submit(self, *sets: str, test: str | None = None, compute: str = "gpu-a100"):
+        """``job submit --json`` of Phi-3-mini-4k-instruct on train_sft.jsonl (see write_chat): the job's record."""
+        from cli_helpers import submit_args
+
+        return self.json(*submit_args(PHI3, "train_sft.jsonl", *sets, test=test, compute=compute))
 
 
 @pytest.fixture

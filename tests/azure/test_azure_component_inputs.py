@@ -3,23 +3,18 @@ checked against the component's own input spec (name with did-you-mean, type, en
 
 from __future__ import annotations
 
-import json
-
 import pytest
+
+from cli_helpers import submit_args
 
 
 @pytest.fixture
 def cli(azure_cli):
-    row = {
-        "prompt": "hi",
-        "prompt_id": "1",
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-    }
-    (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
+    azure_cli.write_chat("train_sft.jsonl")
     return azure_cli
 
 
-SUBMIT = ("job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl", "--compute", "gpu-a100")
+SUBMIT = submit_args("Phi-3-mini-4k-instruct", "train_sft.jsonl", compute="gpu-a100")
 
 
 def test_component_inputs_are_sent(cli):

@@ -6,23 +6,14 @@ found through the registered model's lineage (its job, that job's model input).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 
 @pytest.fixture
 def registered(azure_cli):
     """phi3-ft:1, registered from a Completed fine-tune of Phi-3-mini-4k-instruct:7."""
-    row = {
-        "prompt": "hi",
-        "prompt_id": "1",
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-    }
-    (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
-    job = azure_cli.json(
-        "job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl", "--compute", "gpu-a100"
-    )["name"]
+    azure_cli.write_chat("train_sft.jsonl")
+    job = azure_cli.submit()["name"]
     azure_cli.fake.advance(job, "Completed")
     azure_cli.json("model", "register", "--job", job, "--name", "phi3-ft", "--version", "1")
     azure_cli.job = job
@@ -91,29 +82,8 @@ def test_local_only_options_refused_on_azure(azure_cli):
 
 
 def test_azure_only_options_refused_on_local(azure_cli, tmp_path):
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "finetui.tui.cli.main",
-            "endpoint",
-            "create",
-            "ep1",
-            "--model",
-            "m:1",
-            "--instance-type",
-            "Standard_NC6s_v3",
-            "--liveness-delay",
-            "10",
-        ],
-        cwd=azure_cli.cwd,
-        env=azure_cli.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = azure_cli.run_local(
+        "endpoint", "create", "ep1", "--model", "m:1", "--instance-type", "Standard_NC6s_v3", "--liveness-delay", "10"
     )
     assert (proc.returncode, proc.stderr) == (
         2,

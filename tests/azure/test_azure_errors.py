@@ -69,13 +69,18 @@ def test_429_reported_when_retries_run_out(backend, fake):
     assert len(fake.transport.slept) == 4  # retry_total
 
 
-def test_quota_error_on_deployment_names_sku(backend, fake):
+def _store_model_ft_1(fake) -> None:
+    """ft:1 in the workspace, the least a deployment needs: no tags, no lineage to check."""
     fake.models[("ft", "1")] = {
         "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/"
         "Microsoft.MachineLearningServices/workspaces/ws1/models/ft/versions/1",
         "name": "1",
         "properties": {"modelType": "mlflow_model", "tags": {}, "flavors": {"python_function": {"data": {}}}},
     }
+
+
+def test_quota_error_on_deployment_names_sku(backend, fake):
+    _store_model_ft_1(fake)
     fake.fail(
         "PUT",
         r"/deployments/demo$",
@@ -93,12 +98,7 @@ def test_quota_error_on_deployment_names_sku(backend, fake):
 
 
 def test_failed_long_operation_shows_service_message(backend, fake):
-    fake.models[("ft", "1")] = {
-        "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/"
-        "Microsoft.MachineLearningServices/workspaces/ws1/models/ft/versions/1",
-        "name": "1",
-        "properties": {"modelType": "mlflow_model", "tags": {}, "flavors": {"python_function": {"data": {}}}},
-    }
+    _store_model_ft_1(fake)
     real = fake.deployment_put
 
     def failing(req, endpoint, name):

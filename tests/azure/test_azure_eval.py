@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from finetui.core.backend import JobRequest
 from finetui.core.errors import Conflict, OperationFailed
 from finetui.core.models import JobStatus
@@ -129,24 +128,8 @@ def test_deploy_gate_shows_the_jobs_evaluation(backend, fake, chat_files):
 
 
 def _cli_job(azure_cli) -> str:
-    row = {
-        "prompt": "hi",
-        "prompt_id": "1",
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-    }
-    (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
-    return azure_cli.json(
-        "job",
-        "submit",
-        "--model",
-        "Phi-3-mini-4k-instruct",
-        "--train",
-        "train_sft.jsonl",
-        "--test",
-        "train_sft.jsonl",
-        "--compute",
-        "gpu-a100",
-    )["name"]
+    azure_cli.write_chat("train_sft.jsonl")
+    return azure_cli.submit(test="train_sft.jsonl")["name"]
 
 
 def test_eval_show_of_an_azure_job(azure_cli):

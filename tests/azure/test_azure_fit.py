@@ -7,11 +7,10 @@ floor: an allow-listed SKU is at worst tight and never blocks a submit.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from azure_fake import PHI3_TAGS
+from cli_helpers import submit_args
 
 from finetui.core.azure.compute import combine, gpu_info
 from finetui.core.models import CatalogModel, ComputeTarget, Verdict
@@ -89,12 +88,7 @@ def test_hard_problem_still_decides_on_an_allow_listed_model():
 @pytest.fixture
 def v100(azure_cli, tmp_path):
     azure_cli.fake.add_compute("v100", "Standard_NC6s_v3")
-    row = {
-        "prompt": "hi",
-        "prompt_id": "1",
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-    }
-    (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
+    azure_cli.write_chat("train_sft.jsonl")
     return azure_cli
 
 
@@ -118,19 +112,7 @@ def test_allow_listed_full_finetune_is_tight_and_submits(v100):
     report = v100.json("compute", "check", "Phi-3-mini-4k-instruct", "--target", "v100", "--set", "apply_lora=false")
     assert report["verdict"] == "tight"
     assert report["decided_by"].startswith("Standard_NC6s_v3 is on Phi-3-mini-4k-instruct's finetune_compute_allow_list")
-    job = v100.run(
-        "job",
-        "submit",
-        "--model",
-        "Phi-3-mini-4k-instruct",
-        "--train",
-        "train_sft.jsonl",
-        "--compute",
-        "v100",
-        "--set",
-        "apply_lora=false",
-        "--json",
-    )
+    job = v100.run(*submit_args("Phi-3-mini-4k-instruct", "train_sft.jsonl", "apply_lora=false", compute="v100"), "--json")
     assert job.returncode == 0, job.stderr
     assert len(v100.fake.job_bodies) == 1
 

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 
 def test_job_show_names_steps_in_pipeline_order(azure_cli):
-    row = {
-        "prompt": "hi",
-        "prompt_id": "1",
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-    }
-    (azure_cli.cwd / "train_sft.jsonl").write_text(json.dumps(row) + "\n")
-    job = azure_cli.json(
-        "job", "submit", "--model", "Phi-3-mini-4k-instruct", "--train", "train_sft.jsonl", "--compute", "gpu-a100"
-    )["name"]
+    azure_cli.write_chat("train_sft.jsonl")
+    job = azure_cli.submit()["name"]
     fake = azure_cli.fake
     fake.advance(job, "Running")
     # run history lists children by creation; here preprocess was created before model_import

@@ -7,39 +7,24 @@ as the tutorial would run it, and both must give the body finetui submits.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
+
+from azure_fake import TUTORIAL_PARAMETERS
+from cli_helpers import submit_args
 
 FILE_INPUTS = ("train_file_path", "test_file_path")
 
 
 @pytest.fixture
 def cli(azure_cli):
-    row = {
-        "prompt": "hi",
-        "prompt_id": "1",
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
-    }
-    for name in ("train_sft.jsonl", "test_sft.jsonl"):
-        (azure_cli.cwd / name).write_text(json.dumps(row) + "\n")
+    azure_cli.write_chat("train_sft.jsonl", "test_sft.jsonl")
     return azure_cli
 
 
-SUBMIT = (
-    "job",
-    "submit",
-    "--model",
-    "Phi-3-mini-4k-instruct",
-    "--train",
-    "train_sft.jsonl",
-    "--test",
-    "test_sft.jsonl",
-    "--compute",
-    "gpu-a100",
-)
+SUBMIT = submit_args("Phi-3-mini-4k-instruct", "train_sft.jsonl", test="test_sft.jsonl", compute="gpu-a100")
 
 
 def _node_inputs(body: dict) -> dict:
@@ -64,15 +49,7 @@ def test_only_chosen_parameters_are_sent(cli):
     # the tutorial's training and optimization parameters, with the model's learning_rate over the tutorial's
     assert params == {
         "mlflow_model_path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/7",
-        "number_of_gpu_to_use_finetuning": "1",
-        "num_train_epochs": "3",
-        "per_device_train_batch_size": "1",
-        "per_device_eval_batch_size": "1",
-        "learning_rate": "2e-05",
-        "lr_scheduler_type": "cosine",
-        "apply_lora": "true",
-        "apply_deepspeed": "true",
-        "deepspeed_stage": "2",
+        **TUTORIAL_PARAMETERS,
     }
 
 
@@ -100,7 +77,6 @@ def test_dry_run_is_what_submit_sends(cli):
 def test_dry_run_yaml_loads_back_as_the_submitted_job(cli, monkeypatch):
     """The YAML, read by the SDK's load_job and submitted by the SDK, sends finetui's body."""
     from azure.ai.ml import MLClient, load_job
-
     from azure_fake import RG, SUB, WS
     from azure_replay import FakeCredential, install
 
@@ -143,14 +119,7 @@ def test_dry_run_python_submits_the_same_job(cli):
 
 
 def test_dry_run_on_local_is_refused(cli):
-    proc = subprocess.run(
-        [sys.executable, "-m", "finetui.tui.cli.main", *SUBMIT, "--dry-run"],
-        cwd=cli.cwd,
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = cli.run_local(*SUBMIT, "--dry-run")
     assert (proc.returncode, proc.stderr) == (
         2,
         "error: job submit --dry-run: only --backend azure submits a job description to export\n",

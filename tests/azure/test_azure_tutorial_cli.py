@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from azure_fake import TUTORIAL_PARAMETERS
+
 TUTORIAL_ROW = {
     "prompt": "Say hi",
     "prompt_id": "p1",
@@ -37,18 +39,7 @@ def test_the_tutorial_from_the_terminal(azure_cli):
     assert (fit["verdict"], fit["gpus_per_node"], fit["gpu_model"], fit["precision"]) == ("ok", 1, "V100", "fp16")
 
     # 5. the fine-tuning job
-    job = cli.json(
-        "job",
-        "submit",
-        "--model",
-        "Phi-3-mini-4k-instruct",
-        "--train",
-        "train_sft.jsonl",
-        "--test",
-        "test_sft.jsonl",
-        "--compute",
-        "gpu-cluster-v100",
-    )
+    job = cli.submit(test="test_sft.jsonl", compute="gpu-cluster-v100")
     body = fake.job_bodies[job["name"]]["properties"]
     assert body["displayName"] == "Phi-3-mini-4k-instruct-ultrachat-bs1-cosine-ds2-lora-save_limit-1-seqlen-1"
     assert body["experimentName"] == "chat_completion_Phi-3-mini-4k-instruct"
@@ -65,15 +56,7 @@ def test_the_tutorial_from_the_terminal(azure_cli):
         "compute_preprocess": "gpu-cluster-v100",
         "compute_finetune": "gpu-cluster-v100",
         "compute_model_evaluation": "gpu-cluster-v100",
-        "number_of_gpu_to_use_finetuning": "1",
-        "num_train_epochs": "3",
-        "per_device_train_batch_size": "1",
-        "per_device_eval_batch_size": "1",
-        "learning_rate": "2e-05",
-        "lr_scheduler_type": "cosine",
-        "apply_lora": "true",
-        "apply_deepspeed": "true",
-        "deepspeed_stage": "2",
+        **TUTORIAL_PARAMETERS,
     }
     assert body["outputs"]["trained_model"]["jobOutputType"] == "mlflow_model"
     assert node["outputs"]["mlflow_model_folder"]["value"] == "${{parent.outputs.trained_model}}"

@@ -13,17 +13,10 @@ from finetui.core.data.preview import preview_row
 from finetui.core.seq_length import job_sequence_length
 from finetui.tui.widgets.mask_preview import MaskPreview
 
-TWO_TURNS = [
-    {"role": "user", "content": "Hi"},
-    {"role": "assistant", "content": "Hello! How can I help?"},
-    {"role": "user", "content": "Tell me a fact."},
-    {"role": "assistant", "content": "Octopuses have three hearts."},
-]
-
 
 @pytest.fixture(scope="module")
 def preview():
-    from chat_templates import CHATML, build_tokenizer
+    from chat_templates import CHATML, TWO_TURNS, build_tokenizer
 
     tokenizer = build_tokenizer(CHATML)
     full = preview_row(tokenizer, TWO_TURNS, job_sequence_length(-1, 8192), row=7)
