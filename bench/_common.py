@@ -50,11 +50,12 @@ def tiny_model(args: argparse.Namespace) -> Iterator[Path]:
 @contextlib.contextmanager
 def serving(model_dir: Path, name: str, **create: int) -> Iterator[tuple[LocalBackend, Endpoint, str]]:
     """``model_dir`` behind a local endpoint ``name`` (in a workspace beside it): (backend, endpoint, key); deleted after."""
+    from finetui.core.endpoint_options import LocalEndpointOptions
     from finetui.core.local.backend import LocalBackend
 
     backend = LocalBackend(model_dir.parent / "ws")
     backend.catalog.add_path(model_dir, name="bench-model")
-    ep = backend.endpoints.create(name, "bench-model", **create)
+    ep = backend.endpoints.create(name, "bench-model", LocalEndpointOptions(**create))
     try:
         yield backend, ep, backend.endpoints.keys(ep.name).primary
     finally:

@@ -164,24 +164,23 @@ class EndpointService(Protocol):
 class DelegatesEndpoints:
     """The endpoint operations each facade hands to its endpoint service word for word, written once."""
 
-    @property
-    def endpoints(self) -> EndpointService:
-        raise NotImplementedError  # each facade builds its own service on first use
+    def _endpoint_service(self) -> EndpointService:
+        raise NotImplementedError  # each facade returns its own service (local servers, Azure deployments)
 
     def endpoint_keys(self, name: str) -> EndpointKeys:
-        return self.endpoints.keys(name)
+        return self._endpoint_service().keys(name)
 
     def regenerate_endpoint_keys(self, name: str, which: str) -> EndpointKeys:
-        return self.endpoints.regenerate_keys(name, which)
+        return self._endpoint_service().regenerate_keys(name, which)
 
     def endpoint_logs(self, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
-        return self.endpoints.logs(name, offset, max_bytes)
+        return self._endpoint_service().logs(name, offset, max_bytes)
 
     def invoke_endpoint(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.endpoints.invoke(name, body)
+        return self._endpoint_service().invoke(name, body)
 
     def restart_endpoint(self, name: str) -> Endpoint:
-        return self.endpoints.restart(name)
+        return self._endpoint_service().restart(name)
 
 
 # the backends by name (not a model registry): a factory, or "module:attr" imported on first use

@@ -23,6 +23,7 @@ class LocalEndpointOptions:
     request_timeout_ms: int = REQUEST_TIMEOUT_MS
     idle_timeout_s: float | None = None
     max_queue: int | None = None  # requests waiting beyond the generating batch; None: the server's default
+    read_timeout_s: float | None = None  # for a request's headers and body; None: the server's default
     ttl_s: float | None = None  # the server stops itself this long after it was created
     wait: bool = True
 

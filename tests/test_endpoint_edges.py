@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from finetui.core.endpoint_options import LocalEndpointOptions
+
 from serve_model import build_tiny_phi3, serving_backend
 from waiting import wait_for
 
@@ -41,7 +43,7 @@ def backend(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live(backend):
-    return backend.endpoints.create(NAME, "tiny-chat", max_queue=MAX_QUEUE, read_timeout_s=READ_TIMEOUT_S)
+    return backend.endpoints.create(NAME, "tiny-chat", LocalEndpointOptions(max_queue=MAX_QUEUE, read_timeout_s=READ_TIMEOUT_S))
 
 
 @pytest.fixture(scope="module")

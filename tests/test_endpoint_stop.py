@@ -14,6 +14,7 @@ import pytest
 from serve_model import build_tiny_phi3, serving_backend
 from waiting import status, wait_for
 
+from finetui.core.endpoint_options import LocalEndpointOptions
 from finetui.core import procs
 from finetui.core.local.serve.__main__ import HOLD_LOAD_ENV
 from finetui.core.models import EndpointState
@@ -101,7 +102,7 @@ def test_sigterm_drains_open_streams_and_runs_the_cleanup(backend):
 def test_idle_time_counts_from_ready_not_from_start(backend, tmp_path, monkeypatch):
     go = tmp_path / "load-now"
     monkeypatch.setenv(HOLD_LOAD_ENV, str(go))  # the server inherits it: its model load waits for this file
-    ep = backend.endpoints.create("ep-slow", "tiny-chat", idle_timeout_s=1, wait=False)
+    ep = backend.endpoints.create("ep-slow", "tiny-chat", LocalEndpointOptions(idle_timeout_s=1, wait=False))
     root = ep.base_url.rsplit("/", 1)[0]
     wait_for(lambda: status(f"{root}/health") == 200, 120, "/health")
     rec = backend.store.get_endpoint("ep-slow")

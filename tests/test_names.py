@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from cli_helpers import finetui
+from finetui.core.endpoint_options import LocalEndpointOptions
 from finetui.core.errors import InvalidInput, NothingToDelete, quote
 from finetui.core.local.backend import LocalBackend
 from finetui.core.local.records import JobRecord
@@ -90,7 +91,7 @@ def test_every_local_command_checks_the_name_first(sentinels, value):
     ws, keep = sentinels
     b = LocalBackend(ws)
     calls = [
-        lambda: b.endpoints.create(value, "m", wait=False),
+        lambda: b.endpoints.create(value, "m", LocalEndpointOptions(wait=False)),
         lambda: b.endpoints.restart(value),
         lambda: b.endpoints.keys(value),
         lambda: b.endpoints.logs(value),

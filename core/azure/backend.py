@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback, require_completed
+from ..backend import DelegatesEndpoints, EndpointService, JobRequest, ProgressCallback, require_completed
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from ..equivalents import AzureTarget
 from ..errors import InvalidInput, Unsupported, unsupported
@@ -139,6 +139,9 @@ class AzureBackend(DelegatesEndpoints):
         from .endpoints import AzureEndpoints
 
         return AzureEndpoints(self.client, self.catalog)
+
+    def _endpoint_service(self) -> EndpointService:
+        return self.endpoints
 
     # -- sign-in ---------------------------------------------------------------------------
     def whoami(self) -> dict[str, Any]:

@@ -8,11 +8,10 @@ does not load the training or serving stacks.
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..backend import DelegatesEndpoints, JobRequest, ProgressCallback
+from ..backend import DelegatesEndpoints, EndpointService, JobRequest, ProgressCallback
 from ..endpoint_options import AzureEndpointOptions, LocalEndpointOptions
 from ..equivalents import AzureTarget
 from ..errors import InvalidInput, Unsupported, unsupported
@@ -39,12 +38,13 @@ from ..workspace import WorkspacePaths, resolve_workspace
 from .storage_errors import os_storage_error
 from .store import Store
 
-if TYPE_CHECKING:  # the services load on first use; only their types are needed here
-    from .catalog import LocalCatalog
-    from .endpoints import LocalEndpoints
-    from .evals import LocalEvals
-    from .jobs import LocalJobs
-    from .registry import LocalRegistry
+# The services import nothing heavy (torch, transformers and datasets load inside the calls that need them),
+# so they are built with the backend: one object graph, no per-property lazy imports.
+from .catalog import LocalCatalog
+from .endpoints import LocalEndpoints
+from .evals import LocalEvals
+from .jobs import LocalJobs
+from .registry import LocalRegistry
 
 
 class LocalBackend(DelegatesEndpoints):
@@ -57,37 +57,14 @@ class LocalBackend(DelegatesEndpoints):
         except OSError as exc:
             raise os_storage_error(exc, root, "creating the workspace folders in") from None
         self.store = Store(self.paths.db)
+        self.catalog = LocalCatalog(self.paths, self.store)
+        self.jobs = LocalJobs(self.paths, self.store, self.catalog)
+        self.registry = LocalRegistry(self.paths, self.store)
+        self.evals = LocalEvals(self.paths, self.store, self.catalog)
+        self.endpoints = LocalEndpoints(self.paths, self.store, self.registry)
 
-    # -- services, built on first use --------------------------------------
-    @cached_property
-    def catalog(self) -> LocalCatalog:
-        from .catalog import LocalCatalog
-
-        return LocalCatalog(self.paths, self.store)
-
-    @cached_property
-    def jobs(self) -> LocalJobs:
-        from .jobs import LocalJobs
-
-        return LocalJobs(self.paths, self.store, self.catalog)
-
-    @cached_property
-    def registry(self) -> LocalRegistry:
-        from .registry import LocalRegistry
-
-        return LocalRegistry(self.paths, self.store)
-
-    @cached_property
-    def evals(self) -> LocalEvals:
-        from .evals import LocalEvals
-
-        return LocalEvals(self.paths, self.store, self.catalog)
-
-    @cached_property
-    def endpoints(self) -> LocalEndpoints:
-        from .endpoints import LocalEndpoints
-
-        return LocalEndpoints(self.paths, self.store, self.registry)
+    def _endpoint_service(self) -> EndpointService:
+        return self.endpoints
 
     # -- where it keeps things -----------------------------------------------
     def state_folder(self) -> Path | None:
@@ -259,18 +236,7 @@ class LocalBackend(DelegatesEndpoints):
             raise InvalidInput(
                 "Azure endpoint options (instance type, count, deployment, probes) do not apply to --backend local"
             )
-        o = options or LocalEndpointOptions()
-        return self.endpoints.create(
-            name,
-            model_ref,
-            host=o.host,
-            port=o.port,
-            request_timeout_ms=o.request_timeout_ms,
-            idle_timeout_s=o.idle_timeout_s,
-            max_queue=o.max_queue,
-            ttl_s=o.ttl_s,
-            wait=o.wait,
-        )
+        return self.endpoints.create(name, model_ref, options)
 
     def plan_endpoint(
         self, name: str, model_ref: str, options: LocalEndpointOptions | AzureEndpointOptions | None = None

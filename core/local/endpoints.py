@@ -18,7 +18,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..endpoint_options import host_warning
+from ..endpoint_options import LocalEndpointOptions, host_warning
 from ..errors import Conflict, InvalidInput, NotFound, NothingToDelete, OperationFailed
 from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import Endpoint, EndpointKeys, EndpointState, LogChunk
@@ -49,21 +49,17 @@ class LocalEndpoints:
         self,
         name: str,
         model_ref: str,
+        options: LocalEndpointOptions | None = None,
         *,
-        host: str = "127.0.0.1",
-        port: int | None = None,
-        request_timeout_ms: int = 90000,
-        idle_timeout_s: float | None = None,
-        max_queue: int | None = None,
-        read_timeout_s: float | None = None,
-        wait: bool = True,
         ready_timeout_s: float = READY_TIMEOUT_S,
-        ttl_s: float | None = None,
     ) -> Endpoint:
         from ..ttl import check_ttl
 
         check_name("endpoint", name)
-        ttl_s = check_ttl(ttl_s)
+        o = options or LocalEndpointOptions()
+        host, port, request_timeout_ms, idle_timeout_s = o.host, o.port, o.request_timeout_ms, o.idle_timeout_s
+        max_queue, read_timeout_s = o.max_queue, o.read_timeout_s
+        ttl_s = check_ttl(o.ttl_s)
         if not 1 <= int(request_timeout_ms) <= 3_600_000:
             raise InvalidInput(f"request timeout {request_timeout_ms} ms is out of range; use 1..3600000")
         if idle_timeout_s is not None and idle_timeout_s <= 0:
@@ -116,7 +112,7 @@ class LocalEndpoints:
             self.store.delete_endpoint(name)
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        return self.wait_ready(name, ready_timeout_s) if wait else self.get(name)
+        return self.wait_ready(name, ready_timeout_s) if o.wait else self.get(name)
 
     def _resolve_model(self, ref: str) -> tuple[str, str]:
         """Registry first (fine-tuned models), then the catalog (base models such as the demo base)."""
