@@ -51,6 +51,7 @@ class AzureEndpointOptions:
     readiness_initial_delay_s: int | None = None  # None: the service's own default
     wait: bool = True
     check_allow_list: bool = True
+    idle_timeout_s: float | None = None  # the ttl watcher deletes the endpoint after this long without requests
 
     def __post_init__(self) -> None:
         if not 1 <= self.instance_count <= 1000:
@@ -63,7 +64,7 @@ class AzureEndpointOptions:
 
 
 # The options each backend does not take, by the name a user typed them under.
-LOCAL_ONLY = {"host": "--host", "port": "--port", "idle_timeout_s": "--idle-timeout", "max_queue": "--max-queue"}
+LOCAL_ONLY = {"host": "--host", "port": "--port", "max_queue": "--max-queue"}
 AZURE_ONLY = {
     "instance_type": "--instance-type",
     "instance_count": "--instance-count",

@@ -58,20 +58,38 @@ def create_endpoint(
 ) -> tuple[Any, dict[str, Any] | None]:
     """Create the endpoint and make its time to live hold: (endpoint, the Azure watcher's status or None).
 
-    A local server keeps its own time (``options.ttl_s``); an Azure endpoint
-    gets a detached watcher process that deletes it when the time is over.
+    A local server keeps its own time (``options.ttl_s``) and idle timeout; an
+    Azure endpoint gets a detached watcher process that deletes it when the time
+    is over or, with ``options.idle_timeout_s``, when Azure Monitor shows no
+    requests for that long.
     """
     from dataclasses import replace
 
     started = time.time()
     endpoint = backend.create_endpoint(name, model, options)
-    if ttl_s is None or getattr(backend, "name", "") != "azure":
+    idle_s = getattr(options, "idle_timeout_s", None)
+    if (ttl_s is None and idle_s is None) or getattr(backend, "name", "") != "azure":
         return endpoint, None
     from .azure.ttl_watch import start_watcher
 
-    watcher = start_watcher(local_root, backend.workspace, name, ttl_s, started, getattr(backend, "registry_name", None))
+    # idle time counts from ready, as a local server's does: when the create call waited for the deployment
+    ready_at = time.time() if getattr(options, "wait", True) else None
+    watcher = start_watcher(
+        local_root,
+        backend.workspace,
+        name,
+        ttl_s,
+        started,
+        getattr(backend, "registry_name", None),
+        idle_timeout_s=idle_s,
+        ready_at=ready_at,
+    )
     return replace(endpoint, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"]), watcher
 
 
 def expired_reason(ttl_s: float) -> str:
     return f"expired (ttl {duration_as_typed(ttl_s)})"
+
+
+def idle_reason(idle_s: float, source: str) -> str:
+    return f"idle for {duration_as_typed(idle_s)}: no requests ({source})"

@@ -344,6 +344,26 @@ class AzureClient:
         except Exception as exc:
             raise map_error(exc, ctx, self.credential_label) from None
 
+    def rest_get(self, url: str, ctx: CallContext, scope: str | None = None) -> dict[str, Any]:
+        """GET one Azure REST resource the SDK has no call for (Azure Monitor's metrics), as JSON.
+
+        It goes through the workspace MLClient's own pipeline, so the transport, the retry policy
+        (429/5xx, Retry-After) and the error mapping are the SDK calls' own; a status of 400 or
+        more leaves as the mapped FinetuiError (404: NotFound)."""
+        from azure.core.exceptions import HttpResponseError
+
+        from .auth import MANAGEMENT_SCOPE
+
+        def fetch() -> dict[str, Any]:
+            token = self.credential.get_token(scope or MANAGEMENT_SCOPE).token
+            response = self.ws.online_endpoints._requests_pipeline.get(url, headers={"Authorization": f"Bearer {token}"})
+            if response.status_code >= 400:
+                raise HttpResponseError(response=response)
+            data = json.loads(response.text() or "{}")
+            return data if isinstance(data, dict) else {}
+
+        return self.call(fetch, ctx)
+
     def ws_ctx(self, what: str, action: str = "read", **kw: Any) -> CallContext:
         return CallContext(what, self.where(), action, **kw)
 

@@ -72,7 +72,11 @@ def endpoint() -> None:
     type=click.IntRange(0, 3600),
     help="Azure: seconds before the first readiness probe (default: the service's).",
 )
-@click.option("--idle-timeout", help="Local: stop after this long without requests, e.g. 30m (default: never).")
+@click.option(
+    "--idle-timeout",
+    help="Stop (local) or delete (Azure, from its Azure Monitor request metrics) after this long without requests, "
+    "e.g. 30m (default: never).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Local: address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Local: port (default: a free one).")
 @click.option(
@@ -130,6 +134,7 @@ def create(
     }
     on_azure = ctx.backend_name == "azure"
     ttl_s = parse_ttl(ttl)
+    idle_timeout_s = parse_duration(idle_timeout)
     refuse_foreign("azure" if on_azure else "local", given)
     if on_azure:
         options = AzureEndpointOptions(
@@ -139,6 +144,7 @@ def create(
             request_timeout_ms=request_timeout_ms,
             liveness_initial_delay_s=liveness_delay,
             readiness_initial_delay_s=readiness_delay,
+            idle_timeout_s=idle_timeout_s,
             wait=not no_wait,
         )
     else:
@@ -153,7 +159,7 @@ def create(
             host=host,
             port=port,
             request_timeout_ms=request_timeout_ms,
-            idle_timeout_s=parse_duration(idle_timeout),
+            idle_timeout_s=idle_timeout_s,
             max_queue=max_queue,
             ttl_s=ttl_s,
             wait=not no_wait,
@@ -180,9 +186,11 @@ def create(
     from finetui.core.ttl import create_endpoint
 
     ep, watcher = create_endpoint(ctx.backend, ctx.workspace_path, name, model, options, ttl_s)
-    if watcher is not None:
-        if not as_json:
-            click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} in {duration(ttl_s)}", err=True)
+    if watcher is not None and not as_json:
+        when = [f"in {duration(ttl_s)}"] if ttl_s else []
+        if options.idle_timeout_s:
+            when.append(f"after {duration(options.idle_timeout_s)} without requests (Azure Monitor)")
+        click.echo(f"ttl watcher started (process {watcher['pid']}): it deletes {name} {' or '.join(when)}", err=True)
     emit({**_jsonable(ep), "evaluation": _jsonable(gate)} if as_json else ep, as_json, _summary)
 
 
@@ -254,7 +262,12 @@ def show(ctx, name, as_json) -> None:
         watcher = read_status(ctx.workspace_path, name)
         if watcher:
             info["ttl_watcher"] = watcher
-            ep = replace(ep, ttl_s=watcher["ttl_s"], expires_at=watcher["expires_at"])
+            ep = replace(
+                ep,
+                ttl_s=watcher["ttl_s"],
+                expires_at=watcher["expires_at"],
+                idle_timeout_s=watcher.get("idle_timeout_s") or ep.idle_timeout_s,
+            )
     from finetui.core.meter import meter, money
     from finetui.core.prices import load_prices
 
@@ -294,6 +307,13 @@ def show(ctx, name, as_json) -> None:
             f"  ttl watcher:  {watcher['state']} (process {watcher.get('pid') or '-'})"
             + (f": {watcher['reason']}" if watcher.get("reason") else "")
         )
+        if watcher.get("idle_timeout_s"):
+            checked = watcher.get("idle_requests")
+            click.echo(
+                f"  idle watch:   {duration(watcher['idle_timeout_s'])}, {watcher.get('idle_state') or '-'}"
+                + (f", {checked:g} request(s) in the last check" if checked is not None else "")
+                + (f": {watcher['idle_note']}" if watcher.get("idle_note") else "")
+            )
     if ep.pid:
         click.echo(f"  process:      {ep.pid}")
     for key in ("model_path", "log_path"):
