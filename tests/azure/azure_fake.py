@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import datetime, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -184,6 +185,7 @@ class FakeAzure:
         self.score_reply: Any = [{"0": "Hello from the fine-tuned model."}]
         self.unhandled: list[str] = []
         self.metrics: dict[str, list[dict]] = {}  # run id -> MLflow metric records
+        self.endpoint_requests: dict[str, int] = {}  # endpoint -> requests Azure Monitor reports in any window
         self.drop_log_reads = 0  # this many log reads lose their connection
         self.honour_range = True
         self._op = 0
@@ -915,6 +917,47 @@ class FakeAzure:
     def mlflow_history(self, req):
         run_id, key = req.query["run_id"], req.query["metric_key"]
         return _ok({"metrics": [m for m in self.metrics.get(run_id, []) if m["key"] == key]})
+
+    @route("GET", _WS + r"/onlineEndpoints/([^/]+)/providers/Microsoft\.Insights/metrics")
+    def endpoint_metrics(self, req, name):
+        """Azure Monitor's Metrics - List on an endpoint: RequestsPerMinute, one data point per minute of the
+        timespan, the endpoint's request count (``endpoint_requests``) in the last one, as the real answer is shaped."""
+        q = req.query
+        if (q.get("api-version"), q.get("metricnames"), q.get("aggregation"), q.get("interval")) != (
+            "2023-10-01",
+            "RequestsPerMinute",
+            "Total",
+            "PT1M",
+        ) or "/" not in q.get("timespan", ""):
+            return _err(400, "BadRequest", f"unexpected metrics query {sorted(q.items())}")
+        if name not in self.endpoints:
+            return _err(404, "ResourceNotFound", f"The Resource '.../onlineEndpoints/{name}' was not found.")
+        start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in q["timespan"].split("/"))
+        minutes = max(1, int((end - start).total_seconds() // 60) + 1)
+        data = [
+            {"timeStamp": (start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:00Z"), "total": 0.0} for i in range(minutes)
+        ]
+        data[-1]["total"] = float(self.endpoint_requests.get(name, 0))
+        return _ok(
+            {
+                "cost": minutes,
+                "timespan": q["timespan"],
+                "interval": "PT1M",
+                "value": [
+                    {
+                        "id": f"{WS_ID}/onlineEndpoints/{name}/providers/Microsoft.Insights/metrics/RequestsPerMinute",
+                        "type": "Microsoft.Insights/metrics",
+                        "name": {"value": "RequestsPerMinute", "localizedValue": "Requests per minute"},
+                        "displayDescription": "The number of requests sent to online endpoint within a minute",
+                        "unit": "Count",
+                        "timeseries": [{"metadatavalues": [], "data": data}],
+                        "errorCode": "Success",
+                    }
+                ],
+                "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                "resourceregion": LOC,
+            }
+        )
 
     @route("POST", r"/score")
     def score(self, req):

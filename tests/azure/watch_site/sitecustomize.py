@@ -2,7 +2,9 @@
 
 Python imports ``sitecustomize`` at start-up from the path; the TTL test puts
 this folder on PYTHONPATH with FINETUI_FAKE_AZURE naming a JSON file
-``{"endpoints": [...], "out": PATH}``. The process then gets its own
+``{"endpoints": [...], "out": PATH}`` (optionally ``"requests": {endpoint:
+count}`` for Azure Monitor to report and ``"faults": [[method, pattern,
+status, code, message, times], ...]``). The process then gets its own
 standard fake holding those endpoints, reached through requests' adapter as
 in-process tests do, and writes the requests it served to ``out`` at exit.
 Nothing of finetui's is replaced: the watcher runs its real code and the SDK.
@@ -29,6 +31,10 @@ if os.environ.get("FINETUI_FAKE_AZURE"):
             {"location": LOC, "tags": {}, "properties": {"authMode": "Key", "traffic": {}, "mirrorTraffic": {}, "properties": {}}}
         ).encode()
         _fake.endpoint_put(FakeRequest("PUT", MGMT + _path, "management.azure.com", _path, {}, {}, _body), _name)
+
+    _fake.endpoint_requests.update(_config.get("requests") or {})
+    for _fault in _config.get("faults") or []:
+        _fake.fail(*_fault)
 
     def _route(req):
         if req.host in ("login.microsoftonline.com", "169.254.169.254"):
