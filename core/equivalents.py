@@ -120,6 +120,11 @@ def _endpoint_create(p: dict[str, Any], t: AzureTarget, out: Equivalents) -> Non
             f"--ttl {p['ttl']}: az ml has no time to live; finetui's watcher process deletes the endpoint "
             f"then (`finetui endpoint show {name}` shows it)"
         )
+    if p.get("idle_timeout"):
+        out.notes.append(
+            f"--idle-timeout {p['idle_timeout']}: az ml has no idle timeout; finetui's watcher process deletes the "
+            f"endpoint when Azure Monitor's RequestsPerMinute shows none for that long (`finetui endpoint show {name}`)"
+        )
 
 
 _NAME = object()  # stands for the action's NAME among the words of an az line

@@ -141,3 +141,10 @@ def test_a_bad_idle_timeout_is_refused_in_one_line(world):  # noqa: F811
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: --idle-timeout 'soon': use a number with s, m, h or d, e.g. 30m"
     assert not [r for r in world.requests if r.method == "PUT"]
+
+
+def test_endpoint_create_with_an_idle_timeout_notes_what_az_ml_lacks():
+    from finetui.core.equivalents import AzureTarget, azure_equivalents
+
+    eq = azure_equivalents("endpoint create", {"name": "ep1", "model": "ft:1", "idle_timeout": "30m"}, AzureTarget(SUB, RG, WS))
+    assert eq.notes[-1].startswith("--idle-timeout 30m: az ml has no idle timeout; finetui's watcher process deletes")
