@@ -198,7 +198,8 @@ def watch(
         return backend
 
     reason: str | None = None
-    next_check = 0.0
+    # no metric can show it idle for idle_s before it has been ready that long: sign in and look only then
+    next_check = status["ready_at"] + idle_s if idle_s and status.get("ready_at") is not None else 0.0
     try:
         while reason is None:
             now = clock()

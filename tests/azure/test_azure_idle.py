@@ -148,3 +148,45 @@ def test_endpoint_create_with_an_idle_timeout_notes_what_az_ml_lacks():
 
     eq = azure_equivalents("endpoint create", {"name": "ep1", "model": "ft:1", "idle_timeout": "30m"}, AzureTarget(SUB, RG, WS))
     assert eq.notes[-1].startswith("--idle-timeout 30m: az ml has no idle timeout; finetui's watcher process deletes")
+
+
+async def test_the_app_create_form_takes_an_idle_timeout_and_starts_the_watcher(backend, fake, tmp_path):
+    """The form's idle timeout field, read by the CLI's parser, reaches the watcher through core.ttl.create_endpoint."""
+    from test_azure_app import _wait
+    from textual.widgets import Input, Static
+
+    from finetui.core import procs
+    from finetui.core.azure.ttl_watch import read_status
+    from finetui.tui.app import FinetuiApp
+
+    fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
+    local = (tmp_path / "local-ws").resolve()
+    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(local), clock=lambda: 1_760_000_100.0)
+    seen: list[str] = []
+    app.notify = lambda message, **kw: seen.append(str(message))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _wait(pilot, lambda: app.mounted)
+            await pilot.press("5", "c")
+            await _wait(pilot, lambda: bool(app.screen.query("#pick-list")))
+            await pilot.press("enter")  # phi3-ft:1
+            await _wait(pilot, lambda: bool(app.screen.query("#prompt-idle_timeout")))
+            app.screen.query_one("#prompt-input", Input).value = "ep-idle"
+            app.screen.query_one("#prompt-idle_timeout", Input).value = "soon"
+            await pilot.press("enter")
+            await pilot.pause()
+            error = str(app.screen.query_one("#prompt-error", Static).content)
+            assert error == "idle timeout 'soon': use a number with s, m, h or d, e.g. 30m"
+            app.screen.query_one("#prompt-idle_timeout", Input).value = "30m"
+            await pilot.press("enter")
+            await _wait(pilot, lambda: str(app.screen.query_one("#prompt-title", Static).content).startswith("Instance"))
+            await pilot.press("enter")  # the tutorial's Standard_NC6s_v3
+            await _wait(pilot, lambda: any(m.startswith("endpoint ep-idle:") for m in seen), timeout=120)
+        status = read_status(local, "ep-idle")
+        assert status is not None and (status["state"], status["alive"]) == ("watching", True)
+        assert (status["idle_timeout_s"], status["ttl_s"], status["expires_at"]) == (1800.0, None, None)
+        assert status["ready_at"] >= status["created_at"] and "ep-idle" in fake.endpoints
+    finally:
+        status = read_status(local, "ep-idle")
+        if status and status.get("pid"):
+            procs.terminate(status["pid"], status.get("pid_start_time"), grace=5.0)

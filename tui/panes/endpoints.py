@@ -35,7 +35,20 @@ def _parse_ttl(text: str) -> float | None:
     return parse_ttl(text, "time to live")
 
 
+def _parse_idle(text: str) -> float | None:
+    from finetui.core.ttl import parse_duration
+
+    return parse_duration(text, "idle timeout")
+
+
 TTL_FIELD = Extra("ttl", "Time to live: then it is stopped (local) or deleted (Azure); empty: none", "e.g. 2h", _parse_ttl)
+# the CLI's --idle-timeout, read by the same parser: on Azure the ttl watcher deletes it from Azure Monitor's request counts
+IDLE_FIELD = Extra(
+    "idle_timeout",
+    "Idle timeout: stopped (local) or deleted (Azure) after this long without requests; empty: none",
+    "e.g. 30m",
+    _parse_idle,
+)
 
 
 def make_client(backend: Backend, endpoint: Endpoint) -> ChatClient:
@@ -225,12 +238,14 @@ class EndpointsPane(Pane):
             if not ref:
                 return
             name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
-            screen = PromptScreen(f"Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD])
-            self.app.push_screen(screen, lambda n: n and self._create(n, ref, screen.parsed.get("ttl")))
+            screen = PromptScreen(f"Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD, IDLE_FIELD])
+            self.app.push_screen(
+                screen, lambda n: n and self._create(n, ref, screen.parsed.get("ttl"), screen.parsed.get("idle_timeout"))
+            )
 
         self.app.push_screen(PickScreen("Deploy which model?", choices, getattr(self, "_preselect", None)), got_model)
 
-    def _create(self, name: str, ref: str, ttl_s: float | None = None) -> None:
+    def _create(self, name: str, ref: str, ttl_s: float | None = None, idle_s: float | None = None) -> None:
         from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions
         from finetui.core.ttl import create_endpoint
         from finetui.core.workspace import resolve_workspace
@@ -243,7 +258,7 @@ class EndpointsPane(Pane):
 
             def got_type(instance_type: str | None) -> None:
                 if instance_type:
-                    options = AzureEndpointOptions(instance_type=instance_type)
+                    options = AzureEndpointOptions(instance_type=instance_type, idle_timeout_s=idle_s)
                     self.app.notify(f"creating endpoint {name} from {ref} on {instance_type}…", title="endpoints")
                     self.app.action_show("endpoints")  # as on the local backend: the new row appears where the user looks
                     self.call(create_endpoint, backend, root, name, ref, options, ttl_s, then=self.loaded_created)
@@ -253,7 +268,16 @@ class EndpointsPane(Pane):
             return
         self.app.notify(f"creating endpoint {name} from {ref}…", title="endpoints")
         self.app.action_show("endpoints")  # the new row appears where the user looks
-        self.call(create_endpoint, backend, root, name, ref, LocalEndpointOptions(ttl_s=ttl_s), ttl_s, then=self.loaded_created)
+        self.call(
+            create_endpoint,
+            backend,
+            root,
+            name,
+            ref,
+            LocalEndpointOptions(ttl_s=ttl_s, idle_timeout_s=idle_s),
+            ttl_s,
+            then=self.loaded_created,
+        )
 
     def loaded_created(self, created: tuple[Endpoint, dict[str, Any] | None] | None, error: str | None) -> None:
         if error or created is None:
