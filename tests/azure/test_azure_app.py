@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -112,6 +113,30 @@ async def test_endpoint_create_asks_the_instance_type_and_shows_the_allow_list(b
         assert fake.deployments[("ep-good", "demo")]["properties"]["instanceType"] == "Standard_NC6s_v3"
 
 
+@contextlib.asynccontextmanager
+async def create_form(backend, fake, local):
+    """The app on the fake with its endpoint create form open for phi3-ft:1; yields (pilot, notifications)."""
+    fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
+    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(local), clock=lambda: 1_760_000_100.0)
+    seen: list[str] = []
+    app.notify = lambda message, **kw: seen.append(str(message))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _wait(pilot, lambda: app.mounted)
+        await pilot.press("5", "c")
+        await _wait(pilot, lambda: bool(app.screen.query("#pick-list")))
+        await pilot.press("enter")  # phi3-ft:1
+        await _wait(pilot, lambda: bool(app.screen.query("#prompt-ttl")))
+        yield pilot, seen
+
+
+async def submit_create_form(pilot, seen: list[str], name: str) -> None:
+    """Enter on the form, then on the instance type prompt (the tutorial's Standard_NC6s_v3); wait for the endpoint."""
+    await pilot.press("enter")
+    await _wait(pilot, lambda: str(pilot.app.screen.query_one("#prompt-title", Static).content).startswith("Instance"))
+    await pilot.press("enter")
+    await _wait(pilot, lambda: any(m.startswith(f"endpoint {name}:") for m in seen), timeout=120)
+
+
 async def test_endpoint_create_with_a_ttl_starts_the_watcher_as_the_cli_does(backend, fake, tmp_path):
     """The create form's time to live goes through the CLI's own path (core.ttl.create_endpoint): a detached watcher."""
     from azure_fake import RG, SUB, WS
@@ -120,24 +145,12 @@ async def test_endpoint_create_with_a_ttl_starts_the_watcher_as_the_cli_does(bac
     from finetui.core.azure.ttl_watch import read_status
     from finetui.core import procs
 
-    fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
     local = (tmp_path / "local-ws").resolve()
-    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(local), clock=lambda: 1_760_000_100.0)
-    seen: list[str] = []
-    app.notify = lambda message, **kw: seen.append(str(message))
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await _wait(pilot, lambda: app.mounted)
-            await pilot.press("5", "c")
-            await _wait(pilot, lambda: bool(app.screen.query("#pick-list")))
-            await pilot.press("enter")  # phi3-ft:1
-            await _wait(pilot, lambda: bool(app.screen.query("#prompt-ttl")))
-            app.screen.query_one("#prompt-input", Input).value = "ep-ttl"
-            app.screen.query_one("#prompt-ttl", Input).value = "2h"
-            await pilot.press("enter")
-            await _wait(pilot, lambda: str(app.screen.query_one("#prompt-title", Static).content).startswith("Instance"))
-            await pilot.press("enter")  # the tutorial's Standard_NC6s_v3
-            await _wait(pilot, lambda: any(m.startswith("endpoint ep-ttl:") for m in seen), timeout=120)
+        async with create_form(backend, fake, local) as (pilot, seen):
+            pilot.app.screen.query_one("#prompt-input", Input).value = "ep-ttl"
+            pilot.app.screen.query_one("#prompt-ttl", Input).value = "2h"
+            await submit_create_form(pilot, seen, "ep-ttl")
         status = read_status(local, "ep-ttl")
         assert status is not None and (status["state"], status["alive"], status["ttl_s"]) == ("watching", True, 7200.0)
         assert status["expires_at"] == status["created_at"] + 7200

@@ -152,36 +152,25 @@ def test_endpoint_create_with_an_idle_timeout_notes_what_az_ml_lacks():
 
 async def test_the_app_create_form_takes_an_idle_timeout_and_starts_the_watcher(backend, fake, tmp_path):
     """The form's idle timeout field, read by the CLI's parser, reaches the watcher through core.ttl.create_endpoint."""
-    from test_azure_app import _wait
+    from test_azure_app import create_form, submit_create_form
     from textual.widgets import Input, Static
 
     from finetui.core import procs
     from finetui.core.azure.ttl_watch import read_status
-    from finetui.tui.app import FinetuiApp
 
-    fake.add_workspace_model("phi3-ft", "1", {"finetui.base_model": "Phi-3-mini-4k-instruct:7"})
     local = (tmp_path / "local-ws").resolve()
-    app = FinetuiApp(lambda: backend, poll_interval=None, workspace=str(local), clock=lambda: 1_760_000_100.0)
-    seen: list[str] = []
-    app.notify = lambda message, **kw: seen.append(str(message))
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await _wait(pilot, lambda: app.mounted)
-            await pilot.press("5", "c")
-            await _wait(pilot, lambda: bool(app.screen.query("#pick-list")))
-            await pilot.press("enter")  # phi3-ft:1
-            await _wait(pilot, lambda: bool(app.screen.query("#prompt-idle_timeout")))
-            app.screen.query_one("#prompt-input", Input).value = "ep-idle"
-            app.screen.query_one("#prompt-idle_timeout", Input).value = "soon"
+        async with create_form(backend, fake, local) as (pilot, seen):
+            form = pilot.app.screen
+            form.query_one("#prompt-input", Input).value = "ep-idle"
+            form.query_one("#prompt-idle_timeout", Input).value = "soon"
             await pilot.press("enter")
             await pilot.pause()
-            error = str(app.screen.query_one("#prompt-error", Static).content)
+            error = str(form.query_one("#prompt-error", Static).content)
             assert error == "idle timeout 'soon': use a number with s, m, h or d, e.g. 30m"
-            app.screen.query_one("#prompt-idle_timeout", Input).value = "30m"
-            await pilot.press("enter")
-            await _wait(pilot, lambda: str(app.screen.query_one("#prompt-title", Static).content).startswith("Instance"))
-            await pilot.press("enter")  # the tutorial's Standard_NC6s_v3
-            await _wait(pilot, lambda: any(m.startswith("endpoint ep-idle:") for m in seen), timeout=120)
+            assert pilot.app.screen is form  # the form stays, to fix the value
+            form.query_one("#prompt-idle_timeout", Input).value = "30m"
+            await submit_create_form(pilot, seen, "ep-idle")
         status = read_status(local, "ep-idle")
         assert status is not None and (status["state"], status["alive"]) == ("watching", True)
         assert (status["idle_timeout_s"], status["ttl_s"], status["expires_at"]) == (1800.0, None, None)
