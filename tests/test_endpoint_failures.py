@@ -9,6 +9,7 @@ import pytest
 
 from serve_model import StandInRegistry, build_tokenizer
 
+from finetui.core.endpoint_options import LocalEndpointOptions
 from finetui.core.errors import Conflict, InvalidInput, NotFound, OperationFailed
 from finetui.core.local.endpoints import LocalEndpoints
 from finetui.core.local.store import Store
@@ -51,13 +52,13 @@ def test_inputs_are_checked_before_anything_starts(manager):
         with pytest.raises(InvalidInput, match="3-32 letters"):
             manager.create(name, "broken")
     with pytest.raises(InvalidInput, match="request timeout"):
-        manager.create("ep-ok", "broken", request_timeout_ms=0)
+        manager.create("ep-ok", "broken", LocalEndpointOptions(request_timeout_ms=0))
     with pytest.raises(InvalidInput, match="idle timeout"):
-        manager.create("ep-ok", "broken", idle_timeout_s=-1)
+        manager.create("ep-ok", "broken", LocalEndpointOptions(idle_timeout_s=-1))
     with pytest.raises(InvalidInput, match="max queue -1: use 0..100000"):
-        manager.create("ep-ok", "broken", max_queue=-1)
+        manager.create("ep-ok", "broken", LocalEndpointOptions(max_queue=-1))
     with pytest.raises(InvalidInput, match="read timeout 0 s is out of range"):
-        manager.create("ep-ok", "broken", read_timeout_s=0)
+        manager.create("ep-ok", "broken", LocalEndpointOptions(read_timeout_s=0))
     with pytest.raises(NotFound, match="does not exist"):
         manager.create("ep-ok", "missing")
     with pytest.raises(NotFound, match="no model named 'nothing' in .*: neither registered nor in the catalog"):
@@ -66,7 +67,7 @@ def test_inputs_are_checked_before_anything_starts(manager):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         with pytest.raises(Conflict, match="is in use"):
-            manager.create("ep-ok", "broken", port=busy.getsockname()[1])
+            manager.create("ep-ok", "broken", LocalEndpointOptions(port=busy.getsockname()[1]))
     assert manager.list() == []
     with pytest.raises(InvalidInput, match="primary or secondary"):
         manager.regenerate_keys("ep-ok", "tertiary")
