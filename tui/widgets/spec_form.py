@@ -52,6 +52,22 @@ def length_note(max_seq_length: int, context: int | None, used: int) -> str:
     return f"job uses {used} tokens of {context}" if context else f"job uses {used} tokens, capped"
 
 
+class TailInput(Input):
+    """A request field that shows the end of a long value (a path's file name tells two files apart).
+
+    The end is shown again when the field changes size while nobody edits it: a value set before the
+    form's tab is laid out would otherwise keep the scroll it got at the old width.
+    """
+
+    def show_end(self) -> None:
+        self.cursor_position = 0  # a change of cursor is what scrolls an Input
+        self.action_end()
+
+    def on_resize(self) -> None:
+        if not self.has_focus:
+            self.show_end()
+
+
 class SpecForm(VerticalScroll):
     BINDINGS = [Binding("ctrl+s", "submit", "Launch"), Binding("escape", "app.leave_input", "Leave")]
 
@@ -71,7 +87,7 @@ class SpecForm(VerticalScroll):
         for key, label in REQUEST_FIELDS:
             with Horizontal(classes="form-row request"):
                 yield Label(f"  {label}", classes="form-label")
-                yield Input(id=f"req-{key}", compact=True)
+                yield TailInput(id=f"req-{key}", compact=True)
         yield Static("", id="launch-cost", classes="form-note")
         for f in dataclasses.fields(FineTuneSpec):
             with Horizontal(classes="form-row"):
@@ -84,14 +100,9 @@ class SpecForm(VerticalScroll):
     def set_request(self, **values: Any) -> None:
         for key, value in values.items():
             if value is not None:
-                field = self.query_one(f"#req-{key}", Input)
+                field = self.query_one(f"#req-{key}", TailInput)
                 field.value = str(value)
-                # a long path shows its end: the file name tells two files apart
-                self.call_after_refresh(self._show_end, field)
-
-    def _show_end(self, field: Input) -> None:
-        field.cursor_position = 0  # a change of cursor is what scrolls an Input
-        field.action_end()
+                self.call_after_refresh(field.show_end)
 
     def set_resolved(self, resolved: ResolvedSpec) -> None:
         """Fill the spec rows from ``backend.resolve_spec(model)`` and mark what the model changed."""
