@@ -269,7 +269,7 @@ class AzureBackend(DelegatesEndpoints):
         raise unsupported(self.name, "extend jobs yet", "use --backend local")
 
     def job_checkpoints(self, name: str) -> list[Checkpoint]:
-        raise unsupported(self.name, "list checkpoints yet", "use --backend local")
+        return self.jobs.checkpoints(name)
 
     def list_log_files(self, name: str, step: str | None = None) -> list[str]:
         return self.jobs.logs.list_files(name, step)
@@ -321,7 +321,17 @@ class AzureBackend(DelegatesEndpoints):
     def register_checkpoint(
         self, job: str, checkpoint: str, name: str, version: str | None = None, description: str = ""
     ) -> RegisteredModel:
-        raise unsupported(self.name, "register checkpoints yet", "use --backend local")
+        from ..errors import quote
+        from ..names import check_name
+
+        check_name("job", job)
+        check_name("registered model", name)
+        raise unsupported(
+            self.name,
+            f"register checkpoint {quote(checkpoint)} of job {job}: on Azure a checkpoint is a Trainer folder, and the pipeline "
+            "converts only its final (best) model to the MLflow model a deployment needs",
+            f"register that one with `finetui --backend azure model register --job {job} --name {name}`",
+        )
 
     def register_local_model(
         self, path: str | Path, name: str, version: str | None = None, description: str = "", base_model: str | None = None

@@ -291,6 +291,11 @@ class AzureClient:
         self._lock = threading.Lock()
 
     @property
+    def transport(self) -> Any:
+        """The transport the SDK was given (tests route it to a fake), for clients built beside the SDK's."""
+        return self._kwargs.get("transport")
+
+    @property
     def credential_label(self) -> str | None:
         return getattr(self.credential, "used", None) or (type(self.credential).__name__ if self.credential else None)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..backend import JobRequest
 from ..data.submit_check import require_valid_data
 from ..errors import DoesNotFit, FinetuiError, InvalidInput
-from ..models import Job, JobPlan, JobStatus, JobStep, MetricPoint
+from ..models import Checkpoint, Job, JobPlan, JobStatus, JobStep, MetricPoint
 from ..spec import LOCAL_ONLY_KEYS, SPEC_KEYS, ResolvedSpec, resolve_spec
 from .client import OUTPUT_LOGGER, AzureClient, first_line, quiet
 from .logs import AzureLogs, pick_log_file
@@ -256,15 +256,23 @@ class AzureJobs:
 
     def metrics(self, name: str) -> builtins.list[MetricPoint]:
         """The fine-tune step's metrics (loss, learning_rate, ...) from the workspace's MLflow server."""
-        sdk_job = self.runs.sdk_job(name)
-        run_id = name
-        if str(getattr(sdk_job, "type", "")) == "pipeline":
-            steps = self.steps(name)
-            finetune = next((s for s in steps if "finetune" in (s.display_name or "").lower()), None)
-            if finetune is None:
-                return []  # not started yet
-            run_id = finetune.name
-        return self.metrics_reader().for_run(run_id)
+        run_id = self.finetune_run(name)
+        return self.metrics_reader().for_run(run_id) if run_id is not None else []
+
+    def finetune_run(self, name: str) -> str | None:
+        """The run id of the job's finetune step (the job's own for a single-step job); None before it starts."""
+        if str(getattr(self.runs.sdk_job(name), "type", "")) != "pipeline":
+            return name
+        finetune = next((s for s in self.steps(name) if "finetune" in (s.display_name or "").lower()), None)
+        return finetune.name if finetune is not None else None
+
+    def checkpoints(self, name: str) -> builtins.list[Checkpoint]:
+        """The finetune step's saved checkpoints, from its output on the default datastore."""
+        from ..names import check_name
+        from .checkpoints import AzureCheckpoints
+
+        check_name("job", name)  # before it reaches a URL or a blob prefix
+        return AzureCheckpoints(self.client, self.finetune_run).list(name)
 
     def metrics_reader(self) -> AzureMetrics:
         """The workspace's tracking server (one per backend: it caches the server's address)."""

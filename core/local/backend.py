@@ -204,7 +204,8 @@ class LocalBackend(DelegatesEndpoints):
 
         from ..models import JobStatus
         from ..names import check_name
-        from .checkpoint_list import export_checkpoint, pick
+        from ..checkpoint_rows import pick
+        from .checkpoint_list import export_checkpoint
         from .records import JobRecord
 
         check_name("registered model", name)

@@ -1,27 +1,21 @@
-"""A job's saved trainer checkpoints: which are complete, their losses, the best, and a checkpoint as a model.
+"""A local job's saved checkpoints as rows (see checkpoint_rows.py), and a checkpoint as a model.
 
 Only complete checkpoints count (``checkpoints.complete_checkpoints``: a
-folder cut off mid-save is skipped). A checkpoint's train loss is the
-last logged training loss at or before its step, its eval loss the last
-evaluation at or before its step; the best is the one the Trainer marked
-(``best_model_checkpoint``, when early stopping tracks it), else the lowest
-eval loss. A checkpoint becomes a model the way the final export does: the
-LoRA adapter merged into the base, saved as an MLflow model.
+folder cut off mid-save is skipped). A checkpoint becomes a model the way the
+final export does: the LoRA adapter merged into the base, saved as an MLflow
+model.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import Conflict, InvalidInput, quote
+from ..checkpoint_rows import STATE_FILE, STATE_MAX_BYTES, Saved, checkpoint_rows, checkpoint_step
 from ..models import Checkpoint
-from .checkpoints import STATE_FILE, complete_checkpoints
-
-STATE_MAX_BYTES = 64 << 20
+from .checkpoints import complete_checkpoints
 
 
 def _state(folder: Path) -> dict[str, Any]:
@@ -34,58 +28,8 @@ def _state(folder: Path) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
-def _last(history: list[dict[str, Any]], key: str, step: int) -> float | None:
-    value = None
-    for entry in history:
-        if isinstance(entry, dict) and key in entry and int(entry.get("step", 0)) <= step:
-            value = float(entry[key])
-    return value
-
-
 def list_checkpoints(job_dir: Path) -> list[Checkpoint]:
-    folders = complete_checkpoints(job_dir)
-    if not folders:
-        return []
-    states = {f: _state(f) for f in folders}
-    # the newest state's history covers every earlier step, including evaluations after an older save
-    history = max(states.values(), key=lambda s: int(s.get("global_step") or 0)).get("log_history") or []
-    marked = {Path(s["best_model_checkpoint"]).name for s in states.values() if s.get("best_model_checkpoint")}
-    rows = []
-    for folder in folders:
-        step = int(folder.name.rpartition("-")[2])
-        epoch = states[folder].get("epoch")
-        rows.append(
-            Checkpoint(
-                step=step,
-                epoch=float(epoch) if epoch is not None else None,
-                path=str(folder),
-                train_loss=_last(history, "loss", step),
-                eval_loss=_last(history, "eval_loss", step),
-            )
-        )
-    best = [c for c in rows if Path(c.path).name in marked]
-    if not best:
-        scored = [(c.eval_loss, c) for c in rows if c.eval_loss is not None]
-        best = [min(scored, key=lambda pair: pair[0])[1]] if scored else []
-    return [Checkpoint(**{**c.__dict__, "best": bool(best) and c.path == best[-1].path}) for c in rows]
-
-
-def pick(checkpoints: list[Checkpoint], which: str, job: str) -> Checkpoint:
-    """``best`` or a step number among ``checkpoints``; InvalidInput naming the choices otherwise."""
-    steps = ", ".join(str(c.step) for c in checkpoints) or "none"
-    if not checkpoints:
-        raise Conflict(f"job {job} has no complete checkpoints")
-    if which == "best":
-        for c in checkpoints:
-            if c.best:
-                return c
-        raise InvalidInput(f"--checkpoint best: job {job} has no evaluated checkpoint; steps: {steps}")
-    if not re.fullmatch(r"[0-9]{1,12}", which or ""):
-        raise InvalidInput(f"--checkpoint {quote(which)}: use a step number or best")
-    for c in checkpoints:
-        if c.step == int(which):
-            return c
-    raise InvalidInput(f"--checkpoint {quote(which)}: job {job} has no complete checkpoint at that step; steps: {steps}")
+    return checkpoint_rows([Saved(str(f), checkpoint_step(f.name) or 0, _state(f)) for f in complete_checkpoints(job_dir)])
 
 
 def export_checkpoint(

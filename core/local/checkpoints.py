@@ -12,31 +12,22 @@ rest are removed once no runner is writing them.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
+from ..checkpoint_rows import STATE_FILE, checkpoint_step, has_weights, well_formed
+
 CHECKPOINTS_DIR = "checkpoints"
-STATE_FILE = "trainer_state.json"  # transformers' TRAINER_STATE_NAME
-WEIGHT_FILES = (
-    "adapter_model.safetensors",
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "adapter_model.bin",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-_FOLDER = re.compile(r"checkpoint-(\d+)")
 
 
 def checkpoint_folders(job_dir: Path) -> list[Path]:
     """Every ``checkpoint-N`` folder of the job, complete or not, by step."""
     root = Path(job_dir) / CHECKPOINTS_DIR
     try:
-        found = [p for p in root.iterdir() if _FOLDER.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
+        found = [p for p in root.iterdir() if checkpoint_step(p.name) is not None and p.is_dir() and not p.is_symlink()]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(found, key=lambda p: int(p.name.rpartition("-")[2]))
+    return sorted(found, key=lambda p: checkpoint_step(p.name) or 0)
 
 
 def is_complete(folder: Path) -> bool:
@@ -44,9 +35,26 @@ def is_complete(folder: Path) -> bool:
         state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if not isinstance(state, dict) or "global_step" not in state:
+    if not well_formed(state):
         return False
-    return any((folder / name).is_file() and (folder / name).stat().st_size > 0 for name in WEIGHT_FILES)
+    return has_weights(_file_sizes(folder))
+
+
+def _file_sizes(folder: Path, depth: int = 2) -> dict[str, int]:
+    """Regular files of ``folder`` and of its subfolders ``depth`` deep, by path inside it; links are not followed."""
+    sizes: dict[str, int] = {}
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return sizes
+    for path in entries:
+        if path.is_symlink():
+            continue
+        if path.is_file():
+            sizes[path.name] = path.stat().st_size
+        elif path.is_dir() and depth > 1:
+            sizes.update({f"{path.name}/{k}": v for k, v in _file_sizes(path, depth - 1).items()})
+    return sizes
 
 
 def complete_checkpoints(job_dir: Path) -> list[Path]:

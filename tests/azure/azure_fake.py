@@ -188,6 +188,7 @@ class FakeAzure:
         self.endpoint_requests: dict[str, int] = {}  # endpoint -> requests Azure Monitor reports in any window
         self.drop_log_reads = 0  # this many log reads lose their connection
         self.honour_range = True
+        self.blob_page_size = 5000  # List Blobs answers at most this many names a page
         self._op = 0
 
     # -- setup helpers -------------------------------------------------------------------
@@ -567,11 +568,27 @@ class FakeAzure:
 
     @route("GET", r"/(workspace-container)")
     def blob_list(self, req, container):
-        return (
-            200,
-            {"Content-Type": "application/xml"},
-            b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs /></EnumerationResults>',
+        """List Blobs (flat): the names under ``prefix``, a page of ``maxresults`` at a time, resumed at ``marker``."""
+        from xml.sax.saxutils import escape
+
+        prefix, marker = req.query.get("prefix", ""), req.query.get("marker", "")
+        size = min(int(req.query.get("maxresults") or 5000), self.blob_page_size)
+        names = sorted(k.split("/", 2)[2] for k in self.blobs if k.startswith(f"/{container}/"))
+        names = [n for n in names if n.startswith(prefix) and n >= marker]
+        page, rest = names[:size], names[size:]
+        blobs = "".join(
+            f"<Blob><Name>{escape(n)}</Name><Properties><Last-Modified>Thu, 01 Jan 2026 00:00:00 GMT</Last-Modified>"
+            f"<Etag>0x1</Etag><Content-Length>{len(self.blobs[f'/{container}/{n}'])}</Content-Length>"
+            "<Content-Type>application/octet-stream</Content-Type><BlobType>BlockBlob</BlobType></Properties></Blob>"
+            for n in page
         )
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<EnumerationResults ServiceEndpoint="{BLOB}/" ContainerName="{container}">'
+            f"<Prefix>{escape(prefix)}</Prefix><MaxResults>{size}</MaxResults><Blobs>{blobs}</Blobs>"
+            f"<NextMarker>{escape(rest[0]) if rest else ''}</NextMarker></EnumerationResults>"
+        )
+        return 200, {"Content-Type": "application/xml"}, body.encode()
 
     # -- jobs ------------------------------------------------------------------------------------------
     def _job_view(self, name: str) -> dict:
