@@ -27,9 +27,13 @@ def test_extend_adds_epochs_and_links_the_lineage(trained_ws):
     assert job["spec"]["num_train_epochs"] == epochs + 1
     assert LocalBackend(ws).store.get_job(new).extends == name
 
-    steps = [p["step"] for p in finetui_json(ws, "job", "metrics", new, "--metric", "loss")]
+    # one curve: the first job's points up to the checkpoint it continued from, then the steps carry on from there
+    first_curve = [(p["step"], p["value"]) for p in finetui_json(ws, "job", "metrics", name, "--metric", "loss")]
+    curve = [(p["step"], p["value"]) for p in finetui_json(ws, "job", "metrics", new, "--metric", "loss")]
+    assert curve[: len(first_curve)] == first_curve
+    steps = [step for step, _ in curve[len(first_curve) :]]
     logging = first["spec"]["logging_steps"]
-    assert first_steps < min(steps) <= first_steps + logging, steps  # the steps carry on from the first job's
+    assert steps and first_steps < min(steps) <= first_steps + logging, steps
     assert finetui_json(ws, "job", "checkpoints", new)[-1]["step"] == first_steps + per_epoch  # one more epoch
     assert f"resuming from checkpoint-{first_steps}" in finetui(ws, "job", "logs", new).stdout
 

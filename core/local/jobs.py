@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backend import JobRequest
+from ..checkpoint_rows import checkpoint_step
 from ..data.submit_check import require_valid_data
-from ..errors import Conflict, DoesNotFit, FinetuiError, InvalidInput
+from ..errors import Conflict, DoesNotFit, FinetuiError, InvalidInput, NotFound
 from ..log_reading import DEFAULT_MAX_BYTES, read_chunk
 from ..models import Job, JobStatus, LogChunk, MetricPoint
 from ..names import check_name
@@ -165,8 +166,21 @@ class LocalJobs:
         return read_chunk(self.paths.job_dir(name) / LOG_RELPATH, offset, max_bytes, ended=ended)
 
     # builtins.list: inside the class body `list` is the method above
-    def metrics(self, name: str) -> builtins.list[MetricPoint]:
+    def metrics(self, name: str, _seen: frozenset[str] = frozenset()) -> builtins.list[MetricPoint]:
+        """The job's metrics; a job made by ``job extend`` has the job it continues first, up to the
+        checkpoint it started from, so its loss curve is the whole run's."""
         self.get(name)
+        record = self.record(name)
+        earlier: list[MetricPoint] = []
+        if isinstance(record, JobRecord) and record.extends and record.resume_from and record.extends not in _seen:
+            upto = checkpoint_step(Path(record.resume_from).name)
+            try:
+                earlier = [p for p in self.metrics(record.extends, _seen | {name}) if upto is None or p.step <= upto]
+            except NotFound:  # the first job was deleted: the continued run's own points still stand
+                earlier = []
+        return earlier + self._own_metrics(name)
+
+    def _own_metrics(self, name: str) -> builtins.list[MetricPoint]:
         path = self.paths.job_dir(name) / "metrics.jsonl"
         points: list[MetricPoint] = []
         try:

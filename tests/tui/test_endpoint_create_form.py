@@ -59,3 +59,27 @@ async def test_create_form_without_a_ttl_creates_an_endpoint_that_does_not_expir
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(fixed_backend.endpoints) == 2)
         assert fixed_backend.endpoints[1].ttl_s is None and fixed_backend.endpoints[1].expires_at is None
+
+
+async def test_create_form_shows_the_models_evaluation_and_warns_when_it_did_not_beat_its_base(fixed_backend):
+    from finetui.core.evaluate import DeployGate
+
+    fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+    said = "tiny-chat-ft:1 did not beat its base in evaluation ev-1 (loss 2.10 vs 1.90)"
+    fixed_backend.gates["tiny-chat-ft:1"] = DeployGate("tiny-chat-ft:1", "ev-1", False, said, True)
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = await _open_form(pilot)
+        title = str(form.query_one("#prompt-title").content)
+        assert title == f"warning: {said}\nDeploy tiny-chat-ft:1 as endpoint:"
+        assert form.has_class("warned")
+        await pilot.press("enter")  # the user may still deploy: the gate warns, it does not refuse
+        await wait_for(pilot, lambda: len(fixed_backend.endpoints) == 2)
+
+    better = "tiny-chat-ft:1 beat its base in evaluation ev-2 (loss 0.47 vs 3.10)"
+    fixed_backend.gates["tiny-chat-ft:1"] = DeployGate("tiny-chat-ft:1", "ev-2", True, better, False)
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = await _open_form(pilot)
+        assert str(form.query_one("#prompt-title").content).startswith(f"evaluation: {better}\n")
+        assert not form.has_class("warned")

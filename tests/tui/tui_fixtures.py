@@ -125,6 +125,7 @@ class FixedBackend:
     def __init__(self, root: Path) -> None:
         data = root / "data"
         write_jsonl(data / "train.jsonl", chat_rows(60))
+        self.gates: dict = {}  # model ref -> the DeployGate endpoint create shows
         self.paths = SimpleNamespace(root=Path("/workspace/demo"), data=data)
         self.model = CatalogModel(
             name="tiny-chat",
@@ -280,7 +281,7 @@ class FixedBackend:
         raise self._no("read a job's evaluation step")
 
     def evaluation_gate(self, model_ref):
-        return None
+        return self.gates.get(model_ref)
 
     def register_model(self, job, name, version=None, description=""):
         raise self._no("register models")

@@ -207,6 +207,10 @@ from .job_checkpoints_cmd import checkpoints  # noqa: E402
 
 job.add_command(checkpoints)
 
+from .job_summary_cmd import summary  # noqa: E402
+
+job.add_command(summary)
+
 from .job_resume_cmd import resume  # noqa: E402
 
 job.add_command(resume)

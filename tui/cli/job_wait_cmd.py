@@ -40,6 +40,17 @@ def parse_on_done(command: str | None) -> list[str] | None:
     return argv
 
 
+def _print_summary(backend, job) -> None:
+    """The job's end on one screen; its first line alone if the rest cannot be read."""
+    from finetui.core.errors import FinetuiError
+    from finetui.core.job_summary import summarize
+
+    try:
+        click.echo("\n".join(summarize(backend, job.name, time.time()).lines()))
+    except FinetuiError:
+        click.echo(f"job {job.name} {job.status.value}" + (f": {job.error}" if job.error else ""))
+
+
 @click.command("wait")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 1).")
 @click.option(
@@ -67,7 +78,7 @@ def wait(ctx, name, timeout, on_done, as_json) -> None:
     except NotFound as exc:  # a name with no job is bad input, like `endpoint delete` of a missing name
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    emit(job, as_json, f"job {job.name} {job.status.value}" + (f": {job.error}" if job.error else ""))
+    emit(job, as_json, lambda ended: _print_summary(backend, ended))
     code = 0 if job.status.value == "Completed" else 1
     if argv is not None:
         env = dict(os.environ, FINETUI_JOB_NAME=job.name, FINETUI_JOB_STATUS=job.status.value)

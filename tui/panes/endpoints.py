@@ -22,6 +22,7 @@ from .base import Pane, PaneKey, pane_keys
 if TYPE_CHECKING:
     from finetui.core.backend import Backend
     from finetui.core.chat import ChatClient
+    from finetui.core.evaluate import DeployGate
     from finetui.core.meter import Meter
     from finetui.core.models import Endpoint, EndpointKeys, RegisteredModel
     from finetui.core.prices import PriceTable
@@ -79,6 +80,7 @@ class EndpointsPane(Pane):
         self.keys: EndpointKeys | None = None
         self.revealed = False
         self.prices: PriceTable | None = None  # the workspace's price table, read with the endpoints
+        self._deploying: str | None = None  # the model picked to deploy, while its evaluation is read
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="unavailable")
@@ -235,15 +237,27 @@ class EndpointsPane(Pane):
             return
 
         def got_model(ref: str | None) -> None:
-            if not ref:
-                return
-            name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
-            screen = PromptScreen(f"Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD, IDLE_FIELD])
-            self.app.push_screen(
-                screen, lambda n: n and self._create(n, ref, screen.parsed.get("ttl"), screen.parsed.get("idle_timeout"))
-            )
+            if ref:  # first what its evaluation says (endpoint create's gate), then its name
+                self._deploying = ref
+                self.call(self.backend.evaluation_gate, ref, then=self.loaded_gate)
 
         self.app.push_screen(PickScreen("Deploy which model?", choices, getattr(self, "_preselect", None)), got_model)
+
+    def loaded_gate(self, gate: DeployGate | None, error: str | None) -> None:
+        """Ask for the endpoint's name under what the model's latest evaluation says, as `endpoint create` prints it."""
+        from ..screens import PromptScreen
+
+        ref = self._deploying
+        if ref is None:
+            return
+        said = "" if gate is None else ("warning: " if gate.warn else "evaluation: ") + gate.message + "\n"
+        name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
+        screen = PromptScreen(f"{said}Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD, IDLE_FIELD])
+        if gate is not None and gate.warn:
+            screen.add_class("warned")
+        self.app.push_screen(
+            screen, lambda n: n and self._create(n, ref, screen.parsed.get("ttl"), screen.parsed.get("idle_timeout"))
+        )
 
     def _create(self, name: str, ref: str, ttl_s: float | None = None, idle_s: float | None = None) -> None:
         from finetui.core.endpoint_options import AzureEndpointOptions, LocalEndpointOptions

@@ -1,0 +1,114 @@
+"""The end-of-job summary: its lines, and next commands that the CLI accepts and whose names pass the name rules."""
+
+from __future__ import annotations
+
+import shlex
+import warnings
+
+import click
+import pytest
+
+from cli_helpers import finetui, finetui_json
+from finetui.core.job_summary import JobSummary, next_commands
+from finetui.core.models import Checkpoint, Job, JobStatus
+from finetui.core.names import check_name
+
+
+def _job(status: JobStatus, backend: str = "local", name: str = "job_20261129_0001", test: str | None = "my data/test.jsonl"):
+    return Job(name, name, status, backend, "tiny-chat:1", "train.jsonl", test, {}, 0.0, 10.0, 70.0)
+
+
+CHECKPOINTS = [
+    Checkpoint(10, 0.5, "/ws/jobs/j/checkpoints/checkpoint-10", 1.9, 2.0),
+    Checkpoint(20, 1.0, "/ws/jobs/j/checkpoints/checkpoint-20", 1.2, 1.4, best=True),
+    Checkpoint(30, 1.5, "/ws/jobs/j/checkpoints/checkpoint-30", 0.7, 1.6),
+]
+
+
+def parses(line: str) -> bool:
+    """Whether the real CLI's parser takes ``line`` down to its command (options, arguments, choices)."""
+    from finetui.tui.cli.main import cli
+
+    argv = shlex.split(line)
+    assert argv[0] == "finetui"
+    with warnings.catch_warnings():  # click 8.2 deprecates protected_args, where a group keeps its subcommand
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx = cli.make_context("finetui", argv[1:])
+        command: click.Command = cli
+        args = [*ctx.protected_args, *ctx.args]
+        while isinstance(command, click.Group):
+            name, sub, args = command.resolve_command(ctx, args)
+            assert sub is not None, line
+            ctx = sub.make_context(name, args, parent=ctx)
+            command, args = sub, [*ctx.protected_args, *ctx.args]
+    return True
+
+
+def test_the_parser_check_catches_a_bad_line():
+    for bad in ("finetui model register --job j --nme x", "finetui job extend j --epochs", "finetui job nosuch j"):
+        with pytest.raises(click.UsageError):
+            parses(bad)
+
+
+def test_a_completed_local_job_suggests_register_best_eval_extend_and_deploy():
+    lines = next_commands(_job(JobStatus.COMPLETED), CHECKPOINTS)
+    assert lines == (
+        "finetui model register --job job_20261129_0001 --name job_20261129_0001-ft",
+        "finetui model register --job job_20261129_0001 --checkpoint best --name job_20261129_0001-best",
+        "finetui eval job_20261129_0001-ft --test 'my data/test.jsonl'",
+        "finetui job extend job_20261129_0001 --epochs 1",
+        "finetui endpoint create job-20261129-0001-ep --model job_20261129_0001-ft",
+    )
+    assert all(parses(line) for line in lines)
+    check_name("endpoint", "job-20261129-0001-ep")
+    # a job whose name starts with a digit still gets an endpoint name that starts with a letter
+    deploy = next_commands(_job(JobStatus.COMPLETED, name="2026_run"), [])[-1]
+    check_name("endpoint", shlex.split(deploy)[3])
+
+
+def test_ended_jobs_on_each_backend():
+    assert next_commands(_job(JobStatus.FAILED), CHECKPOINTS) == (
+        "finetui job logs job_20261129_0001",
+        "finetui job resume job_20261129_0001",
+    )
+    assert next_commands(_job(JobStatus.CANCELED), []) == ("finetui job logs job_20261129_0001",)
+    azure = next_commands(_job(JobStatus.COMPLETED, "azure", "khaki_puppy_y6bgql74r2", None), CHECKPOINTS)
+    assert azure == (
+        "finetui --backend azure model register --job khaki_puppy_y6bgql74r2 --name khaki_puppy_y6bgql74r2-ft",
+        "finetui --backend azure eval show khaki_puppy_y6bgql74r2",
+        "finetui --backend azure endpoint create khaki-puppy-y6bgql74r2-ep --model khaki_puppy_y6bgql74r2-ft",
+    )
+    running = next_commands(_job(JobStatus.RUNNING), [])
+    assert all(parses(line) for line in (*azure, *running))
+
+
+def test_the_summary_fits_one_screen():
+    summary = JobSummary(
+        "job_20261129_0001", "Completed", "tiny-chat:1", "local", 3725.0, 1200, 1834.6, 0.4712, 0.5523, 20, 3, None,
+        next_commands(_job(JobStatus.COMPLETED), CHECKPOINTS),
+    )  # fmt: skip
+    lines = summary.lines()
+    assert lines[:7] == [
+        "job job_20261129_0001 Completed",
+        "  model      tiny-chat:1",
+        "  ran        1h02m, 1,200 steps",
+        "  throughput 1,835 tokens/s (median)",
+        "  loss       0.4712 at the end",
+        "  eval loss  0.5523 at best",
+        "  saved      3 checkpoints, the best at step 20",
+    ]
+    assert len(lines) <= 24 and max(len(line) for line in lines) <= 100
+
+
+@pytest.mark.slow
+def test_job_wait_ends_with_the_summary_and_job_summary_repeats_it(trained_ws):
+    ws, demo, name, _registered = trained_ws
+    waited = finetui(ws, "job", "wait", name).stdout.splitlines()
+    assert waited[0] == f"job {name} Completed"
+    assert waited[1].startswith(f"  model      {demo['model']}")  # its ref, with the version
+    assert any(line.startswith("  throughput ") and line.endswith(" tokens/s (median)") for line in waited)
+    assert "next:" in waited and f"  finetui model register --job {name} --name {name}-ft" in waited
+    shown = finetui_json(ws, "job", "summary", name)
+    assert (shown["job"], shown["status"], shown["checkpoints"] >= 0) == (name, "Completed", True)
+    assert shown["tokens_per_s"] > 0 and shown["duration_s"] > 0 and shown["final_loss"] is not None
+    assert finetui(ws, "job", "summary", name).stdout.splitlines() == waited
