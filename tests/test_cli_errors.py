@@ -43,6 +43,20 @@ def test_endpoint_create_with_an_unknown_model_says_it_once(tmp_path):
     assert line.count("no-such-model") == 1, line
 
 
+def test_a_local_endpoint_dry_run_is_refused_alone_before_any_host_warning(tmp_path):
+    # --host 0.0.0.0 would warn on a real create; the backend's refusal of --dry-run comes first, and alone
+    args = ("endpoint", "create", "ep-x", "--model", "no-such-model", "--host", "0.0.0.0", "--dry-run")
+    proc = finetui(tmp_path / "ws", *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "error: endpoint create --dry-run: only --backend azure has an endpoint description to export"
+    ]
+    # without --dry-run the warning still comes, before anything is created
+    proc = finetui(tmp_path / "ws", *args[:-1], check=False)
+    assert proc.stderr.splitlines()[0].startswith("warning: host 0.0.0.0 is not loopback"), proc.stderr
+
+
 # A raw tab inside a JSON string: json's message for it ends in "at" ("Invalid control character at").
 TAB_ROW = '{"messages": [{"role": "user", "content": "a\tb"}, {"role": "assistant", "content": "c"}]}\n'
 GOOD_ROW = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n"

@@ -17,7 +17,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TextIO, TypeVar
+from typing import Any, Callable, Iterator, Literal, TextIO, TypeVar, overload
 
 from ..errors import (
     AuthError,
@@ -349,25 +349,40 @@ class AzureClient:
         except Exception as exc:
             raise map_error(exc, ctx, self.credential_label) from None
 
-    def rest_get(self, url: str, ctx: CallContext, scope: str | None = None) -> dict[str, Any]:
-        """GET one Azure REST resource the SDK has no call for (Azure Monitor's metrics), as JSON.
+    @overload
+    def rest_get(
+        self, url: str, ctx: CallContext, scope: str | None = None, *, refusal_ok: Literal[False] = False
+    ) -> dict[str, Any]: ...
+    @overload
+    def rest_get(self, url: str, ctx: CallContext, scope: str | None = None, *, refusal_ok: bool) -> dict[str, Any] | None: ...
+    def rest_get(
+        self, url: str, ctx: CallContext, scope: str | None = None, *, refusal_ok: bool = False
+    ) -> dict[str, Any] | None:
+        """GET one Azure REST resource the SDK has no call for (Azure Monitor's metrics, the MLflow tracking
+        server), as JSON.
 
         It goes through the workspace MLClient's own pipeline, so the transport, the retry policy
-        (429/5xx, Retry-After) and the error mapping are the SDK calls' own; a status of 400 or
-        more leaves as the mapped FinetuiError (404: NotFound)."""
+        (429/5xx, Retry-After) and the error mapping are the SDK calls' own. A status of 400 or more
+        (after the retries) leaves as the mapped FinetuiError (404: NotFound); with ``refusal_ok`` it is
+        logged as a warning instead and the answer is None, for reads a view can do without. Failing to
+        sign in or to reach Azure always raises."""
         from azure.core.exceptions import HttpResponseError
 
         from .auth import MANAGEMENT_SCOPE
 
-        def fetch() -> dict[str, Any]:
+        def fetch() -> Any:
             token = self.credential.get_token(scope or MANAGEMENT_SCOPE).token
-            response = self.ws.online_endpoints._requests_pipeline.get(url, headers={"Authorization": f"Bearer {token}"})
-            if response.status_code >= 400:
-                raise HttpResponseError(response=response)
-            data = json.loads(response.text() or "{}")
-            return data if isinstance(data, dict) else {}
+            return self.ws.online_endpoints._requests_pipeline.get(url, headers={"Authorization": f"Bearer {token}"})
 
-        return self.call(fetch, ctx)
+        response = self.call(fetch, ctx)
+        if response.status_code >= 400:
+            error = map_error(HttpResponseError(response=response), ctx, self.credential_label, scope)
+            if not refusal_ok:
+                raise error
+            logging.getLogger(OUTPUT_LOGGER).warning("%s", error)
+            return None
+        data = self.call(lambda: json.loads(response.text() or "{}"), ctx)
+        return data if isinstance(data, dict) else {}
 
     def ws_ctx(self, what: str, action: str = "read", **kw: Any) -> CallContext:
         return CallContext(what, self.where(), action, **kw)

@@ -1,4 +1,4 @@
-"""Training metrics from the workspace's MLflow tracking server, read over its REST API.
+"""Training metrics from the workspace's MLflow tracking server, read over its REST API (AzureClient.rest_get).
 
 azureml-mlflow is not needed for reading: the tracking URI the workspace
 reports (``azureml://<region>.api.azureml.ms/mlflow/v1.0/<workspace id>``) is
@@ -8,16 +8,11 @@ metrics on the fine-tune step's run, so that step is read.
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any
 from urllib.parse import quote
 
 from ..models import MetricPoint
-from .auth import MANAGEMENT_SCOPE
-from .client import OUTPUT_LOGGER, AzureClient
-
-log = logging.getLogger(OUTPUT_LOGGER)
+from .client import AzureClient
 
 
 class AzureMetrics:
@@ -35,29 +30,22 @@ class AzureMetrics:
             self._base = "https://" + uri.split("://", 1)[1].rstrip("/") if "://" in uri else ""
         return self._base or None
 
-    def _get(self, url: str) -> dict[str, Any] | None:
-        pipeline = self.client.ws.jobs._requests_pipeline
-        token = self.client.call(
-            lambda: self.client.credential.get_token(MANAGEMENT_SCOPE).token, self.client.ws_ctx("a token for metrics", "get")
-        )
-        response = self.client.call(
-            lambda: pipeline.get(url, headers={"Authorization": f"Bearer {token}"}), self.client.ws_ctx("metrics")
-        )
-        if response.status_code >= 400:
-            log.warning("metrics unavailable (%s from the tracking server)", response.status_code)
-            return None
-        data: dict[str, Any] = json.loads(response.text() or "{}")
-        return data
+    def _get(self, url: str, run_id: str) -> dict[str, Any] | None:
+        """The tracking server's answer; None (and a warning) when it refuses: metrics are shown where they can be,
+        and a job view, a progress line or an estimate goes on without them."""
+        return self.client.rest_get(url, self.client.ws_ctx(f"the metrics of run {run_id}"), refusal_ok=True)
 
     def for_run(self, run_id: str) -> list[MetricPoint]:
         base = self.base_url()
         if not base:
             return []
-        run = self._get(f"{base}/api/2.0/mlflow/runs/get?run_id={quote(run_id)}")
+        run = self._get(f"{base}/api/2.0/mlflow/runs/get?run_id={quote(run_id)}", run_id)
         keys = sorted({m["key"] for m in ((run or {}).get("run", {}).get("data", {}).get("metrics") or [])})
         points: list[MetricPoint] = []
         for key in keys:
-            history = self._get(f"{base}/api/2.0/mlflow/metrics/get-history?run_id={quote(run_id)}&metric_key={quote(key)}")
+            history = self._get(
+                f"{base}/api/2.0/mlflow/metrics/get-history?run_id={quote(run_id)}&metric_key={quote(key)}", run_id
+            )
             for m in (history or {}).get("metrics") or []:
                 ts = m.get("timestamp")
                 points.append(

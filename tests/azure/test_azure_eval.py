@@ -7,8 +7,10 @@ workspace's MLflow tracking server (REST) for each step run's metrics.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+from finetui.core.azure.client import OUTPUT_LOGGER
 from finetui.core.backend import JobRequest
 from finetui.core.errors import Conflict, OperationFailed
 from finetui.core.models import JobStatus
@@ -99,6 +101,36 @@ def test_failed_evaluation_and_jobs_that_never_reached_it(backend, fake, chat_fi
         f"job {no_eval_step} Completed without an evaluation step (this chat_completion_pipeline "
         f"version runs none); its training metrics: `finetui job metrics {no_eval_step}`"
     )
+
+
+def test_a_tracking_server_refusal_leaves_the_metrics_out_with_the_mapped_reason(backend, fake, chat_files, caplog):
+    job = _submit(backend, chat_files)
+    fake.run_steps(job, "finetune", "Running")
+    _log_run(fake, job)
+    sdk_log = logging.getLogger(OUTPUT_LOGGER)
+    sdk_log.addHandler(caplog.handler)  # the backend sends this logger to its own handler only
+    try:
+        # a 503 is retried by the SDK pipeline's policy: nothing is lost
+        fake.fail("GET", r"/mlflow/metrics/get-history$", 503, "ServiceUnavailable", "busy")
+        assert len(backend.job_metrics(job)) == 6  # loss and eval_loss at 3 steps, with their epochs
+        assert sum("/get-history" in r.path for r in fake.requests) == 4  # 3 keys, one of them twice
+        assert not caplog.records
+        # refused, or still failing after the retries: the job's views go on without metrics, and say why
+        fake.fail("GET", r"/mlflow/runs/get$", 403, "AuthorizationFailed", "no read on runs")
+        assert backend.job_metrics(job) == []
+        fake.fail("GET", r"/mlflow/runs/get$", 500, "InternalServerError", "tracking store down", times=5)
+        assert backend.job_metrics(job) == []
+    finally:
+        sdk_log.removeHandler(caplog.handler)
+    where = backend.client.where()
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            f"FakeCredential may not read the metrics of run {job}-finetune in {where} (403 AuthorizationFailed): "
+            "no read on runs (ask an owner for the 'AzureML Data Scientist' role on the workspace)",
+        ),
+        (logging.WARNING, f"Azure failed to read the metrics of run {job}-finetune in {where} (500): tracking store down"),
+    ]
 
 
 def test_deploy_gate_shows_the_jobs_evaluation(backend, fake, chat_files):

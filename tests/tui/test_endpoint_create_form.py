@@ -1,10 +1,13 @@
-"""The app's endpoint create form: a time to live, read by the CLI's own --ttl parser and passed through core."""
+"""The app's endpoint create form: a time to live, read by the CLI's own --ttl parser and passed through core;
+and how the form reads at 80x24, in colour and under NO_COLOR."""
 
 from __future__ import annotations
 
+import pytest
 from test_app_panes import app_for, text_of
+from test_snapshots import footer_keys, shown_bindings
 from textual.widgets import DataTable, Input
-from tui_fixtures import T0, wait_for
+from tui_fixtures import T0, screen_text, wait_for
 
 from finetui.core.models import RegisteredModel
 from finetui.tui.screens import PickScreen, PromptScreen
@@ -83,3 +86,39 @@ async def test_create_form_shows_the_models_evaluation_and_warns_when_it_did_not
         form = await _open_form(pilot)
         assert str(form.query_one("#prompt-title").content).startswith(f"evaluation: {better}\n")
         assert not form.has_class("warned")
+
+
+async def test_at_80_columns_a_long_refusal_wraps_in_the_form_instead_of_losing_its_end(fixed_backend):
+    fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+    app = app_for(fixed_backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _open_form(pilot)
+        form.query_one("#prompt-ttl", Input).value = "400d"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(str(form.query_one("#prompt-error").content)))
+        await pilot.pause()
+        shown = " ".join(" ".join(line.strip(" █▌▐").split()) for line in screen_text(app).splitlines())
+        assert "time to live 34560000.0: use a positive time of at most 366 days, e.g. 2h" in shown
+        assert "after this long without requests; empty: none" in shown  # the labels too
+
+
+async def _form_shown(pilot) -> None:
+    """A run_before script: the form open on a fixed model, settled for a snapshot."""
+    app = pilot.app
+    form = await _open_form(pilot)
+    for field in form.query(Input):  # a blinking cursor would make the snapshot depend on timing
+        field.cursor_blink = False
+    await wait_for(pilot, lambda: app.focused is form.query_one("#prompt-input", Input))
+    # the footer (the pane's, beneath the dialog) follows focus a refresh later: wait for it, not a fixed pause
+    base = app.screen_stack[0]
+    await wait_for(pilot, lambda: footer_keys(base) == shown_bindings(base))
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("color", ["color", "no_color"])
+def test_create_form_snapshot_80x24(snap_compare, fixed_backend, monkeypatch, color):
+    """Every field's label (name, time to live, idle timeout) fits at 80x24, and reads without colour too."""
+    if color == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
+    fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+    assert snap_compare(app_for(fixed_backend), terminal_size=(80, 24), run_before=_form_shown)

@@ -35,12 +35,13 @@ VIEWS = [
 TABS = {"data": "#data-tabs", "jobs": "#job-tabs", "endpoints": "#endpoint-tabs"}
 
 
-def shown_bindings(app) -> set[str]:
-    return {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show and b.binding.description}
+def shown_bindings(screen) -> set[str]:
+    return {b.binding.description for b in screen.active_bindings.values() if b.binding.show and b.binding.description}
 
 
-def footer_keys(app) -> set[str]:
-    return {k.description for k in app.screen.query(FooterKey)}
+def footer_keys(screen) -> set[str]:
+    """What ``screen``'s footer shows (a modal has none of its own: the one beneath it stays on screen)."""
+    return {k.description for k in screen.query(FooterKey)}
 
 
 def ready(pane: str, tab: str | None, keys: str):
@@ -83,7 +84,7 @@ def ready(pane: str, tab: str | None, keys: str):
         for field in app.query(Input):  # a blinking cursor would make the snapshot depend on timing
             field.cursor_blink = False
         # the footer follows focus a refresh later; on a loaded machine that can be after a fixed pause
-        await wait_for(pilot, lambda: footer_keys(app) == shown_bindings(app))
+        await wait_for(pilot, lambda: footer_keys(app.screen) == shown_bindings(app.screen))
         await pilot.pause(0.1)
 
     return run

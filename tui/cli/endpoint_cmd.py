@@ -148,13 +148,6 @@ def create(
             wait=not no_wait,
         )
     else:
-        if dry_run:
-            raise InvalidInput("endpoint create --dry-run: only --backend azure has an endpoint description to export")
-        from finetui.core.endpoint_options import host_warning
-
-        warning = host_warning(host)
-        if warning:
-            click.echo(f"warning: {warning}", err=True)
         options = LocalEndpointOptions(
             host=host,
             port=port,
@@ -176,6 +169,13 @@ def create(
                 nl=False,
             )
         return
+    if isinstance(options, LocalEndpointOptions):
+        from finetui.core.endpoint_options import host_warning
+
+        # only once it will deploy: the local backend refuses a dry run, and that refusal comes alone
+        warning = host_warning(options.host)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
     from .eval_cmd import deploy_gate
 
     gate = deploy_gate(ctx, model)  # shown before deploying: did this model beat its base?
