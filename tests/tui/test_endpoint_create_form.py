@@ -115,10 +115,16 @@ async def _form_shown(pilot) -> None:
     await pilot.pause(0.1)
 
 
-@pytest.mark.parametrize("color", ["color", "no_color"])
+@pytest.mark.parametrize("color", ["color", "no_color", "warned_no_color"])
 def test_create_form_snapshot_80x24(snap_compare, fixed_backend, monkeypatch, color):
-    """Every field's label (name, time to live, idle timeout) fits at 80x24, and reads without colour too."""
-    if color == "no_color":
+    """Every field's label (name, time to live, idle timeout) fits at 80x24, and reads without colour too;
+    so does the evaluation gate's warning above them (in words, not only the border's colour)."""
+    from finetui.core.evaluate import DeployGate
+
+    if color != "color":
         monkeypatch.setenv("NO_COLOR", "1")
     fixed_backend.registered = [RegisteredModel("tiny-chat-ft", "1", "/registry/tiny-chat-ft/1", "job", "tiny-chat:1", T0)]
+    if color == "warned_no_color":
+        said = "tiny-chat-ft:1 was never evaluated: `finetui eval tiny-chat-ft:1 --test FILE`"
+        fixed_backend.gates["tiny-chat-ft:1"] = DeployGate("tiny-chat-ft:1", None, None, said, True)
     assert snap_compare(app_for(fixed_backend), terminal_size=(80, 24), run_before=_form_shown)
