@@ -171,6 +171,7 @@ def estimate_memory(
         optimizer_bytes=int(optimizer),
         activations_bytes=int(activations),
         overhead_bytes=overhead,
+        parameters=n_params,
     )
 
 

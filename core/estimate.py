@@ -15,8 +15,10 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import FinetuiError
 from .models import ComputeTarget
 from .prices import Price, PriceTable
+from .units import count
 
 BYTES_PER_TOKEN = 4.0
 TOKEN_COUNT_UNCERTAINTY = 0.25
@@ -57,26 +59,59 @@ def tokens_in_file(path: str | os.PathLike[str], what: str = "--train") -> int:
     return int(check_regular_file(path, what).stat().st_size / BYTES_PER_TOKEN)
 
 
-def measured_throughput(backend: Any, limit: int = 10) -> Throughput | None:
-    """The median of the last tokens/s of this workspace's last ``limit`` finished jobs."""
-    rates = []
+# Training a model costs about the same FLOPs per token per parameter whatever its size (LoRA with
+# gradient checkpointing: forward, recomputed forward, backward through the frozen weights), so on one
+# machine tokens/s goes as 1/parameters. A throughput measured or documented for one model size is
+# scaled to the model at hand by that ratio; without a parameter count it is used as it is, and says so.
+def parameters_of(backend: Any, ref: str | None) -> int | None:
+    """The catalog's parameter count of model ``ref``; None where the catalog does not know it."""
+    if not ref:
+        return None
+    try:
+        count = backend.get_model(ref).parameter_count
+    except FinetuiError:
+        return None
+    return int(count) if count and count > 0 else None
+
+
+def measured_throughput(backend: Any, parameters: int | None = None, limit: int = 10) -> Throughput | None:
+    """The median of the last tokens/s of this workspace's last ``limit`` finished jobs, each scaled from its
+    model's size to ``parameters`` where both are known."""
+    rates, scaled, sizes = [], 0, {}
     for job in [j for j in backend.list_jobs() if j.status.value == "Completed"][:limit]:
         points = [p.value for p in backend.job_metrics(job.name) if p.name == "tokens_per_second" and p.value > 0]
-        if points:
-            rates.append(points[-1])
+        if not points:
+            continue
+        if job.model not in sizes:
+            sizes[job.model] = parameters_of(backend, job.model)
+        rate, own = points[-1], sizes[job.model]
+        if parameters and own and own != parameters:
+            rate, scaled = rate * own / parameters, scaled + 1
+        rates.append(rate)
     if not rates:
         return None
-    return Throughput(statistics.median(rates), MEASURED_UNCERTAINTY, f"measured here: median of {len(rates)} finished job(s)")
+    source = f"measured here: median of {len(rates)} finished job(s)"
+    if scaled:
+        source += f", scaled to {count(parameters)} parameters"
+    return Throughput(statistics.median(rates), MEASURED_UNCERTAINTY, source)
 
 
-def documented_throughput(table: PriceTable, sku: str) -> Throughput | None:
+def documented_throughput(table: PriceTable, sku: str, parameters: int | None = None) -> Throughput | None:
     figures = table.throughput.get("azure", {})
     key = next((k for k in figures if k.lower() == sku.lower()), None)
     if key is None:
         return None
-    return Throughput(
-        float(figures[key]), float(table.throughput.get("uncertainty", 0.5)), "planning figure per SKU (not measured here)"
-    )
+    rate, reference = float(figures[key]), table.throughput.get("reference_parameters")
+    source = "planning figure per SKU (not measured here)"
+    if parameters and reference:
+        rate *= float(reference) / parameters
+        made_for, size = count(float(reference)), count(parameters)
+        source = (
+            f"planning figure per SKU for a {size}-parameter model (not measured here)"
+            if made_for == size
+            else f"planning figure per SKU for {made_for} parameters, scaled to {size} (not measured here)"
+        )
+    return Throughput(rate, float(table.throughput.get("uncertainty", 0.5)), source)
 
 
 def estimate_job(tokens: int, epochs: float, throughput: Throughput, price: Price | None, nodes: int = 1) -> JobEstimate:
@@ -105,10 +140,12 @@ def job_cost(
     train_file: str | None,
     epochs: float,
     train_what: str = "--train",
+    parameters: int | None = None,
 ) -> JobCost:
     """What `compute check --train` and the launch form show: one definition for both.
 
-    ``train_what`` names the training file where the user gave it, in an error about it.
+    ``train_what`` names the training file where the user gave it, in an error about it;
+    ``parameters`` is the size of the model to train (the memory estimate's), which scales the throughput.
     """
     target = next((t for t in backend.list_compute() if t.name == target_name), None)
     if target is None:
@@ -118,7 +155,9 @@ def job_cost(
         return JobCost(price, None, "give --train FILE to estimate the job's time and cost")
     tokens = tokens_in_file(train_file, train_what)
     sku = sku_of(backend_name, target)
-    throughput = measured_throughput(backend) if backend_name == "local" else documented_throughput(table, sku)
+    throughput = (
+        measured_throughput(backend, parameters) if backend_name == "local" else documented_throughput(table, sku, parameters)
+    )
     if throughput is None:
         return JobCost(
             price,

@@ -140,6 +140,7 @@ class MemoryEstimate:
     optimizer_bytes: int
     activations_bytes: int
     overhead_bytes: int
+    parameters: int | None = None  # the model's whole count, as the estimate took it
 
     @property
     def total_bytes(self) -> int:

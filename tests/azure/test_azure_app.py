@@ -188,8 +188,13 @@ async def test_launch_form_shows_the_cluster_price_and_the_job_cost_range(backen
         price, estimate = _text(app, "#launch-cost").rstrip("\n").splitlines()
     table = shipped()
     per_hour = table["prices"]["azure"]["Standard_NC24ads_A100_v4"]
-    rate = table["throughput_tokens_per_s"]["azure"]["Standard_NC24ads_A100_v4"]
+    from finetui.core.azure.compute import KNOWN_DIMS
+    from finetui.core.model_dims import normalize_dims, params_from_dims
+
+    # the SKU's figure is for a 3.8B model; it is scaled to Phi-3-mini's own count from its dimensions
+    params = params_from_dims(normalize_dims(KNOWN_DIMS["phi-3-mini-4k-instruct"]))
+    rate = table["throughput_tokens_per_s"]["azure"]["Standard_NC24ads_A100_v4"] * 3.8e9 / params
     cost = train.stat().st_size // 4 * epochs / rate / 3600 * per_hour
     assert price.startswith(f"price: {per_hour:.3f} USD/h per node (Standard_NC24ads_A100_v4; ")
     assert estimate.endswith(f", {cost:.2f} USD (between {cost * 0.25:.2f} and {cost * 1.75:.2f}: +-75%)")
-    assert "(planning figure per SKU (not measured here))" in estimate
+    assert f"at {rate:,.0f} tokens/s (planning figure per SKU for a 3.8B-parameter model (not measured here))" in estimate

@@ -13,7 +13,13 @@ def cost_of_check(ctx: Any, report: Any, spec: Any, train_file: str | None) -> A
     from finetui.core.prices import load_prices
 
     return job_cost(
-        ctx.backend, ctx.backend_name, load_prices(ctx.workspace_path), report.target, train_file, float(spec.num_train_epochs)
+        ctx.backend,
+        ctx.backend_name,
+        load_prices(ctx.workspace_path),
+        report.target,
+        train_file,
+        float(spec.num_train_epochs),
+        parameters=report.estimate.parameters,
     )
 
 

@@ -224,7 +224,7 @@ class EndpointsPane(Pane):
             self.backend_call(self.backend.list_registered, then=self.loaded_registered)
 
     def loaded_registered(self, models: list[RegisteredModel] | None, error: str | None) -> None:
-        from ..screens import PickScreen, PromptScreen
+        from ..screens import PickScreen
 
         if error:
             self.app.notify(error, severity="error", title="cannot list registered models")

@@ -90,4 +90,5 @@ def launch_cost(backend: Backend, workspace: str | Path | None, request: dict[st
         request.get("train_file"),
         float(resolved.spec.num_train_epochs),
         "train file",
+        parameters=report.estimate.parameters,
     )
