@@ -36,14 +36,21 @@ def _job_submit(request: Any) -> tuple[str, list[str], dict[str, Any]]:
     return "job submit", tokens, {"model": request.model, "train_file": request.train_file}
 
 
+def _model_register(
+    job: str, name: str, version: str | None = None, description: str = "", checkpoint: str | None = None
+) -> tuple[str, list[str], dict[str, Any]]:
+    tokens = ["model", "register", "--job", job, *(["--checkpoint", checkpoint] if checkpoint else []), "--name", name]
+    tokens += [*(["--version", version] if version else []), *(["--description", description] if description else [])]
+    return "model register", tokens, {"job": job, "name": name, "version": version, "checkpoint": checkpoint}
+
+
 # backend method -> (action, finetui words after the globals, parameters for the Azure equivalents)
 _ACTIONS: dict[str, Callable[..., tuple[str, list[str], dict[str, Any]]]] = {
     "submit_job": _job_submit,
     "cancel_job": lambda name: ("job cancel", ["job", "cancel", name], {"name": name}),
-    "register_model": lambda job, name, version=None, description="": (
-        "model register",
-        ["model", "register", "--job", job, "--name", name, *(["--version", version] if version else [])],
-        {"job": job, "name": name, "version": version},
+    "register_model": _model_register,
+    "register_checkpoint": lambda job, checkpoint, name, version=None, description="": _model_register(
+        job, name, version, description, checkpoint
     ),
     "delete_endpoint": lambda name, **_: ("endpoint delete", ["endpoint", "delete", name, "--yes"], {"name": name}),
 }

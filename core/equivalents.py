@@ -174,6 +174,9 @@ def azure_equivalents(action: str, p: dict[str, Any], t: AzureTarget) -> Equival
             if version
             else f"registry_client.models.get({model!r}, label='latest')"
         )
+    elif action == "model register" and p.get("checkpoint"):
+        # the pipeline keeps only the final model: nothing in az ml registers a checkpoint
+        out.notes.append(f"--checkpoint {p['checkpoint']}: az ml registers only a job's final output (trained_model)")
     elif action == "model register":
         path = f"azureml://jobs/{p['job']}/outputs/trained_model"
         version = p.get("version")

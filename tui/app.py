@@ -261,6 +261,8 @@ class FinetuiApp(App[None]):
 
     @on(ModelRegistered)
     def _model_registered(self, event: ModelRegistered) -> None:
+        # the catalog lists registered versions too, and the create form offers them
+        self.pane("models").reload()
         self.query_one(EndpointsPane).reload()
 
     def _poll(self) -> None:

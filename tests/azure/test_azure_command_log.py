@@ -215,3 +215,12 @@ def test_endpoint_create_with_ttl_notes_what_az_ml_lacks():
     eq = azure_equivalents("endpoint create", {"name": "ep1", "model": "ft:1", "ttl": "2h"}, AzureTarget(SUB, RG, WS))
     assert eq.az == azure_equivalents("endpoint create", {"name": "ep1", "model": "ft:1"}, AzureTarget(SUB, RG, WS)).az
     assert eq.notes[-1].startswith("--ttl 2h: az ml has no time to live; finetui's watcher process deletes the endpoint")
+
+
+def test_registering_a_checkpoint_names_no_az_ml_line_for_the_final_model():
+    from finetui.core.equivalents import AzureTarget, azure_equivalents
+
+    eq = azure_equivalents("model register", {"job": "j1", "name": "ft", "checkpoint": "30"}, AzureTarget(SUB, RG, WS))
+    assert (eq.az, eq.sdk) == ([], [])
+    assert eq.notes == ["--checkpoint 30: az ml registers only a job's final output (trained_model)"]
+    assert azure_equivalents("model register", {"job": "j1", "name": "ft", "checkpoint": None}, AzureTarget(SUB, RG, WS)).az

@@ -27,7 +27,8 @@ VIEWS = [
     ("data", "validation-tab", "v"),
     ("jobs", "log-tab", ""),
     ("jobs", "metrics-tab", "m"),
-    ("jobs", "details-tab", "right_square_bracket right_square_bracket"),
+    ("jobs", "checkpoints-tab", "c"),
+    ("jobs", "details-tab", "right_square_bracket right_square_bracket right_square_bracket"),
     ("jobs", "launch-tab", "n"),
     ("endpoints", "endpoint-details-tab", ""),
     ("endpoints", "endpoint-chat-tab", "i"),
@@ -74,6 +75,8 @@ def ready(pane: str, tab: str | None, keys: str):
             await pilot.press(*keys.split())
         if tab is not None:
             await wait_for(pilot, lambda: app.query_one(TABS[pane], TabbedContent).active == tab)
+        if tab == "checkpoints-tab":
+            await wait_for(pilot, lambda: app.query_one("#checkpoint-table", DataTable).row_count == 4)
         if tab == "launch-tab":
             form = app.query_one(SpecForm)
             await wait_for(pilot, lambda: bool(form.overrides))

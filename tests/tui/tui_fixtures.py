@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from finetui.core.errors import NotFound, unsupported
 from finetui.core.models import (
     CatalogModel,
+    Checkpoint,
     ComputeTarget,
     Endpoint,
     EndpointInfo,
@@ -28,6 +29,7 @@ from finetui.core.models import (
     LogChunk,
     MemoryEstimate,
     MetricPoint,
+    RegisteredModel,
     Verdict,
 )
 from finetui.core.local.records import JobRecord
@@ -167,6 +169,12 @@ class FixedBackend:
         )
         self.endpoints = [self.endpoint]
         self.registered: list = []
+        # the job's saves every 10 steps, losses as metric_points(40) logs them; the trainer kept step 30
+        self.checkpoints = [
+            Checkpoint(step, step / 40, f"/workspace/demo/jobs/{self.job.name}/checkpoint-{step}", train, eval_, step == 30)
+            for step, train, eval_ in ((10, 1.73, 1.85), (20, 1.43, 1.6), (30, 1.13, 1.35), (40, 0.83, 1.375))
+        ]
+        self.checkpoint_registrations: list[tuple] = []  # register_checkpoint's arguments, in order
         self.serve_url = "http://127.0.0.1:9"
         self.endpoint_lists = 0  # list_endpoints calls: tests wait for a poll to have happened
         self._log = ("\n".join(log_lines(200)) + "\n").encode()
@@ -184,7 +192,11 @@ class FixedBackend:
         return None
 
     def list_models(self, query=None):
-        return [self.model] if not query or query.lower() in self.model.name else []
+        # registered versions are in the catalog too, as the local backend lists them
+        registered = [
+            CatalogModel(m.name, m.version, "registry", f"fixed://registry/{m.name}/{m.version}") for m in self.registered
+        ]
+        return [m for m in (self.model, *registered) if not query or query.lower() in m.name]
 
     def get_model(self, ref):
         if ref.split(":")[0] != self.model.name:
@@ -247,7 +259,7 @@ class FixedBackend:
         raise self._no("extend jobs")
 
     def job_checkpoints(self, name):
-        return []
+        return list(self.checkpoints) if name == self.job.name else []
 
     def list_log_files(self, name, step=None):
         raise self._no("list log files")
@@ -287,7 +299,17 @@ class FixedBackend:
         raise self._no("register models")
 
     def register_checkpoint(self, job, checkpoint, name, version=None, description=""):
-        raise self._no("register checkpoints")
+        self.checkpoint_registrations.append((job, checkpoint, name, version, description))
+        model = RegisteredModel(
+            name=name,
+            version=version or str(1 + sum(m.name == name for m in self.registered)),
+            path=f"/workspace/demo/models/{name}",
+            job=job,
+            base_model=self.job.model,
+            created_at=T0 + 200,
+        )
+        self.registered.append(model)
+        return model
 
     def list_registered(self, name=None):
         return list(self.registered)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import click
 
-
+from ..checkpoint_text import COLUMNS, cells, none_yet, register_command
 from .common import emit, name_and_json, table
-
-
-def _loss(value: float | None) -> str:
-    return f"{value:.4f}" if value is not None else "-"
 
 
 @click.command("checkpoints")
@@ -20,21 +16,9 @@ def checkpoints(ctx, name, as_json) -> None:
 
     def human(items) -> None:
         if not items:
-            click.echo(f"job {name} has no complete checkpoints yet")
+            click.echo(none_yet(name))
             return
-        table(
-            [
-                [
-                    ("* " if c.best else "  ") + str(c.step),
-                    f"{c.epoch:.2f}" if c.epoch is not None else "-",
-                    _loss(c.train_loss),
-                    _loss(c.eval_loss),
-                    c.path,
-                ]
-                for c in items
-            ],
-            ["  STEP", "EPOCH", "TRAIN LOSS", "EVAL LOSS", "PATH"],
-        )
-        click.echo(f"register one: finetui model register --job {name} --checkpoint STEP|best --name NAME")
+        table([[*cells(c), c.path] for c in items], [*COLUMNS, "PATH"])
+        click.echo(f"register one: {register_command(name)}")
 
     emit(items, as_json, human)

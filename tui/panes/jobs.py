@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -20,16 +20,17 @@ from finetui.core.models import Job, JobStatus
 from finetui.core.units import duration
 
 from ..format import first_line
+from ..widgets.checkpoint_list import CheckpointList
 from ..widgets.log_panel import LogPanel
 from ..widgets.log_view import LogView
 from ..widgets.plot import LossPlot
 from ..widgets.spec_form import SpecForm
 from ..widgets.table_sync import sync_rows
-from .base import ModelRegistered, Pane, PaneKey, pane_keys
+from .base import DeployRequested, ModelRegistered, Pane, PaneKey, pane_keys
 from .data import find_datasets
 
 if TYPE_CHECKING:
-    from finetui.core.models import MetricPoint, RegisteredModel
+    from finetui.core.models import Checkpoint, MetricPoint, RegisteredModel
     from finetui.core.progress import JobProgress
     from finetui.core.spec import ResolvedSpec
 
@@ -76,6 +77,11 @@ def job_row(job: Job, now: float, tag: str = "", progress: JobProgress | None = 
     return out
 
 
+def registered_name(job: Job) -> str:
+    """The name a job's model (or checkpoint) is offered to be registered under."""
+    return job.model.split(":")[0] + "-ft"
+
+
 def job_details(job: Job, now: float) -> Text:
     out = Text()
     ran = job.run_time_s(now)
@@ -105,6 +111,9 @@ class JobsPane(Pane):
         PaneKey("register", "register the job's model", "r", "Register"),
         PaneKey("show_log", "show the job's log", "l", "Log", show=False),
         PaneKey("show_metrics", "plot loss and eval loss", "m", "Metrics", show=False),
+        PaneKey("show_checkpoints", "list the job's saved checkpoints", "c", "Checkpoints", show=False),
+        PaneKey("register_checkpoint", "register the highlighted checkpoint as a model", "R", "Register ckpt"),
+        PaneKey("deploy_checkpoint", "register the highlighted checkpoint, then deploy it", "d", "Deploy ckpt"),
         PaneKey("refresh", "reload the job list"),
     )
     TABS = "#job-tabs"
@@ -132,6 +141,8 @@ class JobsPane(Pane):
                     yield LogPanel(id="job-log")
                 with TabPane("Metrics", id="metrics-tab"):
                     yield LossPlot(id="job-plot")
+                with TabPane("Checkpoints", id="checkpoints-tab"):
+                    yield CheckpointList(id="job-checkpoints")
                 with TabPane("Details", id="details-tab"):
                     with VerticalScroll():
                         yield Static("no job selected", id="job-details")
@@ -147,6 +158,8 @@ class JobsPane(Pane):
         self.reload()
         if self.backend is not None and self.job is not None and not self.job.status.terminal:
             self.backend_call(self.backend.job_metrics, self.job.name, then=self.loaded_metrics)
+            if self._checkpoints_shown():  # a running job saves more
+                self._load_checkpoints()
 
     def loaded_jobs(self, jobs: list[Job] | None, error: str | None) -> None:
         if error:
@@ -194,6 +207,9 @@ class JobsPane(Pane):
     @on(TabbedContent.TabActivated, "#job-tabs")
     def _job_tab_shown(self, event: TabbedContent.TabActivated) -> None:
         self.set_class(event.pane.id == "launch-tab", "launching")
+        self.refresh_bindings()  # the checkpoint keys are offered on their tab only
+        if event.pane.id == "checkpoints-tab":
+            self._load_checkpoints()
 
     @on(DataTable.RowHighlighted, "#job-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -208,12 +224,17 @@ class JobsPane(Pane):
             return self.job is not None and not self.job.status.terminal
         if action == "register":
             return self.job is not None and self.job.status is JobStatus.COMPLETED
+        if action in ("register_checkpoint", "deploy_checkpoint"):
+            return self._checkpoints_shown() and self.query_one(CheckpointList).highlighted() is not None
         return super().check_action(action, parameters)
 
     def _show_job(self, job: Job) -> None:
-        if self.job is None or (self.job.name, self.job.status) != (job.name, job.status):
+        changed = self.job is None or (self.job.name, self.job.status) != (job.name, job.status)
+        if changed:
             self.refresh_bindings()
         self.job = job
+        if changed and self._checkpoints_shown():  # another job, or this one ended: its last checkpoints
+            self._load_checkpoints()
         self.query_one("#job-details", Static).update(job_details(job, self.app.clock()))
         if self._log_for != job.name:
             self._log_for = job.name
@@ -245,6 +266,21 @@ class JobsPane(Pane):
                 out.write(chunk.text.encode("utf-8"))
                 out.flush()
 
+    def _checkpoints_shown(self) -> bool:
+        return self.query_one("#job-tabs", TabbedContent).active == "checkpoints-tab"
+
+    def _load_checkpoints(self) -> None:
+        if self.backend is None or self.job is None:
+            return
+        name = self.job.name
+
+        def loaded_checkpoints(checkpoints: list[Checkpoint] | None, error: str | None) -> None:
+            if self.job is not None and self.job.name == name:  # not a slower answer for a job no longer selected
+                self.query_one(CheckpointList).show(name, checkpoints, error)
+                self.refresh_bindings()
+
+        self.backend_call(self.backend.job_checkpoints, name, then=loaded_checkpoints)
+
     def loaded_metrics(self, points: list[MetricPoint] | None, error: str | None) -> None:
         if not error:
             self.query_one(LossPlot).set_points(points or [])
@@ -257,6 +293,10 @@ class JobsPane(Pane):
     def action_show_metrics(self) -> None:
         self.show_tab("metrics-tab")
         self.query_one(LossPlot).focus()
+
+    def action_show_checkpoints(self) -> None:
+        self.show_tab("checkpoints-tab")
+        self.query_one("#checkpoint-table", DataTable).focus()
 
     def action_refresh(self) -> None:
         self.reload()
@@ -384,7 +424,7 @@ class JobsPane(Pane):
             return
         from ..screens import PromptScreen
 
-        name, default = self.job.name, self.job.model.split(":")[0] + "-ft"
+        name, default = self.job.name, registered_name(self.job)
 
         def answer(value: str | None) -> None:
             if value and self.backend is not None:
@@ -393,8 +433,44 @@ class JobsPane(Pane):
         self.app.push_screen(PromptScreen(f"Register the model of {name} as:", value=default), answer)
 
     def loaded_register(self, model: RegisteredModel | None, error: str | None) -> None:
+        if self._registered(model, error):
+            self.app.notify(f"registered {model.ref}; deploy it in pane 5", title="registry")
+
+    def _registered(self, model: RegisteredModel | None, error: str | None) -> bool:
+        """Whether ``model`` was registered; if so the panes listing registered models learn of it."""
         if error or model is None:
             self.app.notify(error, severity="error", title="not registered")
-        else:
-            self.app.notify(f"registered {model.ref}; deploy it in pane 5", title="registry")
-            self.post_message(ModelRegistered(model))
+            return False
+        self.post_message(ModelRegistered(model))
+        return True
+
+    # -- a saved checkpoint as a model (the Checkpoints tab) ------------------------------------------
+    def action_register_checkpoint(self) -> None:
+        self._register_checkpoint(then=self.loaded_register)
+
+    def action_deploy_checkpoint(self) -> None:
+        self._register_checkpoint(then=self.loaded_checkpoint_to_deploy)
+
+    def _register_checkpoint(self, then: Callable[[RegisteredModel | None, str | None], None]) -> None:
+        view = self.query_one(CheckpointList)
+        checkpoint, job = view.highlighted(), next((j for j in self.jobs if j.name == view.job), None)
+        if checkpoint is None or job is None:
+            self.show_tab("checkpoints-tab")
+            self.app.notify("choose a saved checkpoint in the Checkpoints tab first", severity="warning")
+            return
+        from ..screens import PromptScreen
+
+        step = str(checkpoint.step)
+
+        def answer(value: str | None) -> None:
+            if value and self.backend is not None:
+                self.backend_call(self.backend.register_checkpoint, job.name, step, value, None, "", then=then)
+
+        best = " (the best)" if checkpoint.best else ""
+        title = f"Register checkpoint {step}{best} of {job.name} as:"
+        self.app.push_screen(PromptScreen(title, value=registered_name(job)), answer)
+
+    def loaded_checkpoint_to_deploy(self, model: RegisteredModel | None, error: str | None) -> None:
+        if self._registered(model, error):
+            self.app.notify(f"registered {model.ref}; now choose how to deploy it", title="registry")
+            self.post_message(DeployRequested(model.ref))
