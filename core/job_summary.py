@@ -61,33 +61,39 @@ class JobSummary:
         return out
 
 
-def _endpoint_name(job: str) -> str:
-    """A valid endpoint name (3-32 letters, digits, hyphens; a letter first) made from the job's."""
-    stem = re.sub(r"[^a-z0-9]+", "-", job.lower()).strip("-")[:24].strip("-")
-    stem = stem if stem[:1].isalpha() else f"ft-{stem}".strip("-")
+def registered_name(job: Job, suffix: str = "-ft") -> str:
+    """The name a job's model (or checkpoint) is offered to be registered under: its base model's, fine-tuned.
+
+    An ``org/name`` Hugging Face model keeps its last part; whatever the registered-model rule
+    (letters, digits, ``-``, ``_``, ``.``; at most 255) refuses becomes ``-``."""
+    base = job.model.split(":")[0].rsplit("/", 1)[-1]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-._") or "model"
+    return stem[: 255 - len(suffix)] + suffix
+
+
+def _endpoint_name(model: str) -> str:
+    """A valid endpoint name (3-32 letters, digits, hyphens; a letter first) made from the model's."""
+    stem = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:28].strip("-")
+    stem = stem if stem[:1].isalpha() else f"ep-{stem}".strip("-")[:28].strip("-")
     return f"{stem}-ep"
-
-
-def _model_name(job: str, suffix: str) -> str:
-    return job[: 255 - len(suffix)] + suffix  # a registered model's name is at most 255 characters
 
 
 def next_commands(job: Job, checkpoints: list[Checkpoint]) -> tuple[str, ...]:
     cli = "finetui" if job.backend == "local" else f"finetui --backend {job.backend}"
     name = job.name
     if job.status == JobStatus.COMPLETED:
-        model = _model_name(name, "-ft")
+        model = registered_name(job)
         out = [f"{cli} model register --job {name} --name {model}"]
         if job.backend == "local":
             best = next((c for c in checkpoints if c.best), None)
             if best is not None and best.step != max(c.step for c in checkpoints):
-                out.append(f"{cli} model register --job {name} --checkpoint best --name {_model_name(name, '-best')}")
+                out.append(f"{cli} model register --job {name} --checkpoint best --name {registered_name(job, '-best')}")
             if job.test_file:
                 out.append(f"{cli} eval {model} --test {shlex.quote(job.test_file)}")
             out.append(f"{cli} job extend {name} --epochs 1")
         else:
             out.append(f"{cli} eval show {name}")
-        out.append(f"{cli} endpoint create {_endpoint_name(name)} --model {model}")
+        out.append(f"{cli} endpoint create {_endpoint_name(model)} --model {model}")
         return tuple(out)
     if job.status in (JobStatus.FAILED, JobStatus.CANCELED):
         out = [f"{cli} job logs {name}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import warnings
 
@@ -9,7 +10,7 @@ import click
 import pytest
 
 from cli_helpers import finetui, finetui_json
-from finetui.core.job_summary import JobSummary, next_commands
+from finetui.core.job_summary import JobSummary, next_commands, registered_name
 from finetui.core.models import Checkpoint, Job, JobStatus
 from finetui.core.names import check_name
 
@@ -53,17 +54,29 @@ def test_the_parser_check_catches_a_bad_line():
 def test_a_completed_local_job_suggests_register_best_eval_extend_and_deploy():
     lines = next_commands(_job(JobStatus.COMPLETED), CHECKPOINTS)
     assert lines == (
-        "finetui model register --job job_20261129_0001 --name job_20261129_0001-ft",
-        "finetui model register --job job_20261129_0001 --checkpoint best --name job_20261129_0001-best",
-        "finetui eval job_20261129_0001-ft --test 'my data/test.jsonl'",
+        "finetui model register --job job_20261129_0001 --name tiny-chat-ft",
+        "finetui model register --job job_20261129_0001 --checkpoint best --name tiny-chat-best",
+        "finetui eval tiny-chat-ft --test 'my data/test.jsonl'",
         "finetui job extend job_20261129_0001 --epochs 1",
-        "finetui endpoint create job-20261129-0001-ep --model job_20261129_0001-ft",
+        "finetui endpoint create tiny-chat-ft-ep --model tiny-chat-ft",
     )
     assert all(parses(line) for line in lines)
-    check_name("endpoint", "job-20261129-0001-ep")
-    # a job whose name starts with a digit still gets an endpoint name that starts with a letter
-    deploy = next_commands(_job(JobStatus.COMPLETED, name="2026_run"), [])[-1]
-    check_name("endpoint", shlex.split(deploy)[3])
+
+
+@pytest.mark.parametrize(
+    "model, registered, endpoint",
+    [
+        ("microsoft/Phi-3-mini-4k-instruct:1", "Phi-3-mini-4k-instruct-ft", "phi-3-mini-4k-instruct-ft-ep"),
+        ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen2.5-0.5B-Instruct-ft", "qwen2-5-0-5b-instruct-ft-ep"),
+        ("2026+model:3", "2026-model-ft", "ep-2026-model-ft-ep"),
+        ("a" * 300 + ":1", "a" * 252 + "-ft", "a" * 28 + "-ep"),
+    ],
+)
+def test_suggested_names_pass_the_name_rules(model, registered, endpoint):
+    job = dataclasses.replace(_job(JobStatus.COMPLETED), model=model)
+    assert registered_name(job) == check_name("registered model", registered)
+    deploy = shlex.split(next_commands(job, [])[-1])
+    assert (deploy[3], deploy[5]) == (check_name("endpoint", endpoint), registered)
 
 
 def test_ended_jobs_on_each_backend():
@@ -74,9 +87,9 @@ def test_ended_jobs_on_each_backend():
     assert next_commands(_job(JobStatus.CANCELED), []) == ("finetui job logs job_20261129_0001",)
     azure = next_commands(_job(JobStatus.COMPLETED, "azure", "khaki_puppy_y6bgql74r2", None), CHECKPOINTS)
     assert azure == (
-        "finetui --backend azure model register --job khaki_puppy_y6bgql74r2 --name khaki_puppy_y6bgql74r2-ft",
+        "finetui --backend azure model register --job khaki_puppy_y6bgql74r2 --name tiny-chat-ft",
         "finetui --backend azure eval show khaki_puppy_y6bgql74r2",
-        "finetui --backend azure endpoint create khaki-puppy-y6bgql74r2-ep --model khaki_puppy_y6bgql74r2-ft",
+        "finetui --backend azure endpoint create tiny-chat-ft-ep --model tiny-chat-ft",
     )
     running = next_commands(_job(JobStatus.RUNNING), [])
     assert all(parses(line) for line in (*azure, *running))
@@ -107,7 +120,8 @@ def test_job_wait_ends_with_the_summary_and_job_summary_repeats_it(trained_ws):
     assert waited[0] == f"job {name} Completed"
     assert waited[1].startswith(f"  model      {demo['model']}")  # its ref, with the version
     assert any(line.startswith("  throughput ") and line.endswith(" tokens/s (median)") for line in waited)
-    assert "next:" in waited and f"  finetui model register --job {name} --name {name}-ft" in waited
+    base = demo["model"].split(":")[0]
+    assert "next:" in waited and f"  finetui model register --job {name} --name {base}-ft" in waited
     shown = finetui_json(ws, "job", "summary", name)
     assert (shown["job"], shown["status"], shown["checkpoints"] >= 0) == (name, "Completed", True)
     assert shown["tokens_per_s"] > 0 and shown["duration_s"] > 0 and shown["final_loss"] is not None

@@ -298,6 +298,8 @@ class FinetuiApp(App[None]):
     def _announce(self, message: EndsSeen) -> None:
         for end in message.ended:
             text = f"{end.what} {end.status}" + (f": {end.error}" if end.error else "")
+            if end.what.startswith("job "):
+                text += "\n(pane 4, s: its summary)"
             self.notify(
                 text,
                 title="finetui",

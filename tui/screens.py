@@ -155,12 +155,12 @@ class TextScreen(ModalScreen[None]):
     AUTO_FOCUS = "#text-body"
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
-    def __init__(self, title: str, text: str) -> None:
+    def __init__(self, title: str, text: str, *, wide: bool = False) -> None:
         super().__init__()
-        self.title_text, self.text = title, text
+        self.title_text, self.text, self.wide = title, text, wide
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog text"):
+        with Vertical(classes="dialog text wide" if self.wide else "dialog text"):
             yield Static(self.title_text, id="text-title")
             yield TextArea(self.text, read_only=True, soft_wrap=True, id="text-body")
             yield Label("select with Shift+arrows or the mouse · Esc closes", classes="muted")

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from finetui.core.job_summary import JobSummary, registered_name
 from finetui.core.log_reading import follow_chunks
 from finetui.core.models import Job, JobStatus
 from finetui.core.units import duration
@@ -77,11 +78,6 @@ def job_row(job: Job, now: float, tag: str = "", progress: JobProgress | None = 
     return out
 
 
-def registered_name(job: Job) -> str:
-    """The name a job's model (or checkpoint) is offered to be registered under."""
-    return job.model.split(":")[0] + "-ft"
-
-
 def job_details(job: Job, now: float) -> Text:
     out = Text()
     ran = job.run_time_s(now)
@@ -109,6 +105,9 @@ class JobsPane(Pane):
         PaneKey("new", "launch a fine-tuning job", "n", "New"),
         PaneKey("cancel", "cancel the selected job", "x", "Cancel"),
         PaneKey("register", "register the job's model", "r", "Register"),
+        PaneKey(
+            "summary", "the job on one screen: time, tokens/s, losses, best checkpoint, next commands", "s", "Summary", show=False
+        ),
         PaneKey("show_log", "show the job's log", "l", "Log", show=False),
         PaneKey("show_metrics", "plot loss and eval loss", "m", "Metrics", show=False),
         PaneKey("show_checkpoints", "list the job's saved checkpoints", "c", "Checkpoints", show=False),
@@ -417,6 +416,22 @@ class JobsPane(Pane):
         done = f"job {job.name}: {job.status.value}" if job is not None else ""
         self.app.notify(error or done, severity="error" if error else "information")
         self.reload()
+
+    def action_summary(self) -> None:
+        if self.job is None or self.backend is None:
+            return
+        from finetui.core.job_summary import summarize
+
+        self.call(summarize, self.backend, self.job.name, self.app.clock(), then=self.loaded_summary)
+
+    def loaded_summary(self, summary: JobSummary | None, error: str | None) -> None:
+        if error or summary is None:
+            self.app.notify(error or "no summary", severity="error", title="summary")
+            return
+        from ..screens import TextScreen
+
+        lines = summary.lines()
+        self.app.push_screen(TextScreen(lines[0], "\n".join([*lines[1:], f"(`finetui job summary {summary.job}`)"]), wide=True))
 
     def action_register(self) -> None:
         if self.job is None or self.job.status is not JobStatus.COMPLETED:
