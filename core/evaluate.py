@@ -23,6 +23,7 @@ class EvalRequest:
     base: str | None = None  # default: the registered model's base
     max_rows: int | None = None
     max_new_tokens: int = 64
+    judge: str | None = None  # an endpoint that says, row by row, which answer is closer to the reference
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,26 @@ class EvalScores:
     contains_matches: int
     rouge_l: float
     chrf: float
+
+
+# what an LLM judge can say of a row, in the order they are counted and shown
+VERDICTS = ("model", "base", "tie", "unclear", "error")
+
+
+@dataclass(frozen=True)
+class EvalJudge:
+    """An evaluation's judge: the endpoint asked, the prompt template it was sent, and its verdicts counted."""
+
+    endpoint: str
+    prompt: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def line(self) -> str:
+        """``judge ep-x: model 12, base 5, tie 3, unclear 0, error 0``."""
+        if not self.counts:  # the runner counts once every row is judged
+            return f"judge {self.endpoint}: not asked yet"
+        return f"judge {self.endpoint}: " + ", ".join(f"{v} {self.counts.get(v, 0)}" for v in VERDICTS)
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class EvalRun:
     scores: dict[str, EvalScores] = field(default_factory=dict)
     rows_path: str | None = None
     pid: int | None = None
+    judge: EvalJudge | None = None
 
     @property
     def improved(self) -> bool | None:

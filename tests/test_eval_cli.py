@@ -199,3 +199,56 @@ def test_damaged_per_row_results_are_one_line(tmp_path):
     rows.unlink()
     proc = finetui(tmp_path / "ws", "eval", "show", "eval-x", "--rows", check=False)
     assert proc.returncode == 1 and "No such file" in proc.stderr
+
+
+@pytest.mark.slow
+def test_eval_with_a_local_endpoint_as_judge(demo_ws, tmp_path):
+    """A real endpoint of the demo model judges: its verdicts are whatever the tiny model says (mostly unclear), so
+    this checks the plumbing: every row has a verdict in the allowed set, the counts add up, the prompt is shown,
+    and the endpoint's key is in none of the runner's command line, environment, log, record or rows."""
+    from finetui.core.eval_judge import JUDGE_PROMPT
+    from finetui.core.evaluate import VERDICTS
+
+    ws, demo = demo_ws
+    args = ("eval", demo["model"], "--base", demo["model"], "--test", demo["test_file"], "--max-rows", "3")
+    for judge, named in (("../x", "--judge: endpoint name"), ("ep-nobody", "ep-nobody")):  # refused before anything runs
+        proc = finetui(ws, *args, "--judge", judge, check=False)
+        assert proc.returncode == 2 and named in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    finetui(ws, "endpoint", "create", "ep-judge", "--model", demo["model"], timeout=300)
+    try:
+        alone = finetui(ws, "eval", demo["model"], "--test", demo["test_file"], "--judge", "ep-judge", check=False)
+        assert alone.returncode == 2 and "add --base" in alone.stderr, alone.stderr  # nothing to compare with
+
+        key = finetui_json(ws, "endpoint", "keys", "ep-judge")["primary"]
+        started = finetui_json(ws, *args, "--judge", "ep-judge")
+        assert started["judge"] == {"endpoint": "ep-judge", "prompt": JUDGE_PROMPT, "counts": {}}
+        pid = started["pid"]
+        for part in ("cmdline", "environ"):  # read while the runner lives: what it was started with
+            try:
+                seen = Path(f"/proc/{pid}/{part}").read_bytes()
+            except FileNotFoundError:
+                pytest.fail(f"the evaluation runner {pid} ended before its /proc/{pid}/{part} was read")
+            assert key.encode() not in seen, part
+        assert b"--judge" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+        run = wait_for_status(ws, "eval", started["name"], {"Completed", "Failed"}, timeout=900)
+        assert run["status"] == "Completed", run
+        counts = run["judge"]["counts"]
+        assert list(counts) == list(VERDICTS) and sum(counts.values()) == 3
+        rows = finetui_json(ws, "eval", "show", run["name"], "--rows")["rows"]
+        assert [r["judge"]["a"] for r in rows] == ["model", "base", "model"]
+        assert all(r["judge"]["verdict"] in VERDICTS and len(r["judge"]["reply"]) <= 200 for r in rows)
+        assert {v: sum(r["judge"]["verdict"] == v for r in rows) for v in VERDICTS} == counts
+
+        human = finetui(ws, "eval", "show", run["name"], "--rows").stdout
+        line = "judge ep-judge: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS)
+        assert line in human and "judge prompt:" in human and "Reply with exactly one word: A, B or tie." in human
+        assert human.count("judge prompt:") == 1 and human.count("  judge     ") == 3
+        log = Path(ws, "evals", run["name"], "log.txt").read_text(encoding="utf-8")
+        assert line in log
+        for text in (log, Path(run["rows_path"]).read_text(encoding="utf-8"), json.dumps(run), human):
+            assert key not in text
+        plain = finetui(ws, "eval", "show", run["name"]).stdout  # without --rows: the line and the prompt, no rows
+        assert line in plain and "  judge     " not in plain
+    finally:
+        finetui(ws, "endpoint", "delete", "ep-judge", "--yes", check=False, timeout=120)

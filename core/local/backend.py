@@ -60,8 +60,8 @@ class LocalBackend(DelegatesEndpoints):
         self.catalog = LocalCatalog(self.paths, self.store)
         self.jobs = LocalJobs(self.paths, self.store, self.catalog)
         self.registry = LocalRegistry(self.paths, self.store)
-        self.evals = LocalEvals(self.paths, self.store, self.catalog)
         self.endpoints = LocalEndpoints(self.paths, self.store, self.registry)
+        self.evals = LocalEvals(self.paths, self.store, self.catalog, self.endpoints)
 
     def _endpoint_service(self) -> EndpointService:
         return self.endpoints

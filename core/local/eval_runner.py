@@ -11,15 +11,18 @@ place, so a reader never sees half of them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Callable
 
 from .runner import EXIT_CANCELED, JobCanceled, detached_main  # sets the offline and OpenMP environment first
 
+from ..eval_judge import RowVerdict, count, judge_rows, model_is_a  # noqa: E402
 from ..evaluate import split_row  # noqa: E402
 from ..models import ACTIVE_STATUSES, JobStatus  # noqa: E402
 from ..workspace import WorkspacePaths  # noqa: E402
@@ -58,24 +61,26 @@ def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
             if ref
         ]
         log(f"evaluation {name}: {len(rows)} rows of {record.test_file}; " + ", ".join(f"{s} {ref}" for s, ref, _ in sides))
-        total = 2 * len(rows) * len(sides)  # a generation pass and a loss pass per row and side
+        judge = record.judge if len(sides) == 2 else None  # submit refuses a judge without a base
+        # a generation pass and a loss pass per row and side, and a question per row to the judge
+        total = 2 * len(rows) * len(sides) + (len(rows) if judge else 0)
         move(JobStatus.RUNNING, total=total, done=0)
         spec = FineTuneSpec().replace(record.model_defaults, source="model defaults")
 
         from .eval_score import score_model
 
         done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if done % 4 == 0 or done == total:
+                move(None, done=done)
+
         results: dict[str, list] = {}
         for side, ref, path in sides:
             log(f"{side} {ref}: generating replies and scoring the assistant tokens")
             move(None, phase=f"{side} {ref}")
-
-            def step() -> None:
-                nonlocal done
-                done += 1
-                if done % 4 == 0 or done == total:
-                    move(None, done=done)
-
             scores, per_row = score_model(ref, path or "", rows, spec, max_new_tokens=record.max_new_tokens, log=log, step=step)
             results[side] = per_row
             current = store.get_eval(name)
@@ -85,7 +90,15 @@ def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
                 f"{side} {ref}: loss {scores.loss:.4f}, exact match {scores.exact_matches}/{scores.rows}, "
                 f"contains {scores.contains_matches}/{scores.rows}, ROUGE-L {scores.rouge_l:.3f}, chrF {scores.chrf:.3f}"
             )
-        rows_path = _write_rows(folder / ROWS_NAME, rows, results)
+        verdicts: list[RowVerdict] = []
+        if judge is not None:
+            log(f"judge {judge.endpoint}: asking which answer is closer to the reference, row by row")
+            move(None, phase=f"judge {judge.endpoint}")
+            verdicts = _judge(paths, store, judge.endpoint, rows, results, step)
+            judge = dataclasses.replace(judge, counts=count(verdicts))
+            move(None, judge=judge)
+            log(judge.line)
+        rows_path = _write_rows(folder / ROWS_NAME, rows, results, verdicts)
         move(JobStatus.COMPLETED, done=total, phase="done", rows_path=str(rows_path), ended_at=time.time(), error=None)
         log(f"evaluation completed; per-row results in {rows_path}")
         return 0
@@ -107,7 +120,23 @@ def run_eval(paths: WorkspacePaths, store: Store, record: EvalRecord) -> int:
         log.close()
 
 
-def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
+def _judge(
+    paths: WorkspacePaths, store: Store, endpoint: str, rows: list, results: dict[str, list], step: Callable[[], None]
+) -> list[RowVerdict]:
+    """Each row's verdict; an endpoint that is gone or stopped by now makes every row an error, not the run."""
+    from ..errors import FinetuiError
+    from .endpoints import LocalEndpoints
+    from .evals import open_judge
+
+    try:
+        client = open_judge(LocalEndpoints(paths, store, registry=None), endpoint)
+    except FinetuiError as exc:
+        line = str(exc).splitlines()[0]
+        return [RowVerdict("error", "model" if model_is_a(i) else "base", error=line) for i in range(len(rows))]
+    return judge_rows(client, rows, [r.reply for r in results["model"]], [r.reply for r in results["base"]], step)
+
+
+def _write_rows(path: Path, rows: list, results: dict[str, list], verdicts: list[RowVerdict]) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for i, (prompt, reference) in enumerate(rows):
@@ -123,6 +152,8 @@ def _write_rows(path: Path, rows: list, results: dict[str, list]) -> Path:
                     "loss": r.loss_sum / r.tokens if r.tokens else None,
                     "tokens": r.tokens,
                 }
+            if verdicts:
+                out["judge"] = dataclasses.asdict(verdicts[i])
             fh.write(json.dumps(out, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
     return path

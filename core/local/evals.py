@@ -18,11 +18,14 @@ from typing import Any
 
 from ..data.submit_check import require_valid_data
 from ..errors import Conflict, InvalidInput, OperationFailed, quote
-from ..evaluate import DeployGate, EvalRequest, EvalRun, gate
-from ..models import JobStatus
+from ..chat import ChatClient
+from ..eval_judge import JUDGE_PROMPT, JUDGE_TIMEOUT_S
+from ..evaluate import DeployGate, EvalJudge, EvalRequest, EvalRun, gate
+from ..models import Endpoint, EndpointState, JobStatus
 from ..names import check_name, confined
 from ..workspace import WorkspacePaths
 from .detached import DetachedRuns
+from .endpoints import LocalEndpoints
 from .jobs import _existing_file
 from .records import Damaged, EvalRecord, public
 from .store import Store
@@ -34,10 +37,11 @@ MAX_NEW_TOKENS_LIMIT = 4096
 
 
 class LocalEvals:
-    def __init__(self, paths: WorkspacePaths, store: Store, catalog: Any) -> None:
+    def __init__(self, paths: WorkspacePaths, store: Store, catalog: Any, endpoints: LocalEndpoints) -> None:
         self.paths = paths
         self.store = store
         self.catalog = catalog
+        self.endpoints = endpoints
         self.runs = DetachedRuns[EvalRecord](
             kind="evaluation",
             process="evaluation",
@@ -69,6 +73,13 @@ class LocalEvals:
         base = self._local_model(base_ref, "--base") if base_ref else None
         test_file = _existing_file(request.test_file, "--test")
         require_valid_data(test_file)
+        judge = None
+        if request.judge is not None:
+            if base is None:
+                raise InvalidInput(
+                    f"--judge compares the model's answers with its base's, and {model.ref} has none recorded: add --base MODEL"
+                )
+            judge = EvalJudge(ready_judge(self.endpoints, request.judge).name, JUDGE_PROMPT)
 
         name = f"eval-{model.name.lower()[:40].strip('-.')}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         name = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
@@ -88,6 +99,7 @@ class LocalEvals:
                 max_new_tokens=request.max_new_tokens,
                 created_at=time.time(),
                 phase="queued",
+                judge=judge,
             )
         )
         self.runs.start(name, cwd=folder)
@@ -143,6 +155,26 @@ class LocalEvals:
             raise Conflict(f"evaluation {name} has already ended ({run.status.value}); nothing to cancel")
         self.runs.cancel(record)
         return self.get(name)
+
+
+def ready_judge(endpoints: LocalEndpoints, name: str) -> Endpoint:
+    """The endpoint ``--judge`` names, if it is one of this workspace's and ready to answer; else InvalidInput."""
+    try:
+        check_name("endpoint", name)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--judge: {exc}") from None
+    ep = endpoints.get(name)  # NotFound names the endpoint and how to list them
+    if ep.state is not EndpointState.SUCCEEDED or not ep.base_url:
+        why = f": {ep.error.splitlines()[0]}" if ep.error else ""
+        raise InvalidInput(f"--judge {name} is {ep.state.value}{why}", hint=f"`finetui endpoint restart {name}`")
+    return ep
+
+
+def open_judge(endpoints: LocalEndpoints, name: str) -> ChatClient:
+    """A client for the judge endpoint, its key read from the workspace now (never passed to the runner)."""
+    ep = ready_judge(endpoints, name)
+    assert ep.base_url  # ready_judge refuses an endpoint without one
+    return ChatClient(ep.base_url, endpoints.keys(name).primary, timeout=JUDGE_TIMEOUT_S, endpoint=name)
 
 
 def to_run(r: EvalRecord | Damaged) -> EvalRun:

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from ..evaluate import EvalRun, EvalScores
+from ..evaluate import EvalJudge, EvalRun, EvalScores
 from ..models import Endpoint, EndpointState, Job, JobStatus
 
 T = TypeVar("T")
@@ -129,4 +129,9 @@ class EvalRecord(EvalRun, _Stored):
     @classmethod
     def _typed(cls, values: dict[str, Any]) -> dict[str, Any]:
         scores = values.get("scores") or {}
-        return {**values, "scores": {side: EvalScores(**s) if isinstance(s, dict) else s for side, s in scores.items()}}
+        judge = values.get("judge")
+        return {
+            **values,
+            "scores": {side: EvalScores(**s) if isinstance(s, dict) else s for side, s in scores.items()},
+            "judge": EvalJudge(**judge) if isinstance(judge, dict) else judge,
+        }

@@ -2,7 +2,9 @@
 
 The app's endpoints pane needs something that streams; a model server would
 take minutes to start on two cores. This one answers every question with the
-same words, checks the key, and counts requests.
+same words, checks the key, and counts requests. ``answer``, when given, decides
+instead from the request's body: a text to stream back whole, or an HTTP status
+to fail with.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 WORDS = ["Fine", "-tuning", " is", " **done**", "."]
 
 
 class ChatServer:
-    def __init__(self, key: str, words: list[str] | None = None) -> None:
+    def __init__(self, key: str, words: list[str] | None = None, answer: Callable[[dict], str | int] | None = None) -> None:
         self.key, self.words, self.requests = key, words or WORDS, 0
         server = self
 
@@ -33,10 +36,15 @@ class ChatServer:
                     return
                 server.requests += 1
                 turn = sum(1 for m in body.get("messages", []) if m.get("role") == "user")
-                events = [{"choices": [{"delta": {"content": w}}]} for w in [f"[{turn}] ", *server.words]]
-                events.append(
-                    {"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"completion_tokens": len(server.words) + 1}}
-                )
+                pieces = [f"[{turn}] ", *server.words]
+                if answer is not None:
+                    decided = answer(body)
+                    if isinstance(decided, int):
+                        self._send(decided, "application/json", b'{"error": {"message": "the server failed"}}')
+                        return
+                    pieces = [decided]
+                events = [{"choices": [{"delta": {"content": w}}]} for w in pieces]
+                events.append({"choices": [{"delta": {}, "finish_reason": "stop"}], "usage": {"completion_tokens": len(pieces)}})
                 text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
                 self._send(200, "text/event-stream", text.encode())
 

@@ -8,11 +8,13 @@ stop them.
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 
 import click
 
 from finetui.core.errors import FinetuiError, InvalidInput, Unsupported
+from finetui.core.eval_judge import verdict_text
 from finetui.core.evaluate import DeployGate, EvalRequest, EvalRun
 
 from .common import emit, json_option, name_and_json, pass_ctx, table
@@ -91,8 +93,13 @@ def _show(run: EvalRun) -> None:
             "verdict: "
             + ("the model beat its base (lower assistant-token loss)" if run.improved else "the model did NOT beat its base")
         )
+    if run.judge is not None:
+        click.echo(run.judge.line)
     if run.rows_path:
         click.echo(f"per-row results: {run.rows_path} (`finetui eval show {run.name} --rows`)")
+    if run.judge is not None:
+        click.echo("judge prompt:")
+        click.echo(textwrap.indent(run.judge.prompt, "  "))
 
 
 def _show_job_evaluation(ev) -> None:
@@ -114,14 +121,19 @@ def _show_job_evaluation(ev) -> None:
 @click.option("--test", "test_file", required=True, help="Test rows (JSONL chat rows ending with the reference reply).")
 @click.option("--max-rows", type=int, help="Only the first N rows.")
 @click.option("--max-new-tokens", default=64, show_default=True, type=int, help="Longest generated reply.")
+@click.option(
+    "--judge",
+    metavar="ENDPOINT",
+    help="A ready local endpoint that says, row by row, which answer (model or base) is closer to the reference.",
+)
 @click.option("--wait", "wait", is_flag=True, help="Wait for the result (exit 1 unless it completes).")
 @json_option
 @pass_ctx
-def run(ctx, model, base, test_file, max_rows, max_new_tokens, wait, as_json) -> None:
+def run(ctx, model, base, test_file, max_rows, max_new_tokens, judge, wait, as_json) -> None:
     """Start an evaluation of MODEL[:V] (and its base) in the background. Prints its name."""
     backend = ctx.backend
     started = backend.submit_eval(
-        EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows, max_new_tokens=max_new_tokens)
+        EvalRequest(model=model, test_file=test_file, base=base, max_rows=max_rows, max_new_tokens=max_new_tokens, judge=judge)
     )
     if not wait:
         emit(run_json(started) if as_json else started, as_json, started.name)
@@ -187,6 +199,8 @@ def show(ctx, name, with_rows, as_json) -> None:
             if side in r:
                 mark = "=" if r[side]["exact"] else "~" if r[side]["contains"] else "x"
                 click.echo(f"  {side:9} {mark} {printable(r[side]['reply'])}")
+        if "judge" in r:
+            click.echo(f"  judge     {verdict_text(r['judge'])}")
 
 
 @eval_group.command("cancel")

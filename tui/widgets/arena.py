@@ -3,7 +3,8 @@
 A screen over the app (key ``e``, or Ctrl+P): the latest evaluation, or a
 named one. Rows are read in a worker thread and handed over in a message; the
 screen only steps through them. ``d`` keeps only the rows where the base and
-the fine-tuned model answered differently. Every text from the test file or a
+the fine-tuned model answered differently. An evaluation with a judge also
+shows its verdict on each row and its counts under the scores. Every text from the test file or a
 model is shown through ``printable`` (it is someone else's text).
 """
 
@@ -22,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from finetui.core.errors import Unsupported
+from finetui.core.eval_judge import verdict_text
 from finetui.core.evaluate import EvalRun
 from finetui.core.models import JobStatus
 from finetui.core.printable import printable
@@ -53,6 +55,14 @@ def score_table(run: EvalRun) -> Table:
     ]
     for name, cell in rows:
         table.add_row(name, *(cell(run.scores[side]) for side in sides))
+    if run.judge is not None:  # the rows the judge gave each side; the rest under the table
+        counts = run.judge.counts
+        table.add_row("judge picks", *(str(counts.get(side, 0)) for side in sides))
+        table.caption = f"judge {run.judge.endpoint}: " + ", ".join(
+            f"{v} {counts.get(v, 0)}" for v in ("tie", "unclear", "error")
+        )
+        table.caption_justify = "left"
+        table.caption_style = "dim"
     return table
 
 
@@ -95,6 +105,7 @@ class ArenaScreen(Screen[None]):
             with VerticalScroll(id="arena-row"):
                 yield Static("", id="arena-prompt")
                 yield Static("", id="arena-reference")
+                yield Static("", id="arena-judge")
                 with Horizontal(id="arena-answers"):
                     yield Static("", id="arena-base", classes="arena-answer")
                     yield Static("", id="arena-model", classes="arena-answer")
@@ -143,7 +154,7 @@ class ArenaScreen(Screen[None]):
         position = self.query_one("#arena-position", Static)
         if not rows:
             position.update(f"no {where}")
-            for wid in ("prompt", "reference", "base", "model"):
+            for wid in ("prompt", "reference", "judge", "base", "model"):
                 self.query_one(f"#arena-{wid}", Static).update("")
             return
         self.index = max(0, min(self.index, len(rows) - 1))
@@ -152,6 +163,9 @@ class ArenaScreen(Screen[None]):
         prompt = row["prompt"][-1]["content"] if row.get("prompt") else ""
         self.query_one("#arena-prompt", Static).update(Text.assemble(("prompt     ", "bold"), printable(prompt)))
         self.query_one("#arena-reference", Static).update(Text.assemble(("reference  ", "bold"), printable(row["reference"])))
+        judge = self.query_one("#arena-judge", Static)
+        judge.display = "judge" in row  # an evaluation without a judge shows no judge line at all
+        judge.update(Text.assemble(("judge      ", "bold"), verdict_text(row["judge"])) if "judge" in row else "")
         for side in ("base", "model"):
             answer = row.get(side)
             widget = self.query_one(f"#arena-{side}", Static)
