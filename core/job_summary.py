@@ -36,8 +36,10 @@ class JobSummary:
     steps: int | None  # the last step a metric was logged at
     tokens_per_s: float | None  # the median of the logged throughput
     final_loss: float | None
-    best_eval_loss: float | None
-    best_checkpoint: int | None  # the step of the checkpoint marked best
+    best_eval_loss: float | None  # the lowest evaluation of the run
+    best_eval_step: int | None  # where it was
+    best_checkpoint: int | None  # the step of the saved checkpoint marked best (of those kept)
+    best_checkpoint_eval_loss: float | None
     checkpoints: int
     error: str | None
     next: tuple[str, ...]
@@ -51,9 +53,15 @@ class JobSummary:
         if self.final_loss is not None:
             out.append(f"  loss       {self.final_loss:.4f} at the end")
         if self.best_eval_loss is not None:
-            out.append(f"  eval loss  {self.best_eval_loss:.4f} at best")
+            where = f" (step {self.best_eval_step:,})" if self.best_eval_step is not None else ""
+            out.append(f"  eval loss  {self.best_eval_loss:.4f} at best{where}")
         if self.checkpoints:
-            best = f", the best at step {self.best_checkpoint}" if self.best_checkpoint is not None else ""
+            best = ""
+            if self.best_checkpoint is not None:
+                loss = self.best_checkpoint_eval_loss
+                best = f"; the best kept: step {self.best_checkpoint:,}" + (
+                    f" (eval loss {loss:.4f})" if loss is not None else ""
+                )
             out.append(f"  saved      {self.checkpoints} checkpoint{'s' if self.checkpoints != 1 else ''}{best}")
         if self.next:
             out.append("next:")
@@ -119,7 +127,8 @@ def summarize(backend: Backend, name: str, now: float) -> JobSummary:
     except FinetuiError:
         checkpoints = []
     throughput = [p.value for p in points if p.name == THROUGHPUT and p.value > 0]
-    evals = [p.value for p in points if p.name == "eval_loss"]
+    evals = [p for p in points if p.name == "eval_loss"]
+    lowest = min(evals, key=lambda p: p.value) if evals else None
     best = next((c for c in checkpoints if c.best), None)
     return JobSummary(
         job=job.name,
@@ -130,8 +139,10 @@ def summarize(backend: Backend, name: str, now: float) -> JobSummary:
         steps=max((p.step for p in points), default=None),
         tokens_per_s=statistics.median(throughput) if throughput else None,
         final_loss=_last(points, "loss"),
-        best_eval_loss=min(evals) if evals else None,
+        best_eval_loss=lowest.value if lowest is not None else None,
+        best_eval_step=lowest.step if lowest is not None else None,
         best_checkpoint=best.step if best is not None else None,
+        best_checkpoint_eval_loss=best.eval_loss if best is not None else None,
         checkpoints=len(checkpoints),
         error=job.error,
         next=next_commands(job, checkpoints),

@@ -97,7 +97,7 @@ def test_ended_jobs_on_each_backend():
 
 def test_the_summary_fits_one_screen():
     summary = JobSummary(
-        "job_20261129_0001", "Completed", "tiny-chat:1", "local", 3725.0, 1200, 1834.6, 0.4712, 0.5523, 20, 3, None,
+        "job_20261129_0001", "Completed", "tiny-chat:1", "local", 3725.0, 1200, 1834.6, 0.4712, 0.5523, 400, 800, 0.5601, 3, None,
         next_commands(_job(JobStatus.COMPLETED), CHECKPOINTS),
     )  # fmt: skip
     lines = summary.lines()
@@ -107,8 +107,8 @@ def test_the_summary_fits_one_screen():
         "  ran        1h02m, 1,200 steps",
         "  throughput 1,835 tokens/s (median)",
         "  loss       0.4712 at the end",
-        "  eval loss  0.5523 at best",
-        "  saved      3 checkpoints, the best at step 20",
+        "  eval loss  0.5523 at best (step 400)",
+        "  saved      3 checkpoints; the best kept: step 800 (eval loss 0.5601)",
     ]
     assert len(lines) <= 24 and max(len(line) for line in lines) <= 100
 

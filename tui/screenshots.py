@@ -3,7 +3,7 @@
     python -m finetui.tui.screenshots [--workspace DIR] [--out screenshots]
 
 Without --workspace (or FINETUI_WORKSPACE) the offline demo is built in a temp
-dir first. Writes ``<out>/<pane>.svg``, ``metrics.svg`` and, when an endpoint
+dir first. Writes ``<out>/<pane>.svg``, ``metrics.svg``, ``checkpoints.svg`` and, when an endpoint
 is up in the workspace, ``chat.svg`` (a two-turn chat with it); and, where
 ``rsvg-convert`` is installed (Debian: librsvg2-bin), a PNG of each. Keys stay masked.
 """
@@ -64,6 +64,9 @@ async def capture(workspace: Path, out: Path) -> list[Path]:
                 await pilot.press("m")
                 await pilot.pause(SETTLE_S)
                 shot("metrics")
+                await pilot.press("c")
+                await pilot.pause(SETTLE_S)
+                shot("checkpoints")
         endpoints = app.pane("endpoints")
         if endpoints.running_endpoints():
             endpoints.query_one("#endpoint-table").focus()

@@ -27,7 +27,7 @@ async def test_s_shows_the_jobs_summary_whole_at_80x24(fixed_backend):
         body = screen.query_one("#text-body", TextArea)
         lines = body.text.splitlines()
         assert lines[0] == f"  model      {job.model}"
-        assert "  saved      4 checkpoints, the best at step 30" in lines
+        assert "  saved      4 checkpoints; the best kept: step 30 (eval loss 1.3500)" in lines
         assert lines[-1] == f"(`finetui job summary {JOB}`)"
         await pilot.pause()
         # nothing to scroll to: every row, wrapped commands included, is on the screen
