@@ -169,8 +169,7 @@ class LocalJobs:
     def metrics(self, name: str, _seen: frozenset[str] = frozenset()) -> builtins.list[MetricPoint]:
         """The job's metrics; a job made by ``job extend`` has the job it continues first, up to the
         checkpoint it started from, so its loss curve is the whole run's."""
-        self.get(name)
-        record = self.record(name)
+        record = self.record(name)  # NotFound for a name with no job
         earlier: list[MetricPoint] = []
         if isinstance(record, JobRecord) and record.extends and record.resume_from and record.extends not in _seen:
             upto = checkpoint_step(Path(record.resume_from).name)
