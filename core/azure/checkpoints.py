@@ -46,15 +46,20 @@ class AzureCheckpoints:
     def __init__(self, client: AzureClient, finetune_run: Callable[[str], str | None]) -> None:
         self.client = client
         self.finetune_run = finetune_run  # job name -> its finetune step's run id, None before it starts
+        # the datastore and its container client, fetched once: the app re-reads a running job's checkpoints
+        # on every poll, and each fetch of the datastore's secret is one more secret read in the audit log
+        self._opened: tuple[Any, Any] | None = None
 
     def list(self, name: str) -> list[Checkpoint]:
         run_id = self.finetune_run(name)
         if run_id is None:
             return []
-        store = self._datastore()
+        if self._opened is None:
+            store = self._datastore()
+            self._opened = store, self._container(store)
+        store, container = self._opened
         prefix = output_prefix(run_id)
         ctx = self.client.ws_ctx(f"checkpoints of job {name} (datastore {store.name}, {prefix})")
-        container = self._container(store)
 
         def read() -> list[Saved]:
             sizes = {b.name: int(b.size or 0) for b in container.list_blobs(name_starts_with=prefix)}

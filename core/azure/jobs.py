@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the SDK and the sibling services load on first use
     from azure.ai.ml.entities import PipelineJob
 
     from .catalog import AzureCatalog
+    from .checkpoints import AzureCheckpoints
     from .compute import AzureCompute
     from .metrics import AzureMetrics
 
@@ -44,6 +45,7 @@ class AzureJobs:
         self.catalog = catalog
         self.compute = compute
         self._metrics: AzureMetrics | None = None
+        self._checkpoints: AzureCheckpoints | None = None
         self._component: Any = None
         self.runs = AzureRuns(client)
         self.logs = AzureLogs(client, self.runs)
@@ -272,7 +274,9 @@ class AzureJobs:
         from .checkpoints import AzureCheckpoints
 
         check_name("job", name)  # before it reaches a URL or a blob prefix
-        return AzureCheckpoints(self.client, self.finetune_run).list(name)
+        if self._checkpoints is None:
+            self._checkpoints = AzureCheckpoints(self.client, self.finetune_run)
+        return self._checkpoints.list(name)
 
     def metrics_reader(self) -> AzureMetrics:
         """The workspace's tracking server (one per backend: it caches the server's address)."""

@@ -89,6 +89,14 @@ def test_checkpoints_of_an_azure_job_with_losses_and_the_best(backend, fake, cha
     # one state file read: checkpoint-40's (cut off, so skipped), then checkpoint-30's, whose history covers the rest
     assert _blob_reads(fake) == [folder(job, 40)[:-1] + "/trainer_state.json", folder(job, 30)[:-1] + "/trainer_state.json"]
 
+    # the app re-reads a running job's list on each poll: the datastore's secret is fetched once, not each time
+    def secret_reads() -> int:
+        return sum(1 for r in fake.requests if r.method == "POST" and r.path.endswith("/listSecrets"))
+
+    before = secret_reads()
+    assert backend.job_checkpoints(job) == points
+    assert secret_reads() == before
+
 
 def test_a_storage_refusal_is_one_line_without_the_account_key(backend, fake, chat_files):
     job = _submit(backend, chat_files)
