@@ -314,3 +314,19 @@ async def test_plus_zooms_the_view_to_the_whole_screen(fixed_backend):
         assert view.size.width >= 78 and "Jobs, newest first" not in screen_text(app)
         await pilot.press("plus")
         await wait_for(pilot, lambda: view.size.width == narrow)
+
+
+async def test_a_job_listed_by_a_poll_before_its_submit_returns_is_one_row(fixed_backend):
+    """The submit's own answer and a poll's list can both bring the new job (the poll ran after the record was
+    written, before the answer arrived): it was listed twice, and the jobs table crashed the app (DuplicateKey)."""
+    new = dataclasses.replace(fixed_backend.job, name="tiny-chat-20250102-000000-beef", created_at=T0 + 60)
+    async with running(fixed_backend, (120, 36), "4") as (app, pilot):
+        jobs = app.pane("jobs")
+        table = app.query_one("#job-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        jobs.loaded_jobs([new, fixed_backend.job], None)  # the poll's list, with the new job in it
+        jobs.loaded_submit(new, None)  # then the submit's answer
+        jobs.loaded_progress({new.name: None}, None)  # the next progress read shows the rows again
+        # (read before the reload loaded_submit asks for: this backend's list never has the new job)
+        assert [j.name for j in jobs.jobs] == [new.name, fixed_backend.job.name]
+        assert [r.key.value for r in table.ordered_rows] == [new.name, fixed_backend.job.name]

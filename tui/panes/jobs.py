@@ -392,7 +392,8 @@ class JobsPane(Pane):
         # what `job submit` prints after the name: the spec's notes and the data check
         data = [f"data: {job.data_check}"] if job.data_check else []
         self.app.notify("\n".join([f"job {job.name} submitted", *job.notes, *data]), title="fine-tuning", markup=False)
-        self.jobs.insert(0, job)
+        # shown at once, before the next list; a poll may have listed it already, and a name is one row
+        self.jobs = [job, *(j for j in self.jobs if j.name != job.name)]
         self._show_job(job)
         self.reload()
         self.action_show_log()
