@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import FinetuiError
-from .models import ComputeTarget
+from .models import THROUGHPUT_METRIC, ComputeTarget
 from .prices import Price, PriceTable
 from .units import count
 
@@ -79,7 +79,7 @@ def measured_throughput(backend: Any, parameters: int | None = None, limit: int 
     model's size to ``parameters`` where both are known."""
     rates, scaled, sizes = [], 0, {}
     for job in [j for j in backend.list_jobs() if j.status.value == "Completed"][:limit]:
-        points = [p.value for p in backend.job_metrics(job.name) if p.name == "tokens_per_second" and p.value > 0]
+        points = [p.value for p in backend.job_metrics(job.name) if p.name == THROUGHPUT_METRIC and p.value > 0]
         if not points:
             continue
         if job.model not in sizes:

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import FinetuiError
-from .models import Checkpoint, Job, JobStatus, MetricPoint
+from .models import THROUGHPUT_METRIC, Checkpoint, Job, JobStatus, MetricPoint
+from .names import endpoint_name_for
 from .units import duration
 
 if TYPE_CHECKING:
     from .backend import Backend
-
-THROUGHPUT = "tokens_per_second"  # what the local trainer logs each logging step
 
 
 @dataclass(frozen=True)
@@ -79,13 +78,6 @@ def registered_name(job: Job, suffix: str = "-ft") -> str:
     return stem[: 255 - len(suffix)] + suffix
 
 
-def _endpoint_name(model: str) -> str:
-    """A valid endpoint name (3-32 letters, digits, hyphens; a letter first) made from the model's."""
-    stem = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:28].strip("-")
-    stem = stem if stem[:1].isalpha() else f"ep-{stem}".strip("-")[:28].strip("-")
-    return f"{stem}-ep"
-
-
 def next_commands(job: Job, checkpoints: list[Checkpoint]) -> tuple[str, ...]:
     cli = "finetui" if job.backend == "local" else f"finetui --backend {job.backend}"
     name = job.name
@@ -101,7 +93,7 @@ def next_commands(job: Job, checkpoints: list[Checkpoint]) -> tuple[str, ...]:
             out.append(f"{cli} job extend {name} --epochs 1")
         else:
             out.append(f"{cli} eval show {name}")
-        out.append(f"{cli} endpoint create {_endpoint_name(model)} --model {model}")
+        out.append(f"{cli} endpoint create {endpoint_name_for(model)} --model {model}")
         return tuple(out)
     if job.status in (JobStatus.FAILED, JobStatus.CANCELED):
         out = [f"{cli} job logs {name}"]
@@ -126,7 +118,7 @@ def summarize(backend: Backend, name: str, now: float) -> JobSummary:
         checkpoints = backend.job_checkpoints(job.name)
     except FinetuiError:
         checkpoints = []
-    throughput = [p.value for p in points if p.name == THROUGHPUT and p.value > 0]
+    throughput = [p.value for p in points if p.name == THROUGHPUT_METRIC and p.value > 0]
     evals = [p for p in points if p.name == "eval_loss"]
     lowest = min(evals, key=lambda p: p.value) if evals else None
     best = next((c for c in checkpoints if c.best), None)

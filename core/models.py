@@ -261,6 +261,9 @@ class JobPlan:
     python: str = ""  # the tutorial's SDK code for the same job
 
 
+THROUGHPUT_METRIC = "tokens_per_second"  # the tokens/s a local job logs at each logging step
+
+
 @dataclass(frozen=True)
 class MetricPoint:
     name: str

@@ -45,6 +45,14 @@ _RULES: dict[str, tuple[re.Pattern[str], str]] = {
 _ID = re.compile(r"[a-z]+://[!-~]{1,1000}")
 
 
+def endpoint_name_for(model: str) -> str:
+    """The endpoint name offered for deploying ``model`` (a name without its version): the rule's letters,
+    digits and hyphens, starting with a letter, ``-ep`` at the end, at most 32."""
+    stem = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:28].strip("-")
+    stem = stem if stem[:1].isalpha() else f"ep-{stem}".strip("-")[:28].strip("-")
+    return f"{stem}-ep"
+
+
 def check_name(kind: str, value: object) -> str:
     """``value`` if it is a valid ``kind`` name, else InvalidInput naming the value and the rule."""
     pattern, rule = _RULES[kind]

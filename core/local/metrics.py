@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from ..models import THROUGHPUT_METRIC
+
 if TYPE_CHECKING:
     from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
@@ -180,7 +182,7 @@ def make_callback(log: Callable[[str], None], metrics: MetricsFile, throughput: 
                 parts.append(f"grad_norm {float(logs['grad_norm']):.3f}")
             rate = throughput.rate_since_mark(int(getattr(state, "num_input_tokens_seen", 0) or 0))
             if rate is not None:
-                metrics.write("tokens_per_second", rate, step, epoch)
+                metrics.write(THROUGHPUT_METRIC, rate, step, epoch)
                 parts.append(f"{rate:.0f} tok/s")
             log(" | ".join(parts))
 

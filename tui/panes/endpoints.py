@@ -16,6 +16,7 @@ from ..widgets.chat import ChatConsole
 from ..widgets.endpoint_view import endpoint_details, endpoint_row
 from ..widgets.table_sync import sync_rows
 from finetui.core.models import EndpointState
+from finetui.core.names import endpoint_name_for
 
 from .base import Pane, PaneKey, pane_keys
 
@@ -251,7 +252,7 @@ class EndpointsPane(Pane):
         if ref is None:
             return
         said = "" if gate is None else ("warning: " if gate.warn else "evaluation: ") + gate.message + "\n"
-        name = "".join(c if c.isalnum() else "-" for c in ref.split(":")[0].lower())[:24].strip("-") + "-ep"
+        name = endpoint_name_for(ref.split(":")[0])
         screen = PromptScreen(f"{said}Deploy {ref} as endpoint:", value=name, extras=[TTL_FIELD, IDLE_FIELD])
         if gate is not None and gate.warn:
             screen.add_class("warned")
